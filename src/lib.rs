@@ -1,0 +1,16 @@
+//! rtprec: packet captures of WebRTC/RTP sessions in, per-track recordings out.
+//!
+//! Data flows one way, each stage a sans-IO module testable alone:
+//!
+//! ```text
+//! capture -> net -> rtp -> streams (analysis) ...
+//! ```
+//!
+//! The library never prints; the binary (`src/main.rs`) parses arguments and reports.
+
+pub mod capture;
+pub mod codec;
+pub mod error;
+pub mod net;
+pub mod rtp;
+pub mod time;
