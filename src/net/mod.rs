@@ -21,6 +21,9 @@ pub mod link;
 pub mod tcp;
 pub mod turn;
 
+#[cfg(test)]
+mod tests;
+
 use crate::capture::{CapturedFrame, FrameMeta, Link};
 use crate::error::Diagnostic;
 use etherparse::err::Layer;
@@ -105,7 +108,8 @@ pub struct NetStats {
     pub fragments_invalid: u64,
     /// Datagrams taken out of TURN ChannelData or Send/Data indications.
     pub turn_unwrapped: u64,
-    /// UDP payloads that start like ChannelData but are malformed (emitted as they are).
+    /// UDP payloads whose first byte says ChannelData (RFC 7983: 64..=79) but whose
+    /// length does not fit, often SIP text; emitted as they are.
     pub turn_invalid: u64,
     /// TCP segments seen.
     pub tcp_segments: u64,
@@ -365,9 +369,11 @@ impl NetDecoder {
 
     fn truncated(&mut self, meta: &FrameMeta, kind: &'static str) {
         self.stats.truncated += 1;
-        let (len, orig) = (meta.orig_len, kind);
+        let orig_len = meta.orig_len;
         self.diags.note(meta, kind, || {
-            format!("packet cut short by the capture (snaplen; {len} bytes on the wire); skipped [{orig}]")
+            format!(
+                "packet cut short by the capture's snaplen ({orig_len} bytes on the wire); skipped"
+            )
         });
     }
 
@@ -417,9 +423,14 @@ impl NetDecoder {
                 // the end given by the IPv6 payload length (RFC 8200 §4.5); what
                 // etherparse parsed after the Fragment header is data, not headers,
                 // in all but the first fragment.
-                let base = bytes.as_ptr() as usize;
-                let ip_start = v6.header().slice().as_ptr() as usize - base;
-                let data_start = fh.slice().as_ptr() as usize - base + fh.slice().len();
+                let offset_of =
+                    |sub: &[u8]| (sub.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize);
+                let (Some(ip_start), Some(fh_start)) =
+                    (offset_of(v6.header().slice()), offset_of(fh.slice()))
+                else {
+                    return;
+                };
+                let data_start = fh_start + fh.slice().len();
                 let end = ip_start + 40 + usize::from(v6.header().payload_length());
                 let Some(payload) = bytes.get(data_start..end) else {
                     return self.truncated(meta, "ip-fragment-truncated");
@@ -524,14 +535,10 @@ impl NetDecoder {
                 (encap, inner)
             }
             turn::Unwrapped::NotWrapped => (Encap::Plain, data),
+            // No diagnostic: SIP over UDP ("INVITE", "ACK", "BYE") starts with
+            // these bytes too, and is far more common than broken ChannelData.
             turn::Unwrapped::BadChannelData => {
                 self.stats.turn_invalid += 1;
-                self.diags.note(meta, "turn-invalid", || {
-                    format!(
-                        "{} -> {}: UDP payload starts like TURN ChannelData but its length does not fit; passed on as is",
-                        flow.src, flow.dst
-                    )
-                });
                 (Encap::Plain, data)
             }
         };

@@ -84,6 +84,8 @@ pub struct Cx<'a, 'o> {
 
 /// Segments that do not frame as media, seen before giving up on a stream without its SYN.
 const MAX_DETECT_ATTEMPTS: u8 = 16;
+/// Bytes gathered at the start of a stream before deciding its framing.
+const DETECT_MIN_LEN: usize = 8;
 /// Messages checked when deciding a stream's framing.
 const MAX_CHAIN_CHECK: usize = 64;
 
@@ -189,6 +191,7 @@ impl Stream {
         });
         self.pending.clear();
         self.in_sync = false;
+        self.at_start = false;
         self.next_seq = Some(seq);
         self.deliver(&data, limits, cx);
         self.drain_held(limits, cx);
@@ -219,27 +222,33 @@ impl Stream {
         // Truncation is intended: sequence numbers wrap at 2^32.
         self.next_seq = Some(next.wrapping_add(data.len() as u32));
         let at_start = std::mem::take(&mut self.at_start);
+        let joined;
+        let mut data = data;
         match self.framing {
             Framing::Ignored => {
                 cx.stats.tcp_ignored_bytes += data.len() as u64;
                 return;
             }
-            Framing::Unknown => match detect(data, !at_start) {
-                Some(f) => {
-                    self.framing = f;
-                    self.in_sync = true;
-                    self.pending.clear();
+            // The stream's first bytes came in segments too small to tell the
+            // framing: gather them (bounded by DETECT_MIN_LEN) and decide on the whole.
+            Framing::Unknown if at_start && self.pending.len() + data.len() < DETECT_MIN_LEN => {
+                self.pending.extend_from_slice(data);
+                self.at_start = true;
+                return;
+            }
+            Framing::Unknown => {
+                if at_start && !self.pending.is_empty() {
+                    let mut j = std::mem::take(&mut self.pending);
+                    j.extend_from_slice(data);
+                    joined = j;
+                    data = &joined;
                 }
-                None => {
-                    cx.stats.tcp_ignored_bytes += data.len() as u64;
-                    self.attempts = self.attempts.saturating_add(1);
-                    if at_start || self.attempts >= MAX_DETECT_ATTEMPTS {
-                        self.ignore();
-                    }
-                    return;
-                }
-            },
+                self.detect(data, at_start, cx)
+            }
             Framing::Turn | Framing::Rfc4571 => {}
+        }
+        if self.framing == Framing::Unknown || self.framing == Framing::Ignored {
+            return;
         }
         if !self.in_sync {
             if chain_ok(self.framing, data, true) {
@@ -251,6 +260,25 @@ impl Stream {
             }
         }
         self.frames(data, limits, cx);
+    }
+
+    /// Decides the framing from the first in-order bytes seen (the stream's
+    /// very first when `at_start`).
+    fn detect(&mut self, data: &[u8], at_start: bool, cx: &mut Cx<'_, '_>) {
+        match detect(data, !at_start) {
+            Some(f) => {
+                self.framing = f;
+                self.in_sync = true;
+                self.pending.clear();
+            }
+            None => {
+                cx.stats.tcp_ignored_bytes += data.len() as u64;
+                self.attempts = self.attempts.saturating_add(1);
+                if at_start || self.attempts >= MAX_DETECT_ATTEMPTS {
+                    self.ignore();
+                }
+            }
+        }
     }
 
     fn ignore(&mut self) {
