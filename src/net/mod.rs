@@ -1,11 +1,11 @@
 //! Link -> IP -> UDP/TCP -> datagrams; unwraps RFC 4571 TCP framing and TURN.
 //!
 //! Link layers: Ethernet II (802.1Q/QinQ tags), Linux SLL/SLL2, raw IP, BSD
-//! NULL/LOOP ([`link`]). IPv4/IPv6 with extension headers and bounded fragment
-//! reassembly (RFC 791, RFC 8200; [`ip`]). UDP payloads are emitted as they
+//! NULL/LOOP (`link.rs`). IPv4/IPv6 with extension headers and bounded fragment
+//! reassembly (RFC 791, RFC 8200; `ip.rs`). UDP payloads are emitted as they
 //! are, after unwrapping TURN ChannelData and Send/Data indications (RFC 8656;
 //! [`turn`]). TCP streams are reassembled per direction and split into TURN
-//! messages or RFC 4571 frames ([`tcp`]); other TCP traffic is ignored.
+//! messages or RFC 4571 frames (`tcp.rs`); other TCP traffic is ignored.
 //!
 //! Tolerates: wrong checksums (never verified, offloading makes them wrong in
 //! captures), Ethernet trailers, snaplen-truncated frames (counted, never
@@ -16,9 +16,9 @@
 //! The plain UDP path does not allocate: the emitted payload borrows from the
 //! frame. Reassembled datagrams borrow from internal buffers.
 
-pub mod ip;
-pub mod link;
-pub mod tcp;
+mod ip;
+mod link;
+mod tcp;
 pub mod turn;
 
 #[cfg(test)]
@@ -163,7 +163,7 @@ const MAX_DIAGNOSTICS: usize = 64;
 
 /// First occurrence of each diagnostic kind (and key, e.g. a link type).
 #[derive(Debug, Default)]
-pub struct Diags {
+pub(crate) struct Diags {
     seen: Vec<(&'static str, u32)>,
     list: Vec<Diagnostic>,
 }

@@ -504,6 +504,7 @@ impl TcpReassembler {
     }
 
     /// Flows tracked now.
+    #[cfg(test)]
     pub fn flows(&self) -> usize {
         self.flows.len()
     }

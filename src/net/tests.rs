@@ -1059,4 +1059,36 @@ mod captures {
             }
         }
     }
+
+    /// Rough throughput of the decoder alone: `cargo test --release --lib net_throughput -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing, run by hand in release mode"]
+    fn net_throughput() {
+        let names = [
+            "sippscen_h264.pcap",
+            "srtpdec_udp_call_02_03_client.pcap",
+            "srtpdec_wifi-tcp_to_3g.pcap",
+        ];
+        for name in names {
+            let Some(frames) = read(name) else { return };
+            let bytes: usize = frames.iter().map(|(_, d)| d.len()).sum();
+            let rounds = 50;
+            let start = std::time::Instant::now();
+            let mut n = 0u64;
+            for _ in 0..rounds {
+                let mut dec = NetDecoder::default();
+                for (meta, data) in &frames {
+                    dec.push(&CapturedFrame { meta: *meta, data }, &mut |d| {
+                        n += d.payload.len() as u64
+                    });
+                }
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{name}: {:.0} MB/s, {:.1} Mpkt/s ({n} payload bytes)",
+                (bytes * rounds) as f64 / secs / 1e6,
+                (frames.len() * rounds) as f64 / secs / 1e6
+            );
+        }
+    }
 }
