@@ -85,9 +85,11 @@ fn indication(payload: &[u8]) -> Unwrapped<'_> {
     if kind != SEND_INDICATION && kind != DATA_INDICATION {
         return Unwrapped::NotWrapped;
     }
-    let Some(attrs) = payload.get(STUN_HEADER_LEN..STUN_HEADER_LEN + usize::from(len)) else {
+    // A STUN message fills its datagram (or its TCP frame) exactly (RFC 8489 §6).
+    if payload.len() != STUN_HEADER_LEN + usize::from(len) {
         return Unwrapped::NotWrapped;
-    };
+    }
+    let attrs = &payload[STUN_HEADER_LEN..];
     let mut at = 0usize;
     while let (Some(t), Some(l)) = (be16(attrs, at), be16(attrs, at + 2)) {
         let start = at + 4;
@@ -212,6 +214,10 @@ mod tests {
         for n in 0..recv.len() {
             assert_eq!(unwrap(&recv[..n]), Unwrapped::NotWrapped, "cut at {n}");
         }
+        // Trailing bytes after the message: not a STUN message.
+        let mut trailing = recv.clone();
+        trailing.push(0);
+        assert_eq!(unwrap(&trailing), Unwrapped::NotWrapped);
         // Attribute length past the message: ignored.
         let mut long = recv.clone();
         long[23] = 200;
