@@ -35,8 +35,11 @@ pub enum PacketClass {
 
 /// Classifies a datagram by its first bytes.
 pub fn classify(payload: &[u8]) -> PacketClass {
-    let _ = payload;
-    PacketClass::Other
+    match payload {
+        [b0, b1, ..] if (128..=191).contains(b0) && (192..=223).contains(b1) => PacketClass::Rtcp,
+        [b0, ..] if (128..=191).contains(b0) && payload.len() >= 12 => PacketClass::Rtp,
+        _ => PacketClass::Other,
+    }
 }
 
 /// Why an RTP packet could not be parsed.
@@ -68,8 +71,90 @@ impl<'a> RtpPacket<'a> {
         Ok(RtpPacket { data })
     }
 
+    /// Marker bit.
+    pub fn marker(&self) -> bool {
+        self.data[1] & 0x80 != 0
+    }
+
+    /// Payload type (7 bits).
+    pub fn payload_type(&self) -> u8 {
+        self.data[1] & 0x7f
+    }
+
+    /// Sequence number.
+    pub fn sequence_number(&self) -> u16 {
+        u16::from_be_bytes([self.data[2], self.data[3]])
+    }
+
+    /// RTP timestamp.
+    pub fn timestamp(&self) -> u32 {
+        u32::from_be_bytes([self.data[4], self.data[5], self.data[6], self.data[7]])
+    }
+
+    /// Payload without header and padding.
+    pub fn payload(&self) -> &'a [u8] {
+        &self.data[12..]
+    }
+
     /// Synchronisation source.
     pub fn ssrc(&self) -> Ssrc {
-        Ssrc(u32::from_be_bytes([self.data[8], self.data[9], self.data[10], self.data[11]]))
+        Ssrc(u32::from_be_bytes([
+            self.data[8],
+            self.data[9],
+            self.data[10],
+            self.data[11],
+        ]))
     }
+}
+
+/// Extends a 16-bit sequence number to the value nearest `prev` (RFC 3550 A.1).
+pub fn seq_extend_u16(prev: u64, v: u16) -> u64 {
+    let base = prev & !0xffff;
+    let cands = [
+        base.wrapping_sub(1 << 16) | u64::from(v),
+        base | u64::from(v),
+        (base + (1 << 16)) | u64::from(v),
+    ];
+    cands
+        .into_iter()
+        .filter(|c| *c < (1 << 62))
+        .min_by_key(|c| c.abs_diff(prev))
+        .unwrap_or(base | u64::from(v))
+}
+
+/// A minimal RTCP item for counting (replaced by the full parser).
+#[derive(Clone, Copy, Debug)]
+pub enum RtcpItem {
+    /// Sender report.
+    Sr {
+        /// NTP time.
+        ntp: u64,
+        /// RTP time.
+        rtp_timestamp: u32,
+    },
+    /// Receiver report.
+    Rr,
+    /// Anything else.
+    Other,
+}
+
+/// Walks an RTCP compound.
+pub fn rtcp_summary(mut b: &[u8]) -> Vec<RtcpItem> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = (usize::from(u16::from_be_bytes([b[2], b[3]])) + 1) * 4;
+        if len > b.len() {
+            break;
+        }
+        out.push(match b[1] {
+            200 if len >= 20 => RtcpItem::Sr {
+                ntp: u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]),
+                rtp_timestamp: u32::from_be_bytes([b[16], b[17], b[18], b[19]]),
+            },
+            201 => RtcpItem::Rr,
+            _ => RtcpItem::Other,
+        });
+        b = &b[len..];
+    }
+    out
 }
