@@ -19,6 +19,8 @@ use std::path::PathBuf;
 const INITIAL_BUFFER: usize = 1 << 20;
 /// Largest record accepted; a larger length field means a corrupt file.
 pub const MAX_RECORD: usize = 64 << 20;
+/// libpcap's largest snaplen; a pcap record above it and above the file's snaplen is corrupt.
+const MAX_SNAPLEN: usize = 262_144;
 
 /// One pcapng interface of the current section.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +44,10 @@ pub struct PcapReader {
     inner: Inner,
     /// Legacy header's link type and ns flag, once seen.
     legacy: Option<(LinkType, bool)>,
+    /// Byte order of the file (pcap) or current section (pcapng).
+    big_endian: bool,
+    /// The pcap header's snaplen (0 for pcapng).
+    snaplen: u32,
     interfaces: Vec<Interface>,
     records: u64,
     last_time: CaptureTime,
@@ -74,6 +80,8 @@ impl PcapReader {
             file,
             inner,
             legacy: None,
+            big_endian: false,
+            snaplen: 0,
             interfaces: Vec::new(),
             records: 0,
             last_time: CaptureTime::default(),
@@ -94,9 +102,9 @@ impl PcapReader {
             return Ok(None);
         }
         loop {
-            let reader: &mut dyn PcapReaderIterator = match &mut self.inner {
-                Inner::Legacy(r) => r,
-                Inner::Ng(r) => r,
+            let (reader, snaplen): (&mut dyn PcapReaderIterator, _) = match &mut self.inner {
+                Inner::Legacy(r) => (r, Some(self.snaplen)),
+                Inner::Ng(r) => (r, None),
             };
             let offset = reader.consumed() as u64;
             match reader.next() {
@@ -108,6 +116,8 @@ impl PcapReader {
                             offset,
                             records: &mut self.records,
                             legacy: &mut self.legacy,
+                            big_endian: &mut self.big_endian,
+                            snaplen: &mut self.snaplen,
                             interfaces: &mut self.interfaces,
                             last_time: &mut self.last_time,
                             diagnostics: &mut self.diagnostics,
@@ -134,6 +144,9 @@ impl PcapReader {
                     })?;
                 }
                 Err(PcapError::BufferTooSmall) => {
+                    if let Some(message) = corrupt_length(reader.data(), self.big_endian, snaplen) {
+                        return Err(self.malformed(offset, message));
+                    }
                     let wanted = self.capacity.saturating_mul(2);
                     if wanted > MAX_RECORD || !reader.grow(wanted) {
                         let message = format!(
@@ -151,6 +164,9 @@ impl PcapReader {
                     })?;
                 }
                 Err(PcapError::UnexpectedEof) => {
+                    if let Some(message) = corrupt_length(reader.data(), self.big_endian, snaplen) {
+                        return Err(self.malformed(offset, message));
+                    }
                     // A capture cut short (e.g. tcpdump killed) keeps what was read.
                     self.done = true;
                     self.diagnostics.push(Diagnostic {
@@ -189,6 +205,8 @@ struct HandleCtx<'a> {
     offset: u64,
     records: &'a mut u64,
     legacy: &'a mut Option<(LinkType, bool)>,
+    big_endian: &'a mut bool,
+    snaplen: &'a mut u32,
     interfaces: &'a mut Vec<Interface>,
     last_time: &'a mut CaptureTime,
     diagnostics: &'a mut Vec<Diagnostic>,
@@ -203,6 +221,8 @@ fn handle_block(
     let (link, time, data, orig_len) = match block {
         PcapBlockOwned::LegacyHeader(h) => {
             *cx.legacy = Some((LinkType(h.network.0 as u32), h.is_nanosecond_precision()));
+            *cx.big_endian = h.is_bigendian();
+            *cx.snaplen = h.snaplen;
             return Ok(None);
         }
         PcapBlockOwned::Legacy(b) => {
@@ -219,7 +239,8 @@ fn handle_block(
                 b.origlen,
             )
         }
-        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+            *cx.big_endian = shb.big_endian();
             cx.interfaces.clear();
             return Ok(None);
         }
@@ -311,6 +332,24 @@ fn note_once(cx: &mut HandleCtx<'_>, kind: &'static str, message: String) {
         time: *cx.last_time,
     };
     cx.diagnostics.push(Diagnostic { ctx, kind, message });
+}
+
+/// Tells a corrupt length field from a file cut short: the length itself is implausible.
+/// `data` starts at the record; `snaplen` is `None` for pcapng.
+fn corrupt_length(data: &[u8], big_endian: bool, snaplen: Option<u32>) -> Option<String> {
+    let at = if snaplen.is_some() { 8 } else { 4 };
+    let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+    let claimed = if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) } as usize;
+    let what = if snaplen.is_some() { "captured length" } else { "block length" };
+    match snaplen {
+        _ if claimed > MAX_RECORD => {
+            Some(format!("{what} {claimed} exceeds the {} MiB limit: corrupt length field", MAX_RECORD >> 20))
+        }
+        Some(snap) if claimed > MAX_SNAPLEN && claimed > snap as usize => {
+            Some(format!("captured length {claimed} exceeds the file's snaplen {snap}: corrupt length field"))
+        }
+        _ => None,
+    }
 }
 
 fn describe(e: &PcapError<&[u8]>) -> String {
