@@ -12,6 +12,7 @@ pub mod capture;
 pub mod cli;
 pub mod codec;
 pub mod error;
+pub mod media;
 pub mod net;
 pub mod pipeline;
 pub mod rtp;
