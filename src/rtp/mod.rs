@@ -14,6 +14,8 @@ pub mod ext;
 pub mod packet;
 pub mod rtcp;
 pub mod seq;
+#[cfg(test)]
+pub(crate) mod testcap;
 
 pub use ext::{Extension, Extensions};
 pub use packet::RtpPacket;
