@@ -71,6 +71,10 @@ impl NtpTime {
     }
 
     /// Seconds since the Unix epoch as a float (negative before 1970).
+    ///
+    /// Era 0 only: no RFC 4330 §3 rollover (MSB clear = after 2036). Senders with bad
+    /// clocks exist (one writes Unix time into the field), and A/V alignment only needs
+    /// differences of the raw 64-bit value, so no era is guessed.
     pub fn as_unix_secs_f64(self) -> f64 {
         self.as_secs_f64() - NTP_UNIX_OFFSET_SECS as f64
     }
