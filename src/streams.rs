@@ -19,6 +19,7 @@
 
 use crate::codec::{CodecGuess, CodecGuesser};
 use crate::net::{Datagram, Encap, Flow, Transport};
+use crate::rtp::rtcp::{self, RtcpPacket};
 use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
 use crate::time::CaptureTime;
 use serde::Serialize;
@@ -132,7 +133,7 @@ impl SeqTrack {
             self.start_segment(u64::from(seq) + (1 << 16));
             return SeqEvent::First;
         };
-        let ext = crate::rtp::seq_extend_u16(max, seq);
+        let ext = crate::rtp::extend_u16(Some(max), seq);
         if ext > max {
             let jump = ext - max;
             if jump > MAX_DROPOUT {
@@ -297,6 +298,8 @@ pub struct RtcpSummary {
     pub receiver_reports: u64,
     /// Other packets (SDES, BYE, APP, feedback, XR).
     pub other: u64,
+    /// Compounds that ended in a malformed packet.
+    pub malformed: u64,
     /// First SR: NTP time (seconds since 1900) and RTP timestamp.
     pub first_sr: Option<SrPoint>,
     /// Last SR.
@@ -467,20 +470,24 @@ impl Analyzer {
                 ..Default::default()
             });
         s.compounds += 1;
-        for item in crate::rtp::rtcp_summary(d.payload) {
+        for item in rtcp::compound(d.payload) {
             match item {
-                crate::rtp::RtcpItem::Sr { ntp, rtp_timestamp } => {
+                Ok(RtcpPacket::SenderReport(sr)) => {
                     s.sender_reports += 1;
                     let p = SrPoint {
                         capture_time: d.meta.time,
-                        ntp,
-                        rtp_timestamp,
+                        ntp: sr.ntp.0,
+                        rtp_timestamp: sr.rtp_timestamp,
                     };
                     s.first_sr.get_or_insert(p);
                     s.last_sr = Some(p);
                 }
-                crate::rtp::RtcpItem::Rr => s.receiver_reports += 1,
-                crate::rtp::RtcpItem::Other => s.other += 1,
+                Ok(RtcpPacket::ReceiverReport(_)) => s.receiver_reports += 1,
+                Ok(_) => s.other += 1,
+                Err(_) => {
+                    s.malformed += 1;
+                    break;
+                }
             }
         }
     }
