@@ -14,3 +14,5 @@ pub mod error;
 pub mod net;
 pub mod rtp;
 pub mod time;
+#[doc(hidden)]
+pub mod testutil;
