@@ -538,31 +538,39 @@ mod tests {
         assert_eq!(w.add_interface(ns).unwrap(), 1);
         w.write_packet_with(0, T0, b"eth-us", Some("hello")).unwrap();
         w.write_packet(1, T0, b"sll2-ns").unwrap();
-        w.begin_section(Endian::Big, None).unwrap();
+        // pcap-parser 0.17 reads if_tsoffset as little-endian even in big-endian
+        // sections, so the offset interface sits in the little-endian section here.
         let mut off = InterfaceSpec::new(101, 9);
         off.tsoffset = Some(1_795_428_000);
-        w.add_interface(off).unwrap();
-        w.write_packet(0, T0 + 5, b"raw-be-offset").unwrap();
+        assert_eq!(w.add_interface(off).unwrap(), 2);
+        w.write_packet(2, T0 + 5, b"raw-le-offset").unwrap();
+        w.begin_section(Endian::Big, None).unwrap();
+        w.add_interface(InterfaceSpec::new(101, 9)).unwrap();
+        w.write_packet(0, T0, b"raw-be").unwrap();
         assert!(w.write_packet(3, T0, b"x").is_err());
         let bytes = w.into_inner().unwrap();
         let recs = read_ng(&bytes);
-        assert_eq!(recs.len(), 3);
+        assert_eq!(recs.len(), 4);
         assert_eq!((recs[0].0, recs[0].1, recs[0].2, recs[0].3), (1, 0, 1, 1_000_000));
         assert_eq!((recs[1].0, recs[1].1, recs[1].2, recs[1].3), (1, 1, 276, 1_000_000_000));
-        assert_eq!((recs[2].0, recs[2].1, recs[2].2), (2, 0, 101));
+        assert_eq!((recs[2].0, recs[2].1, recs[2].2), (1, 2, 101));
+        assert_eq!((recs[3].0, recs[3].1, recs[3].2), (2, 0, 101));
         assert_eq!(recs[0].5, b"eth-us");
-        assert_eq!(recs[2].5, b"raw-be-offset");
+        assert_eq!(recs[2].5, b"raw-le-offset");
+        assert_eq!(recs[3].5, b"raw-be");
         for r in &recs {
             assert!((r.4 - 1_795_428_000.123_456).abs() < 1e-5, "{r:?}");
         }
-        // The offset interface stores only the sub-offset part: 0.123456794 s in ns.
-        let epb_ts = {
-            let pos = bytes.windows(13).position(|x| x == b"raw-be-offset").unwrap();
-            let hi = u32::from_be_bytes(bytes[pos - 16..pos - 12].try_into().unwrap());
-            let lo = u32::from_be_bytes(bytes[pos - 12..pos - 8].try_into().unwrap());
-            (u64::from(hi) << 32) | u64::from(lo)
-        };
-        assert_eq!(epb_ts, 123_456_794);
+        // The offset interface stores only the part after the offset: 0.123456794 s in ns.
+        let pos = bytes.windows(13).position(|x| x == b"raw-le-offset").unwrap();
+        let hi = u32::from_le_bytes(bytes[pos - 16..pos - 12].try_into().unwrap());
+        let lo = u32::from_le_bytes(bytes[pos - 12..pos - 8].try_into().unwrap());
+        assert_eq!((u64::from(hi) << 32) | u64::from(lo), 123_456_794);
+        // The big-endian section's packet: timestamp in ns, big-endian.
+        let pos = bytes.windows(6).position(|x| x == b"raw-be").unwrap();
+        let hi = u32::from_be_bytes(bytes[pos - 16..pos - 12].try_into().unwrap());
+        let lo = u32::from_be_bytes(bytes[pos - 12..pos - 8].try_into().unwrap());
+        assert_eq!((i64::from(hi) << 32) | i64::from(lo), T0);
     }
 
     #[test]
