@@ -54,6 +54,8 @@ pub struct PeerSpec {
     pub start_offset_ns: i64,
     /// How long it sends (`None` = as long as the scenario).
     pub duration_ns: Option<i64>,
+    /// Where it sends to, when not the scenario's server (e.g. an IPv6 peer).
+    pub server: Option<SocketAddr>,
 }
 
 /// Everything that determines a scenario's bytes.
@@ -101,7 +103,7 @@ impl ScenarioConfig {
                     s.first_ts = rng.next_u32();
                     s.cname = format!("peer{i}");
                 }
-                PeerSpec { addr, streams: vec![mic, cam], start_offset_ns: 300_000_000 * i as i64, duration_ns: None }
+                PeerSpec { addr, streams: vec![mic, cam], start_offset_ns: 300_000_000 * i as i64, duration_ns: None, server: None }
             })
             .collect();
         ScenarioConfig {
@@ -129,6 +131,7 @@ impl ScenarioConfig {
         self.server = v6(self.server);
         for p in &mut self.peers {
             p.addr = v6(p.addr);
+            p.server = p.server.map(v6);
         }
     }
 }
@@ -269,6 +272,7 @@ impl Scenario {
                 (None, Some(b)) => Some(t0 + b),
                 (None, None) => None,
             };
+            let dst = peer.server.unwrap_or(cfg.server);
             for spec in &peer.streams {
                 let truth = StreamTruth {
                     ssrc: spec.ssrc,
@@ -278,7 +282,7 @@ impl Scenario {
                     clock_rate: spec.kind.clock_rate(),
                     peer: pi,
                     src: peer.addr.to_string(),
-                    dst: cfg.server.to_string(),
+                    dst: dst.to_string(),
                     ..StreamTruth::default()
                 };
                 // Streams of one peer start a few ms apart, as capture devices do.
@@ -286,7 +290,7 @@ impl Scenario {
                 streams.push(StreamState {
                     peer: pi,
                     src: peer.addr,
-                    dst: cfg.server,
+                    dst,
                     pkt: Packetizer::new(spec.clone(), seeds.next_u64()),
                     rng: seeds.fork(),
                     t0,

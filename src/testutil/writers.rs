@@ -156,6 +156,11 @@ impl<W: Write> PcapWriter<W> {
         self.opts
     }
 
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.w
+    }
+
     /// Flushes and returns the inner writer.
     pub fn into_inner(mut self) -> io::Result<W> {
         self.w.flush()?;
@@ -357,6 +362,11 @@ impl<W: Write> PcapNgWriter<W> {
         &self.interfaces
     }
 
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.w
+    }
+
     /// Flushes and returns the inner writer.
     pub fn into_inner(mut self) -> io::Result<W> {
         self.w.flush()?;
@@ -413,6 +423,11 @@ impl<W: Write> RtpDumpWriter<W> {
     /// Writes an RTCP packet record (`plen` = 0).
     pub fn write_rtcp(&mut self, time_ns: i64, pkt: &[u8]) -> io::Result<()> {
         self.record(time_ns, pkt, 0)
+    }
+
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.w
     }
 
     /// Flushes and returns the inner writer.
