@@ -4,6 +4,7 @@
 #   benches/streams.sh                 # 512 MiB capture, 4 peers
 #   SIZE_MIB=1024 PEERS=8 benches/streams.sh
 #   KEEP=1 benches/streams.sh          # keep the temp dir (prints its path)
+#   RUNS=5 benches/streams.sh          # best of 5 runs per command (default 3)
 #
 # Builds release once, generates the capture with examples/gencap.rs, then in
 # the same run measures: cat (page cache hot), rtprec streams FILE --json,
@@ -17,6 +18,7 @@ SEED=${SEED:-1}
 VIDEO_KBPS=${VIDEO_KBPS:-2500}
 GZIP_LEVEL=${GZIP_LEVEL:-1}
 KEEP=${KEEP:-0}
+RUNS=${RUNS:-3}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -66,19 +68,26 @@ fi
 
 results=()
 failed=0
-# measure NAME INPUT_BYTES COMMAND...: runs once (after the warm-up read), records wall time and peak RSS.
+# measure NAME INPUT_BYTES COMMAND...: best wall time of RUNS runs, largest peak RSS.
 measure() {
   local name=$1 in_bytes=$2; shift 2
-  local start end secs rss="n/a" status=0
-  start=$(now)
-  if [[ $have_time == 1 ]]; then
-    /usr/bin/time -v -o "$tmp/time.txt" bash -c "$*" > /dev/null 2> "$tmp/stderr.txt" || status=$?
-    rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MiB", $2/1024 }' "$tmp/time.txt")
-  else
-    bash -c "$*" > /dev/null 2> "$tmp/stderr.txt" || status=$?
-  fi
-  end=$(now)
-  secs=$(elapsed "$start" "$end")
+  local start end t secs="" rss="n/a" r status=0 i
+  for ((i = 0; i < RUNS; i++)); do
+    start=$(now)
+    if [[ $have_time == 1 ]]; then
+      /usr/bin/time -v -o "$tmp/time.txt" bash -c "$*" > /dev/null 2> "$tmp/stderr.txt" || status=$?
+      r=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MiB", $2/1024 }' "$tmp/time.txt")
+      [[ $rss == n/a ]] || r=$(printf '%s\n%s\n' "$rss" "$r" | sort -g | tail -1)
+      rss=$r
+    else
+      bash -c "$*" > /dev/null 2> "$tmp/stderr.txt" || status=$?
+    fi
+    end=$(now)
+    t=$(elapsed "$start" "$end")
+    [[ -z $secs ]] || t=$(awk -v a="$secs" -v b="$t" 'BEGIN { print (a < b) ? a : b }')
+    secs=$t
+    [[ $status == 0 ]] || break
+  done
   if [[ $status != 0 ]]; then
     echo "FAILED: $name (exit $status): $*" >&2
     sed 's/^/    /' "$tmp/stderr.txt" | head -20 >&2
@@ -135,7 +144,7 @@ for r in "${results[@]}"; do
     pps = (n ~ /^cat/) ? "-" : sprintf("%.0f", p / s);
     printf "%-34s %9.3f %10.0f %13s %9.2f %12s\n", n, s, b / 1e6 / s, pps, s / c, rss }'
 done
-echo "(x cat = seconds / seconds of 'cat FILE'; lower is better, 1.00 = as fast as reading the file)"
+echo "(best of $RUNS runs; x cat = seconds / seconds of 'cat FILE'; lower is better, 1.00 = as fast as reading the file)"
 if [[ $failed == 1 ]]; then
   echo "some commands failed (see above); generation and cat were measured." >&2
   exit 2

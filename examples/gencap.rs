@@ -10,11 +10,14 @@
 use clap::{Parser, ValueEnum};
 use rtprec::testutil::media::MediaKind;
 use rtprec::testutil::packet::{
-    self, LinkKind, STUN_DATA_INDICATION, STUN_SEND_INDICATION, push_channel_data, push_rfc4571, push_stun_indication, tcp_flags,
+    self, LinkKind, STUN_DATA_INDICATION, STUN_SEND_INDICATION, push_channel_data, push_rfc4571,
+    push_stun_indication, tcp_flags,
 };
 use rtprec::testutil::rng::Rng;
 use rtprec::testutil::scenario::{Impairment, Scenario, ScenarioConfig};
-use rtprec::testutil::writers::{CountingWriter, Endian, InterfaceSpec, PcapNgWriter, PcapOptions, PcapWriter, RtpDumpWriter};
+use rtprec::testutil::writers::{
+    CountingWriter, Endian, InterfaceSpec, PcapNgWriter, PcapOptions, PcapWriter, RtpDumpWriter,
+};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -196,7 +199,11 @@ type W = CountingWriter<Out>;
 
 enum Sink {
     Pcap(PcapWriter<W>),
-    PcapNg { w: PcapNgWriter<W>, section: u32, commented: bool },
+    PcapNg {
+        w: PcapNgWriter<W>,
+        section: u32,
+        commented: bool,
+    },
     RtpDump(RtpDumpWriter<W>),
 }
 
@@ -223,6 +230,9 @@ struct Encoder {
 
 const TURN_PORT: u16 = 3478;
 
+/// Receives (capture time, link frame, peer index) for every record to write.
+type Emit<'a> = dyn FnMut(i64, &[u8], usize) -> io::Result<()> + 'a;
+
 impl Encoder {
     /// Calls `emit(time, frame)` for every link frame that carries `data` from `src` to `dst`.
     #[allow(clippy::too_many_arguments)]
@@ -233,7 +243,7 @@ impl Encoder {
         src: SocketAddr,
         dst: SocketAddr,
         data: &[u8],
-        emit: &mut dyn FnMut(i64, &[u8], usize) -> io::Result<()>,
+        emit: &mut Emit<'_>,
     ) -> io::Result<()> {
         self.ip_id = self.ip_id.wrapping_add(1);
         self.link = self.links[peer % self.links.len()];
@@ -244,7 +254,8 @@ impl Encoder {
                 let len = data.len() + 8;
                 if len > self.frag_size {
                     let n = len.div_ceil(self.frag_size);
-                    let frags = packet::udp_fragments(self.link, src, dst, self.ip_id, data, n).expect("one IP version per flow");
+                    let frags = packet::udp_fragments(self.link, src, dst, self.ip_id, data, n)
+                        .expect("one IP version per flow");
                     for f in frags {
                         emit(time, &f, peer)?;
                     }
@@ -257,7 +268,12 @@ impl Encoder {
                 self.inner.clear();
                 match peer % 3 {
                     0 => {
-                        push_channel_data(&mut self.inner, 0x4000 + (peer as u16 & 0x3ff), data, false);
+                        push_channel_data(
+                            &mut self.inner,
+                            0x4000 + (peer as u16 & 0x3ff),
+                            data,
+                            false,
+                        );
                         let inner = std::mem::take(&mut self.inner);
                         let r = self.udp(time, src, turn, &inner, peer, emit);
                         self.inner = inner;
@@ -265,7 +281,13 @@ impl Encoder {
                     }
                     1 => {
                         let txid = self.txid();
-                        push_stun_indication(&mut self.inner, STUN_SEND_INDICATION, txid, dst, data);
+                        push_stun_indication(
+                            &mut self.inner,
+                            STUN_SEND_INDICATION,
+                            txid,
+                            dst,
+                            data,
+                        );
                         let inner = std::mem::take(&mut self.inner);
                         let r = self.udp(time, src, turn, &inner, peer, emit);
                         self.inner = inner;
@@ -274,7 +296,13 @@ impl Encoder {
                     _ => {
                         // The relay hands the peer's media to the client: server:3478 -> client.
                         let txid = self.txid();
-                        push_stun_indication(&mut self.inner, STUN_DATA_INDICATION, txid, dst, data);
+                        push_stun_indication(
+                            &mut self.inner,
+                            STUN_DATA_INDICATION,
+                            txid,
+                            dst,
+                            data,
+                        );
                         let inner = std::mem::take(&mut self.inner);
                         let r = self.udp(time, turn, src, &inner, peer, emit);
                         self.inner = inner;
@@ -308,10 +336,18 @@ impl Encoder {
         dst: SocketAddr,
         data: &[u8],
         peer: usize,
-        emit: &mut dyn FnMut(i64, &[u8], usize) -> io::Result<()>,
+        emit: &mut Emit<'_>,
     ) -> io::Result<()> {
         self.frame.clear();
-        packet::udp_frame(&mut self.frame, self.link, src, dst, self.ip_id as u16, data).expect("one IP version per flow");
+        packet::udp_frame(
+            &mut self.frame,
+            self.link,
+            src,
+            dst,
+            self.ip_id as u16,
+            data,
+        )
+        .expect("one IP version per flow");
         emit(time, &self.frame, peer)
     }
 
@@ -322,7 +358,7 @@ impl Encoder {
         src: SocketAddr,
         dst: SocketAddr,
         peer: usize,
-        emit: &mut dyn FnMut(i64, &[u8], usize) -> io::Result<()>,
+        emit: &mut Emit<'_>,
     ) -> io::Result<()> {
         let link = self.link;
         if !self.tcp.contains_key(&(src, dst)) {
@@ -331,14 +367,35 @@ impl Encoder {
             let server_isn = self.rng.next_u32();
             for (s, d, seq, ack, flags) in [
                 (src, dst, isn, 0, tcp_flags::SYN),
-                (dst, src, server_isn, isn.wrapping_add(1), tcp_flags::SYN | tcp_flags::ACK),
-                (src, dst, isn.wrapping_add(1), server_isn.wrapping_add(1), tcp_flags::ACK),
+                (
+                    dst,
+                    src,
+                    server_isn,
+                    isn.wrapping_add(1),
+                    tcp_flags::SYN | tcp_flags::ACK,
+                ),
+                (
+                    src,
+                    dst,
+                    isn.wrapping_add(1),
+                    server_isn.wrapping_add(1),
+                    tcp_flags::ACK,
+                ),
             ] {
                 self.frame.clear();
-                packet::tcp_frame(&mut self.frame, link, s, d, seq, ack, flags, &[]).expect("one IP version per flow");
+                packet::tcp_frame(&mut self.frame, link, s, d, seq, ack, flags, &[])
+                    .expect("one IP version per flow");
                 emit(time, &self.frame, peer)?;
             }
-            self.tcp.insert((src, dst), TcpFlow { seq: isn.wrapping_add(1), pending: Vec::new(), time_ns: time, peer });
+            self.tcp.insert(
+                (src, dst),
+                TcpFlow {
+                    seq: isn.wrapping_add(1),
+                    pending: Vec::new(),
+                    time_ns: time,
+                    peer,
+                },
+            );
         }
         let flow = self.tcp.get_mut(&(src, dst)).expect("inserted above");
         flow.pending.extend_from_slice(&self.inner);
@@ -363,7 +420,7 @@ impl Encoder {
         flow: &mut TcpFlow,
         split: usize,
         peer: usize,
-        emit: &mut dyn FnMut(i64, &[u8], usize) -> io::Result<()>,
+        emit: &mut Emit<'_>,
     ) -> io::Result<()> {
         let data = std::mem::take(&mut flow.pending);
         for part in [&data[..split], &data[split..]] {
@@ -372,7 +429,8 @@ impl Encoder {
             }
             frame.clear();
             let flags = tcp_flags::ACK | tcp_flags::PSH;
-            packet::tcp_frame(frame, link, src, dst, flow.seq, 1, flags, part).expect("one IP version per flow");
+            packet::tcp_frame(frame, link, src, dst, flow.seq, 1, flags, part)
+                .expect("one IP version per flow");
             flow.seq = flow.seq.wrapping_add(part.len() as u32);
             emit(flow.time_ns, frame, peer)?;
         }
@@ -382,7 +440,7 @@ impl Encoder {
     }
 
     /// Sends whatever TCP flows still hold (at the end of the capture).
-    fn flush(&mut self, emit: &mut dyn FnMut(i64, &[u8], usize) -> io::Result<()>) -> io::Result<()> {
+    fn flush(&mut self, emit: &mut Emit<'_>) -> io::Result<()> {
         let mut keys: Vec<_> = self.tcp.keys().copied().collect();
         keys.sort();
         for k in keys {
@@ -410,9 +468,18 @@ fn media(args: &Args) -> (MediaKind, MediaKind) {
 
 fn run(args: &Args) -> io::Result<serde_json::Value> {
     let (audio, video) = media(args);
-    let seconds = if args.size_mib.is_some() { 0.0 } else { args.seconds };
+    let seconds = if args.size_mib.is_some() {
+        0.0
+    } else {
+        args.seconds
+    };
     let mut cfg = ScenarioConfig::conference_with(args.peers, seconds, args.seed, audio, video);
-    cfg.impairment = Impairment { loss: args.loss, duplicate: args.dup, reorder: args.reorder, reorder_depth: 3 };
+    cfg.impairment = Impairment {
+        loss: args.loss,
+        duplicate: args.dup,
+        reorder: args.reorder,
+        reorder_depth: 3,
+    };
     if args.no_rtcp {
         cfg.rtcp_interval_ns = None;
     }
@@ -436,18 +503,30 @@ fn run(args: &Args) -> io::Result<serde_json::Value> {
         }
     }
     if args.format == Format::Rtpdump && (cfg.server.is_ipv6() || args.ip != IpVersion::V4) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "rtpdump holds IPv4 addresses only: use --ip v4"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "rtpdump holds IPv4 addresses only: use --ip v4",
+        ));
     }
     let start_ns = cfg.start_ns;
     let duration_ns = cfg.duration_ns;
     let server = cfg.server;
     let file = BufWriter::with_capacity(1 << 20, File::create(&args.out)?);
-    let out = if args.gzip { Out::Gz(rtprec::testutil::writers::gzip(file, 6)) } else { Out::Plain(file) };
+    let out = if args.gzip {
+        Out::Gz(rtprec::testutil::writers::gzip(file, 6))
+    } else {
+        Out::Plain(file)
+    };
     let counting = CountingWriter::new(out);
     let link = args.link.kind();
     let iface_links: Vec<LinkKind> = {
         let mut v = vec![link];
-        for l in [LinkKind::Raw, LinkKind::Sll2, LinkKind::Null, LinkKind::Ethernet] {
+        for l in [
+            LinkKind::Raw,
+            LinkKind::Sll2,
+            LinkKind::Null,
+            LinkKind::Ethernet,
+        ] {
             if !v.contains(&l) {
                 v.push(l);
             }
@@ -457,10 +536,17 @@ fn run(args: &Args) -> io::Result<serde_json::Value> {
     let nif = args.interfaces.clamp(1, iface_links.len() as u32);
     let nsec = args.sections.max(1);
     let declare = |w: &mut PcapNgWriter<W>, k: u32| -> io::Result<()> {
-        let endian = if k % 2 == 1 { Endian::Big } else { Endian::Little };
+        let endian = if k % 2 == 1 {
+            Endian::Big
+        } else {
+            Endian::Little
+        };
         w.begin_section(endian, Some(&format!("rtprec gencap section {}", k + 1)))?;
         for j in 0..nif {
-            let mut spec = InterfaceSpec::new(iface_links[j as usize].link_type(), if j % 2 == 0 { 6 } else { 9 });
+            let mut spec = InterfaceSpec::new(
+                iface_links[j as usize].link_type(),
+                if j % 2 == 0 { 6 } else { 9 },
+            );
             spec.name = Some(format!("gen{j}"));
             // pcap-parser 0.17 reads if_tsoffset little-endian only: keep offsets in LE sections.
             if j % 2 == 1 && endian == Endian::Little {
@@ -474,7 +560,11 @@ fn run(args: &Args) -> io::Result<serde_json::Value> {
         Format::Pcap | Format::PcapNs | Format::PcapBe => {
             let opts = PcapOptions {
                 nanos: args.format == Format::PcapNs,
-                endian: if args.format == Format::PcapBe { Endian::Big } else { Endian::Little },
+                endian: if args.format == Format::PcapBe {
+                    Endian::Big
+                } else {
+                    Endian::Little
+                },
                 link_type: link.link_type(),
                 snaplen: 262_144,
             };
@@ -483,16 +573,26 @@ fn run(args: &Args) -> io::Result<serde_json::Value> {
         Format::Pcapng => {
             let mut w = PcapNgWriter::new(counting);
             declare(&mut w, 0)?;
-            Sink::PcapNg { w, section: 0, commented: false }
+            Sink::PcapNg {
+                w,
+                section: 0,
+                commented: false,
+            }
         }
         Format::Rtpdump => {
-            let IpAddr::V4(ip) = server.ip() else { unreachable!("checked above") };
+            let IpAddr::V4(ip) = server.ip() else {
+                unreachable!("checked above")
+            };
             Sink::RtpDump(RtpDumpWriter::new(counting, ip, server.port(), start_ns)?)
         }
     };
     let limit = args.size_mib.map(|m| m << 20);
     let mut scenario = Scenario::new(cfg);
-    let links = if args.format == Format::Pcapng { iface_links[..nif as usize].to_vec() } else { vec![link] };
+    let links = if args.format == Format::Pcapng {
+        iface_links[..nif as usize].to_vec()
+    } else {
+        vec![link]
+    };
     let mut enc = Encoder {
         links,
         link,
@@ -510,14 +610,22 @@ fn run(args: &Args) -> io::Result<serde_json::Value> {
         records.set(records.get() + 1);
         match sink {
             Sink::Pcap(w) => w.write_packet(time, frame),
-            Sink::PcapNg { w, section, commented } => {
+            Sink::PcapNg {
+                w,
+                section,
+                commented,
+            } => {
                 let want = (((time - start_ns) / section_len.max(1)) as u32).min(nsec - 1);
                 while *section < want {
                     *section += 1;
                     declare(w, *section)?;
                     *commented = false;
                 }
-                let comment = if *commented { None } else { Some("first packet of this section") };
+                let comment = if *commented {
+                    None
+                } else {
+                    Some("first packet of this section")
+                };
                 *commented = true;
                 w.write_packet_with(peer as u32 % nif, time, frame, comment)
             }
@@ -533,14 +641,22 @@ fn run(args: &Args) -> io::Result<serde_json::Value> {
         if limit.is_some_and(|l| written(&sink) >= l) {
             break;
         }
-        let Some(p) = scenario.next_packet() else { break };
+        let Some(p) = scenario.next_packet() else {
+            break;
+        };
         if let Sink::RtpDump(w) = &mut sink {
             records.set(records.get() + 1);
-            if p.rtcp { w.write_rtcp(p.time_ns, p.data)? } else { w.write_rtp(p.time_ns, p.data)? }
+            if p.rtcp {
+                w.write_rtcp(p.time_ns, p.data)?
+            } else {
+                w.write_rtp(p.time_ns, p.data)?
+            }
             continue;
         }
         let (time, peer, src, dst) = (p.time_ns, p.peer, p.src, p.dst);
-        enc.encode(time, peer, src, dst, p.data, &mut |t, f, pe| emit(t, f, pe, &mut sink))?;
+        enc.encode(time, peer, src, dst, p.data, &mut |t, f, pe| {
+            emit(t, f, pe, &mut sink)
+        })?;
     }
     enc.flush(&mut |t, f, pe| emit(t, f, pe, &mut sink))?;
     let size = written(&sink);

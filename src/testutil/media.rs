@@ -121,7 +121,11 @@ impl StreamSpec {
 
     /// Nanoseconds between frames (20 ms for audio).
     pub fn frame_duration_ns(&self) -> i64 {
-        if self.kind.is_video() { 1_000_000_000 / i64::from(self.fps.max(1)) } else { 20_000_000 }
+        if self.kind.is_video() {
+            1_000_000_000 / i64::from(self.fps.max(1))
+        } else {
+            20_000_000
+        }
     }
 
     /// RTP timestamp increment per frame.
@@ -204,7 +208,9 @@ impl Packetizer {
 
     /// RTP timestamp of frame `n`.
     pub fn rtp_ts(&self, n: u64) -> u32 {
-        self.spec.first_ts.wrapping_add((n as u32).wrapping_mul(self.spec.ts_step()))
+        self.spec
+            .first_ts
+            .wrapping_add((n as u32).wrapping_mul(self.spec.ts_step()))
     }
 
     /// Generates the next frame, appending its packets to `out` (buffers are taken from `pool`).
@@ -238,7 +244,8 @@ impl Packetizer {
     /// Frame size in bytes for frame `n`, keeping the GOP near the target bitrate.
     fn video_frame_len(&mut self, key: bool) -> usize {
         let gop = u64::from(self.spec.keyframe_interval.max(1));
-        let gop_bytes = u64::from(self.spec.bitrate_bps) / 8 * gop / u64::from(self.spec.fps.max(1));
+        let gop_bytes =
+            u64::from(self.spec.bitrate_bps) / 8 * gop / u64::from(self.spec.fps.max(1));
         let delta = (gop_bytes / (gop + 4)).max(64);
         let avg = if key { delta * 5 } else { delta };
         self.rng.range(avg * 3 / 4, avg * 5 / 4) as usize
@@ -253,7 +260,8 @@ impl Packetizer {
         if self.spec.header_extensions {
             if self.spec.kind.is_video() {
                 self.twcc = self.twcc.wrapping_add(1);
-                self.rtp.push_ext(EXT_TRANSPORT_CC, &self.twcc.to_be_bytes());
+                self.rtp
+                    .push_ext(EXT_TRANSPORT_CC, &self.twcc.to_be_bytes());
             } else {
                 let level = 30 + self.rng.below(40) as u8;
                 self.rtp.push_ext(EXT_AUDIO_LEVEL, &[0x80 | level]);
@@ -262,7 +270,12 @@ impl Packetizer {
         let mut bytes = pool.pop().unwrap_or_default();
         bytes.clear();
         self.rtp.write_header(&mut bytes);
-        MediaPacket { ext_seq: seq, offset_ns: 0, keyframe: key, bytes }
+        MediaPacket {
+            ext_seq: seq,
+            offset_ns: 0,
+            keyframe: key,
+            bytes,
+        }
     }
 
     fn audio_packet(&mut self, pool: &mut Vec<Vec<u8>>, out: &mut Vec<MediaPacket>) {
@@ -302,8 +315,10 @@ impl Packetizer {
         self.scratch.extend_from_slice(&tag.to_le_bytes()[..3]);
         if key {
             self.scratch.extend_from_slice(&[0x9d, 0x01, 0x2a]);
-            self.scratch.extend_from_slice(&(self.spec.width & 0x3fff).to_le_bytes());
-            self.scratch.extend_from_slice(&(self.spec.height & 0x3fff).to_le_bytes());
+            self.scratch
+                .extend_from_slice(&(self.spec.width & 0x3fff).to_le_bytes());
+            self.scratch
+                .extend_from_slice(&(self.spec.height & 0x3fff).to_le_bytes());
         }
         let body = len.saturating_sub(self.scratch.len());
         self.rng.extend(&mut self.scratch, body);
@@ -436,7 +451,11 @@ impl BitWriter {
         self.bits(x, len);
     }
     fn se(&mut self, v: i32) {
-        let k = if v > 0 { 2 * v as u32 - 1 } else { 2 * v.unsigned_abs() };
+        let k = if v > 0 {
+            2 * v as u32 - 1
+        } else {
+            2 * v.unsigned_abs()
+        };
         self.ue(k);
     }
     /// RBSP trailing bits: a one, then zeros to the byte boundary.
@@ -560,12 +579,19 @@ mod tests {
     fn vp8_keyframe_has_start_code_and_markers() {
         let f = frames(MediaKind::Vp8, 2);
         let key = &f[0];
-        assert!(key.len() > 1, "a key frame at 1 Mbit/s spans several packets");
+        assert!(
+            key.len() > 1,
+            "a key frame at 1 Mbit/s spans several packets"
+        );
         for (i, p) in key.iter().enumerate() {
             let r = rtp_rs::RtpReader::new(&p.bytes).unwrap();
             assert_eq!(r.mark(), i + 1 == key.len());
             assert!(r.payload().len() <= 1100);
-            assert_eq!(r.payload()[0] & 0x10 != 0, i == 0, "S bit only on the first packet");
+            assert_eq!(
+                r.payload()[0] & 0x10 != 0,
+                i == 0,
+                "S bit only on the first packet"
+            );
         }
         let first = rtp_rs::RtpReader::new(&key[0].bytes).unwrap();
         let pl = first.payload();
@@ -587,7 +613,10 @@ mod tests {
         let first = rtp_rs::RtpReader::new(&key[0].bytes).unwrap();
         assert_eq!(first.payload()[0] & 0x1f, 24);
         assert_eq!(first.payload()[3], 0x67);
-        let fu: Vec<_> = key[1..].iter().map(|p| rtp_rs::RtpReader::new(&p.bytes).unwrap()).collect();
+        let fu: Vec<_> = key[1..]
+            .iter()
+            .map(|p| rtp_rs::RtpReader::new(&p.bytes).unwrap())
+            .collect();
         assert!(fu.iter().all(|r| r.payload()[0] & 0x1f == 28));
         assert_eq!(fu[0].payload()[1], 0x80 | 5);
         assert_eq!(fu.last().unwrap().payload()[1], 0x40 | 5);

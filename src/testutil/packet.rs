@@ -167,7 +167,15 @@ fn pseudo_sum(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> u64 {
 }
 
 /// Appends a 20-byte IPv4 header (no options) with its checksum.
-pub fn push_ipv4_header(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload_len: usize, id: u16, frag: u16) {
+pub fn push_ipv4_header(
+    out: &mut Vec<u8>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    payload_len: usize,
+    id: u16,
+    frag: u16,
+) {
     let start = out.len();
     let total = (20 + payload_len).min(0xffff) as u16;
     out.extend_from_slice(&[0x45, 0]);
@@ -182,7 +190,13 @@ pub fn push_ipv4_header(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, proto: 
 }
 
 /// Appends a 40-byte IPv6 header.
-pub fn push_ipv6_header(out: &mut Vec<u8>, src: Ipv6Addr, dst: Ipv6Addr, next: u8, payload_len: usize) {
+pub fn push_ipv6_header(
+    out: &mut Vec<u8>,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    next: u8,
+    payload_len: usize,
+) {
     out.extend_from_slice(&[0x60, 0, 0, 0]);
     out.extend_from_slice(&(payload_len.min(0xffff) as u16).to_be_bytes());
     out.extend_from_slice(&[next, 64]);
@@ -191,9 +205,18 @@ pub fn push_ipv6_header(out: &mut Vec<u8>, src: Ipv6Addr, dst: Ipv6Addr, next: u
 }
 
 /// Appends an IP header of the right version; `None` if the versions differ.
-fn push_ip_header(out: &mut Vec<u8>, src: IpAddr, dst: IpAddr, proto: u8, payload_len: usize, id: u16) -> Option<()> {
+fn push_ip_header(
+    out: &mut Vec<u8>,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    payload_len: usize,
+    id: u16,
+) -> Option<()> {
     match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => push_ipv4_header(out, s, d, proto, payload_len, id, 0x4000),
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            push_ipv4_header(out, s, d, proto, payload_len, id, 0x4000)
+        }
         (IpAddr::V6(s), IpAddr::V6(d)) => push_ipv6_header(out, s, d, proto, payload_len),
         _ => return None,
     }
@@ -209,7 +232,10 @@ pub fn push_udp(out: &mut Vec<u8>, src: SocketAddr, dst: SocketAddr, payload: &[
     out.extend_from_slice(&(len.min(0xffff) as u16).to_be_bytes());
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(payload);
-    let mut c = fold(sum16(pseudo_sum(src.ip(), dst.ip(), PROTO_UDP, len), &out[start..]));
+    let mut c = fold(sum16(
+        pseudo_sum(src.ip(), dst.ip(), PROTO_UDP, len),
+        &out[start..],
+    ));
     if c == 0 {
         c = 0xffff; // RFC 768: a computed zero is sent as all ones
     }
@@ -217,7 +243,14 @@ pub fn push_udp(out: &mut Vec<u8>, src: SocketAddr, dst: SocketAddr, payload: &[
 }
 
 /// Appends a whole link frame holding one UDP datagram; `None` if IP versions differ.
-pub fn udp_frame(out: &mut Vec<u8>, link: LinkKind, src: SocketAddr, dst: SocketAddr, ip_id: u16, payload: &[u8]) -> Option<()> {
+pub fn udp_frame(
+    out: &mut Vec<u8>,
+    link: LinkKind,
+    src: SocketAddr,
+    dst: SocketAddr,
+    ip_id: u16,
+    payload: &[u8],
+) -> Option<()> {
     push_link_header(out, link, src.ip(), dst.ip());
     push_ip_header(out, src.ip(), dst.ip(), PROTO_UDP, 8 + payload.len(), ip_id)?;
     push_udp(out, src, dst, payload);
@@ -230,7 +263,14 @@ pub fn udp_frame(out: &mut Vec<u8>, link: LinkKind, src: SocketAddr, dst: Socket
 /// header (RFC 8200 §4.5) with identification `id`. Concatenating the fragment
 /// payloads gives back the UDP header plus `payload`. Returns fewer fragments
 /// when the datagram is too short to cut `n` ways on 8-byte boundaries.
-pub fn udp_fragments(link: LinkKind, src: SocketAddr, dst: SocketAddr, id: u32, payload: &[u8], n: usize) -> Option<Vec<Vec<u8>>> {
+pub fn udp_fragments(
+    link: LinkKind,
+    src: SocketAddr,
+    dst: SocketAddr,
+    id: u32,
+    payload: &[u8],
+    n: usize,
+) -> Option<Vec<Vec<u8>>> {
     if src.is_ipv4() != dst.is_ipv4() {
         return None;
     }
@@ -291,7 +331,14 @@ pub fn tcp_frame(
     payload: &[u8],
 ) -> Option<()> {
     push_link_header(out, link, src.ip(), dst.ip());
-    push_ip_header(out, src.ip(), dst.ip(), PROTO_TCP, 20 + payload.len(), seq as u16)?;
+    push_ip_header(
+        out,
+        src.ip(),
+        dst.ip(),
+        PROTO_TCP,
+        20 + payload.len(),
+        seq as u16,
+    )?;
     let start = out.len();
     out.extend_from_slice(&src.port().to_be_bytes());
     out.extend_from_slice(&dst.port().to_be_bytes());
@@ -302,7 +349,10 @@ pub fn tcp_frame(
     out.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
     out.extend_from_slice(payload);
     let len = out.len() - start;
-    let c = fold(sum16(pseudo_sum(src.ip(), dst.ip(), PROTO_TCP, len), &out[start..]));
+    let c = fold(sum16(
+        pseudo_sum(src.ip(), dst.ip(), PROTO_TCP, len),
+        &out[start..],
+    ));
     out[start + 16..start + 18].copy_from_slice(&c.to_be_bytes());
     Some(())
 }
@@ -340,7 +390,13 @@ fn push_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
 }
 
 /// Appends a STUN Send (0x0016) or Data (0x0017) indication with XOR-PEER-ADDRESS and DATA.
-pub fn push_stun_indication(out: &mut Vec<u8>, msg_type: u16, txid: [u8; 12], peer: SocketAddr, data: &[u8]) {
+pub fn push_stun_indication(
+    out: &mut Vec<u8>,
+    msg_type: u16,
+    txid: [u8; 12],
+    peer: SocketAddr,
+    data: &[u8],
+) {
     let start = out.len();
     out.extend_from_slice(&msg_type.to_be_bytes());
     out.extend_from_slice(&[0, 0]); // length, patched below
@@ -400,7 +456,12 @@ mod tests {
     #[test]
     fn sll2_layout() {
         let mut f = Vec::new();
-        push_link_header(&mut f, LinkKind::Sll2, "10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap());
+        push_link_header(
+            &mut f,
+            LinkKind::Sll2,
+            "10.0.0.2".parse().unwrap(),
+            "10.0.0.1".parse().unwrap(),
+        );
         assert_eq!(&f[..12], &[0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
         assert_eq!(f.len(), 20);
     }
@@ -408,16 +469,39 @@ mod tests {
     #[test]
     fn ipv4_and_udp_checksums_verify() {
         let mut f = Vec::new();
-        udp_frame(&mut f, LinkKind::Raw, v4("192.168.1.2:1234"), v4("192.168.1.3:80"), 9, b"hello world").unwrap();
+        udp_frame(
+            &mut f,
+            LinkKind::Raw,
+            v4("192.168.1.2:1234"),
+            v4("192.168.1.3:80"),
+            9,
+            b"hello world",
+        )
+        .unwrap();
         assert_eq!(checksum(&f[..20]), 0);
-        let pseudo = pseudo_sum("192.168.1.2".parse().unwrap(), "192.168.1.3".parse().unwrap(), 17, f.len() - 20);
+        let pseudo = pseudo_sum(
+            "192.168.1.2".parse().unwrap(),
+            "192.168.1.3".parse().unwrap(),
+            17,
+            f.len() - 20,
+        );
         assert_eq!(fold(sum16(pseudo, &f[20..])), 0);
     }
 
     #[test]
     fn mixed_versions_are_refused() {
         let mut f = Vec::new();
-        assert!(udp_frame(&mut f, LinkKind::Raw, v4("1.2.3.4:1"), "[::1]:2".parse().unwrap(), 0, b"").is_none());
+        assert!(
+            udp_frame(
+                &mut f,
+                LinkKind::Raw,
+                v4("1.2.3.4:1"),
+                "[::1]:2".parse().unwrap(),
+                0,
+                b""
+            )
+            .is_none()
+        );
     }
 
     fn reassemble(frames: &[Vec<u8>], v6: bool) -> Vec<u8> {
@@ -427,7 +511,10 @@ mod tests {
                 let fh = &f[40..48];
                 (48, usize::from(u16::from_be_bytes([fh[2], fh[3]]) & 0xfff8))
             } else {
-                (20, usize::from(u16::from_be_bytes([f[6], f[7]]) & 0x1fff) * 8)
+                (
+                    20,
+                    usize::from(u16::from_be_bytes([f[6], f[7]]) & 0x1fff) * 8,
+                )
             };
             assert_eq!(off, out.len());
             out.extend_from_slice(&f[hdr..]);
@@ -440,7 +527,11 @@ mod tests {
         let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         for (s, d, v6) in [
             (v4("10.0.0.2:5000"), v4("10.0.0.1:6000"), false),
-            ("[fd00::2]:5000".parse().unwrap(), "[fd00::1]:6000".parse().unwrap(), true),
+            (
+                "[fd00::2]:5000".parse().unwrap(),
+                "[fd00::1]:6000".parse().unwrap(),
+                true,
+            ),
         ] {
             for n in [1, 2, 3, 7] {
                 let frames = udp_fragments(LinkKind::Raw, s, d, 0x1234, &payload, n).unwrap();
@@ -475,12 +566,21 @@ mod tests {
     fn stun_indication_layout() {
         let mut b = Vec::new();
         let txid = [1; 12];
-        push_stun_indication(&mut b, STUN_SEND_INDICATION, txid, v4("192.0.2.1:32853"), &[0xAA; 5]);
+        push_stun_indication(
+            &mut b,
+            STUN_SEND_INDICATION,
+            txid,
+            v4("192.0.2.1:32853"),
+            &[0xAA; 5],
+        );
         assert_eq!(&b[..2], &[0x00, 0x16]);
         assert_eq!(u16::from_be_bytes([b[2], b[3]]) as usize, b.len() - 20);
         assert_eq!(&b[4..8], &STUN_MAGIC.to_be_bytes());
         // XOR-PEER-ADDRESS: port 32853 ^ 0x2112 = 0xA147, 192.0.2.1 ^ cookie = 0xE112A643.
-        assert_eq!(&b[20..32], &[0x00, 0x12, 0, 8, 0, 1, 0xA1, 0x47, 0xE1, 0x12, 0xA6, 0x43]);
+        assert_eq!(
+            &b[20..32],
+            &[0x00, 0x12, 0, 8, 0, 1, 0xA1, 0x47, 0xE1, 0x12, 0xA6, 0x43]
+        );
         assert_eq!(&b[32..36], &[0x00, 0x13, 0, 5]);
         assert_eq!(b.len(), 36 + 8);
     }

@@ -36,7 +36,13 @@ pub struct RtpBuilder {
 impl RtpBuilder {
     /// A builder for payload type `pt` with the given seq, timestamp and SSRC.
     pub fn new(pt: u8, seq: u16, ts: u32, ssrc: u32) -> Self {
-        RtpBuilder { pt, seq, ts, ssrc, ..RtpBuilder::default() }
+        RtpBuilder {
+            pt,
+            seq,
+            ts,
+            ssrc,
+            ..RtpBuilder::default()
+        }
     }
 
     /// Sets the marker bit.
@@ -91,8 +97,16 @@ impl RtpBuilder {
             return 0;
         }
         let body: usize = match self.ext_form {
-            ExtForm::OneByte => self.ext_items.iter().map(|&(_, len)| 1 + len.clamp(1, 16)).sum(),
-            ExtForm::TwoByte => self.ext_items.iter().map(|&(_, len)| 2 + len.min(255)).sum(),
+            ExtForm::OneByte => self
+                .ext_items
+                .iter()
+                .map(|&(_, len)| 1 + len.clamp(1, 16))
+                .sum(),
+            ExtForm::TwoByte => self
+                .ext_items
+                .iter()
+                .map(|&(_, len)| 2 + len.min(255))
+                .sum(),
         };
         4 + body.div_ceil(4) * 4
     }
@@ -104,7 +118,9 @@ impl RtpBuilder {
     pub fn write_header(&self, out: &mut Vec<u8>) {
         let ncsrc = self.csrcs.len().min(15);
         let x = !self.ext_items.is_empty();
-        out.push(0x80 | if self.padding > 0 { 0x20 } else { 0 } | if x { 0x10 } else { 0 } | ncsrc as u8);
+        out.push(
+            0x80 | if self.padding > 0 { 0x20 } else { 0 } | if x { 0x10 } else { 0 } | ncsrc as u8,
+        );
         out.push(if self.marker { 0x80 } else { 0 } | (self.pt & 0x7f));
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.ts.to_be_bytes());
@@ -165,7 +181,8 @@ impl RtpBuilder {
 
     /// The whole packet as a new vector.
     pub fn build(&self, payload: &[u8]) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.header_len() + payload.len() + usize::from(self.padding));
+        let mut v =
+            Vec::with_capacity(self.header_len() + payload.len() + usize::from(self.padding));
         self.write(payload, &mut v);
         v
     }
@@ -217,7 +234,15 @@ pub fn ntp_from_unix_nanos(nanos: i64) -> u64 {
 }
 
 /// Appends an RTCP Sender Report (PT 200).
-pub fn push_sender_report(out: &mut Vec<u8>, ssrc: u32, ntp: u64, rtp_ts: u32, packets: u32, octets: u32, reports: &[ReportBlock]) {
+pub fn push_sender_report(
+    out: &mut Vec<u8>,
+    ssrc: u32,
+    ntp: u64,
+    rtp_ts: u32,
+    packets: u32,
+    octets: u32,
+    reports: &[ReportBlock],
+) {
     let start = out.len();
     let n = reports.len().min(31);
     out.extend_from_slice(&[0x80 | n as u8, 200, 0, 0]);
@@ -255,7 +280,7 @@ pub fn push_sdes_cname(out: &mut Vec<u8>, ssrc: u32, cname: &str) {
     out.extend_from_slice(name);
     // End item (a zero byte), then pad to a 32-bit boundary (§6.5).
     out.push(0);
-    while (out.len() - start) % 4 != 0 {
+    while !(out.len() - start).is_multiple_of(4) {
         out.push(0);
     }
     patch_len(out, start);
@@ -273,7 +298,7 @@ pub fn push_bye(out: &mut Vec<u8>, ssrcs: &[u32], reason: Option<&str>) {
         let r = &r.as_bytes()[..r.len().min(255)];
         out.push(r.len() as u8);
         out.extend_from_slice(r);
-        while (out.len() - start) % 4 != 0 {
+        while !(out.len() - start).is_multiple_of(4) {
             out.push(0);
         }
     }
@@ -286,8 +311,28 @@ mod tests {
 
     #[test]
     fn plain_header() {
-        let p = RtpBuilder::new(111, 0x1234, 0xdeadbeef, 0x01020304).marker(true).build(b"pp");
-        assert_eq!(p, [0x80, 0x80 | 111, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, b'p', b'p']);
+        let p = RtpBuilder::new(111, 0x1234, 0xdeadbeef, 0x01020304)
+            .marker(true)
+            .build(b"pp");
+        assert_eq!(
+            p,
+            [
+                0x80,
+                0x80 | 111,
+                0x12,
+                0x34,
+                0xde,
+                0xad,
+                0xbe,
+                0xef,
+                1,
+                2,
+                3,
+                4,
+                b'p',
+                b'p'
+            ]
+        );
         let parsed = rtp_rs::RtpReader::new(&p).unwrap();
         assert_eq!(parsed.sequence_number(), rtp_rs::Seq::from(0x1234));
         assert!(parsed.mark());
@@ -295,7 +340,11 @@ mod tests {
 
     #[test]
     fn one_byte_extensions_csrcs_and_padding() {
-        let b = RtpBuilder::new(96, 1, 2, 3).csrc(0xaabbccdd).ext(1, &[0x7f]).ext(3, &[1, 2]).padding(4);
+        let b = RtpBuilder::new(96, 1, 2, 3)
+            .csrc(0xaabbccdd)
+            .ext(1, &[0x7f])
+            .ext(3, &[1, 2])
+            .padding(4);
         let p = b.build(b"xyz");
         assert_eq!(p[0], 0x80 | 0x20 | 0x10 | 1);
         assert_eq!(&p[16..20], &[0xBE, 0xDE, 0, 2]);
@@ -310,7 +359,11 @@ mod tests {
 
     #[test]
     fn two_byte_extensions() {
-        let p = RtpBuilder::new(96, 1, 2, 3).ext_form(ExtForm::TwoByte).ext(200, &[0; 20]).ext(5, &[]).build(b"");
+        let p = RtpBuilder::new(96, 1, 2, 3)
+            .ext_form(ExtForm::TwoByte)
+            .ext(200, &[0; 20])
+            .ext(5, &[])
+            .build(b"");
         assert_eq!(&p[12..16], &[0x10, 0x00, 0, 6]);
         assert_eq!(&p[16..18], &[200, 20]);
         assert_eq!(&p[38..40], &[5, 0]);
@@ -320,14 +373,28 @@ mod tests {
     #[test]
     fn rtcp_lengths_are_in_words_minus_one() {
         let mut b = Vec::new();
-        push_sender_report(&mut b, 1, ntp_from_unix_nanos(0), 0, 10, 1000, &[ReportBlock { ssrc: 2, ..Default::default() }]);
+        push_sender_report(
+            &mut b,
+            1,
+            ntp_from_unix_nanos(0),
+            0,
+            10,
+            1000,
+            &[ReportBlock {
+                ssrc: 2,
+                ..Default::default()
+            }],
+        );
         assert_eq!(b.len(), 52);
         assert_eq!(&b[..4], &[0x81, 200, 0, 12]);
         assert_eq!(&b[8..12], &(NTP_UNIX_OFFSET_SECS as u32).to_be_bytes());
         let sr = b.len();
         push_sdes_cname(&mut b, 1, "abc");
         assert_eq!((b.len() - sr) % 4, 0);
-        assert_eq!(u16::from_be_bytes([b[sr + 2], b[sr + 3]]) as usize, (b.len() - sr) / 4 - 1);
+        assert_eq!(
+            u16::from_be_bytes([b[sr + 2], b[sr + 3]]) as usize,
+            (b.len() - sr) / 4 - 1
+        );
         let rr = b.len();
         push_receiver_report(&mut b, 1, &[]);
         assert_eq!(&b[rr..], &[0x80, 201, 0, 1, 0, 0, 0, 1]);

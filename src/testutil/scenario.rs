@@ -39,7 +39,12 @@ pub struct Impairment {
 
 impl Default for Impairment {
     fn default() -> Self {
-        Impairment { loss: 0.0, duplicate: 0.0, reorder: 0.0, reorder_depth: 3 }
+        Impairment {
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_depth: 3,
+        }
     }
 }
 
@@ -90,7 +95,13 @@ impl ScenarioConfig {
     }
 
     /// Like [`ScenarioConfig::conference`] with chosen audio and video codecs.
-    pub fn conference_with(peers: usize, seconds: f64, seed: u64, audio: MediaKind, video: MediaKind) -> Self {
+    pub fn conference_with(
+        peers: usize,
+        seconds: f64,
+        seed: u64,
+        audio: MediaKind,
+        video: MediaKind,
+    ) -> Self {
         let mut rng = Rng::new(seed ^ 0x5eed_5eed);
         let peers = (0..peers)
             .map(|i| {
@@ -103,14 +114,24 @@ impl ScenarioConfig {
                     s.first_ts = rng.next_u32();
                     s.cname = format!("peer{i}");
                 }
-                PeerSpec { addr, streams: vec![mic, cam], start_offset_ns: 300_000_000 * i as i64, duration_ns: None, server: None }
+                PeerSpec {
+                    addr,
+                    streams: vec![mic, cam],
+                    start_offset_ns: 300_000_000 * i as i64,
+                    duration_ns: None,
+                    server: None,
+                }
             })
             .collect();
         ScenarioConfig {
             peers,
             server: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40_000),
             start_ns: DEFAULT_START_NS,
-            duration_ns: if seconds > 0.0 { Some((seconds * 1e9) as i64) } else { None },
+            duration_ns: if seconds > 0.0 {
+                Some((seconds * 1e9) as i64)
+            } else {
+                None
+            },
             rtcp_interval_ns: Some(1_000_000_000),
             bye_at_end: true,
             impairment: Impairment::default(),
@@ -126,7 +147,10 @@ impl ScenarioConfig {
                 IpAddr::V4(v) => u32::from(v) & 0xffff,
                 IpAddr::V6(v) => u32::from(v.segments()[7]),
             };
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, last as u16)), a.port())
+            SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, last as u16)),
+                a.port(),
+            )
         };
         self.server = v6(self.server);
         for p in &mut self.peers {
@@ -338,15 +362,31 @@ impl Scenario {
         let mut b = Self::take_buf(pool);
         let clock = i128::from(spec.kind.clock_rate());
         let elapsed = i128::from(time - s.t0);
-        let rtp_ts = spec.first_ts.wrapping_add((elapsed * clock / 1_000_000_000) as u32);
-        push_sender_report(&mut b, spec.ssrc, ntp_from_unix_nanos(time), rtp_ts, s.sent_packets, s.sent_octets, &[]);
+        let rtp_ts = spec
+            .first_ts
+            .wrapping_add((elapsed * clock / 1_000_000_000) as u32);
+        push_sender_report(
+            &mut b,
+            spec.ssrc,
+            ntp_from_unix_nanos(time),
+            rtp_ts,
+            s.sent_packets,
+            s.sent_octets,
+            &[],
+        );
         push_sdes_cname(&mut b, spec.ssrc, &spec.cname);
         if bye {
             push_bye(&mut b, &[spec.ssrc], None);
         }
         let time = time.max(s.last_time);
         s.last_time = time;
-        s.queue.push_back(Queued { time_ns: time, ext_seq: u64::MAX, rtcp: true, dup: false, bytes: b });
+        s.queue.push_back(Queued {
+            time_ns: time,
+            ext_seq: u64::MAX,
+            rtcp: true,
+            dup: false,
+            bytes: b,
+        });
     }
 
     /// Generates frames until the queue holds enough look-ahead for reordering.
@@ -381,7 +421,9 @@ impl Scenario {
             s.truth.frames += 1;
             for p in self.frame_pkts.drain(..) {
                 s.sent_packets = s.sent_packets.wrapping_add(1);
-                s.sent_octets = s.sent_octets.wrapping_add(p.bytes.len().saturating_sub(12) as u32);
+                s.sent_octets = s
+                    .sent_octets
+                    .wrapping_add(p.bytes.len().saturating_sub(12) as u32);
                 s.truth.sent += 1;
                 if p.ext_seq > 0 && s.rng.chance(imp.loss) {
                     s.truth.dropped += 1;
@@ -390,7 +432,13 @@ impl Scenario {
                 }
                 let time = (nominal + jitter + p.offset_ns).max(s.last_time);
                 s.last_time = time;
-                s.queue.push_back(Queued { time_ns: time, ext_seq: p.ext_seq, rtcp: false, dup: false, bytes: p.bytes });
+                s.queue.push_back(Queued {
+                    time_ns: time,
+                    ext_seq: p.ext_seq,
+                    rtcp: false,
+                    dup: false,
+                    bytes: p.bytes,
+                });
             }
         }
     }
@@ -418,7 +466,13 @@ impl Scenario {
         if !q.rtcp && !q.dup && s.rng.chance(imp.duplicate) {
             let mut copy = Self::take_buf(&mut self.pool);
             copy.extend_from_slice(&q.bytes);
-            s.queue.push_front(Queued { time_ns: q.time_ns, ext_seq: q.ext_seq, rtcp: false, dup: true, bytes: copy });
+            s.queue.push_front(Queued {
+                time_ns: q.time_ns,
+                ext_seq: q.ext_seq,
+                rtcp: false,
+                dup: true,
+                bytes: copy,
+            });
         }
         if q.rtcp {
             self.rtcp_packets += 1;
@@ -488,7 +542,8 @@ impl Scenario {
         let id = self.ip_id;
         let p = self.next_packet()?;
         let time = p.time_ns;
-        udp_frame(out, link, p.src, p.dst, id, p.data).expect("scenario peers and server share an IP version");
+        udp_frame(out, link, p.src, p.dst, id, p.data)
+            .expect("scenario peers and server share an IP version");
         Some(time)
     }
 
@@ -508,7 +563,12 @@ impl Scenario {
                 t
             })
             .collect();
-        GroundTruth { seed: self.cfg.seed, rtp_packets: self.rtp_packets, rtcp_packets: self.rtcp_packets, streams }
+        GroundTruth {
+            seed: self.cfg.seed,
+            rtp_packets: self.rtp_packets,
+            rtcp_packets: self.rtcp_packets,
+            streams,
+        }
     }
 }
 
@@ -549,7 +609,10 @@ mod tests {
     fn clean_scenario_counts() {
         let (frames, t) = run(ScenarioConfig::conference(2, 2.0, 1));
         assert_eq!(t.streams.len(), 4);
-        assert!(frames.windows(2).all(|w| w[0].0 <= w[1].0), "capture time never goes back");
+        assert!(
+            frames.windows(2).all(|w| w[0].0 <= w[1].0),
+            "capture time never goes back"
+        );
         assert_eq!(frames.len() as u64, t.rtp_packets + t.rtcp_packets);
         for s in &t.streams {
             assert_eq!((s.lost, s.duplicates, s.reordered, s.dropped), (0, 0, 0, 0));
@@ -565,7 +628,12 @@ mod tests {
     #[test]
     fn impaired_truth_matches_independent_count() {
         let mut cfg = ScenarioConfig::conference(2, 5.0, 7);
-        cfg.impairment = Impairment { loss: 0.05, duplicate: 0.03, reorder: 0.05, reorder_depth: 3 };
+        cfg.impairment = Impairment {
+            loss: 0.05,
+            duplicate: 0.03,
+            reorder: 0.05,
+            reorder_depth: 3,
+        };
         let mut s = Scenario::new(cfg);
         #[derive(Default)]
         struct Seen {
@@ -581,7 +649,10 @@ mod tests {
             let seq = u16::from(r.sequence_number());
             let b = *base.entry(p.ssrc).or_insert(seq);
             // Extension is safe here: no stream wraps 65536 in 5 s.
-            seen.entry(p.ssrc).or_default().seqs.push(u64::from(seq.wrapping_sub(b)));
+            seen.entry(p.ssrc)
+                .or_default()
+                .seqs
+                .push(u64::from(seq.wrapping_sub(b)));
         }
         let t = s.truth();
         let mut any = (0, 0, 0);
@@ -604,7 +675,11 @@ mod tests {
             assert_eq!(st.duplicates, dups);
             assert_eq!(st.reordered, late);
             assert_eq!(st.lost, span - uniq.len() as u64);
-            assert_eq!(*uniq.iter().min().unwrap(), 0, "first packet is never lost or moved");
+            assert_eq!(
+                *uniq.iter().min().unwrap(),
+                0,
+                "first packet is never lost or moved"
+            );
             any = (any.0 + st.lost, any.1 + st.duplicates, any.2 + st.reordered);
         }
         assert!(any.0 > 0 && any.1 > 0 && any.2 > 0, "{any:?}");
@@ -629,7 +704,8 @@ mod tests {
                 let rtp = u32::from_be_bytes(p.data[16..20].try_into().unwrap());
                 let (t_media, ts_media) = first_media.unwrap();
                 let secs = (ntp >> 32) as i64 - 2_208_988_800;
-                let ns = secs * 1_000_000_000 + (((ntp & 0xffff_ffff) as i128 * 1_000_000_000) >> 32) as i64;
+                let ns = secs * 1_000_000_000
+                    + (((ntp & 0xffff_ffff) as i128 * 1_000_000_000) >> 32) as i64;
                 let expect = (ns - t_media) as f64 * 48_000.0 / 1e9;
                 let got = rtp.wrapping_sub(ts_media) as f64;
                 // Within the 1 ms of send jitter of the first packet (48 ticks).

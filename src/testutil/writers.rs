@@ -101,7 +101,12 @@ pub struct PcapOptions {
 
 impl Default for PcapOptions {
     fn default() -> Self {
-        PcapOptions { nanos: false, endian: Endian::Little, link_type: 1, snaplen: 262_144 }
+        PcapOptions {
+            nanos: false,
+            endian: Endian::Little,
+            link_type: 1,
+            snaplen: 262_144,
+        }
     }
 }
 
@@ -126,7 +131,11 @@ impl<W: Write> PcapWriter<W> {
         o.u32(&mut b, opts.snaplen);
         o.u32(&mut b, opts.link_type);
         w.write_all(&b)?;
-        Ok(PcapWriter { w, opts, buf: Vec::with_capacity(2048) })
+        Ok(PcapWriter {
+            w,
+            opts,
+            buf: Vec::with_capacity(2048),
+        })
     }
 
     /// Writes one record; `data` is cut to the snaplen, the record keeps its full length.
@@ -192,7 +201,13 @@ pub struct InterfaceSpec {
 impl InterfaceSpec {
     /// An interface with the given link type and `if_tsresol`, no offset, no name.
     pub fn new(link_type: u32, tsresol: u8) -> Self {
-        InterfaceSpec { link_type, snaplen: 0, tsresol, tsoffset: None, name: None }
+        InterfaceSpec {
+            link_type,
+            snaplen: 0,
+            tsresol,
+            tsoffset: None,
+            name: None,
+        }
     }
 }
 
@@ -221,7 +236,13 @@ fn pad4(n: usize) -> usize {
 impl<W: Write> PcapNgWriter<W> {
     /// A writer with no section yet; call [`PcapNgWriter::begin_section`] first.
     pub fn new(w: W) -> Self {
-        PcapNgWriter { w, endian: Endian::Little, interfaces: Vec::new(), buf: Vec::new(), in_section: false }
+        PcapNgWriter {
+            w,
+            endian: Endian::Little,
+            interfaces: Vec::new(),
+            buf: Vec::new(),
+            in_section: false,
+        }
     }
 
     /// A writer with one section of the given byte order and one interface (id 0).
@@ -330,12 +351,25 @@ impl<W: Write> PcapNgWriter<W> {
     /// Writes an Enhanced Packet Block on interface `if_id`, with an optional comment.
     ///
     /// An unknown `if_id` is an `InvalidInput` error, not a panic.
-    pub fn write_packet_with(&mut self, if_id: u32, time_ns: i64, data: &[u8], comment: Option<&str>) -> io::Result<()> {
+    pub fn write_packet_with(
+        &mut self,
+        if_id: u32,
+        time_ns: i64,
+        data: &[u8],
+        comment: Option<&str>,
+    ) -> io::Result<()> {
         let Some(iface) = self.interfaces.get(if_id as usize) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("pcapng interface {if_id} not declared")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("pcapng interface {if_id} not declared"),
+            ));
         };
         let units = Self::units(iface, time_ns);
-        let cap = if iface.snaplen == 0 { data.len() } else { data.len().min(iface.snaplen as usize) };
+        let cap = if iface.snaplen == 0 {
+            data.len()
+        } else {
+            data.len().min(iface.snaplen as usize)
+        };
         let o = Out(self.endian);
         self.begin_block(PCAPNG_EPB);
         o.u32(&mut self.buf, if_id);
@@ -392,7 +426,7 @@ pub struct RtpDumpWriter<W: Write> {
 impl<W: Write> RtpDumpWriter<W> {
     /// Writes the text line and the 16-byte file header; record offsets count from `start_ns`.
     pub fn new(mut w: W, addr: Ipv4Addr, port: u16, start_ns: i64) -> io::Result<Self> {
-        write!(w, "#!rtpplay1.0 {addr}/{port}\n")?;
+        writeln!(w, "#!rtpplay1.0 {addr}/{port}")?;
         let mut b = Vec::with_capacity(16);
         b.extend_from_slice(&(start_ns.div_euclid(1_000_000_000) as u32).to_be_bytes());
         b.extend_from_slice(&((start_ns.rem_euclid(1_000_000_000) / 1000) as u32).to_be_bytes());
@@ -400,12 +434,20 @@ impl<W: Write> RtpDumpWriter<W> {
         b.extend_from_slice(&port.to_be_bytes());
         b.extend_from_slice(&[0, 0]);
         w.write_all(&b)?;
-        Ok(RtpDumpWriter { w, start_ns, buf: Vec::with_capacity(2048) })
+        Ok(RtpDumpWriter {
+            w,
+            start_ns,
+            buf: Vec::with_capacity(2048),
+        })
     }
 
     fn record(&mut self, time_ns: i64, pkt: &[u8], plen: u16) -> io::Result<()> {
-        let len = u16::try_from(pkt.len() + 8)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "rtpdump record longer than 65535 bytes"))?;
+        let len = u16::try_from(pkt.len() + 8).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "rtpdump record longer than 65535 bytes",
+            )
+        })?;
         let offset_ms = ((time_ns - self.start_ns).max(0) / 1_000_000) as u32;
         self.buf.clear();
         self.buf.extend_from_slice(&len.to_be_bytes());
@@ -446,7 +488,9 @@ mod tests {
     const T0: i64 = 1_795_428_000_123_456_789;
 
     /// (ts_sec, ts_frac, data) for every legacy record, plus the header's magic.
-    fn read_legacy(bytes: &[u8]) -> (u32, u32, Vec<(u32, u32, Vec<u8>)>) {
+    type LegacyRecords = Vec<(u32, u32, Vec<u8>)>;
+
+    fn read_legacy(bytes: &[u8]) -> (u32, u32, LegacyRecords) {
         let mut r = create_reader(1 << 16, bytes).expect("reader");
         let (mut magic, mut link, mut out) = (0, 0, Vec::new());
         loop {
@@ -457,7 +501,9 @@ mod tests {
                             magic = h.magic_number;
                             link = h.network.0 as u32;
                         }
-                        PcapBlockOwned::Legacy(b) => out.push((b.ts_sec, b.ts_usec, b.data.to_vec())),
+                        PcapBlockOwned::Legacy(b) => {
+                            out.push((b.ts_sec, b.ts_usec, b.data.to_vec()))
+                        }
                         PcapBlockOwned::NG(_) => panic!("not pcapng"),
                     }
                     r.consume(off);
@@ -472,8 +518,18 @@ mod tests {
 
     #[test]
     fn pcap_round_trips_in_all_four_flavours() {
-        for (nanos, endian) in [(false, Endian::Little), (true, Endian::Little), (false, Endian::Big), (true, Endian::Big)] {
-            let opts = PcapOptions { nanos, endian, link_type: 113, snaplen: 65535 };
+        for (nanos, endian) in [
+            (false, Endian::Little),
+            (true, Endian::Little),
+            (false, Endian::Big),
+            (true, Endian::Big),
+        ] {
+            let opts = PcapOptions {
+                nanos,
+                endian,
+                link_type: 113,
+                snaplen: 65535,
+            };
             let mut w = PcapWriter::new(Vec::new(), opts).unwrap();
             w.write_packet(T0, b"first").unwrap();
             w.write_packet(T0 + 1_000, b"second!").unwrap();
@@ -499,7 +555,10 @@ mod tests {
 
     #[test]
     fn pcap_snaplen_truncates_but_keeps_orig_len() {
-        let opts = PcapOptions { snaplen: 4, ..PcapOptions::default() };
+        let opts = PcapOptions {
+            snaplen: 4,
+            ..PcapOptions::default()
+        };
         let mut w = PcapWriter::new(Vec::new(), opts).unwrap();
         w.write_packet(T0, b"abcdefgh").unwrap();
         let bytes = w.into_inner().unwrap();
@@ -524,12 +583,23 @@ mod tests {
                             ifaces.clear();
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                            ifaces.push((idb.linktype.0 as u16, idb.ts_resolution().expect("resol"), idb.ts_offset()));
+                            ifaces.push((
+                                idb.linktype.0 as u16,
+                                idb.ts_resolution().expect("resol"),
+                                idb.ts_offset(),
+                            ));
                         }
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                             let (link, res, off) = ifaces[epb.if_id as usize];
                             let secs = epb.decode_ts_f64(off as u64, res);
-                            out.push((section, epb.if_id, link, res, secs, epb.data[..epb.caplen as usize].to_vec()));
+                            out.push((
+                                section,
+                                epb.if_id,
+                                link,
+                                res,
+                                secs,
+                                epb.data[..epb.caplen as usize].to_vec(),
+                            ));
                         }
                         _ => {}
                     }
@@ -546,12 +616,14 @@ mod tests {
     #[test]
     fn pcapng_sections_interfaces_resolutions_round_trip() {
         let mut w = PcapNgWriter::new(Vec::new());
-        w.begin_section(Endian::Little, Some("first section")).unwrap();
+        w.begin_section(Endian::Little, Some("first section"))
+            .unwrap();
         assert_eq!(w.add_interface(InterfaceSpec::new(1, 6)).unwrap(), 0);
         let mut ns = InterfaceSpec::new(276, 9);
         ns.name = Some("any".into());
         assert_eq!(w.add_interface(ns).unwrap(), 1);
-        w.write_packet_with(0, T0, b"eth-us", Some("hello")).unwrap();
+        w.write_packet_with(0, T0, b"eth-us", Some("hello"))
+            .unwrap();
         w.write_packet(1, T0, b"sll2-ns").unwrap();
         // pcap-parser 0.17 reads if_tsoffset as little-endian even in big-endian
         // sections, so the offset interface sits in the little-endian section here.
@@ -566,8 +638,14 @@ mod tests {
         let bytes = w.into_inner().unwrap();
         let recs = read_ng(&bytes);
         assert_eq!(recs.len(), 4);
-        assert_eq!((recs[0].0, recs[0].1, recs[0].2, recs[0].3), (1, 0, 1, 1_000_000));
-        assert_eq!((recs[1].0, recs[1].1, recs[1].2, recs[1].3), (1, 1, 276, 1_000_000_000));
+        assert_eq!(
+            (recs[0].0, recs[0].1, recs[0].2, recs[0].3),
+            (1, 0, 1, 1_000_000)
+        );
+        assert_eq!(
+            (recs[1].0, recs[1].1, recs[1].2, recs[1].3),
+            (1, 1, 276, 1_000_000_000)
+        );
         assert_eq!((recs[2].0, recs[2].1, recs[2].2), (1, 2, 101));
         assert_eq!((recs[3].0, recs[3].1, recs[3].2), (2, 0, 101));
         assert_eq!(recs[0].5, b"eth-us");
@@ -577,7 +655,10 @@ mod tests {
             assert!((r.4 - 1_795_428_000.123_456).abs() < 1e-5, "{r:?}");
         }
         // The offset interface stores only the part after the offset: 0.123456794 s in ns.
-        let pos = bytes.windows(13).position(|x| x == b"raw-le-offset").unwrap();
+        let pos = bytes
+            .windows(13)
+            .position(|x| x == b"raw-le-offset")
+            .unwrap();
         let hi = u32::from_le_bytes(bytes[pos - 16..pos - 12].try_into().unwrap());
         let lo = u32::from_le_bytes(bytes[pos - 12..pos - 8].try_into().unwrap());
         assert_eq!((u64::from(hi) << 32) | u64::from(lo), 123_456_794);
@@ -591,14 +672,21 @@ mod tests {
     #[test]
     fn rtpdump_layout_byte_by_byte() {
         let start = 1_000 * 1_000_000_000 + 250_000_000;
-        let mut w = RtpDumpWriter::new(Vec::new(), Ipv4Addr::new(10, 0, 0, 1), 5004, start).unwrap();
+        let mut w =
+            RtpDumpWriter::new(Vec::new(), Ipv4Addr::new(10, 0, 0, 1), 5004, start).unwrap();
         w.write_rtp(start + 20_500_000, &[0x80, 0, 0, 1]).unwrap();
-        w.write_rtcp(start + 1_000_000_000, &[0x81, 200, 0, 0]).unwrap();
+        w.write_rtcp(start + 1_000_000_000, &[0x81, 200, 0, 0])
+            .unwrap();
         let b = w.into_inner().unwrap();
         let line = b"#!rtpplay1.0 10.0.0.1/5004\n";
         assert_eq!(&b[..line.len()], line);
         let h = &b[line.len()..];
-        assert_eq!(&h[..16], &[0, 0, 3, 232, 0, 3, 0xd0, 0x90, 10, 0, 0, 1, 0x13, 0x8c, 0, 0]);
+        assert_eq!(
+            &h[..16],
+            &[
+                0, 0, 3, 232, 0, 3, 0xd0, 0x90, 10, 0, 0, 1, 0x13, 0x8c, 0, 0
+            ]
+        );
         assert_eq!(&h[16..28], &[0, 12, 0, 4, 0, 0, 0, 20, 0x80, 0, 0, 1]);
         assert_eq!(&h[28..40], &[0, 12, 0, 0, 0, 0, 3, 232, 0x81, 200, 0, 0]);
         assert_eq!(h.len(), 40);
@@ -611,7 +699,11 @@ mod tests {
         w.write_packet(T0, b"zipped").unwrap();
         let compressed = w.into_inner().unwrap().finish().unwrap();
         let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut plain).unwrap();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&compressed[..]),
+            &mut plain,
+        )
+        .unwrap();
         let (_, _, recs) = read_legacy(&plain);
         assert_eq!(recs[0].2, b"zipped");
     }
