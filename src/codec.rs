@@ -70,10 +70,6 @@ impl CodecGuesser {
 
     /// The guess from everything pushed so far.
     pub fn guess(&self) -> CodecGuess {
-        CodecGuess {
-            codec: None,
-            clock_rate: None,
-            evidence: format!("PT {}", self.payload_type),
-        }
+        CodecGuess { codec: None, clock_rate: None, evidence: format!("PT {}", self.payload_type) }
     }
 }

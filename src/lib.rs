@@ -13,6 +13,6 @@ pub mod codec;
 pub mod error;
 pub mod net;
 pub mod rtp;
+pub mod time;
 #[doc(hidden)]
 pub mod testutil;
-pub mod time;

@@ -71,9 +71,7 @@ pub struct NetConfig {
 
 impl Default for NetConfig {
     fn default() -> Self {
-        NetConfig {
-            max_fragment_sets: 1024,
-        }
+        NetConfig { max_fragment_sets: 1024 }
     }
 }
 

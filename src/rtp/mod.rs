@@ -70,11 +70,6 @@ impl<'a> RtpPacket<'a> {
 
     /// Synchronisation source.
     pub fn ssrc(&self) -> Ssrc {
-        Ssrc(u32::from_be_bytes([
-            self.data[8],
-            self.data[9],
-            self.data[10],
-            self.data[11],
-        ]))
+        Ssrc(u32::from_be_bytes([self.data[8], self.data[9], self.data[10], self.data[11]]))
     }
 }
