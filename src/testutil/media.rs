@@ -237,8 +237,10 @@ impl Packetizer {
         }
     }
 
+    // The project's MSRV (1.85) predates `is_multiple_of` (1.87).
+    #[allow(clippy::manual_is_multiple_of)]
     fn is_keyframe(&self, n: u64) -> bool {
-        n.is_multiple_of(u64::from(self.spec.keyframe_interval.max(1)))
+        n % u64::from(self.spec.keyframe_interval.max(1)) == 0
     }
 
     /// Frame size in bytes for frame `n`, keeping the GOP near the target bitrate.

@@ -280,7 +280,7 @@ pub fn push_sdes_cname(out: &mut Vec<u8>, ssrc: u32, cname: &str) {
     out.extend_from_slice(name);
     // End item (a zero byte), then pad to a 32-bit boundary (§6.5).
     out.push(0);
-    while !(out.len() - start).is_multiple_of(4) {
+    while (out.len() - start) & 3 != 0 {
         out.push(0);
     }
     patch_len(out, start);
@@ -298,7 +298,7 @@ pub fn push_bye(out: &mut Vec<u8>, ssrcs: &[u32], reason: Option<&str>) {
         let r = &r.as_bytes()[..r.len().min(255)];
         out.push(r.len() as u8);
         out.extend_from_slice(r);
-        while !(out.len() - start).is_multiple_of(4) {
+        while (out.len() - start) & 3 != 0 {
             out.push(0);
         }
     }

@@ -407,9 +407,7 @@ impl Scenario {
                 }
                 break;
             }
-            if let Some(iv) = rtcp
-                && nominal >= s.next_sr
-            {
+            if let Some(iv) = rtcp.filter(|_| nominal >= s.next_sr) {
                 let t = s.next_sr;
                 s.next_sr += iv.max(1);
                 Self::queue_rtcp(s, &mut self.pool, t, false);
@@ -514,8 +512,10 @@ impl Scenario {
             if self.streams[i].queue.len() <= self.cfg.impairment.reorder_depth.max(1) {
                 self.fill(i);
             }
-            if let Some(h) = self.streams[i].queue.front()
-                && best.is_none_or(|(t, _)| h.time_ns < t)
+            if let Some(h) = self.streams[i]
+                .queue
+                .front()
+                .filter(|h| best.is_none_or(|(t, _)| h.time_ns < t))
             {
                 best = Some((h.time_ns, i));
             }
