@@ -18,3 +18,5 @@ pub mod pipeline;
 pub mod rtp;
 pub mod streams;
 pub mod time;
+#[doc(hidden)]
+pub mod testutil;
