@@ -1,6 +1,19 @@
 //! Codecs rtprec knows by name, and guessing a stream's codec from its packets.
 //!
-//! STUB: the interface is fixed; the implementation is being written.
+//! Static payload types (RFC 3551 §6) are named by their number alone. For
+//! dynamic ones, [`CodecGuesser`] checks every packet's payload against each
+//! candidate format (Opus TOC, VP8/VP9/AV1 descriptors, H.264/H.265 NAL
+//! headers, RFC 4733 events, RFC 2250 MPEG audio) and looks at the timing
+//! (packets sharing a timestamp, markers ending frames, timestamp steps). A
+//! codec is claimed only when nearly all packets fit it *and* a strong marker
+//! was seen (a keyframe start code, parameter sets, a sequence header, a
+//! stable Opus configuration whose durations match the timestamp steps).
+//! Anything else is `codec: None`: encrypted (SRTP) payloads and codecs we
+//! cannot write (e.g. H.266, whose first byte looks like a harmless VP8
+//! descriptor) must not come out as a false positive.
+//!
+//! Memory is a handful of counters per guesser; payloads are examined for the
+//! first [`MAX_EXAMINED`] packets only.
 
 use serde::Serialize;
 
@@ -38,6 +51,39 @@ pub enum Codec {
     H263,
     /// MPEG audio (PT 14, RFC 2250).
     Mpa,
+    /// GSM 06.10 full rate (PT 3).
+    Gsm,
+    /// G.723.1 (PT 4).
+    G723,
+    /// G.728 (PT 15).
+    G728,
+    /// Motion JPEG (PT 26, RFC 2435).
+    Jpeg,
+    /// H.261 (PT 31, RFC 4587).
+    H261,
+    /// MPEG-1/2 video (PT 32, RFC 2250).
+    Mpv,
+}
+
+/// The codec and clock rate RFC 3551 §6 assigns to a static payload type.
+pub fn static_payload_type(pt: u8) -> Option<(Codec, u32)> {
+    Some(match pt {
+        0 => (Codec::Pcmu, 8000),
+        3 => (Codec::Gsm, 8000),
+        4 => (Codec::G723, 8000),
+        8 => (Codec::Pcma, 8000),
+        9 => (Codec::G722, 8000),
+        10 | 11 => (Codec::L16, 44100),
+        13 => (Codec::Cn, 8000),
+        14 => (Codec::Mpa, 90000),
+        15 => (Codec::G728, 8000),
+        18 => (Codec::G729, 8000),
+        26 => (Codec::Jpeg, 90000),
+        31 => (Codec::H261, 90000),
+        32 => (Codec::Mpv, 90000),
+        34 => (Codec::H263, 90000),
+        _ => return None,
+    })
 }
 
 /// The outcome of guessing a stream's codec.
@@ -51,25 +97,1414 @@ pub struct CodecGuess {
     pub evidence: String,
 }
 
+/// Payloads of this many packets are examined; later packets only count.
+pub const MAX_EXAMINED: u32 = 500;
+
+/// Fewest examined packets before any dynamic guess is made.
+const MIN_PACKETS: u32 = 3;
+
+/// Share of examined packets that must fit a format for it to be claimed.
+const MIN_CONSISTENT: f64 = 0.9;
+
+/// Dynamic-PT candidates, in the order of the counter arrays.
+const CANDIDATES: [Codec; 8] = [
+    Codec::Opus,
+    Codec::Vp8,
+    Codec::Vp9,
+    Codec::H264,
+    Codec::H265,
+    Codec::Av1,
+    Codec::TelephoneEvent,
+    Codec::Mpa,
+];
+
 /// Accumulates per-packet evidence for one payload type of one stream.
 #[derive(Clone, Debug, Default)]
 pub struct CodecGuesser {
     payload_type: u8,
+    packets: u64,
+    examined: u32,
+    markers: u32,
+    last_ts: Option<u32>,
+    last_marker: bool,
+    /// Packets whose timestamp equals the previous packet's.
+    same_ts: u32,
+    /// Timestamp changes that went forward (as a signed 32-bit difference).
+    forward_steps: u32,
+    /// Timestamp changes right after a marked packet (video: marker ends a frame).
+    marker_before_change: u32,
+    /// Forward steps that are multiples of 120 (2.5 ms at 48 kHz, Opus' smallest frame).
+    steps_mult_120: u32,
+    /// Up to 8 distinct forward step sizes and their counts.
+    step_hist: [(u32, u32); 8],
+    /// Per candidate: packets whose payload fits the format.
+    consistent: [u32; CANDIDATES.len()],
+    /// Per candidate: strong markers (keyframes, parameter sets, ...).
+    strong: [u32; CANDIDATES.len()],
+    opus: OpusStats,
+    video: VideoStats,
+    dtmf: DtmfStats,
+}
+
+#[derive(Clone, Debug, Default)]
+struct OpusStats {
+    /// Packets per TOC configuration (RFC 6716 §3.1).
+    configs: [u32; 32],
+    /// Duration of the previous packet in 48 kHz ticks, when its TOC was valid.
+    prev_ticks: Option<u32>,
+    /// Forward steps that are a multiple of the previous packet's duration.
+    steps_match: u32,
+    /// Forward steps checked against a duration.
+    steps_checked: u32,
+}
+
+/// Frame structure seen through a VP8/VP9 descriptor: frames start where the timestamp changes,
+/// and the picture id stays within a frame and counts up across frames.
+#[derive(Clone, Debug, Default)]
+struct FrameStructure {
+    /// Timestamp changes seen by packets whose descriptor parsed.
+    changes: u32,
+    /// ... whose packet was a frame start (VP8 S=1 PID=0, VP9 B=1).
+    starts_at_change: u32,
+    /// Last picture id and its modulus (2^7 or 2^15).
+    last_pid: Option<(u16, u16)>,
+    /// Picture id checks, and those that held (same within a frame, +1..=3 across frames).
+    pid_checks: u32,
+    pid_ok: u32,
+}
+
+impl FrameStructure {
+    fn observe(&mut self, changed: Option<bool>, is_start: bool, pid: Option<(u16, u16)>) {
+        if changed == Some(true) {
+            self.changes += 1;
+            self.starts_at_change += u32::from(is_start);
+        }
+        if let (Some(changed), Some((last, m)), Some((now, m2))) = (changed, self.last_pid, pid)
+            && m == m2
+        {
+            let diff = now.wrapping_sub(last) % m;
+            self.pid_checks += 1;
+            self.pid_ok += u32::from(if changed {
+                (1..=3).contains(&diff)
+            } else {
+                diff == 0
+            });
+        }
+        self.last_pid = pid;
+    }
+
+    /// Frames start at timestamp changes and picture ids count up, over at least 5 frames.
+    fn holds(&self) -> bool {
+        self.changes >= 5
+            && f64::from(self.starts_at_change) >= 0.9 * f64::from(self.changes)
+            && (self.pid_checks == 0 || f64::from(self.pid_ok) >= 0.9 * f64::from(self.pid_checks))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "frame starts at {} of {} timestamp changes, picture id continuous in {} of {} packets",
+            self.starts_at_change, self.changes, self.pid_ok, self.pid_checks
+        )
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct VideoStats {
+    vp8_keyframes: u32,
+    vp8_frames: FrameStructure,
+    vp9_keyframes: u32,
+    vp9_frames: FrameStructure,
+    h264_sps: u32,
+    h264_pps: u32,
+    h264_idr: u32,
+    /// Slices (types 1 and 5), whole or as the start of an FU-A.
+    h264_slices: u32,
+    h265_vps: u32,
+    h265_sps: u32,
+    h265_pps: u32,
+    av1_seq: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+struct DtmfStats {
+    end_bits: u32,
+    /// First positive duration increase between packets of one event.
+    duration_step: Option<u16>,
+    last_duration: Option<(u32, u16)>,
 }
 
 impl CodecGuesser {
     /// A guesser for packets of this payload type.
     pub fn new(payload_type: u8) -> Self {
-        CodecGuesser { payload_type }
+        CodecGuesser {
+            payload_type,
+            ..Default::default()
+        }
+    }
+
+    /// Packets pushed so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
     }
 
     /// Looks at one packet of the stream.
     pub fn push(&mut self, marker: bool, timestamp: u32, payload: &[u8]) {
-        let _ = (marker, timestamp, payload);
+        self.packets += 1;
+        if self.examined >= MAX_EXAMINED || static_payload_type(self.payload_type).is_some() {
+            return;
+        }
+        self.examined += 1;
+        self.markers += u32::from(marker);
+        let step = self.last_ts.map(|last| timestamp.wrapping_sub(last) as i32);
+        match step {
+            Some(0) => self.same_ts += 1,
+            Some(d) => {
+                self.marker_before_change += u32::from(self.last_marker);
+                if d > 0 {
+                    let d = d as u32;
+                    self.forward_steps += 1;
+                    self.steps_mult_120 += u32::from(d.is_multiple_of(120));
+                    self.count_step(d);
+                }
+            }
+            None => {}
+        }
+        let forward = step.filter(|&d| d > 0).map(|d| d as u32);
+        let changed = step.map(|d| d != 0);
+
+        let checks = [
+            self.check_opus(payload, forward),
+            check_vp8(payload, changed, &mut self.video),
+            check_vp9(payload, changed, &mut self.video),
+            check_h264(payload, &mut self.video),
+            check_h265(payload, &mut self.video),
+            check_av1(payload, &mut self.video),
+            check_dtmf(payload, timestamp, &mut self.dtmf),
+            check_mpa(payload),
+        ];
+        for (i, (ok, strong)) in checks.into_iter().enumerate() {
+            self.consistent[i] += u32::from(ok);
+            self.strong[i] += u32::from(ok && strong);
+        }
+        self.last_ts = Some(timestamp);
+        self.last_marker = marker;
+    }
+
+    fn count_step(&mut self, d: u32) {
+        if let Some(slot) = self.step_hist.iter_mut().find(|(s, n)| *s == d || *n == 0) {
+            slot.0 = d;
+            slot.1 += 1;
+        }
+    }
+
+    /// The most common forward timestamp step among the first eight distinct ones.
+    fn modal_step(&self) -> Option<u32> {
+        self.step_hist
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .max_by_key(|(_, n)| *n)
+            .map(|(s, _)| *s)
+    }
+
+    fn check_opus(&mut self, payload: &[u8], forward: Option<u32>) -> (bool, bool) {
+        let ticks = opus_packet_ticks(payload);
+        if let (Some(d), Some(prev)) = (forward, self.opus.prev_ticks) {
+            self.opus.steps_checked += 1;
+            self.opus.steps_match += u32::from(d % prev == 0);
+        }
+        self.opus.prev_ticks = ticks;
+        if let (Some(_), Some(&toc)) = (ticks, payload.first()) {
+            self.opus.configs[usize::from(toc >> 3)] += 1;
+        }
+        (ticks.is_some(), false)
     }
 
     /// The guess from everything pushed so far.
     pub fn guess(&self) -> CodecGuess {
-        CodecGuess { codec: None, clock_rate: None, evidence: format!("PT {}", self.payload_type) }
+        let pt = self.payload_type;
+        if let Some((codec, clock)) = static_payload_type(pt) {
+            return CodecGuess {
+                codec: Some(codec),
+                clock_rate: Some(clock),
+                evidence: format!("static payload type {pt} (RFC 3551)"),
+            };
+        }
+        let n = self.examined;
+        let timing = self.timing_evidence();
+        if n < MIN_PACKETS {
+            return CodecGuess {
+                codec: None,
+                clock_rate: None,
+                evidence: format!("PT {pt}: only {n} packets, too few to guess; {timing}"),
+            };
+        }
+        let mut passing: Vec<(Codec, f64, String)> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
+        for (i, &codec) in CANDIDATES.iter().enumerate() {
+            let share = f64::from(self.consistent[i]) / f64::from(n);
+            let (ok, why) = self.verdict(codec, share);
+            if ok {
+                passing.push((codec, share, why));
+            } else if share >= MIN_CONSISTENT {
+                notes.push(format!("{codec:?}: {why}"));
+            }
+        }
+        passing.sort_by(|a, b| b.1.total_cmp(&a.1));
+        match passing.as_slice() {
+            [] => {
+                let mut evidence = format!(
+                    "PT {pt}: no known payload format is confirmed by {n} packets; {timing}"
+                );
+                if self.is_audio_timing_48k() {
+                    evidence.push_str(
+                        "; timing alone looks like 48 kHz audio (Opus?) but payloads do not parse (encrypted?)",
+                    );
+                }
+                for note in notes {
+                    evidence.push_str("; ");
+                    evidence.push_str(&note);
+                }
+                CodecGuess {
+                    codec: None,
+                    clock_rate: None,
+                    evidence,
+                }
+            }
+            [(a, sa, wa), (b, sb, _), ..] if sa - sb < 0.02 => CodecGuess {
+                codec: None,
+                clock_rate: None,
+                evidence: format!(
+                    "PT {pt}: ambiguous between {a:?} ({:.0}%) and {b:?} ({:.0}%): {wa}; {timing}",
+                    sa * 100.0,
+                    sb * 100.0
+                ),
+            },
+            [(codec, share, why), ..] => CodecGuess {
+                codec: Some(*codec),
+                clock_rate: self.clock_rate(*codec),
+                evidence: format!(
+                    "PT {pt}: {:.0}% of {n} packets fit {codec:?}; {why}; {timing}",
+                    share * 100.0
+                ),
+            },
+        }
+    }
+
+    /// Whether `codec` may be claimed, and the strong evidence (or what is missing).
+    fn verdict(&self, codec: Codec, share: f64) -> (bool, String) {
+        let v = &self.video;
+        let consistent = share >= MIN_CONSISTENT;
+        match codec {
+            Codec::Opus => {
+                let (modal, count) = self
+                    .opus
+                    .configs
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, c)| **c)
+                    .map(|(i, c)| (i, *c))
+                    .unwrap_or((0, 0));
+                let stable = f64::from(count) / f64::from(self.examined.max(1));
+                let steps = self.opus.steps_checked;
+                let steps_ok =
+                    steps > 0 && f64::from(self.opus.steps_match) >= 0.8 * f64::from(steps);
+                let audio = f64::from(self.same_ts) < 0.1 * f64::from(self.examined);
+                let why = format!(
+                    "TOC config {modal} in {:.0}% of packets, {} of {steps} timestamp steps are multiples of the packet duration, {} share a timestamp",
+                    stable * 100.0,
+                    self.opus.steps_match,
+                    self.same_ts
+                );
+                (consistent && stable >= 0.8 && steps_ok && audio, why)
+            }
+            Codec::Vp8 => (
+                consistent && (v.vp8_keyframes > 0 || v.vp8_frames.holds()),
+                format!(
+                    "{} keyframe start codes (9d 01 2a), {}",
+                    v.vp8_keyframes,
+                    v.vp8_frames.describe()
+                ),
+            ),
+            Codec::Vp9 => (
+                consistent && (v.vp9_keyframes > 0 || v.vp9_frames.holds()),
+                format!(
+                    "{} keyframes with sync code 49 83 42, {}",
+                    v.vp9_keyframes,
+                    v.vp9_frames.describe()
+                ),
+            ),
+            // A PPS alone is not enough: Opus TOC 0x48 (SILK WB 20 ms) reads as an H.264 PPS header.
+            Codec::H264 => (
+                consistent && v.h264_sps > 0 && v.h264_pps > 0 && v.h264_slices > 0,
+                format!(
+                    "SPS {} / PPS {} / IDR {} / slice {} NAL units",
+                    v.h264_sps, v.h264_pps, v.h264_idr, v.h264_slices
+                ),
+            ),
+            Codec::H265 => (
+                consistent && v.h265_vps + v.h265_sps + v.h265_pps > 0,
+                format!(
+                    "VPS {} / SPS {} / PPS {} NAL units",
+                    v.h265_vps, v.h265_sps, v.h265_pps
+                ),
+            ),
+            Codec::Av1 => (
+                consistent && v.av1_seq > 0,
+                format!("{} sequence header OBUs", v.av1_seq),
+            ),
+            Codec::TelephoneEvent => {
+                let why = format!(
+                    "4-byte events, {} end bits, {} repeated timestamps",
+                    self.dtmf.end_bits, self.same_ts
+                );
+                (
+                    share >= 0.95 && (self.dtmf.end_bits > 0 || self.same_ts > 0),
+                    why,
+                )
+            }
+            Codec::Mpa => {
+                let i = CANDIDATES
+                    .iter()
+                    .position(|c| *c == Codec::Mpa)
+                    .unwrap_or(0);
+                (
+                    consistent && self.strong[i] > 0,
+                    format!(
+                        "{} MPEG audio frame syncs after the RFC 2250 header",
+                        self.strong[i]
+                    ),
+                )
+            }
+            _ => (false, String::new()),
+        }
+    }
+
+    fn clock_rate(&self, codec: Codec) -> Option<u32> {
+        match codec {
+            Codec::Opus => Some(48000),
+            Codec::Vp8 | Codec::Vp9 | Codec::Av1 | Codec::H264 | Codec::H265 | Codec::Mpa => {
+                Some(90000)
+            }
+            // RFC 4733 events use the audio clock; infer it from the duration step (20 ms, 10 ms or 50 ms).
+            // Steps below 480 are taken as 8 kHz (SIP's usual) although 16 kHz would fit some too.
+            Codec::TelephoneEvent => match self.dtmf.duration_step? {
+                s if s % 480 == 0 => Some(48000),
+                s if s % 40 == 0 && s <= 400 => Some(8000),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn is_audio_timing_48k(&self) -> bool {
+        self.forward_steps >= 2
+            && f64::from(self.steps_mult_120) >= 0.9 * f64::from(self.forward_steps)
+            && f64::from(self.same_ts) < 0.1 * f64::from(self.examined)
+    }
+
+    fn timing_evidence(&self) -> String {
+        let n = self.examined.max(1);
+        // Audio marks only talkspurt starts; video marks the last packet of each frame and
+        // splits frames over packets sharing a timestamp (as do RFC 4733 event updates).
+        let kind = if f64::from(self.same_ts) >= 0.1 * f64::from(n) || self.markers * 2 >= n {
+            "video-like (or events)"
+        } else {
+            "audio-like"
+        };
+        let step = self
+            .modal_step()
+            .map_or_else(|| "none".to_string(), |s| s.to_string());
+        format!(
+            "timing {kind}: {} of {n} packets repeat the previous timestamp, {} markers, most common step {step}",
+            self.same_ts, self.markers
+        )
+    }
+}
+
+/// Duration of an Opus packet in 48 kHz ticks, if its TOC and framing are valid (RFC 6716 §3.1-3.2).
+fn opus_packet_ticks(p: &[u8]) -> Option<u32> {
+    let &toc = p.first()?;
+    let config = toc >> 3;
+    let frame_ticks: u32 = match config {
+        0..=11 => [480, 960, 1920, 2880][usize::from(config & 3)],
+        12..=15 => [480, 960][usize::from(config & 1)],
+        _ => [120, 240, 480, 960][usize::from(config & 3)],
+    };
+    let frames = match toc & 3 {
+        0 => 1,
+        // Two frames of equal size: the rest must split evenly (R3).
+        1 => {
+            if !(p.len() - 1).is_multiple_of(2) {
+                return None;
+            }
+            2
+        }
+        2 => {
+            let &b1 = p.get(1)?;
+            let (n1, hdr) = if b1 < 252 {
+                (usize::from(b1), 2)
+            } else {
+                (usize::from(*p.get(2)?) * 4 + usize::from(b1), 3)
+            };
+            if n1 > p.len() - hdr {
+                return None;
+            }
+            2
+        }
+        _ => {
+            let &b1 = p.get(1)?;
+            let m = u32::from(b1 & 0x3F);
+            // R5: at least one frame and at most 120 ms.
+            if m == 0 || m * frame_ticks > 5760 {
+                return None;
+            }
+            let mut pos = 2;
+            let mut padding = 0usize;
+            if b1 & 0x40 != 0 {
+                loop {
+                    let &b = p.get(pos)?;
+                    pos += 1;
+                    padding += if b == 255 { 254 } else { usize::from(b) };
+                    if b != 255 {
+                        break;
+                    }
+                }
+            }
+            let rest = p.len().checked_sub(pos + padding)?;
+            // CBR (v = 0): the frames share the rest equally (R6).
+            if b1 & 0x80 == 0 && rest % m as usize != 0 {
+                return None;
+            }
+            m
+        }
+    };
+    Some(frame_ticks * frames)
+}
+
+/// VP8 payload descriptor (RFC 7741 §4.2) and keyframe header (§4.3, RFC 6386 §9.1).
+fn check_vp8(p: &[u8], changed: Option<bool>, v: &mut VideoStats) -> (bool, bool) {
+    let Some(&b0) = p.first() else {
+        return (false, false);
+    };
+    // Reserved bits (R in byte 0) must be zero; PID is 3 bits, 0..=7 by construction.
+    if b0 & 0x40 != 0 {
+        return (false, false);
+    }
+    let mut pos = 1;
+    let mut picture_id = None;
+    if b0 & 0x80 != 0 {
+        let Some(&x) = p.get(1) else {
+            return (false, false);
+        };
+        if x & 0x0F != 0 {
+            return (false, false);
+        }
+        pos = 2;
+        if x & 0x80 != 0 {
+            let Some(pid) = picture_id_at(p, pos) else {
+                return (false, false);
+            };
+            picture_id = Some(pid);
+            pos += if pid.1 > 128 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            pos += 1;
+        }
+        if x & 0x30 != 0 {
+            pos += 1;
+        }
+    }
+    let Some(body) = p.get(pos..).filter(|b| !b.is_empty()) else {
+        return (false, false);
+    };
+    let start = b0 & 0x10 != 0 && b0 & 0x07 == 0;
+    v.vp8_frames.observe(changed, start, picture_id);
+    if !start {
+        return (true, false);
+    }
+    // Partition start: the VP8 frame tag. VER (3 bits) above 3 is not defined.
+    if (body[0] >> 1) & 0x07 > 3 {
+        return (false, false);
+    }
+    let key = body[0] & 0x01 == 0 && body.get(3..6) == Some(&[0x9d, 0x01, 0x2a][..]);
+    v.vp8_keyframes += u32::from(key);
+    (true, key)
+}
+
+/// VP9 payload descriptor (RFC 9628 §4.2) and uncompressed header (VP9 spec §6.2).
+fn check_vp9(p: &[u8], changed: Option<bool>, v: &mut VideoStats) -> (bool, bool) {
+    let Some(&b0) = p.first() else {
+        return (false, false);
+    };
+    let (i, pbit, l, f, b, _e, vbit) = (
+        b0 & 0x80 != 0,
+        b0 & 0x40 != 0,
+        b0 & 0x20 != 0,
+        b0 & 0x10 != 0,
+        b0 & 0x08 != 0,
+        b0 & 0x04 != 0,
+        b0 & 0x02 != 0,
+    );
+    let mut pos = 1usize;
+    let byte = |at: usize| p.get(at).copied();
+    let mut picture_id = None;
+    if i {
+        let Some(pid) = picture_id_at(p, pos) else {
+            return (false, false);
+        };
+        picture_id = Some(pid);
+        pos += if pid.1 > 128 { 2 } else { 1 };
+    }
+    if l {
+        pos += if f { 1 } else { 2 };
+    }
+    if f && pbit {
+        for k in 0..3 {
+            let Some(d) = byte(pos) else {
+                return (false, false);
+            };
+            pos += 1;
+            if d & 0x01 == 0 {
+                break;
+            }
+            if k == 2 {
+                return (false, false);
+            }
+        }
+    }
+    if vbit {
+        let Some(ss) = byte(pos) else {
+            return (false, false);
+        };
+        pos += 1;
+        let n_s = usize::from(ss >> 5) + 1;
+        if ss & 0x10 != 0 {
+            pos += 4 * n_s;
+        }
+        if ss & 0x08 != 0 {
+            let Some(n_g) = byte(pos) else {
+                return (false, false);
+            };
+            pos += 1;
+            for _ in 0..n_g {
+                let Some(g) = byte(pos) else {
+                    return (false, false);
+                };
+                pos += 1 + usize::from((g >> 2) & 0x03);
+            }
+        }
+    }
+    let Some(body) = p.get(pos..).filter(|b| !b.is_empty()) else {
+        return (false, false);
+    };
+    v.vp9_frames.observe(changed, b, picture_id);
+    if !b {
+        return (true, false);
+    }
+    // Start of a frame: uncompressed header, frame_marker must be 0b10.
+    let mut r = BitReader::new(body);
+    if r.bits(2) != Some(2) {
+        return (false, false);
+    }
+    let key = (|| {
+        let profile = r.bits(1)? | (r.bits(1)? << 1);
+        if profile == 3 && r.bits(1)? != 0 {
+            return None;
+        }
+        if r.bits(1)? != 0 {
+            return Some(false); // show_existing_frame
+        }
+        let frame_type = r.bits(1)?;
+        r.bits(2)?; // show_frame, error_resilient_mode
+        Some(!pbit && frame_type == 0 && r.bits(24)? == 0x49_83_42)
+    })()
+    .unwrap_or(false);
+    v.vp9_keyframes += u32::from(key);
+    (true, key)
+}
+
+/// A 7- or 15-bit picture id (M bit set) at `at`, with its modulus.
+fn picture_id_at(p: &[u8], at: usize) -> Option<(u16, u16)> {
+    let &b = p.get(at)?;
+    if b & 0x80 == 0 {
+        return Some((u16::from(b), 128));
+    }
+    let &lo = p.get(at + 1)?;
+    Some((u16::from(b & 0x7F) << 8 | u16::from(lo), 32768))
+}
+
+/// H.264 NAL unit header, STAP-A and FU-A (RFC 6184 §5.3, §5.7.1, §5.8).
+fn check_h264(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
+    fn nal(n: &[u8], v: &mut VideoStats) -> bool {
+        let Some(&h) = n.first() else { return false };
+        if h & 0x80 != 0 || !(1..=23).contains(&(h & 0x1F)) {
+            return false;
+        }
+        let nri = h & 0x60;
+        match h & 0x1F {
+            1 => v.h264_slices += 1,
+            5 => {
+                v.h264_idr += 1;
+                v.h264_slices += 1;
+            }
+            // SPS: profile_idc from the H.264 Annex A list, level_idc plausible, nal_ref_idc non-zero.
+            7 if nri != 0
+                && n.get(1).is_some_and(|p| {
+                    [
+                        66, 77, 88, 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135,
+                    ]
+                    .contains(p)
+                })
+                && n.get(3).is_some_and(|l| (9..=62).contains(l)) =>
+            {
+                v.h264_sps += 1
+            }
+            8 if nri != 0 && n.len() >= 2 => v.h264_pps += 1,
+            _ => {}
+        }
+        true
+    }
+    let Some(&h) = p.first() else {
+        return (false, false);
+    };
+    if h & 0x80 != 0 {
+        return (false, false);
+    }
+    let before = v.h264_sps + v.h264_pps;
+    let ok = match h & 0x1F {
+        1..=23 => nal(p, v),
+        24 => {
+            let mut rest = &p[1..];
+            let mut count = 0;
+            loop {
+                if rest.is_empty() {
+                    break count > 0;
+                }
+                let Some(size) = rest
+                    .get(..2)
+                    .map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])))
+                else {
+                    break false;
+                };
+                let Some(unit) = rest.get(2..2 + size).filter(|u| !u.is_empty()) else {
+                    break false;
+                };
+                if !nal(unit, v) {
+                    break false;
+                }
+                count += 1;
+                rest = &rest[2 + size..];
+            }
+        }
+        28 => match p.get(1) {
+            Some(&fu) if fu & 0x20 == 0 && (1..=23).contains(&(fu & 0x1F)) && p.len() > 2 => {
+                if fu & 0x80 != 0 {
+                    // Rebuild the fragmented unit's header to classify it.
+                    let _ = nal(
+                        &[
+                            (h & 0xE0) | (fu & 0x1F),
+                            p[2],
+                            p.get(3).copied().unwrap_or(0),
+                            p.get(4).copied().unwrap_or(0),
+                        ],
+                        v,
+                    );
+                }
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    (ok, ok && v.h264_sps + v.h264_pps > before)
+}
+
+/// H.265 NAL unit header, AP and FU (RFC 7798 §1.1.4, §4.4.2, §4.4.3).
+fn check_h265(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
+    /// Header check: F=0, type 0..=40, layer 0 (multi-layer is not sent over WebRTC), TID non-zero.
+    fn header(b0: u8, b1: u8, allow_packets: bool) -> Option<u8> {
+        let t = (b0 >> 1) & 0x3F;
+        let layer = ((b0 & 1) << 5) | (b1 >> 3);
+        let valid_type = t <= 40 || (allow_packets && (t == 48 || t == 49));
+        (b0 & 0x80 == 0 && valid_type && layer == 0 && b1 & 0x07 != 0).then_some(t)
+    }
+    fn count(t: u8, v: &mut VideoStats) {
+        match t {
+            32 => v.h265_vps += 1,
+            33 => v.h265_sps += 1,
+            34 => v.h265_pps += 1,
+            _ => {}
+        }
+    }
+    let (Some(&b0), Some(&b1)) = (p.first(), p.get(1)) else {
+        return (false, false);
+    };
+    let Some(t) = header(b0, b1, true) else {
+        return (false, false);
+    };
+    let before = v.h265_vps + v.h265_sps + v.h265_pps;
+    let ok = match t {
+        48 => {
+            let mut rest = &p[2..];
+            let mut n = 0;
+            loop {
+                if rest.is_empty() {
+                    break n > 1;
+                }
+                let Some(size) = rest
+                    .get(..2)
+                    .map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])))
+                else {
+                    break false;
+                };
+                let Some(unit) = rest.get(2..2 + size).filter(|u| u.len() >= 2) else {
+                    break false;
+                };
+                let Some(inner) = header(unit[0], unit[1], false) else {
+                    break false;
+                };
+                count(inner, v);
+                n += 1;
+                rest = &rest[2 + size..];
+            }
+        }
+        49 => match p.get(2) {
+            Some(&fu) if (fu & 0x3F) <= 40 && p.len() > 3 => {
+                if fu & 0x80 != 0 {
+                    count(fu & 0x3F, v);
+                }
+                true
+            }
+            _ => false,
+        },
+        _ => {
+            count(t, v);
+            p.len() > 2
+        }
+    };
+    (ok, ok && v.h265_vps + v.h265_sps + v.h265_pps > before)
+}
+
+/// AV1 aggregation header and OBU headers (AV1 RTP spec §4.4, AV1 spec §5.3.2).
+fn check_av1(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
+    let Some(&agg) = p.first() else {
+        return (false, false);
+    };
+    let z = agg & 0x80 != 0;
+    let w = usize::from((agg >> 4) & 0x03);
+    if agg & 0x07 != 0 {
+        return (false, false);
+    }
+    let mut rest = &p[1..];
+    let mut index = 0usize;
+    let mut seq = false;
+    while !rest.is_empty() {
+        let last = w != 0 && index + 1 == w;
+        let element = if last {
+            std::mem::take(&mut rest)
+        } else {
+            let Some((len, used)) = leb128(rest) else {
+                return (false, false);
+            };
+            let Some(e) = rest.get(used..used + len) else {
+                return (false, false);
+            };
+            rest = &rest[used + len..];
+            e
+        };
+        // A continuation (Z) element has no OBU header of its own.
+        if !(z && index == 0) {
+            let Some(&h) = element.first() else {
+                return (false, false);
+            };
+            let t = (h >> 3) & 0x0F;
+            if h & 0x80 != 0 || h & 0x01 != 0 || !matches!(t, 1 | 3..=8 | 15) {
+                return (false, false);
+            }
+            let ext = usize::from(h & 0x04 != 0);
+            // seq_profile (3 bits) is 0..=2.
+            if t == 1 && element.get(1 + ext).is_some_and(|b| b >> 5 <= 2) {
+                seq = true;
+            }
+        }
+        index += 1;
+        if w != 0 && index > w {
+            return (false, false);
+        }
+    }
+    if index == 0 || (w != 0 && index != w) {
+        return (false, false);
+    }
+    v.av1_seq += u32::from(seq);
+    (true, seq)
+}
+
+fn leb128(b: &[u8]) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    for (i, &byte) in b.iter().take(8).enumerate() {
+        value |= usize::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// RFC 4733 §2.3 named event: event 0..=16 (DTMF, flash), R bit zero.
+fn check_dtmf(p: &[u8], timestamp: u32, d: &mut DtmfStats) -> (bool, bool) {
+    let &[event, flags, d0, d1] = p else {
+        return (false, false);
+    };
+    if event > 16 || flags & 0x40 != 0 {
+        return (false, false);
+    }
+    let end = flags & 0x80 != 0;
+    d.end_bits += u32::from(end);
+    let duration = u16::from_be_bytes([d0, d1]);
+    if let Some((ts, prev)) = d.last_duration
+        && ts == timestamp
+        && duration > prev
+        && d.duration_step.is_none()
+    {
+        d.duration_step = Some(duration - prev);
+    }
+    d.last_duration = Some((timestamp, duration));
+    (true, end)
+}
+
+/// RFC 2250 §3.5 MPEG audio: 16 MBZ bits, fragment offset, then a frame sync when the offset is 0.
+fn check_mpa(p: &[u8]) -> (bool, bool) {
+    let (Some(h), Some(rest)) = (p.get(..4), p.get(4..)) else {
+        return (false, false);
+    };
+    if h[0] != 0 || h[1] != 0 || rest.is_empty() {
+        return (false, false);
+    }
+    if h[2] != 0 || h[3] != 0 {
+        return (true, false);
+    }
+    let sync = rest.len() >= 2 && rest[0] == 0xFF && rest[1] & 0xE0 == 0xE0;
+    (sync, sync)
+}
+
+/// MSB-first bit reader over a short slice.
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        BitReader { data, pos: 0 }
+    }
+
+    fn bits(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
+            self.pos += 1;
+        }
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod capture_tests {
+    use super::*;
+    use crate::rtp::testcap::udp_payloads;
+    use crate::rtp::{PacketClass, RtpPacket, classify};
+    use std::collections::BTreeMap;
+
+    /// Guesses per (SSRC, PT) for every RTP packet of an Ethernet capture.
+    fn guesses(name: &str) -> Option<BTreeMap<(u32, u8), (u64, CodecGuess)>> {
+        let mut g: BTreeMap<(u32, u8), CodecGuesser> = BTreeMap::new();
+        for d in udp_payloads(name)? {
+            if classify(&d) != PacketClass::Rtp {
+                continue;
+            }
+            let Ok(p) = RtpPacket::parse(&d) else {
+                continue;
+            };
+            g.entry((p.ssrc().0, p.payload_type()))
+                .or_insert_with(|| CodecGuesser::new(p.payload_type()))
+                .push(p.marker(), p.timestamp(), p.payload());
+        }
+        Some(
+            g.into_iter()
+                .map(|(k, v)| (k, (v.packets(), v.guess())))
+                .collect(),
+        )
+    }
+
+    /// Expected guess per capture: (file, SSRC, PT, codec). Files here are Ethernet
+    /// (TURN ChannelData over UDP unwrapped by the helper).
+    const EXPECTED: &[(&str, u32, u8, Option<Codec>)] = &[
+        ("str0m_vp8.pcap", 0xEEDF3944, 96, Some(Codec::Vp8)),
+        ("membrane_input_vp8.pcap", 0x62F601FF, 96, Some(Codec::Vp8)),
+        (
+            "str0m_contiguous_vp9.pcap",
+            0x0D2F602C,
+            98,
+            Some(Codec::Vp9),
+        ),
+        ("str0m_h264.pcap", 0x6A5CC848, 126, Some(Codec::H264)),
+        ("membrane_demo_rtp.pcap", 0x27F8205F, 96, Some(Codec::H264)),
+        ("membrane_demo_rtp.pcap", 0x1A2ADFC4, 127, Some(Codec::Mpa)),
+        ("sippscen_h264.pcap", 0x693DC6CC, 96, Some(Codec::H264)),
+        ("ndpi_rtp.pcapng", 0xB80974D8, 111, Some(Codec::Opus)),
+        // H.266/VVC: nothing we can write.
+        ("str0m_h266.pcap", 0x061DB301, 96, None),
+        // SRTP: encrypted dynamic payloads are unknown; static PTs still name the codec.
+        ("srtpdec_udp_call_02_03_client.pcap", 0x1C065362, 111, None),
+        ("srtpdec_udp_call_02_03_client.pcap", 0x1C065364, 111, None),
+        ("ndpi_rtp.pcapng", 0x001A7E73, 120, None),
+        ("ndpi_rtp.pcapng", 0x001A759F, 101, None),
+        ("rtpproxy_alice_srtp.pcap", 0x2A1AD144, 9, Some(Codec::G722)),
+        (
+            "srtpdec_WebRTC_PCMA_Turn_SDES_Call_1.pcap",
+            0xED42A10F,
+            8,
+            Some(Codec::Pcma),
+        ),
+        (
+            "srtpdec_WebRTC_PCMA_Turn_SDES_Call_1.pcap",
+            0xED42A10F,
+            13,
+            Some(Codec::Cn),
+        ),
+        (
+            "rtpproxy_dtmf.pcapng",
+            0x37ED87F3,
+            101,
+            Some(Codec::TelephoneEvent),
+        ),
+        (
+            "rtpproxy_dtmf.pcapng",
+            0xEE693E61,
+            101,
+            Some(Codec::TelephoneEvent),
+        ),
+        (
+            "sipp_dtmf_2833_1.pcap",
+            0x0E05384E,
+            101,
+            Some(Codec::TelephoneEvent),
+        ),
+        ("sippscen_g711a.pcap", 0x0E330AF3, 8, Some(Codec::Pcma)),
+        ("ndpi_rtp.pcapng", 0x00001646, 34, Some(Codec::H263)),
+    ];
+
+    #[test]
+    fn shared_captures() {
+        let mut files: Vec<&str> = EXPECTED.iter().map(|e| e.0).collect();
+        files.sort_unstable();
+        files.dedup();
+        for file in files {
+            let Some(all) = guesses(file) else { return };
+            for (ssrc, pt, want) in EXPECTED
+                .iter()
+                .filter(|e| e.0 == file)
+                .map(|e| (e.1, e.2, e.3))
+            {
+                let (n, g) = all
+                    .get(&(ssrc, pt))
+                    .unwrap_or_else(|| panic!("{file}: no stream {ssrc:08X}/{pt}"));
+                eprintln!(
+                    "{file} ssrc=0x{ssrc:08X} pt={pt} packets={n}: {:?} {:?} | {}",
+                    g.codec, g.clock_rate, g.evidence
+                );
+                assert_eq!(
+                    g.codec, want,
+                    "{file} ssrc=0x{ssrc:08X} pt={pt}: {}",
+                    g.evidence
+                );
+                if want.is_some() {
+                    assert!(g.clock_rate.is_some(), "{file}: clock rate");
+                }
+            }
+            // No stream of any capture may be claimed as something it is not.
+            for ((ssrc, pt), (_, g)) in &all {
+                let listed = EXPECTED
+                    .iter()
+                    .any(|e| e.0 == file && e.1 == *ssrc && e.2 == *pt);
+                if !listed && static_payload_type(*pt).is_none() {
+                    assert_eq!(
+                        g.codec, None,
+                        "{file} ssrc=0x{ssrc:08X} pt={pt}: {}",
+                        g.evidence
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pushes (marker, timestamp, payload) packets and returns the guess.
+    fn run(pt: u8, packets: &[(bool, u32, Vec<u8>)]) -> CodecGuess {
+        let mut g = CodecGuesser::new(pt);
+        for (m, ts, p) in packets {
+            g.push(*m, *ts, p);
+        }
+        g.guess()
+    }
+
+    /// Deterministic pseudo-random bytes (xorshift), standing in for SRTP ciphertext.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    /// A video stream: `frames` frames of `per_frame` packets, 3000 ticks apart, marker on the last.
+    fn video(
+        frames: u32,
+        per_frame: u32,
+        payload: impl Fn(u32, u32) -> Vec<u8>,
+    ) -> Vec<(bool, u32, Vec<u8>)> {
+        (0..frames)
+            .flat_map(|f| (0..per_frame).map(move |k| (f, k)))
+            .map(|(f, k)| (k + 1 == per_frame, 1000 + f * 3000, payload(f, k)))
+            .collect()
+    }
+
+    #[test]
+    fn static_payload_types() {
+        let cases: &[(u8, Codec, u32)] = &[
+            (0, Codec::Pcmu, 8000),
+            (3, Codec::Gsm, 8000),
+            (4, Codec::G723, 8000),
+            (8, Codec::Pcma, 8000),
+            (9, Codec::G722, 8000),
+            (10, Codec::L16, 44100),
+            (11, Codec::L16, 44100),
+            (13, Codec::Cn, 8000),
+            (14, Codec::Mpa, 90000),
+            (15, Codec::G728, 8000),
+            (18, Codec::G729, 8000),
+            (26, Codec::Jpeg, 90000),
+            (31, Codec::H261, 90000),
+            (32, Codec::Mpv, 90000),
+            (34, Codec::H263, 90000),
+        ];
+        for &(pt, codec, clock) in cases {
+            // Even encrypted payloads: the PT alone names the codec.
+            let g = run(pt, &[(false, 0, noise(1, 20))]);
+            assert_eq!(
+                (g.codec, g.clock_rate),
+                (Some(codec), Some(clock)),
+                "PT {pt}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Codec::TelephoneEvent)
+                .ok()
+                .as_deref(),
+            Some("\"telephoneevent\"")
+        );
+        assert_eq!(
+            serde_json::to_string(&Codec::G723).ok().as_deref(),
+            Some("\"g723\"")
+        );
+    }
+
+    #[test]
+    fn opus() {
+        // CELT FB 20 ms mono (config 31, code 0), 960 ticks apart.
+        let pkts: Vec<_> = (0..50)
+            .map(|i| {
+                (
+                    i == 0,
+                    i * 960,
+                    [vec![0xF8], noise(u64::from(i), 60)].concat(),
+                )
+            })
+            .collect();
+        let g = run(111, &pkts);
+        assert_eq!(
+            (g.codec, g.clock_rate),
+            (Some(Codec::Opus), Some(48000)),
+            "{}",
+            g.evidence
+        );
+        // Wrong steps for the TOC's duration (10 ms config with 960 steps is fine, 20 ms with 480 is not).
+        let pkts: Vec<_> = (0..50)
+            .map(|i| {
+                (
+                    false,
+                    i * 480,
+                    [vec![0xF8], noise(u64::from(i), 60)].concat(),
+                )
+            })
+            .collect();
+        assert_eq!(run(111, &pkts).codec, None);
+    }
+
+    #[test]
+    fn opus_toc_rules() {
+        let cases: &[(&[u8], Option<u32>)] = &[
+            (&[], None),
+            (&[0xF8], Some(960)),
+            (&[0xF9, 1, 2], Some(1920)),
+            (&[0xF9, 1], None),
+            (&[0xFA, 1, 9], Some(1920)),
+            (&[0xFA, 5, 9], None),
+            (&[0xFA, 253, 1], None),
+            (&[0xFB, 0x03, 1, 2, 3], Some(2880)),
+            (&[0xFB, 0x03, 1, 2], None),
+            (&[0xFB, 0x00], None),
+            (&[0xFB, 0x07], None),
+            (&[0xFB, 0x42, 2, 1, 2, 9, 9], Some(1920)),
+            (&[0x08], Some(960)),
+            (&[0x60], Some(480)),
+        ];
+        for (i, (p, want)) in cases.iter().enumerate() {
+            assert_eq!(opus_packet_ticks(p), *want, "case {i}: {p:02x?}");
+        }
+    }
+
+    fn vp8_payload(f: u32, k: u32) -> Vec<u8> {
+        // X=1, I=1 with a 15-bit picture id, S on the first packet.
+        let pid = 0x8000 | (f as u16 & 0x7FFF);
+        let mut p = vec![
+            if k == 0 { 0x90 } else { 0x80 },
+            0x80,
+            (pid >> 8) as u8,
+            pid as u8,
+        ];
+        if k == 0 {
+            let key = f.is_multiple_of(10);
+            p.extend_from_slice(&[if key { 0x10 } else { 0x11 }, 0x02, 0x00]);
+            if key {
+                p.extend_from_slice(&[0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]);
+            }
+        }
+        p.extend(noise(u64::from(f * 7 + k), 40));
+        p
+    }
+
+    #[test]
+    fn vp8() {
+        let g = run(96, &video(20, 3, vp8_payload));
+        assert_eq!(
+            (g.codec, g.clock_rate),
+            (Some(Codec::Vp8), Some(90000)),
+            "{}",
+            g.evidence
+        );
+        // Without any keyframe, frame structure and picture ids still show VP8.
+        let g = run(96, &video(8, 3, |f, k| vp8_payload(f + 1, k)));
+        assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
+        assert!(g.evidence.contains("0 keyframe"), "{}", g.evidence);
+    }
+
+    fn vp9_payload(f: u32, k: u32, per: u32) -> Vec<u8> {
+        let key = f == 0;
+        // I=1 (7-bit id), P unless key, B on first, E on last.
+        let mut b0 = 0x80 | if key { 0 } else { 0x40 };
+        if k == 0 {
+            b0 |= 0x08;
+        }
+        if k + 1 == per {
+            b0 |= 0x04;
+        }
+        let mut p = vec![b0, (f % 128) as u8];
+        if k == 0 {
+            // frame_marker 10, profile 0, show_existing 0, frame_type, show_frame 1, error_res 0.
+            p.push(if key { 0x82 } else { 0x86 });
+            if key {
+                p.extend_from_slice(&[0x49, 0x83, 0x42]);
+            }
+        }
+        p.extend(noise(u64::from(f * 5 + k), 50));
+        p
+    }
+
+    #[test]
+    fn vp9() {
+        let g = run(98, &video(10, 4, |f, k| vp9_payload(f, k, 4)));
+        assert_eq!(g.codec, Some(Codec::Vp9), "{}", g.evidence);
+        assert!(g.evidence.contains("1 keyframes"), "{}", g.evidence);
+    }
+
+    fn h264_payload(f: u32, k: u32) -> Vec<u8> {
+        if f == 0 && k == 0 {
+            // STAP-A with SPS (High, level 3.1) and PPS.
+            return vec![0x78, 0, 4, 0x67, 100, 0, 31, 0, 2, 0x68, 0xce];
+        }
+        // FU-A of an IDR (frame 0) or non-IDR slice.
+        let t = if f == 0 { 5 } else { 1 };
+        let s = if k == 1 || (f > 0 && k == 0) { 0x80 } else { 0 };
+        [vec![0x7c, s | t], noise(u64::from(f * 3 + k), 30)].concat()
+    }
+
+    #[test]
+    fn h264() {
+        let g = run(126, &video(10, 3, h264_payload));
+        assert_eq!(g.codec, Some(Codec::H264), "{}", g.evidence);
+    }
+
+    #[test]
+    fn h264_nal_rules() {
+        let mut v = VideoStats::default();
+        let cases: &[(&[u8], bool)] = &[
+            (&[], false),
+            (&[0x80], false),
+            (&[0x00, 1], false),
+            (&[0x41, 1], true),
+            (&[0x7e, 1], false), // type 30
+            (&[0x78, 0, 2, 0x41, 1], true),
+            (&[0x78, 0, 3, 0x41, 1], false),
+            (&[0x78, 0, 0], false),
+            (&[0x7c, 0x85, 1], true),
+            (&[0x7c, 0xa5, 1], false), // FU R bit
+            (&[0x7c, 0x85], false),
+            (&[0x7c, 0x98, 1], false), // FU of type 24
+        ];
+        for (i, (p, ok)) in cases.iter().enumerate() {
+            assert_eq!(check_h264(p, &mut v).0, *ok, "case {i}");
+        }
+    }
+
+    #[test]
+    fn h265() {
+        let pkts = video(10, 2, |f, k| {
+            if f == 0 && k == 0 {
+                // AP: VPS, SPS, PPS (layer 0, TID 1).
+                vec![
+                    0x60, 0x01, 0, 3, 0x40, 0x01, 0xaa, 0, 3, 0x42, 0x01, 0xbb, 0, 3, 0x44, 0x01,
+                    0xcc,
+                ]
+            } else {
+                // FU (type 49) of a TRAIL_R (1) slice.
+                [
+                    vec![0x62, 0x01, if k == 0 { 0x81 } else { 0x41 }],
+                    noise(u64::from(f), 30),
+                ]
+                .concat()
+            }
+        });
+        let g = run(97, &pkts);
+        assert_eq!(g.codec, Some(Codec::H265), "{}", g.evidence);
+        // Without parameter sets H.265 is never claimed.
+        assert_eq!(run(97, &pkts[1..]).codec, None);
+    }
+
+    #[test]
+    fn av1() {
+        let pkts = video(10, 2, |f, k| {
+            if f == 0 && k == 0 {
+                // N=1, W=2: sequence header (profile 0) then the start of a frame OBU.
+                [vec![0x28, 3, 0x08, 0x00, 0x00, 0x30], noise(1, 20)].concat()
+            } else if k == 0 {
+                // W=1: one frame OBU element, continued in the next packet (Y).
+                [vec![0x50, 0x30], noise(u64::from(f), 20)].concat()
+            } else {
+                [vec![0x90], noise(u64::from(f) + 99, 20)].concat()
+            }
+        });
+        let g = run(45, &pkts);
+        assert_eq!(g.codec, Some(Codec::Av1), "{}", g.evidence);
+        let mut v = VideoStats::default();
+        assert!(!check_av1(&[0x10, 0x80], &mut v).0, "forbidden bit");
+        assert!(
+            !check_av1(&[0x00, 5, 0x30], &mut v).0,
+            "element longer than packet"
+        );
+        assert!(!check_av1(&[0x01, 1, 0x30], &mut v).0, "reserved bits");
+    }
+
+    #[test]
+    fn telephone_event() {
+        // Digit 5: three updates 160 apart, then the end packet three times.
+        let mut pkts: Vec<_> = (1..=3u16)
+            .map(|i| {
+                (
+                    i == 1,
+                    8000,
+                    [vec![5, 10], (i * 160).to_be_bytes().to_vec()].concat(),
+                )
+            })
+            .collect();
+        pkts.extend((0..3).map(|_| (false, 8000, vec![5, 0x8a, 0x01, 0xe0])));
+        let g = run(101, &pkts);
+        assert_eq!(
+            (g.codec, g.clock_rate),
+            (Some(Codec::TelephoneEvent), Some(8000)),
+            "{}",
+            g.evidence
+        );
+        assert_eq!(
+            run(
+                101,
+                &[
+                    (false, 0, vec![17, 0, 0, 1]),
+                    (false, 0, vec![17, 0, 0, 2]),
+                    (false, 0, vec![17, 0x80, 0, 3])
+                ]
+            )
+            .codec,
+            None
+        );
+    }
+
+    #[test]
+    fn encrypted_and_too_few() {
+        for pt in [96, 100, 111, 120, 127] {
+            let audio: Vec<_> = (0..300)
+                .map(|i| (false, i * 960, noise(u64::from(i) + u64::from(pt), 80)))
+                .collect();
+            let g = run(pt, &audio);
+            assert_eq!(g.codec, None, "PT {pt}: {}", g.evidence);
+            assert!(g.evidence.contains("encrypted"), "{}", g.evidence);
+            let vid = video(100, 4, |f, k| noise(u64::from(f * 4 + k) + 7, 200));
+            let g = run(pt, &vid);
+            assert_eq!(g.codec, None, "PT {pt}: {}", g.evidence);
+        }
+        let g = run(96, &[(false, 0, vec![0xF8, 1])]);
+        assert_eq!(g.codec, None);
+        assert!(g.evidence.contains("too few"));
+    }
+
+    #[test]
+    fn examines_a_bounded_number_of_packets() {
+        let mut g = CodecGuesser::new(111);
+        for i in 0..2000u32 {
+            g.push(false, i * 960, &[0xF8, 1, 2, 3]);
+        }
+        assert_eq!(g.packets(), 2000);
+        assert_eq!(g.examined, MAX_EXAMINED);
+        assert_eq!(g.guess().codec, Some(Codec::Opus));
+    }
+
+    proptest! {
+        #[test]
+        fn guesser_never_panics(pt in 0u8..128, pkts in proptest::collection::vec(
+            (any::<bool>(), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..40)), 0..40)) {
+            let mut g = CodecGuesser::new(pt);
+            for (m, ts, p) in &pkts {
+                g.push(*m, *ts, p);
+            }
+            let guess = g.guess();
+            prop_assert!(!guess.evidence.is_empty());
+        }
+
+        #[test]
+        fn random_payloads_are_not_claimed(seed in any::<u64>(), pt in 96u8..128) {
+            let pkts: Vec<_> = (0..60u32).map(|i| (i % 3 == 2, 1000 + (i / 3) * 3000, noise(seed ^ u64::from(i), 100))).collect();
+            let g = run(pt, &pkts);
+            prop_assert_eq!(g.codec, None, "{}", g.evidence);
+        }
     }
 }

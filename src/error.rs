@@ -67,7 +67,9 @@ pub enum CaptureError {
         source: std::io::Error,
     },
     /// The first bytes match no supported capture format.
-    #[error("{path}: not a capture file: unknown magic bytes {magic} (expected pcap, pcapng or rtpdump, optionally gzip-compressed)")]
+    #[error(
+        "{path}: not a capture file: unknown magic bytes {magic} (expected pcap, pcapng or rtpdump, optionally gzip-compressed)"
+    )]
     UnknownFormat {
         /// The input's display name.
         path: PathBuf,

@@ -9,8 +9,14 @@
 //! The library never prints; the binary (`src/main.rs`) parses arguments and reports.
 
 pub mod capture;
+pub mod cli;
 pub mod codec;
 pub mod error;
+pub mod media;
 pub mod net;
+pub mod pipeline;
 pub mod rtp;
+pub mod streams;
 pub mod time;
+#[doc(hidden)]
+pub mod testutil;

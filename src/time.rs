@@ -75,10 +75,19 @@ mod tests {
 
     #[test]
     fn formats_rfc3339() {
-        assert_eq!(CaptureTime::from_nanos(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            CaptureTime::from_nanos(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
         let t = CaptureTime::from_secs_nanos(1_795_428_001, 120_000_000);
         assert_eq!(t.to_string(), "2026-11-23T10:00:01.120Z");
-        assert_eq!(CaptureTime::from_nanos(-1).to_string(), "1969-12-31T23:59:59.999Z");
-        assert_eq!(CaptureTime::from_secs_nanos(951_782_400, 0).to_string(), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            CaptureTime::from_nanos(-1).to_string(),
+            "1969-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            CaptureTime::from_secs_nanos(951_782_400, 0).to_string(),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 }

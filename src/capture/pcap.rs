@@ -1,0 +1,376 @@
+//! pcap and pcapng through pcap-parser's streaming readers.
+//!
+//! One loop serves both: `next()` / `consume()`, `refill()` on `Incomplete`,
+//! `grow()` on `BufferTooSmall` up to [`MAX_RECORD`]. pcapng keeps a per-section
+//! interface table (link type, `if_tsresol`, `if_tsoffset`), reset at every
+//! Section Header Block (pcapng spec §4.1).
+
+use super::{FrameMeta, Link, LinkType};
+use crate::capture::source::FullRead;
+use crate::error::{CaptureError, Diagnostic, FileId, PacketCtx};
+use crate::time::CaptureTime;
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Initial read buffer.
+const INITIAL_BUFFER: usize = 1 << 20;
+/// Largest record accepted; a larger length field means a corrupt file.
+pub const MAX_RECORD: usize = 64 << 20;
+/// libpcap's largest snaplen; a pcap record above it and above the file's snaplen is corrupt.
+const MAX_SNAPLEN: usize = 262_144;
+
+/// One pcapng interface of the current section.
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    link: LinkType,
+    /// Timestamp units per second.
+    units_per_sec: u64,
+    /// Seconds added to every timestamp.
+    offset_secs: i64,
+}
+
+enum Inner {
+    Legacy(LegacyPcapReader<FullRead<Box<dyn Read>>>),
+    Ng(PcapNGReader<FullRead<Box<dyn Read>>>),
+}
+
+/// Streaming reader of pcap or pcapng records.
+pub struct PcapReader {
+    name: PathBuf,
+    file: FileId,
+    inner: Inner,
+    /// Legacy header's link type and ns flag, once seen.
+    legacy: Option<(LinkType, bool)>,
+    /// Byte order of the file (pcap) or current section (pcapng).
+    big_endian: bool,
+    /// The pcap header's snaplen (0 for pcapng).
+    snaplen: u32,
+    interfaces: Vec<Interface>,
+    records: u64,
+    last_time: CaptureTime,
+    capacity: usize,
+    done: bool,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl PcapReader {
+    /// Starts reading a pcap (`ng == false`) or pcapng stream.
+    pub fn new(
+        name: PathBuf,
+        file: FileId,
+        reader: FullRead<Box<dyn Read>>,
+        ng: bool,
+    ) -> Result<Self, CaptureError> {
+        let header_err = |e: PcapError<&[u8]>| CaptureError::Malformed {
+            path: name.clone(),
+            record: 0,
+            offset: 0,
+            message: format!("bad file header: {}", describe(&e)),
+        };
+        let inner = if ng {
+            Inner::Ng(PcapNGReader::new(INITIAL_BUFFER, reader).map_err(header_err)?)
+        } else {
+            Inner::Legacy(LegacyPcapReader::new(INITIAL_BUFFER, reader).map_err(header_err)?)
+        };
+        Ok(PcapReader {
+            name,
+            file,
+            inner,
+            legacy: None,
+            big_endian: false,
+            snaplen: 0,
+            interfaces: Vec::new(),
+            records: 0,
+            last_time: CaptureTime::default(),
+            capacity: INITIAL_BUFFER,
+            done: false,
+            diagnostics: Vec::new(),
+        })
+    }
+
+    /// Diagnostics gathered so far (truncation, unknown interfaces), drained.
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.diagnostics)
+    }
+
+    /// Reads the next packet record into `buf`; `None` at the end of the file.
+    pub fn next_frame(&mut self, buf: &mut Vec<u8>) -> Result<Option<FrameMeta>, CaptureError> {
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            let (reader, snaplen): (&mut dyn PcapReaderIterator, _) = match &mut self.inner {
+                Inner::Legacy(r) => (r, Some(self.snaplen)),
+                Inner::Ng(r) => (r, None),
+            };
+            let offset = reader.consumed() as u64;
+            match reader.next() {
+                Ok((len, block)) => {
+                    let meta = handle_block(
+                        block,
+                        HandleCtx {
+                            file: self.file,
+                            offset,
+                            records: &mut self.records,
+                            legacy: &mut self.legacy,
+                            big_endian: &mut self.big_endian,
+                            snaplen: &mut self.snaplen,
+                            interfaces: &mut self.interfaces,
+                            last_time: &mut self.last_time,
+                            diagnostics: &mut self.diagnostics,
+                        },
+                        buf,
+                    );
+                    reader.consume(len);
+                    match meta {
+                        Ok(Some(m)) => return Ok(Some(m)),
+                        Ok(None) => continue,
+                        Err(message) => return Err(self.malformed(offset, message)),
+                    }
+                }
+                Err(PcapError::Eof) => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Err(PcapError::Incomplete(_)) => {
+                    reader.refill().map_err(|e| CaptureError::Malformed {
+                        path: self.name.clone(),
+                        record: self.records + 1,
+                        offset,
+                        message: format!("read error: {}", describe(&e)),
+                    })?;
+                }
+                Err(PcapError::BufferTooSmall) => {
+                    if let Some(message) = corrupt_length(reader.data(), self.big_endian, snaplen) {
+                        return Err(self.malformed(offset, message));
+                    }
+                    let wanted = self.capacity.saturating_mul(2);
+                    if wanted > MAX_RECORD || !reader.grow(wanted) {
+                        let message = format!(
+                            "record length exceeds the {} MiB limit: corrupt length field",
+                            MAX_RECORD >> 20
+                        );
+                        return Err(self.malformed(offset, message));
+                    }
+                    self.capacity = wanted;
+                    reader.refill().map_err(|e| CaptureError::Malformed {
+                        path: self.name.clone(),
+                        record: self.records + 1,
+                        offset,
+                        message: format!("read error: {}", describe(&e)),
+                    })?;
+                }
+                Err(PcapError::UnexpectedEof) => {
+                    if let Some(message) = corrupt_length(reader.data(), self.big_endian, snaplen) {
+                        return Err(self.malformed(offset, message));
+                    }
+                    // A capture cut short (e.g. tcpdump killed) keeps what was read.
+                    self.done = true;
+                    self.diagnostics.push(Diagnostic {
+                        ctx: PacketCtx {
+                            file: self.file,
+                            frame: self.records + 1,
+                            offset,
+                            time: self.last_time,
+                        },
+                        kind: "capture-truncated",
+                        message: "file ends inside a record; the partial record was dropped".into(),
+                    });
+                    return Ok(None);
+                }
+                Err(e) => {
+                    let message = describe(&e);
+                    return Err(self.malformed(offset, message));
+                }
+            }
+        }
+    }
+
+    fn malformed(&mut self, offset: u64, message: String) -> CaptureError {
+        self.done = true;
+        CaptureError::Malformed {
+            path: self.name.clone(),
+            record: self.records + 1,
+            offset,
+            message,
+        }
+    }
+}
+
+struct HandleCtx<'a> {
+    file: FileId,
+    offset: u64,
+    records: &'a mut u64,
+    legacy: &'a mut Option<(LinkType, bool)>,
+    big_endian: &'a mut bool,
+    snaplen: &'a mut u32,
+    interfaces: &'a mut Vec<Interface>,
+    last_time: &'a mut CaptureTime,
+    diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+/// Turns one block into a frame (copied into `buf`) or updates reader state.
+fn handle_block(
+    block: PcapBlockOwned<'_>,
+    mut cx: HandleCtx<'_>,
+    buf: &mut Vec<u8>,
+) -> Result<Option<FrameMeta>, String> {
+    let (link, time, data, orig_len) = match block {
+        PcapBlockOwned::LegacyHeader(h) => {
+            *cx.legacy = Some((LinkType(h.network.0 as u32), h.is_nanosecond_precision()));
+            *cx.big_endian = h.is_bigendian();
+            *cx.snaplen = h.snaplen;
+            return Ok(None);
+        }
+        PcapBlockOwned::Legacy(b) => {
+            let (link, ns) = cx.legacy.ok_or("packet record before the file header")?;
+            let sub = if ns {
+                b.ts_usec as i64
+            } else {
+                b.ts_usec as i64 * 1000
+            };
+            (
+                link,
+                CaptureTime::from_secs_nanos(b.ts_sec as i64, sub),
+                b.data,
+                b.origlen,
+            )
+        }
+        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+            *cx.big_endian = shb.big_endian();
+            cx.interfaces.clear();
+            return Ok(None);
+        }
+        PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+            let units_per_sec = idb.ts_resolution().filter(|&u| u > 0).ok_or_else(|| {
+                format!(
+                    "interface {} has an unusable if_tsresol {:#04x}",
+                    cx.interfaces.len(),
+                    idb.if_tsresol
+                )
+            })?;
+            cx.interfaces.push(Interface {
+                link: LinkType(idb.linktype.0 as u32),
+                units_per_sec,
+                offset_secs: idb.ts_offset(),
+            });
+            return Ok(None);
+        }
+        PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+            let Some(iface) = cx.interfaces.get(epb.if_id as usize).copied() else {
+                note_once(
+                    &mut cx,
+                    "pcapng-unknown-interface",
+                    format!(
+                        "packet names interface {} which the section did not describe; skipped",
+                        epb.if_id
+                    ),
+                );
+                *cx.records += 1;
+                return Ok(None);
+            };
+            let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            let secs = (ts / iface.units_per_sec) as i64;
+            let frac = ((ts % iface.units_per_sec) as u128 * 1_000_000_000
+                / iface.units_per_sec as u128) as i64;
+            let time = CaptureTime::from_secs_nanos(secs.saturating_add(iface.offset_secs), frac);
+            let data: &[u8] = epb.data;
+            (
+                iface.link,
+                time,
+                &data[..(epb.caplen as usize).min(data.len())],
+                epb.origlen,
+            )
+        }
+        PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+            // SPBs carry no timestamp and belong to interface 0 (pcapng §4.4).
+            let Some(iface) = cx.interfaces.first().copied() else {
+                note_once(
+                    &mut cx,
+                    "pcapng-unknown-interface",
+                    "simple packet block before any interface description; skipped".into(),
+                );
+                *cx.records += 1;
+                return Ok(None);
+            };
+            let data: &[u8] = spb.data;
+            (
+                iface.link,
+                *cx.last_time,
+                &data[..(spb.origlen as usize).min(data.len())],
+                spb.origlen,
+            )
+        }
+        PcapBlockOwned::NG(_) => return Ok(None),
+    };
+    *cx.records += 1;
+    *cx.last_time = time;
+    buf.clear();
+    buf.extend_from_slice(data);
+    Ok(Some(FrameMeta {
+        file: cx.file,
+        index: *cx.records,
+        offset: cx.offset,
+        time,
+        link: Link::Pcap(link),
+        orig_len,
+    }))
+}
+
+/// Keeps the first diagnostic of each kind: it locates the problem without flooding.
+fn note_once(cx: &mut HandleCtx<'_>, kind: &'static str, message: String) {
+    if cx.diagnostics.iter().any(|d| d.kind == kind) {
+        return;
+    }
+    let ctx = PacketCtx {
+        file: cx.file,
+        frame: *cx.records + 1,
+        offset: cx.offset,
+        time: *cx.last_time,
+    };
+    cx.diagnostics.push(Diagnostic { ctx, kind, message });
+}
+
+/// Tells a corrupt length field from a file cut short: the length itself is implausible.
+/// `data` starts at the record; `snaplen` is `None` for pcapng.
+fn corrupt_length(data: &[u8], big_endian: bool, snaplen: Option<u32>) -> Option<String> {
+    let at = if snaplen.is_some() { 8 } else { 4 };
+    let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+    let claimed = if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    } as usize;
+    let what = if snaplen.is_some() {
+        "captured length"
+    } else {
+        "block length"
+    };
+    match snaplen {
+        _ if claimed > MAX_RECORD => Some(format!(
+            "{what} {claimed} exceeds the {} MiB limit: corrupt length field",
+            MAX_RECORD >> 20
+        )),
+        Some(snap) if claimed > MAX_SNAPLEN && claimed > snap as usize => Some(format!(
+            "captured length {claimed} exceeds the file's snaplen {snap}: corrupt length field"
+        )),
+        _ => None,
+    }
+}
+
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::Eof => "end of file".into(),
+        PcapError::BufferTooSmall => "record larger than the read buffer".into(),
+        PcapError::UnexpectedEof => "file ends inside a record".into(),
+        PcapError::ReadError => "read error (I/O or decompression)".into(),
+        PcapError::Incomplete(n) => format!("incomplete record ({n} more bytes needed)"),
+        PcapError::HeaderNotRecognized => "header not recognised".into(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("invalid block structure ({kind:?}): corrupt length or type field")
+        }
+    }
+}

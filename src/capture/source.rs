@@ -1,0 +1,175 @@
+//! Opening inputs: a path or `-` for stdin, gzip detected by magic bytes, format sniffing.
+
+use crate::error::CaptureError;
+use flate2::read::MultiGzDecoder;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// Capture file formats rtprec reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Classic libpcap (µs or ns, either byte order).
+    Pcap,
+    /// pcapng.
+    PcapNg,
+    /// rtptools `#!rtpplay1.0` binary dump.
+    RtpDump,
+}
+
+/// A byte stream positioned at the start of a capture, with its detected format.
+pub struct Opened {
+    /// The input's display name (`-` shows as `<stdin>`).
+    pub name: PathBuf,
+    /// The detected format.
+    pub format: Format,
+    /// True when the input was gzip-compressed.
+    pub gzip: bool,
+    /// The (decompressed) bytes, starting at offset 0 of the capture.
+    pub reader: FullRead<Box<dyn Read>>,
+}
+
+/// How many leading bytes are sniffed; enough for every magic we know.
+const SNIFF_LEN: usize = 16;
+
+/// Opens `path` (`-` is stdin), undoes gzip if present and detects the format.
+pub fn open(path: &Path) -> Result<Opened, CaptureError> {
+    let (name, raw): (PathBuf, Box<dyn Read>) = if path.as_os_str() == "-" {
+        (PathBuf::from("<stdin>"), Box::new(io::stdin().lock()))
+    } else {
+        let file = File::open(path).map_err(|source| CaptureError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        (path.to_path_buf(), Box::new(file))
+    };
+    sniff(name, raw)
+}
+
+/// Detects gzip and the capture format of an already opened stream.
+pub fn sniff(name: PathBuf, raw: Box<dyn Read>) -> Result<Opened, CaptureError> {
+    let io_err = |name: &PathBuf, source| CaptureError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut reader = FullRead(raw);
+    let mut head = [0u8; SNIFF_LEN];
+    let n = reader.read(&mut head).map_err(|e| io_err(&name, e))?;
+    let mut prefixed: Box<dyn Read> = Box::new(io::Cursor::new(head[..n].to_vec()).chain(reader.0));
+    let mut gzip = false;
+    let mut head_len = n;
+    if n >= 2 && head[..2] == [0x1f, 0x8b] {
+        gzip = true;
+        let mut inner = FullRead(Box::new(MultiGzDecoder::new(prefixed)) as Box<dyn Read>);
+        head_len = inner.read(&mut head).map_err(|e| io_err(&name, e))?;
+        prefixed = Box::new(io::Cursor::new(head[..head_len].to_vec()).chain(inner.0));
+    }
+    let head = &head[..head_len];
+    if head.is_empty() {
+        return Err(CaptureError::Empty { path: name });
+    }
+    let format = detect(head).ok_or_else(|| CaptureError::UnknownFormat {
+        path: name.clone(),
+        magic: head
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    })?;
+    Ok(Opened {
+        name,
+        format,
+        gzip,
+        reader: FullRead(prefixed),
+    })
+}
+
+/// Format from the first bytes.
+pub fn detect(head: &[u8]) -> Option<Format> {
+    const PCAP_MAGICS: [[u8; 4]; 4] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+    ];
+    if head.len() >= 4 && PCAP_MAGICS.iter().any(|m| head[..4] == *m) {
+        Some(Format::Pcap)
+    } else if head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        Some(Format::PcapNg)
+    } else if head.starts_with(b"#!rtpplay") {
+        Some(Format::RtpDump)
+    } else {
+        None
+    }
+}
+
+/// A reader whose `read` fills the whole buffer unless EOF comes first.
+///
+/// pcap-parser's reader issues a single `read` per refill and treats a short
+/// first read as a broken header; pipes and gzip return short reads.
+pub struct FullRead<R>(pub R);
+
+impl<R: Read> Read for FullRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats_by_magic() {
+        assert_eq!(detect(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]), Some(Format::Pcap));
+        assert_eq!(detect(&[0xa1, 0xb2, 0x3c, 0x4d]), Some(Format::Pcap));
+        assert_eq!(
+            detect(&[0x0a, 0x0d, 0x0d, 0x0a, 0, 0]),
+            Some(Format::PcapNg)
+        );
+        assert_eq!(detect(b"#!rtpplay1.0 1.2.3.4/5\n"), Some(Format::RtpDump));
+        assert_eq!(detect(b"GIF89a"), None);
+        assert_eq!(detect(&[0xd4]), None);
+    }
+
+    #[test]
+    fn gzip_is_undone_transparently() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(&[0x0a, 0x0d, 0x0d, 0x0a, 1, 2, 3]).unwrap();
+        let gz = enc.finish().unwrap();
+        let mut o = sniff("x".into(), Box::new(io::Cursor::new(gz))).unwrap();
+        assert!(o.gzip);
+        assert_eq!(o.format, Format::PcapNg);
+        let mut all = Vec::new();
+        o.reader.read_to_end(&mut all).unwrap();
+        assert_eq!(all, [0x0a, 0x0d, 0x0d, 0x0a, 1, 2, 3]);
+    }
+
+    #[test]
+    fn empty_and_unknown_inputs_are_errors() {
+        let e = sniff("e.pcap".into(), Box::new(io::empty())).err().unwrap();
+        assert!(e.to_string().contains("e.pcap: empty file"), "{e}");
+        let e = sniff(
+            "x.pcap".into(),
+            Box::new(io::Cursor::new(b"hello world".to_vec())),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string().contains("unknown magic bytes 68 65 6c"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! Exit codes: one enum, documented in `man/rtprec.1`.
+
+/// The process exit status of an rtprec run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Everything asked for was done.
+    Success = 0,
+    /// The run completed but found no RTP streams.
+    NothingFound = 1,
+    /// The command line was wrong (clap's own code).
+    Usage = 2,
+    /// An input could not be read (missing file, unknown format, corrupt structure).
+    BadInput = 3,
+    /// Interrupted by Ctrl-C.
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    /// Every code with its one-line meaning, for the man page and README.
+    pub const ALL: [(ExitCode, &'static str); 5] = [
+        (
+            ExitCode::Success,
+            "success: everything asked for was done (a broken pipe on stdout also ends quietly with 0)",
+        ),
+        (
+            ExitCode::NothingFound,
+            "the run completed but the inputs hold no RTP stream",
+        ),
+        (
+            ExitCode::Usage,
+            "usage error: unknown option, missing argument",
+        ),
+        (
+            ExitCode::BadInput,
+            "bad input: a capture could not be opened or read (unknown format, corrupt structure, I/O error)",
+        ),
+        (ExitCode::Interrupted, "interrupted (SIGINT)"),
+    ];
+
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> Self {
+        std::process::ExitCode::from(c.code())
+    }
+}

@@ -1,0 +1,186 @@
+//! Extending wrapping RTP counters (16-bit sequence numbers, 32-bit timestamps) to `u64`.
+//!
+//! Like RFC 3550 Appendix A.1, a new value is placed in whichever wrap cycle
+//! puts it nearest to the previous extended value, so a packet slightly
+//! *before* `prev` across a wrap maps below it (`prev` 65_536, `v` 65_535 ->
+//! 65_535). A distance of exactly half the range counts as forward.
+//!
+//! Choice for the first value: the extension starts one cycle up, at
+//! `2^16 + v` (or `2^32 + v`), so that a packet reordered before the very
+//! first one, across a wrap, still maps below it instead of underflowing.
+//! If a caller passes a `prev` in the first cycle anyway, candidates below
+//! zero are never chosen (the next-nearest one is).
+
+/// Extends a 16-bit sequence number relative to the previous extended value.
+pub fn extend_u16(prev: Option<u64>, v: u16) -> u64 {
+    extend(prev, u64::from(v), 16)
+}
+
+/// Extends a 32-bit RTP timestamp relative to the previous extended value.
+pub fn extend_u32(prev: Option<u64>, v: u32) -> u64 {
+    extend(prev, u64::from(v), 32)
+}
+
+fn extend(prev: Option<u64>, v: u64, bits: u32) -> u64 {
+    let cycle = 1u64 << bits;
+    let Some(prev) = prev else {
+        return cycle + v;
+    };
+    // `prev | (cycle - 1)` cannot overflow, so neither can `base + v`.
+    let base = prev & !(cycle - 1);
+    let same = base + v;
+    let mut best = same;
+    let mut best_dist = same.abs_diff(prev);
+    for cand in [same.checked_sub(cycle), same.checked_add(cycle)]
+        .into_iter()
+        .flatten()
+    {
+        let dist = cand.abs_diff(prev);
+        if dist < best_dist || (dist == best_dist && cand > best) {
+            best = cand;
+            best_dist = dist;
+        }
+    }
+    best
+}
+
+/// An extended (never wrapping) sequence number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeqNo(pub u64);
+
+impl SeqNo {
+    /// The 16-bit value on the wire.
+    pub fn as_u16(self) -> u16 {
+        self.0 as u16
+    }
+}
+
+/// Extends a stream's sequence numbers relative to the highest one seen so far.
+///
+/// Using the highest (RFC 3550 A.1 `max_seq`) rather than the last value keeps a
+/// late reordered packet from dragging the reference backwards.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SeqExtender {
+    max: Option<u64>,
+}
+
+impl SeqExtender {
+    /// Extends `v` and updates the highest value seen.
+    pub fn extend(&mut self, v: u16) -> SeqNo {
+        let e = extend_u16(self.max, v);
+        self.max = Some(self.max.map_or(e, |m| m.max(e)));
+        SeqNo(e)
+    }
+
+    /// The highest extended value seen so far.
+    pub fn max(&self) -> Option<SeqNo> {
+        self.max.map(SeqNo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const C16: u64 = 1 << 16;
+    const C32: u64 = 1 << 32;
+
+    #[test]
+    fn u16_table() {
+        let cases: &[(Option<u64>, u16, u64)] = &[
+            (None, 0, C16),
+            (None, 65_535, C16 + 65_535),
+            (Some(65_535), 0, 65_536),
+            (Some(65_536), 65_535, 65_535),
+            (Some(C16 + 65_535), 0, 2 * C16),
+            (Some(2 * C16), 65_535, 2 * C16 - 1),
+            (Some(2 * C16 + 10), 5, 2 * C16 + 5),
+            (Some(100), 200, 200),
+            (Some(100), 50, 50),
+            // Exactly half a cycle away counts as forward.
+            (Some(C16), 32_768, C16 + 32_768),
+            (Some(C16 + 32_768), 0, 2 * C16),
+            // First cycle: never below zero.
+            (Some(0), 65_535, 65_535),
+            (Some(5), 65_000, 65_000),
+        ];
+        for (i, (prev, v, want)) in cases.iter().enumerate() {
+            assert_eq!(extend_u16(*prev, *v), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn u32_table() {
+        let cases: &[(Option<u64>, u32, u64)] = &[
+            (None, 0, C32),
+            (Some(C32 - 1), 0, C32),
+            (Some(C32), u32::MAX, C32 - 1),
+            (Some(2 * C32 - 960), 960, 2 * C32 + 960),
+            (Some(2 * C32 + 960), u32::MAX - 959, 2 * C32 - 960),
+            (Some(u64::MAX), u32::MAX, u64::MAX),
+            (Some(u64::MAX - 5), 2, u64::MAX - (C32 - 1) + 2),
+        ];
+        for (i, (prev, v, want)) in cases.iter().enumerate() {
+            assert_eq!(extend_u32(*prev, *v), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn extender_keeps_max() {
+        let mut x = SeqExtender::default();
+        let got: Vec<u64> = [65_534u16, 65_535, 1, 0, 2]
+            .iter()
+            .map(|&v| x.extend(v).0)
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                C16 + 65_534,
+                C16 + 65_535,
+                2 * C16 + 1,
+                2 * C16,
+                2 * C16 + 2
+            ]
+        );
+        assert_eq!(x.max(), Some(SeqNo(2 * C16 + 2)));
+        assert_eq!(SeqNo(2 * C16 + 2).as_u16(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn walk_u16(start in C16..(1u64 << 40), steps in proptest::collection::vec(-32_767i64..=32_767, 1..200)) {
+            let mut truth = start;
+            let mut prev = start;
+            for d in steps {
+                let next = truth.saturating_add_signed(d);
+                let got = extend_u16(Some(prev), next as u16);
+                prop_assert_eq!(got, next);
+                truth = next;
+                prev = got;
+            }
+        }
+
+        #[test]
+        fn walk_u32(start in C32..(1u64 << 50), steps in proptest::collection::vec(-(1i64 << 31) + 1..(1i64 << 31), 1..200)) {
+            let mut truth = start;
+            for d in steps {
+                let next = truth.saturating_add_signed(d);
+                prop_assert_eq!(extend_u32(Some(truth), next as u32), next);
+                truth = next;
+            }
+        }
+
+        #[test]
+        fn walk_from_none(first in any::<u16>(), steps in proptest::collection::vec(-32_767i64..=32_767, 1..50)) {
+            let mut prev = extend_u16(None, first);
+            let mut truth = prev;
+            for d in steps {
+                let Some(next) = truth.checked_add_signed(d) else { break };
+                prev = extend_u16(Some(prev), next as u16);
+                prop_assert_eq!(prev, next);
+                truth = next;
+            }
+        }
+    }
+}

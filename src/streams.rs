@@ -1,0 +1,665 @@
+//! RTP stream analysis: which streams a capture holds and how healthy they are.
+//!
+//! A stream is one (5-tuple, SSRC), as tshark's `-z rtp,streams` keys it; the
+//! payload types seen on it are listed. Counting rules (documented in the
+//! README because they differ from tshark's "Lost" on purpose):
+//!
+//! - `expected` = highest - lowest extended sequence number + 1 (RFC 3550 A.3),
+//!   summed over segments when the sender resets its sequence numbers;
+//! - `lost` = `expected` - distinct sequence numbers received, so duplicates
+//!   never hide loss (tshark's Lost is expected - packets, and goes negative);
+//! - `duplicates` = packets whose sequence number was already received;
+//! - `reordered` = packets older than the highest received that were not duplicates;
+//! - `sequence_errors` = forward jumps (gaps) and resets;
+//! - jitter per RFC 3550 A.8 on the RTP clock of the guessed codec.
+//!
+//! A flow counts as RTP only when it behaves like one: a stable SSRC whose
+//! sequence numbers mostly advance by small steps. DNS, QUIC and other UDP
+//! whose first byte happens to look like RTP are not reported.
+
+use crate::codec::{CodecGuess, CodecGuesser};
+use crate::net::{Datagram, Encap, Flow, Transport};
+use crate::rtp::rtcp::{self, RtcpPacket};
+use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
+use crate::time::CaptureTime;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// A forward sequence step up to this counts as "advancing" (loss bursts included).
+const MAX_GOOD_STEP: u16 = 512;
+/// Forward jumps beyond this restart the sequence (RFC 3550 A.1 MAX_DROPOUT).
+const MAX_DROPOUT: u64 = 3000;
+/// Packets this far behind the highest are a restart, not reordering (RFC 3550 A.1 MAX_MISORDER).
+const MAX_MISORDER: u64 = 100;
+/// Width of the duplicate-detection window, in sequence numbers.
+const DUP_WINDOW: u64 = 1 << 12;
+/// Clock rates tried for jitter until the codec is known.
+const CLOCKS: [u32; 5] = [8000, 16000, 44100, 48000, 90000];
+/// Unconfirmed candidates idle this long are forgotten (bounds memory on noisy captures).
+const CANDIDATE_IDLE_NS: i64 = 30_000_000_000;
+/// How often (in datagrams) idle candidates are pruned.
+const PRUNE_EVERY: u64 = 1 << 16;
+
+/// Key of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey {
+    /// The (outer) 5-tuple.
+    pub flow: Flow,
+    /// The RTP SSRC.
+    pub ssrc: Ssrc,
+}
+
+/// RFC 3550 A.8 interarrival jitter for one candidate clock rate.
+#[derive(Clone, Copy, Debug, Default)]
+struct Jitter {
+    /// Current estimate, in nanoseconds.
+    j_ns: f64,
+    sum_ns: f64,
+    max_ns: f64,
+    samples: u64,
+}
+
+/// Sequence tracking: extension, duplicates, reordering, loss.
+#[derive(Clone, Debug, Default)]
+struct SeqTrack {
+    /// Highest extended sequence number of the current segment.
+    max: Option<u64>,
+    /// Lowest extended sequence number of the current segment.
+    min: u64,
+    /// Distinct sequence numbers received in finished segments plus this one.
+    distinct: u64,
+    /// `expected` of finished segments.
+    expected_done: u64,
+    /// Bit per sequence number in `(max - DUP_WINDOW, max]`.
+    window: Vec<u64>,
+    duplicates: u64,
+    reordered: u64,
+    errors: u64,
+}
+
+/// What one packet did to the sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SeqEvent {
+    First,
+    InOrder,
+    Gap,
+    Reordered,
+    Duplicate,
+    Reset,
+}
+
+impl SeqTrack {
+    fn bit(&mut self, ext: u64) -> (usize, u64) {
+        if self.window.is_empty() {
+            self.window = vec![0; (DUP_WINDOW / 64) as usize];
+        }
+        let idx = ext % DUP_WINDOW;
+        ((idx / 64) as usize, 1 << (idx % 64))
+    }
+
+    fn mark(&mut self, ext: u64) -> bool {
+        let (w, b) = self.bit(ext);
+        let seen = self.window[w] & b != 0;
+        self.window[w] |= b;
+        seen
+    }
+
+    fn clear_range(&mut self, from: u64, to: u64) {
+        // Clears bits for sequence numbers (from, to]: they wrap onto slots of old numbers.
+        if to.saturating_sub(from) >= DUP_WINDOW {
+            self.window.iter_mut().for_each(|w| *w = 0);
+            return;
+        }
+        for ext in from + 1..=to {
+            let (w, b) = self.bit(ext);
+            self.window[w] &= !b;
+        }
+    }
+
+    fn start_segment(&mut self, ext: u64) {
+        if let Some(max) = self.max {
+            self.expected_done += max - self.min + 1;
+        }
+        self.window.iter_mut().for_each(|w| *w = 0);
+        self.max = Some(ext);
+        self.min = ext;
+        self.mark(ext);
+        self.distinct += 1;
+    }
+
+    fn push(&mut self, seq: u16) -> SeqEvent {
+        let Some(max) = self.max else {
+            // Start at 2^16 so that a packet just before the first one extends without underflow.
+            self.start_segment(u64::from(seq) + (1 << 16));
+            return SeqEvent::First;
+        };
+        let ext = crate::rtp::extend_u16(Some(max), seq);
+        if ext > max {
+            let jump = ext - max;
+            if jump > MAX_DROPOUT {
+                self.errors += 1;
+                self.start_segment(ext);
+                return SeqEvent::Reset;
+            }
+            self.clear_range(max, ext);
+            self.mark(ext);
+            self.max = Some(ext);
+            self.distinct += 1;
+            if jump > 1 {
+                self.errors += 1;
+                SeqEvent::Gap
+            } else {
+                SeqEvent::InOrder
+            }
+        } else if max - ext >= DUP_WINDOW.min(MAX_MISORDER.max(MAX_DROPOUT)) {
+            self.errors += 1;
+            self.start_segment(ext);
+            SeqEvent::Reset
+        } else if self.mark(ext) {
+            self.duplicates += 1;
+            SeqEvent::Duplicate
+        } else {
+            self.distinct += 1;
+            self.min = self.min.min(ext);
+            self.reordered += 1;
+            SeqEvent::Reordered
+        }
+    }
+
+    fn expected(&self) -> u64 {
+        self.expected_done + self.max.map_or(0, |m| m - self.min + 1)
+    }
+}
+
+/// Per payload type: packets and the codec guesser.
+#[derive(Clone, Debug)]
+struct PtState {
+    packets: u64,
+    guesser: CodecGuesser,
+}
+
+/// Running state of one candidate or confirmed stream.
+#[derive(Clone, Debug)]
+struct StreamState {
+    packets: u64,
+    bytes: u64,
+    first: CaptureTime,
+    last: CaptureTime,
+    max_delta_ns: i64,
+    seq: SeqTrack,
+    last_seq: Option<u16>,
+    good_steps: u64,
+    pts: BTreeMap<u8, PtState>,
+    encaps: Vec<Encap>,
+    /// (arrival ns, RTP timestamp, payload type) of the last in-order packet.
+    last_transit: Option<(i64, u32, u8)>,
+    jitter: [Jitter; CLOCKS.len()],
+    padding_only: u64,
+}
+
+impl StreamState {
+    fn new(time: CaptureTime) -> Self {
+        StreamState {
+            packets: 0,
+            bytes: 0,
+            first: time,
+            last: time,
+            max_delta_ns: 0,
+            seq: SeqTrack::default(),
+            last_seq: None,
+            good_steps: 0,
+            pts: BTreeMap::new(),
+            encaps: Vec::new(),
+            last_transit: None,
+            jitter: [Jitter::default(); CLOCKS.len()],
+            padding_only: 0,
+        }
+    }
+
+    fn push(&mut self, time: CaptureTime, encap: Encap, pkt: &RtpPacket<'_>, len: usize) {
+        if self.packets > 0 {
+            self.max_delta_ns = self.max_delta_ns.max(time.nanos_since(self.last));
+        }
+        self.packets += 1;
+        self.bytes += len as u64;
+        self.last = self.last.max(time);
+        self.first = self.first.min(time);
+        if !self.encaps.contains(&encap) {
+            self.encaps.push(encap);
+        }
+        let seq = pkt.sequence_number();
+        if let Some(prev) = self.last_seq {
+            let step = seq.wrapping_sub(prev);
+            if (1..=MAX_GOOD_STEP).contains(&step) {
+                self.good_steps += 1;
+            }
+        }
+        self.last_seq = Some(seq);
+        let pt = pkt.payload_type();
+        let st = self.pts.entry(pt).or_insert_with(|| PtState {
+            packets: 0,
+            guesser: CodecGuesser::new(pt),
+        });
+        st.packets += 1;
+        let payload = pkt.payload();
+        if payload.is_empty() {
+            self.padding_only += 1;
+        }
+        st.guesser.push(pkt.marker(), pkt.timestamp(), payload);
+        let event = self.seq.push(seq);
+        if matches!(
+            event,
+            SeqEvent::First | SeqEvent::InOrder | SeqEvent::Gap | SeqEvent::Reset
+        ) {
+            self.update_jitter(time, pkt.timestamp(), pt, event == SeqEvent::Reset);
+        }
+    }
+
+    fn update_jitter(&mut self, time: CaptureTime, ts: u32, pt: u8, reset: bool) {
+        let arrival = time.as_nanos();
+        if let (Some((prev_arrival, prev_ts, prev_pt)), false) = (self.last_transit, reset) {
+            // RFC 3550 A.8: D(i,j) = (Rj - Ri) - (Sj - Si), J += (|D| - J) / 16.
+            // Payload-type changes (e.g. comfort noise) run on other clocks: skip that step.
+            if prev_pt == pt {
+                let dts = ts.wrapping_sub(prev_ts) as i32 as f64;
+                let darr = (arrival - prev_arrival) as f64;
+                for (j, clock) in self.jitter.iter_mut().zip(CLOCKS) {
+                    let d = (darr - dts * 1e9 / f64::from(clock)).abs();
+                    j.j_ns += (d - j.j_ns) / 16.0;
+                    j.sum_ns += j.j_ns;
+                    j.max_ns = j.max_ns.max(j.j_ns);
+                    j.samples += 1;
+                }
+            }
+        }
+        self.last_transit = Some((arrival, ts, pt));
+    }
+
+    /// Behaves like RTP: advancing sequence numbers on most steps.
+    fn confirmed(&self) -> bool {
+        self.packets >= 2 && self.good_steps >= 1 && self.good_steps * 4 >= self.packets - 1
+    }
+}
+
+/// RTCP seen for one SSRC (sender reports kept for A/V alignment later).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct RtcpSummary {
+    /// The reporting SSRC, hex.
+    pub ssrc: String,
+    /// The 5-tuple the RTCP came on.
+    pub src: String,
+    /// Receiver of the RTCP.
+    pub dst: String,
+    /// RTCP compound packets.
+    pub compounds: u64,
+    /// Sender reports.
+    pub sender_reports: u64,
+    /// Receiver reports.
+    pub receiver_reports: u64,
+    /// Other packets (SDES, BYE, APP, feedback, XR).
+    pub other: u64,
+    /// Compounds that ended in a malformed packet.
+    pub malformed: u64,
+    /// First SR: NTP time (seconds since 1900) and RTP timestamp.
+    pub first_sr: Option<SrPoint>,
+    /// Last SR.
+    pub last_sr: Option<SrPoint>,
+}
+
+/// An RTCP sender report's mapping of NTP to RTP time.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct SrPoint {
+    /// Capture time of the SR.
+    pub capture_time: CaptureTime,
+    /// NTP timestamp, 32.32 fixed point.
+    pub ntp: u64,
+    /// RTP timestamp at the NTP time.
+    pub rtp_timestamp: u32,
+}
+
+impl Serialize for CaptureTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339_millis())
+    }
+}
+
+/// One reported stream.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StreamReport {
+    /// Sender address:port.
+    pub src: String,
+    /// Receiver address:port.
+    pub dst: String,
+    /// `udp` or `tcp`.
+    pub transport: Transport,
+    /// How packets were carried: `plain`, `turn-channel`, `turn-indication`, `rfc4571`.
+    pub encapsulation: Vec<&'static str>,
+    /// SSRC in hex (`0x1A2B3C4D`).
+    pub ssrc: String,
+    /// Payload types seen, ascending.
+    pub payload_types: Vec<u8>,
+    /// Guessed codec of the dominant payload type (`null` when unsure).
+    pub codec: Option<crate::codec::Codec>,
+    /// RTP clock rate used for jitter.
+    pub clock_rate: Option<u32>,
+    /// Why the codec was guessed.
+    pub codec_evidence: String,
+    /// Packets received (duplicates included; equals tshark's Pkts).
+    pub packets: u64,
+    /// RTP bytes (header + payload) received.
+    pub bytes: u64,
+    /// First packet's capture time.
+    pub first_time: CaptureTime,
+    /// Last packet's capture time.
+    pub last_time: CaptureTime,
+    /// Seconds from the first capture frame of the run to this stream's first packet.
+    pub start_s: f64,
+    /// Seconds between first and last packet.
+    pub duration_s: f64,
+    /// Packets the sequence numbers say were sent.
+    pub expected: u64,
+    /// Expected minus distinct received.
+    pub lost: u64,
+    /// Repeated sequence numbers.
+    pub duplicates: u64,
+    /// Late (older than the highest) non-duplicate packets.
+    pub reordered: u64,
+    /// Sequence gaps and resets.
+    pub sequence_errors: u64,
+    /// Largest gap between consecutive packets, ms.
+    pub max_delta_ms: f64,
+    /// Mean RFC 3550 jitter, ms (`null` without a known clock rate).
+    pub mean_jitter_ms: Option<f64>,
+    /// Max RFC 3550 jitter, ms.
+    pub max_jitter_ms: Option<f64>,
+    /// Average bitrate of RTP bytes over the stream's duration, kbit/s.
+    pub bitrate_kbps: Option<f64>,
+    /// Packets with no payload (padding only, e.g. bandwidth probes).
+    pub padding_only: u64,
+}
+
+/// Counters of everything that was not an RTP stream.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Classified {
+    /// Datagrams looked at.
+    pub datagrams: u64,
+    /// RTP packets in reported streams.
+    pub rtp: u64,
+    /// RTP-looking packets in flows that did not behave like RTP.
+    pub rtp_rejected: u64,
+    /// RTP-looking packets that failed to parse.
+    pub rtp_malformed: u64,
+    /// RTCP compound packets.
+    pub rtcp: u64,
+    /// STUN messages.
+    pub stun: u64,
+    /// DTLS records.
+    pub dtls: u64,
+    /// Other datagrams.
+    pub other: u64,
+}
+
+/// Streaming analyser: push datagrams in capture order, then `finish`.
+#[derive(Default)]
+pub struct Analyzer {
+    streams: HashMap<StreamKey, StreamState>,
+    rtcp: HashMap<(Flow, Ssrc), RtcpSummary>,
+    counts: Classified,
+    first_time: Option<CaptureTime>,
+}
+
+impl Analyzer {
+    /// An empty analyser.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Notes the capture time of a frame (for relative start times).
+    pub fn saw_frame(&mut self, time: CaptureTime) {
+        self.first_time = Some(self.first_time.map_or(time, |t| t.min(time)));
+    }
+
+    /// Looks at one datagram.
+    pub fn push(&mut self, d: &Datagram<'_>) {
+        self.counts.datagrams += 1;
+        if self.counts.datagrams % PRUNE_EVERY == 0 {
+            self.prune(d.meta.time);
+        }
+        let rtcp_hint = matches!(
+            d.meta.link,
+            crate::capture::Link::RtpDump { rtcp: true, .. }
+        );
+        match classify(d.payload) {
+            PacketClass::Rtcp => self.push_rtcp(d),
+            PacketClass::Rtp if rtcp_hint => self.push_rtcp(d),
+            PacketClass::Rtp => match RtpPacket::parse(d.payload) {
+                Ok(pkt) => {
+                    let key = StreamKey {
+                        flow: d.flow,
+                        ssrc: pkt.ssrc(),
+                    };
+                    self.streams
+                        .entry(key)
+                        .or_insert_with(|| StreamState::new(d.meta.time))
+                        .push(d.meta.time, d.encap, &pkt, d.payload.len());
+                }
+                Err(_) => self.counts.rtp_malformed += 1,
+            },
+            PacketClass::Stun => self.counts.stun += 1,
+            PacketClass::Dtls => self.counts.dtls += 1,
+            _ => self.counts.other += 1,
+        }
+    }
+
+    fn push_rtcp(&mut self, d: &Datagram<'_>) {
+        self.counts.rtcp += 1;
+        let Some(ssrc) = d
+            .payload
+            .get(4..8)
+            .map(|b| Ssrc(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+        else {
+            return;
+        };
+        let s = self
+            .rtcp
+            .entry((d.flow, ssrc))
+            .or_insert_with(|| RtcpSummary {
+                ssrc: ssrc.to_string(),
+                src: d.flow.src.to_string(),
+                dst: d.flow.dst.to_string(),
+                ..Default::default()
+            });
+        s.compounds += 1;
+        for item in rtcp::compound(d.payload) {
+            match item {
+                Ok(RtcpPacket::SenderReport(sr)) => {
+                    s.sender_reports += 1;
+                    let p = SrPoint {
+                        capture_time: d.meta.time,
+                        ntp: sr.ntp.0,
+                        rtp_timestamp: sr.rtp_timestamp,
+                    };
+                    s.first_sr.get_or_insert(p);
+                    s.last_sr = Some(p);
+                }
+                Ok(RtcpPacket::ReceiverReport(_)) => s.receiver_reports += 1,
+                Ok(_) => s.other += 1,
+                Err(_) => {
+                    s.malformed += 1;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn prune(&mut self, now: CaptureTime) {
+        let before = self.streams.len();
+        let mut rejected = 0;
+        self.streams.retain(|_, s| {
+            let keep = s.confirmed() || now.nanos_since(s.last) < CANDIDATE_IDLE_NS;
+            if !keep {
+                rejected += s.packets;
+            }
+            keep
+        });
+        debug_assert!(self.streams.len() <= before);
+        self.counts.rtp_rejected += rejected;
+    }
+
+    /// The report: confirmed streams sorted by first packet, then 5-tuple and SSRC.
+    pub fn finish(mut self) -> StreamsReport {
+        let origin = self.first_time.unwrap_or_default();
+        let mut streams: Vec<(StreamKey, StreamState)> = Vec::new();
+        for (k, s) in self.streams.drain() {
+            if s.confirmed() {
+                self.counts.rtp += s.packets;
+                streams.push((k, s));
+            } else {
+                self.counts.rtp_rejected += s.packets;
+            }
+        }
+        streams.sort_by(|(ka, a), (kb, b)| a.first.cmp(&b.first).then(ka.cmp(kb)));
+        let streams = streams
+            .into_iter()
+            .map(|(k, s)| report(k, s, origin))
+            .collect();
+        let mut rtcp: Vec<RtcpSummary> = self.rtcp.into_values().collect();
+        rtcp.sort_by(|a, b| (&a.src, &a.dst, &a.ssrc).cmp(&(&b.src, &b.dst, &b.ssrc)));
+        StreamsReport {
+            streams,
+            rtcp,
+            classified: self.counts,
+        }
+    }
+}
+
+fn encap_name(e: Encap) -> &'static str {
+    match e {
+        Encap::Plain => "plain",
+        Encap::TurnChannel(_) => "turn-channel",
+        Encap::TurnIndication => "turn-indication",
+        Encap::Rfc4571 => "rfc4571",
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn report(k: StreamKey, s: StreamState, origin: CaptureTime) -> StreamReport {
+    // The dominant payload type names the codec; others (CN, DTMF) are listed.
+    let dominant = s
+        .pts
+        .iter()
+        .max_by_key(|(pt, st)| (st.packets, std::cmp::Reverse(**pt)))
+        .map(|(_, st)| st);
+    let guess = dominant.map(|st| st.guesser.guess()).unwrap_or(CodecGuess {
+        codec: None,
+        clock_rate: None,
+        evidence: String::new(),
+    });
+    let jitter = guess
+        .clock_rate
+        .and_then(|c| CLOCKS.iter().position(|&x| x == c))
+        .map(|i| s.jitter[i]);
+    let (mean_jitter_ms, max_jitter_ms) = match jitter {
+        Some(j) if j.samples > 0 => (
+            Some(round3(j.sum_ns / j.samples as f64 / 1e6)),
+            Some(round3(j.max_ns / 1e6)),
+        ),
+        Some(_) => (Some(0.0), Some(0.0)),
+        None => (None, None),
+    };
+    let duration_ns = s.last.nanos_since(s.first);
+    let expected = s.seq.expected();
+    let mut encaps: Vec<&'static str> = s.encaps.iter().map(|e| encap_name(*e)).collect();
+    encaps.sort_unstable();
+    encaps.dedup();
+    StreamReport {
+        src: k.flow.src.to_string(),
+        dst: k.flow.dst.to_string(),
+        transport: k.flow.transport,
+        encapsulation: encaps,
+        ssrc: k.ssrc.to_string(),
+        payload_types: s.pts.keys().copied().collect(),
+        codec: guess.codec,
+        clock_rate: guess.clock_rate,
+        codec_evidence: guess.evidence,
+        packets: s.packets,
+        bytes: s.bytes,
+        first_time: s.first,
+        last_time: s.last,
+        start_s: round3(s.first.nanos_since(origin) as f64 / 1e9),
+        duration_s: round3(duration_ns as f64 / 1e9),
+        expected,
+        lost: expected.saturating_sub(s.seq.distinct),
+        duplicates: s.seq.duplicates,
+        reordered: s.seq.reordered,
+        sequence_errors: s.seq.errors,
+        max_delta_ms: round3(s.max_delta_ns as f64 / 1e6),
+        mean_jitter_ms,
+        max_jitter_ms,
+        bitrate_kbps: (duration_ns > 0)
+            .then(|| round3(s.bytes as f64 * 8.0 / (duration_ns as f64 / 1e9) / 1000.0)),
+        padding_only: s.padding_only,
+    }
+}
+
+/// Everything `rtprec streams` reports about the RTP in a capture.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StreamsReport {
+    /// RTP streams that behaved like RTP.
+    pub streams: Vec<StreamReport>,
+    /// RTCP per reporting SSRC and flow.
+    pub rtcp: Vec<RtcpSummary>,
+    /// What the datagrams were.
+    pub classified: Classified,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(seqs: &[u16]) -> SeqTrack {
+        let mut t = SeqTrack::default();
+        for &s in seqs {
+            t.push(s);
+        }
+        t
+    }
+
+    #[test]
+    fn counts_loss_duplicates_and_reordering_separately() {
+        // (sequence numbers, expected, lost, duplicates, reordered, errors)
+        let cases: &[(&[u16], u64, u64, u64, u64, u64)] = &[
+            (&[1, 2, 3, 4], 4, 0, 0, 0, 0),
+            (&[1, 2, 4, 5], 5, 1, 0, 0, 1),
+            (&[1, 2, 2, 3], 3, 0, 1, 0, 0),
+            (&[1, 3, 2, 4], 4, 0, 0, 1, 1),
+            (&[1, 3, 3, 2, 2, 4], 4, 0, 2, 1, 1),
+            (&[65534, 65535, 0, 1], 4, 0, 0, 0, 0),
+            (&[65535, 1, 0, 2], 4, 0, 0, 1, 1),
+            (&[5, 4, 6], 3, 0, 0, 1, 0),
+            (&[10, 11, 20000, 20001], 4, 0, 0, 0, 1),
+        ];
+        for (seqs, expected, lost, dups, reord, errors) in cases {
+            let t = walk(seqs);
+            let got = (
+                t.expected(),
+                t.expected() - t.distinct,
+                t.duplicates,
+                t.reordered,
+                t.errors,
+            );
+            assert_eq!(got, (*expected, *lost, *dups, *reord, *errors), "{seqs:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_window_survives_wraparound() {
+        let mut seqs: Vec<u16> = (0..70_000u32).map(|i| (i % 65_536) as u16).collect();
+        seqs.push(65_535 - 10); // far behind after the wrap: a restart, not a duplicate
+        let t = walk(&seqs[..70_000]);
+        assert_eq!((t.expected(), t.duplicates, t.reordered), (70_000, 0, 0));
+    }
+}

@@ -1,0 +1,6 @@
+//! One integration-test binary: the harness and one module per command.
+
+mod util;
+
+mod cli;
+mod streams;
