@@ -341,8 +341,8 @@ impl NetDecoder {
         }
         // Errors below IP (UDP/TCP headers) are handled by `transport`, which
         // parses the payload itself so that reassembled packets take the same path.
-        if let Some((e, layer)) = &pkt.stop_err
-            && !matches!(
+        let below_ip = |layer: &Layer| {
+            matches!(
                 layer,
                 Layer::UdpHeader
                     | Layer::UdpPayload
@@ -350,12 +350,16 @@ impl NetDecoder {
                     | Layer::Icmpv4
                     | Layer::Icmpv6
             )
-        {
-            match e {
-                SliceError::Len(_) => self.truncated(meta, "ip-truncated"),
-                e => self.ip_error(meta, "ip-invalid", e),
+        };
+        match &pkt.stop_err {
+            Some((e, layer)) if !below_ip(layer) => {
+                match e {
+                    SliceError::Len(_) => self.truncated(meta, "ip-truncated"),
+                    e => self.ip_error(meta, "ip-invalid", e),
+                }
+                return;
             }
-            return;
+            _ => {}
         }
         self.transport(
             meta,
