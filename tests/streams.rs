@@ -13,6 +13,11 @@ type Counts = BTreeMap<(String, String, String), u64>;
 fn tshark_extra(name: &str) -> &'static [&'static str] {
     match name {
         "ndpi_rtp.pcapng" => &["-d", "tcp.port==5000,rtp"],
+        // RTP over an ICE-TCP candidate pair (RFC 6544, RFC 4571 framing).
+        "srtpdec_WebRTC_PCMA_p2p_SDES_Call_1.pcap" => &["-d", "tcp.port==63101,rtp"],
+        // PCMA keeps flowing after the T.38 re-INVITE; tshark labels those
+        // 27 packets T.38 from the SDP unless told not to.
+        "ndpi_FAX-Call-t38-CA-TDM-SIP-FB-1.pcap" => &["--disable-protocol", "t38"],
         _ => &[],
     }
 }
