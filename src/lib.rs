@@ -17,6 +17,6 @@ pub mod net;
 pub mod pipeline;
 pub mod rtp;
 pub mod streams;
-pub mod time;
 #[doc(hidden)]
 pub mod testutil;
+pub mod time;

@@ -267,3 +267,151 @@ impl CaptureSet {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::writers::{Endian, InterfaceSpec, PcapNgWriter, PcapOptions, PcapWriter};
+    use std::io::Cursor;
+
+    fn open_bytes(bytes: Vec<u8>, id: u16) -> CaptureFile {
+        let o =
+            source::sniff(format!("f{id}").into(), Box::new(Cursor::new(bytes))).expect("sniffs");
+        CaptureFile::from_opened(o, FileId(id)).expect("opens")
+    }
+
+    fn read_all(f: &mut CaptureFile) -> Vec<(FrameMeta, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        while let Some(m) = f.next_frame(&mut buf).expect("reads") {
+            out.push((m, buf.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn pcap_in_every_resolution_and_byte_order() {
+        // (nanosecond magic, byte order, time read back for 1_700_000_000.123456789 s)
+        let t = 1_700_000_000_123_456_789;
+        for (nanos, endian, expect) in [
+            (false, Endian::Little, 1_700_000_000_123_456_000),
+            (false, Endian::Big, 1_700_000_000_123_456_000),
+            (true, Endian::Little, t),
+            (true, Endian::Big, t),
+        ] {
+            let opts = PcapOptions {
+                nanos,
+                endian,
+                link_type: 113,
+                snaplen: 65_535,
+            };
+            let mut w = PcapWriter::new(Vec::new(), opts).unwrap();
+            w.write_packet(t, b"first").unwrap();
+            w.write_packet(t + 1_000_000, b"second!").unwrap();
+            let frames = read_all(&mut open_bytes(w.into_inner().unwrap(), 0));
+            assert_eq!(frames.len(), 2, "{nanos} {endian:?}");
+            assert_eq!(frames[0].0.time.as_nanos(), expect, "{nanos} {endian:?}");
+            assert_eq!(frames[0].0.link, Link::Pcap(LinkType::LINUX_SLL));
+            assert_eq!((frames[0].0.index, frames[0].0.offset), (1, 24));
+            assert_eq!((frames[1].0.index, frames[1].0.offset), (2, 24 + 16 + 5));
+            assert_eq!(frames[1].1, b"second!");
+        }
+    }
+
+    #[test]
+    fn pcapng_sections_have_their_own_interfaces_resolutions_and_offsets() {
+        let mut w = PcapNgWriter::new(Vec::new());
+        w.begin_section(Endian::Little, None).unwrap();
+        let eth = w.add_interface(InterfaceSpec::new(1, 6)).unwrap();
+        let raw = w.add_interface(InterfaceSpec::new(101, 9)).unwrap();
+        w.write_packet(eth, 5_000_123_456, b"a").unwrap();
+        w.write_packet(raw, 5_000_123_457, b"b").unwrap();
+        w.begin_section(Endian::Big, None).unwrap();
+        let mut sll2 = InterfaceSpec::new(276, 3);
+        sll2.tsoffset = Some(100);
+        let sll2 = w.add_interface(sll2).unwrap();
+        w.write_packet(sll2, 107_250_000_000, b"c").unwrap();
+        let frames = read_all(&mut open_bytes(w.into_inner().unwrap(), 0));
+        let got: Vec<(i64, Link, &[u8])> = frames
+            .iter()
+            .map(|(m, d)| (m.time.as_nanos(), m.link, d.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (5_000_123_000, Link::Pcap(LinkType::ETHERNET), &b"a"[..]),
+                (5_000_123_457, Link::Pcap(LinkType::RAW), &b"b"[..]),
+                (107_250_000_000, Link::Pcap(LinkType::LINUX_SLL2), &b"c"[..]),
+            ]
+        );
+        assert_eq!(
+            frames.iter().map(|f| f.0.index).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn files_merge_in_time_order_with_ties_to_the_first_file() {
+        let file = |times: &[i64]| {
+            let mut w = PcapWriter::new(
+                Vec::new(),
+                PcapOptions {
+                    nanos: true,
+                    ..PcapOptions::default()
+                },
+            )
+            .unwrap();
+            for &t in times {
+                w.write_packet(t, &t.to_be_bytes()).unwrap();
+            }
+            w.into_inner().unwrap()
+        };
+        let mut set = CaptureSet::from_files(vec![
+            open_bytes(file(&[10, 30, 30, 50]), 0),
+            open_bytes(file(&[20, 30, 40]), 1),
+        ]);
+        let mut order = Vec::new();
+        while let Some(f) = set.next_frame().unwrap() {
+            order.push((f.meta.time.as_nanos(), f.meta.file.0, f.meta.index));
+        }
+        assert_eq!(
+            order,
+            [
+                (10, 0, 1),
+                (20, 1, 1),
+                (30, 0, 2),
+                (30, 0, 3),
+                (30, 1, 2),
+                (40, 1, 3),
+                (50, 0, 4)
+            ]
+        );
+    }
+
+    #[test]
+    fn truncation_at_every_byte_never_panics_and_keeps_whole_records() {
+        let mut w = PcapNgWriter::new(Vec::new());
+        w.begin_section(Endian::Little, None).unwrap();
+        let i = w.add_interface(InterfaceSpec::new(1, 6)).unwrap();
+        for n in 0..4u8 {
+            w.write_packet(i, i64::from(n) * 1000, &[n; 40]).unwrap();
+        }
+        let full = w.into_inner().unwrap();
+        for cut in 1..full.len() {
+            let Ok(o) = source::sniff("cut".into(), Box::new(Cursor::new(full[..cut].to_vec())))
+            else {
+                continue;
+            };
+            let Ok(mut f) = CaptureFile::from_opened(o, FileId(0)) else {
+                continue;
+            };
+            let mut buf = Vec::new();
+            let mut n = 0;
+            while let Ok(Some(_)) = f.next_frame(&mut buf) {
+                assert_eq!(buf.len(), 40, "cut at {cut}");
+                n += 1;
+            }
+            assert!(n <= 4);
+        }
+    }
+}

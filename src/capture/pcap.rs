@@ -255,7 +255,13 @@ fn handle_block(
             cx.interfaces.push(Interface {
                 link: LinkType(idb.linktype.0 as u32),
                 units_per_sec,
-                offset_secs: idb.ts_offset(),
+                // pcap-parser 0.17 decodes if_tsoffset as little-endian even in
+                // big-endian sections: undo that there.
+                offset_secs: if *cx.big_endian {
+                    idb.ts_offset().swap_bytes()
+                } else {
+                    idb.ts_offset()
+                },
             });
             return Ok(None);
         }
