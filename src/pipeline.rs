@@ -85,6 +85,8 @@ pub fn run_streams(
             progress(frames);
         }
     }
+    // TCP data held behind a hole that never filled is delivered at the end.
+    net.finish(&mut |d| analyzer.push(&d));
     progress(frames);
     let mut diags: Vec<Diagnostic> = set.take_diagnostics();
     diags.extend(net.take_diagnostics());
