@@ -840,71 +840,28 @@ mod captures {
     //! The real captures in /work/shared/captures (see its README.md).
 
     use super::*;
-    use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+    use crate::capture::CaptureFile;
     use std::collections::BTreeMap;
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures/");
 
-    /// Frames of a capture, or `None` (test skipped) when the directory is absent outside CI.
+    /// Frames of a capture (read by `capture::CaptureFile`), or `None` (test
+    /// skipped) when the shared directory is absent outside CI.
     fn read(name: &str) -> Option<Vec<(FrameMeta, Vec<u8>)>> {
-        let path = format!("{DIR}{name}");
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if std::env::var_os("CI").is_none() && !std::path::Path::new(DIR).exists() => {
-                println!("skipped: {path}: {e} (set CI to make this a failure)");
-                return None;
-            }
-            Err(e) => panic!("{path}: {e}"),
-        };
-        let mut reader = create_reader(1 << 16, file).expect("pcap or pcapng header");
+        if !std::path::Path::new(DIR).exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{DIR} is missing and CI is set"
+            );
+            println!("skipped: {DIR} is absent (set CI to make this a failure)");
+            return None;
+        }
+        let path = std::path::PathBuf::from(format!("{DIR}{name}"));
+        let mut file = CaptureFile::open(&path, FileId(0)).unwrap_or_else(|e| panic!("{e}"));
         let mut frames = Vec::new();
-        let mut links: Vec<LinkType> = Vec::new();
-        loop {
-            match reader.next() {
-                Ok((offset, block)) => {
-                    let index = frames.len() as u64 + 1;
-                    let mut add = |link: LinkType, t: CaptureTime, orig: u32, data: &[u8]| {
-                        frames.push((
-                            FrameMeta {
-                                file: FileId(0),
-                                index,
-                                offset: 0,
-                                time: t,
-                                link: Link::Pcap(link),
-                                orig_len: orig,
-                            },
-                            data.to_vec(),
-                        ))
-                    };
-                    match block {
-                        PcapBlockOwned::LegacyHeader(h) => {
-                            links = vec![LinkType(h.network.0 as u32)]
-                        }
-                        PcapBlockOwned::Legacy(b) => {
-                            let t = CaptureTime::from_secs_nanos(
-                                b.ts_sec.into(),
-                                i64::from(b.ts_usec) * 1000,
-                            );
-                            add(links[0], t, b.origlen, b.data);
-                        }
-                        PcapBlockOwned::NG(pcap_parser::Block::SectionHeader(_)) => links.clear(),
-                        PcapBlockOwned::NG(pcap_parser::Block::InterfaceDescription(i)) => {
-                            links.push(LinkType(i.linktype.0 as u32))
-                        }
-                        PcapBlockOwned::NG(pcap_parser::Block::EnhancedPacket(e)) => {
-                            let ts = (u64::from(e.ts_high) << 32) | u64::from(e.ts_low);
-                            let t = CaptureTime::from_nanos(ts as i64 * 1000);
-                            let data = e.data.get(..e.caplen as usize).unwrap_or(e.data);
-                            add(links[e.if_id as usize], t, e.origlen, data);
-                        }
-                        _ => {}
-                    }
-                    reader.consume(offset);
-                }
-                Err(PcapError::Eof) => break,
-                Err(PcapError::Incomplete(_)) => reader.refill().expect("refill"),
-                Err(e) => panic!("{path}: {e:?}"),
-            }
+        let mut buf = Vec::new();
+        while let Some(meta) = file.next_frame(&mut buf).unwrap_or_else(|e| panic!("{e}")) {
+            frames.push((meta, buf.clone()));
         }
         Some(frames)
     }
@@ -1016,6 +973,15 @@ mod captures {
         assert_eq!(s.flows.get("Tcp 192.168.1.142:63101"), Some(&13));
         assert_eq!(s.flows.get("Tcp 192.168.1.130:49310"), Some(&11));
         assert_eq!(s.rtp.get(&0xD092_D296), Some(&(259 + 13)));
+    }
+
+    #[test]
+    fn rtpdump_bark() {
+        let Some(s) = decode("rtptools_bark.rtp") else {
+            return;
+        };
+        assert_eq!(s.rtp.get(&0x0005_9C72), Some(&15));
+        assert_eq!(s.stats.datagrams, 16);
     }
 
     #[test]
