@@ -322,7 +322,10 @@ impl NetDecoder {
                 IpAddr::V6(v6.header().destination_addr()),
                 v6.payload(),
             ),
-            Some(LaxNetSlice::Arp(_)) => return self.stats.non_ip += 1,
+            Some(LaxNetSlice::Arp(_)) => {
+                self.stats.non_ip += 1;
+                return;
+            }
             None => {
                 match &pkt.stop_err {
                     Some((SliceError::Len(_), _)) => self.truncated(meta, "ip-truncated"),
