@@ -18,3 +18,4 @@ pub mod pipeline;
 pub mod rtp;
 pub mod streams;
 pub mod time;
+pub mod track;
