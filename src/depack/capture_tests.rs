@@ -196,3 +196,23 @@ fn str0m_vp8_one_frame_per_complete_timestamp() {
         frames.iter().filter(|f| f.keyframe).count()
     );
 }
+
+/// This capture starts mid-stream: 16 pictures, all inter (P=1, header 0x86),
+/// the last without its marker. With no key frame nothing may be emitted;
+/// the 15 complete pictures are counted as waiting for a key frame.
+#[test]
+fn str0m_vp9_without_keyframe_emits_nothing() {
+    let Some(pcap) = read_shared("str0m_contiguous_vp9.pcap") else {
+        return;
+    };
+    let pkts = rtp_packets(&pcap);
+    assert_eq!(pkts.len(), 200);
+    let (frames, rs, ds) = depacketize(Codec::Vp9, 98, &pkts);
+    let markers = pkts.iter().filter(|p| p.marker).count() as u64;
+    assert_eq!(markers, 15);
+    assert!(frames.is_empty());
+    assert_eq!((rs.lost, rs.duplicates, rs.reordered), (0, 0, 0));
+    assert_eq!(ds.dropped_waiting_keyframe, markers, "{ds:?}");
+    assert_eq!(ds.dropped_incomplete, 1, "{ds:?}");
+    assert_eq!(ds.malformed_total(), 0);
+}
