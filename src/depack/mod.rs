@@ -67,6 +67,9 @@ pub enum Malformed {
     /// AV1 OBU header invalid (forbidden bit set, empty, missing extension byte).
     #[error("AV1 OBU header invalid")]
     ObuHeader,
+    /// AV1 Z/Y fragment flags disagree with the previous packet (AV1 RTP §4.4).
+    #[error("AV1 fragment flags disagree with the previous packet")]
+    Av1Fragment,
 }
 
 impl Malformed {
@@ -85,6 +88,7 @@ impl Malformed {
             Malformed::Leb128 => "av1-leb128",
             Malformed::ObuLength => "av1-obu-length",
             Malformed::ObuHeader => "av1-obu-header",
+            Malformed::Av1Fragment => "av1-fragment",
         }
     }
 }

@@ -401,29 +401,8 @@ impl Depack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::depack::testutil::{OwnedPkt, arb_packets, check_frames};
+    use crate::depack::testutil::{Bits, OwnedPkt, arb_packets, check_frames};
     use proptest::prelude::*;
-
-    /// MSB-first bit writer for building uncompressed headers.
-    #[derive(Default)]
-    struct Bits {
-        out: Vec<u8>,
-        n: usize,
-    }
-
-    impl Bits {
-        fn put(&mut self, v: u32, bits: u32) -> &mut Self {
-            for i in (0..bits).rev() {
-                if self.n % 8 == 0 {
-                    self.out.push(0);
-                }
-                let last = self.out.len() - 1;
-                self.out[last] |= (((v >> i) & 1) as u8) << (7 - self.n % 8);
-                self.n += 1;
-            }
-            self
-        }
-    }
 
     /// Uncompressed header of a profile-0 key frame of w x h.
     fn key_header(w: u32, h: u32) -> Vec<u8> {
