@@ -353,6 +353,9 @@ mod tests {
     use crate::depack::testutil::{Bits, OwnedPkt, arb_packets, check_frames};
     use proptest::prelude::*;
 
+    /// (name, rows, frame timestamps, dropped incomplete, dropped waiting keyframe, malformed)
+    type Case = (&'static str, Vec<Row>, Vec<u64>, u64, u64, u64);
+
     /// An OBU element without size field: header then payload.
     fn obu(t: u8, payload: &[u8]) -> Vec<u8> {
         [&[t << 3][..], payload].concat()
@@ -584,7 +587,7 @@ mod tests {
         let mid = || pl(true, true, 1, false, &[big[4..8].to_vec()]);
         let tail = || pl(true, false, 1, false, &[big[8..].to_vec()]);
         // (name, rows, frame timestamps, dropped incomplete, dropped waiting keyframe, malformed)
-        let cases: Vec<(&str, Vec<Row>, Vec<u64>, u64, u64, u64)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "inter first",
                 vec![(1, 0, true, inter()), (2, 9, true, key())],

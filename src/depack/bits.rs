@@ -89,9 +89,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    type Case = (&'static [u8], Result<(u64, usize), Leb128Error>);
+
     #[test]
     fn leb128_cases() {
-        let cases: &[(&[u8], Result<(u64, usize), Leb128Error>)] = &[
+        let cases: &[Case] = &[
             (&[0x00], Ok((0, 1))),
             (&[0x7f, 0xff], Ok((127, 1))),
             (&[0x80, 0x01], Ok((128, 2))),

@@ -379,3 +379,40 @@ impl Assembler {
         assert!(self.stats.frames >= self.out.len() as u64);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_dispatches_or_refuses() {
+        for c in [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::Av1] {
+            let mut d = Depacketizer::new(c).expect("supported");
+            let r = d.push(RtpIn {
+                seq: 1,
+                ts: 0,
+                marker: true,
+                payload: &[],
+            });
+            assert_eq!(
+                r,
+                Err(DepackError::Malformed {
+                    seq: 1,
+                    ts: 0,
+                    reason: Malformed::EmptyPayload
+                })
+            );
+            d.flush();
+            d.check_invariants();
+            assert_eq!(d.stats().malformed_total(), 1, "{c:?}");
+            assert_eq!(d.pull(), None);
+        }
+        for c in [Codec::H264, Codec::Pcmu, Codec::TelephoneEvent] {
+            assert_eq!(
+                Depacketizer::new(c).err(),
+                Some(DepackError::UnsupportedCodec(c))
+            );
+        }
+        assert_eq!(Malformed::Leb128.as_str(), "av1-leb128");
+    }
+}

@@ -188,6 +188,9 @@ mod tests {
     use crate::depack::testutil::{OwnedPkt, arb_packets, check_frames};
     use proptest::prelude::*;
 
+    /// (name, rows, frames (ts, key), dropped incomplete, dropped waiting keyframe, malformed)
+    type Case = (&'static str, Vec<Row>, Vec<(u64, bool)>, u64, u64, u64);
+
     /// Start of a key frame: descriptor S=1 PID=0, then header with start code and size.
     fn key(w: u16, h: u16, rest: &[u8]) -> Vec<u8> {
         let mut v = vec![0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a];
@@ -348,7 +351,7 @@ mod tests {
     #[test]
     fn loss_cases() {
         // (name, rows, frames (ts, key), dropped incomplete, dropped waiting keyframe, malformed)
-        let cases: Vec<(&str, Vec<Row>, Vec<(u64, bool)>, u64, u64, u64)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "starts with inter frame",
                 vec![(1, 100, true, inter(b"x")), (2, 200, true, key(2, 2, b""))],

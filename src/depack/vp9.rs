@@ -404,6 +404,9 @@ mod tests {
     use crate::depack::testutil::{Bits, OwnedPkt, arb_packets, check_frames};
     use proptest::prelude::*;
 
+    /// (name, rows, frame timestamps, dropped incomplete, dropped waiting keyframe, malformed)
+    type Case = (&'static str, Vec<Row>, Vec<u64>, u64, u64, u64);
+
     /// Uncompressed header of a profile-0 key frame of w x h.
     fn key_header(w: u32, h: u32) -> Vec<u8> {
         let mut b = Bits::default();
@@ -592,7 +595,7 @@ mod tests {
         let k = || p("BE", &[], &key_header(64, 64));
         let i = |flags: &str| p(flags, &[], &INTER);
         // (name, rows, frame timestamps, dropped incomplete, dropped waiting keyframe, malformed)
-        let cases: Vec<(&str, Vec<Row>, Vec<u64>, u64, u64, u64)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "inter first",
                 vec![(1, 0, true, i("PBE")), (2, 9, true, k())],
