@@ -11,6 +11,7 @@
 pub mod capture;
 pub mod cli;
 pub mod codec;
+pub mod depack;
 pub mod error;
 pub mod media;
 pub mod net;
@@ -20,3 +21,4 @@ pub mod streams;
 #[doc(hidden)]
 pub mod testutil;
 pub mod time;
+pub mod track;
