@@ -175,7 +175,13 @@ impl Depacketizer {
             | Codec::Cn
             | Codec::TelephoneEvent
             | Codec::H263
-            | Codec::Mpa => return Err(DepackError::UnsupportedCodec(codec)),
+            | Codec::Mpa
+            | Codec::Gsm
+            | Codec::G723
+            | Codec::G728
+            | Codec::Jpeg
+            | Codec::H261
+            | Codec::Mpv => return Err(DepackError::UnsupportedCodec(codec)),
         })
     }
 
