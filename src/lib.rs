@@ -13,6 +13,7 @@ pub mod cli;
 pub mod codec;
 pub mod error;
 pub mod media;
+pub mod mux;
 pub mod net;
 pub mod pipeline;
 pub mod rtp;

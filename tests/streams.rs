@@ -19,7 +19,10 @@ fn tshark_extra(name: &str) -> &'static [&'static str] {
 
 /// tshark's `-z rtp,streams` rows: Pkts per (src, dst, ssrc).
 fn tshark_streams(path: &Path) -> Counts {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let out = Command::new("tshark")
         .arg("-r")
         .arg(path)
@@ -27,7 +30,11 @@ fn tshark_streams(path: &Path) -> Counts {
         .args(tshark_extra(name))
         .output()
         .expect("tshark runs");
-    assert!(out.status.success(), "tshark failed on {name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tshark failed on {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut counts = Counts::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let mut t: Vec<&str> = line.split_whitespace().collect();
@@ -38,8 +45,16 @@ fn tshark_streams(path: &Path) -> Counts {
             t.pop();
         }
         // From the end: pkts, lost, (lost%), 3 deltas, 3 jitters.
-        let pkts: u64 = t[t.len() - 9].parse().expect("tshark Pkts column is a number");
-        let ip = |a: &str, p: &str| if a.contains(':') { format!("[{a}]:{p}") } else { format!("{a}:{p}") };
+        let pkts: u64 = t[t.len() - 9]
+            .parse()
+            .expect("tshark Pkts column is a number");
+        let ip = |a: &str, p: &str| {
+            if a.contains(':') {
+                format!("[{a}]:{p}")
+            } else {
+                format!("{a}:{p}")
+            }
+        };
         let ssrc = format!("0x{}", t[6].trim_start_matches("0x").to_uppercase());
         counts.insert((ip(t[2], t[3]), ip(t[4], t[5]), ssrc), pkts);
     }
@@ -47,7 +62,12 @@ fn tshark_streams(path: &Path) -> Counts {
 }
 
 fn rtprec_streams(path: &Path) -> (Value, Counts) {
-    let out = rtprec().arg("streams").arg("--json").arg(path).output().expect("rtprec runs");
+    let out = rtprec()
+        .arg("streams")
+        .arg("--json")
+        .arg(path)
+        .output()
+        .expect("rtprec runs");
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "rtprec streams {} exited {:?}: {}",
@@ -58,7 +78,11 @@ fn rtprec_streams(path: &Path) -> (Value, Counts) {
     let v = json(&out);
     let mut counts = Counts::new();
     for s in v["streams"].as_array().expect("streams is an array") {
-        let key = (s["src"].as_str().unwrap().to_string(), s["dst"].as_str().unwrap().to_string(), s["ssrc"].as_str().unwrap().to_string());
+        let key = (
+            s["src"].as_str().unwrap().to_string(),
+            s["dst"].as_str().unwrap().to_string(),
+            s["ssrc"].as_str().unwrap().to_string(),
+        );
         counts.insert(key, s["packets"].as_u64().unwrap());
     }
     (v, counts)
@@ -71,17 +95,27 @@ fn packet_counts_equal_tshark_on_every_shared_capture() {
         return;
     }
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         // tshark cannot read rtpdump; reference/side files are not captures.
-        if name.ends_with(".md") || name.ends_with(".ivf") || name.ends_with(".sdp") || name == "rtptools_bark.rtp" {
+        if name.ends_with(".md")
+            || name.ends_with(".ivf")
+            || name.ends_with(".sdp")
+            || name == "rtptools_bark.rtp"
+        {
             continue;
         }
         let expected = tshark_streams(&path);
         let (_, got) = rtprec_streams(&path);
-        assert_eq!(got, expected, "{name}: rtprec (left) and tshark (right) disagree");
+        assert_eq!(
+            got, expected,
+            "{name}: rtprec (left) and tshark (right) disagree"
+        );
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} captures checked");
@@ -89,7 +123,12 @@ fn packet_counts_equal_tshark_on_every_shared_capture() {
 
 /// Looks up the one stream with this SSRC.
 fn stream<'a>(v: &'a Value, ssrc: &str) -> &'a Value {
-    let all: Vec<&Value> = v["streams"].as_array().unwrap().iter().filter(|s| s["ssrc"] == ssrc).collect();
+    let all: Vec<&Value> = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["ssrc"] == ssrc)
+        .collect();
     assert_eq!(all.len(), 1, "expected one stream {ssrc} in {v:#}");
     all[0]
 }
@@ -112,14 +151,25 @@ fn health_counters_match_the_capture_notes() {
         let Some(path) = shared(file) else { return };
         let (v, _) = rtprec_streams(&path);
         let s = stream(&v, ssrc);
-        let got = (s["packets"].as_u64(), s["expected"].as_u64(), s["lost"].as_u64(), s["duplicates"].as_u64());
-        assert_eq!(got, (Some(packets), Some(expected), Some(lost), Some(dups)), "{file} {ssrc}");
+        let got = (
+            s["packets"].as_u64(),
+            s["expected"].as_u64(),
+            s["lost"].as_u64(),
+            s["duplicates"].as_u64(),
+        );
+        assert_eq!(
+            got,
+            (Some(packets), Some(expected), Some(lost), Some(dups)),
+            "{file} {ssrc}"
+        );
     }
 }
 
 #[test]
 fn rtpdump_is_read() {
-    let Some(path) = shared("rtptools_bark.rtp") else { return };
+    let Some(path) = shared("rtptools_bark.rtp") else {
+        return;
+    };
     let (v, counts) = rtprec_streams(&path);
     assert_eq!(v["inputs"][0]["format"], "rtpdump");
     let s = stream(&v, "0x00059C72");
@@ -131,26 +181,43 @@ fn rtpdump_is_read() {
 
 #[test]
 fn rtcp_only_capture_finds_no_stream_and_exits_1() {
-    let Some(path) = shared("ndpi_rtcp_multiple_pkts_in_the_same_datagram.pcap") else { return };
-    let out = rtprec().arg("streams").arg("--json").arg(&path).output().unwrap();
+    let Some(path) = shared("ndpi_rtcp_multiple_pkts_in_the_same_datagram.pcap") else {
+        return;
+    };
+    let out = rtprec()
+        .arg("streams")
+        .arg("--json")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["streams"], serde_json::json!([]));
     assert_eq!(v["classified"]["rtcp"], 5);
-    let srs: u64 = v["rtcp"].as_array().unwrap().iter().map(|r| r["sender_reports"].as_u64().unwrap()).sum();
+    let srs: u64 = v["rtcp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["sender_reports"].as_u64().unwrap())
+        .sum();
     assert!(srs >= 1, "{v:#}");
 }
 
 #[test]
 fn stdin_gzip_and_file_give_the_same_report() {
-    let Some(path) = shared("str0m_vp8.pcap") else { return };
+    let Some(path) = shared("str0m_vp8.pcap") else {
+        return;
+    };
     let (from_file, _) = rtprec_streams(&path);
     let bytes = std::fs::read(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let gz = dir.path().join("capture.bin");
     {
         use std::io::Write;
-        let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+        let mut e = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::fast(),
+        );
         e.write_all(&bytes).unwrap();
         e.finish().unwrap();
     }
@@ -174,8 +241,18 @@ fn stdin_gzip_and_file_give_the_same_report() {
 
 #[test]
 fn several_files_are_merged_into_one_report() {
-    let (Some(a), Some(b)) = (shared("rtpproxy_alice_srtp.pcap"), shared("rtpproxy_bob_srtp.pcap")) else { return };
-    let out = rtprec().args(["streams", "--json"]).arg(&a).arg(&b).output().unwrap();
+    let (Some(a), Some(b)) = (
+        shared("rtpproxy_alice_srtp.pcap"),
+        shared("rtpproxy_bob_srtp.pcap"),
+    ) else {
+        return;
+    };
+    let out = rtprec()
+        .args(["streams", "--json"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
     let v = json(&out);
     assert_eq!(v["inputs"].as_array().unwrap().len(), 2);
     assert_eq!(stream(&v, "0x2A1AD144")["packets"], 1556);
@@ -194,7 +271,10 @@ fn missing_and_unknown_inputs_exit_3_naming_the_file() {
     let out = rtprec().arg("streams").arg(&junk).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("junk.pcap") && err.contains("unknown magic"), "{err}");
+    assert!(
+        err.contains("junk.pcap") && err.contains("unknown magic"),
+        "{err}"
+    );
 
     let empty = dir.path().join("empty.pcap");
     std::fs::write(&empty, b"").unwrap();
@@ -205,15 +285,24 @@ fn missing_and_unknown_inputs_exit_3_naming_the_file() {
 
 #[test]
 fn truncated_capture_warns_and_keeps_what_was_read() {
-    let Some(path) = shared("str0m_vp8.pcap") else { return };
+    let Some(path) = shared("str0m_vp8.pcap") else {
+        return;
+    };
     let bytes = std::fs::read(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cut = dir.path().join("cut.pcap");
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
-    let out = rtprec().args(["streams", "--json"]).arg(&cut).output().unwrap();
+    let out = rtprec()
+        .args(["streams", "--json"])
+        .arg(&cut)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cut.pcap: frame 104") && err.contains("capture-truncated"), "{err}");
+    assert!(
+        err.contains("cut.pcap: frame 104") && err.contains("capture-truncated"),
+        "{err}"
+    );
     let v = json(&out);
     assert_eq!(v["streams"][0]["packets"], 103);
     assert_eq!(v["warnings"][0]["kind"], "capture-truncated");
@@ -221,7 +310,9 @@ fn truncated_capture_warns_and_keeps_what_was_read() {
 
 #[test]
 fn corrupt_record_length_exits_3_with_record_and_offset() {
-    let Some(path) = shared("str0m_vp8.pcap") else { return };
+    let Some(path) = shared("str0m_vp8.pcap") else {
+        return;
+    };
     let mut bytes = std::fs::read(&path).unwrap();
     // Record 1 starts at 24: its caplen field (bytes 8..12) claims 2 GiB.
     bytes[24 + 8..24 + 12].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
@@ -236,7 +327,9 @@ fn corrupt_record_length_exits_3_with_record_and_offset() {
 
 #[test]
 fn broken_pipe_is_not_an_error() {
-    let Some(path) = shared("sippscen_g711a.pcap") else { return };
+    let Some(path) = shared("sippscen_g711a.pcap") else {
+        return;
+    };
     let mut child = rtprec()
         .args(["streams", "--json"])
         .arg(&path)
@@ -246,5 +339,10 @@ fn broken_pipe_is_not_an_error() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert!(matches!(out.status.code(), Some(0)), "{:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(out.status.code(), Some(0)),
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

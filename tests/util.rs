@@ -17,12 +17,17 @@ pub fn rtprec() -> Command {
 
 /// Runs rtprec with `args` and returns its output.
 pub fn run(args: &[&str]) -> Output {
-    rtprec().args(args).output().expect("the rtprec binary runs")
+    rtprec()
+        .args(args)
+        .output()
+        .expect("the rtprec binary runs")
 }
 
 /// A file in this repository's testdata/.
 pub fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }
 
 /// The shared captures folder, or None (with a printed reason) when it is absent outside CI.
@@ -32,22 +37,37 @@ pub fn shared_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     assert!(!in_ci(), "CI is set but {} is missing", dir.display());
-    eprintln!("skipped: {} is absent (tests on shared captures need it)", dir.display());
+    eprintln!(
+        "skipped: {} is absent (tests on shared captures need it)",
+        dir.display()
+    );
     None
 }
 
 /// A shared capture by name, or None when the shared folder is absent outside CI.
 pub fn shared(name: &str) -> Option<PathBuf> {
     let p = shared_dir()?.join(name);
-    assert!(p.is_file(), "{} is missing from the shared captures", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing from the shared captures",
+        p.display()
+    );
     Some(p)
 }
 
 /// True when `tool` runs; outside CI a missing tool skips with a printed reason, in CI it fails.
 pub fn have_tool(tool: &str) -> bool {
-    let ok = Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let ok = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     if !ok {
-        assert!(!in_ci(), "CI is set but `{tool}` is not installed (.ci/run installs it)");
+        assert!(
+            !in_ci(),
+            "CI is set but `{tool}` is not installed (.ci/run installs it)"
+        );
         eprintln!("skipped: `{tool}` is not installed");
     }
     ok

@@ -339,15 +339,24 @@ fn note_once(cx: &mut HandleCtx<'_>, kind: &'static str, message: String) {
 fn corrupt_length(data: &[u8], big_endian: bool, snaplen: Option<u32>) -> Option<String> {
     let at = if snaplen.is_some() { 8 } else { 4 };
     let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
-    let claimed = if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) } as usize;
-    let what = if snaplen.is_some() { "captured length" } else { "block length" };
+    let claimed = if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    } as usize;
+    let what = if snaplen.is_some() {
+        "captured length"
+    } else {
+        "block length"
+    };
     match snaplen {
-        _ if claimed > MAX_RECORD => {
-            Some(format!("{what} {claimed} exceeds the {} MiB limit: corrupt length field", MAX_RECORD >> 20))
-        }
-        Some(snap) if claimed > MAX_SNAPLEN && claimed > snap as usize => {
-            Some(format!("captured length {claimed} exceeds the file's snaplen {snap}: corrupt length field"))
-        }
+        _ if claimed > MAX_RECORD => Some(format!(
+            "{what} {claimed} exceeds the {} MiB limit: corrupt length field",
+            MAX_RECORD >> 20
+        )),
+        Some(snap) if claimed > MAX_SNAPLEN && claimed > snap as usize => Some(format!(
+            "captured length {claimed} exceeds the file's snaplen {snap}: corrupt length field"
+        )),
         _ => None,
     }
 }
