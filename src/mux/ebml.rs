@@ -115,9 +115,11 @@ pub fn master(buf: &mut Vec<u8>, id: u32, body: impl FnOnce(&mut Vec<u8>)) {
 mod tests {
     use super::*;
 
+    type Case = (fn(&mut Vec<u8>), &'static [u8]);
+
     #[test]
     fn encodings() {
-        let cases: &[(fn(&mut Vec<u8>), &[u8])] = &[
+        let cases: &[Case] = &[
             (|b| put_id(b, 0xA3), &[0xA3]),
             (|b| put_id(b, 0x4286), &[0x42, 0x86]),
             (|b| put_id(b, 0x2AD7B1), &[0x2A, 0xD7, 0xB1]),

@@ -16,6 +16,8 @@
 pub mod atomic;
 mod av1c;
 mod ebml;
+#[cfg(test)]
+mod ffmpeg_tests;
 pub mod ogg;
 pub mod opus;
 pub mod webm;

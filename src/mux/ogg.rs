@@ -276,8 +276,11 @@ mod tests {
         }
     }
 
-    /// Reads back (packet, granule of its page, is last in page) for audio packets.
-    fn read_back(path: &std::path::Path) -> Vec<(Vec<u8>, u64, bool)> {
+    /// (packet, granule of its page, is last in page).
+    type ReadPacket = (Vec<u8>, u64, bool);
+
+    /// Reads back every packet of the file.
+    fn read_back(path: &std::path::Path) -> Vec<ReadPacket> {
         let f = std::fs::File::open(path).unwrap();
         let mut r = ::ogg::reading::PacketReader::new(f);
         let mut out = Vec::new();
@@ -288,7 +291,7 @@ mod tests {
     }
 
     /// Granules at the ends of audio pages for a sequence of (ts, samples).
-    fn run(frames: &[(u64, u64)]) -> (Vec<u64>, OutputFile, Vec<(Vec<u8>, u64, bool)>) {
+    fn run(frames: &[(u64, u64)]) -> (Vec<u64>, OutputFile, Vec<ReadPacket>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.ogg");
         let mut w = OggOpusWriter::new(&path, OpusConfig::new(1, 7)).unwrap();

@@ -159,7 +159,16 @@ impl WebmWriter {
 
     /// Appends one frame (a video access unit or an Opus packet).
     pub fn write_frame(&mut self, frame: &Frame) -> Result<(), MuxError> {
-        if frame.data.is_empty() {
+        let data = match self.config.codec {
+            // The Matroska AV1 mapping keeps temporal delimiter OBUs out of blocks;
+            // RTP senders drop them (AV1 RTP payload format), but tolerate a leading one.
+            WebmCodec::Av1 => frame
+                .data
+                .strip_prefix(&[0x12, 0x00])
+                .unwrap_or(&frame.data),
+            _ => &frame.data,
+        };
+        if data.is_empty() {
             self.stats.dropped_invalid += 1;
             return Ok(());
         }
@@ -215,11 +224,11 @@ impl WebmWriter {
         let c = self.cluster.as_mut().expect("a cluster was just ensured");
         let rel = i16::try_from(ms - c.ts_ms).expect("clusters span less than MAX_CLUSTER_MS");
         ebml::put_id(&mut c.body, id::SIMPLE_BLOCK);
-        ebml::put_size(&mut c.body, 4 + frame.data.len() as u64);
+        ebml::put_size(&mut c.body, 4 + data.len() as u64);
         c.body.push(0x81); // track number 1 as a 1-byte vint
         c.body.extend_from_slice(&rel.to_be_bytes());
         c.body.push(if key { 0x80 } else { 0 });
-        c.body.extend_from_slice(&frame.data);
+        c.body.extend_from_slice(data);
         self.stats.frames_written += 1;
         Ok(())
     }
