@@ -11,7 +11,8 @@
 //! Tolerated input, counted in [`MuxStats`] and never fatal: timestamps going
 //! backwards (dropped), equal timestamps (video: nudged by 1 ms), video before
 //! the first usable keyframe (dropped), Opus packets whose duration cannot be
-//! read (dropped), Opus loss/DTX gaps (filled with packets the decoder conceals).
+//! read (dropped), Opus loss/DTX gaps (filled with packets the decoder conceals;
+//! a jump of more than an hour is taken as a timestamp discontinuity, not filled).
 
 pub mod atomic;
 mod av1c;
@@ -77,6 +78,8 @@ pub struct MuxStats {
     pub dropped_before_keyframe: u64,
     /// Frames whose timestamp was moved later to keep timestamps strictly increasing.
     pub nudged: u64,
+    /// Forward timestamp jumps too large to be a gap (Ogg Opus): audio continues unshifted-by-fill.
+    pub discontinuities: u64,
 }
 
 /// Errors that stop one track's file; input oddities are counted in [`MuxStats`] instead.
@@ -97,4 +100,12 @@ pub enum MuxError {
     /// `finish` was called before any frame could be written; no file is left behind.
     #[error("no usable frames: nothing to write")]
     NoFrames,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lowercase_and_padded() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+    }
 }

@@ -54,11 +54,17 @@ impl OpusConfig {
     }
 }
 
+/// Longest gap filled (one hour): a longer forward jump is a timestamp
+/// discontinuity (a sender reset its timestamps), not silence to write out.
+const MAX_FILL_SAMPLES: u64 = 3600 * OPUS_RATE as u64;
+
 /// Where an incoming frame goes on the written timeline.
 #[derive(Debug, PartialEq, Eq)]
 enum Placement {
     /// Write it, after `fill` samples of concealed packets.
     Write { fill: u64 },
+    /// Write it right after the previous audio: its timestamp jumped too far ahead.
+    Discontinuity,
     /// Its timestamp is not after the previous frame's.
     Backward,
 }
@@ -85,12 +91,17 @@ impl Timeline {
         if ts <= self.last_ts {
             return Placement::Backward;
         }
-        let end = first + self.written;
+        let end = first.saturating_add(self.written);
         let gap = ts.saturating_sub(end);
-        // More than half a packet late: a gap, not jitter in packet durations.
-        let fill = if gap * 2 > self.last_samples { gap } else { 0 };
+        let prev_samples = std::mem::replace(&mut self.last_samples, samples);
         self.last_ts = ts;
-        self.last_samples = samples;
+        if gap > MAX_FILL_SAMPLES {
+            // Re-anchor so that later frames are timed from this one.
+            self.first_ts = Some(ts - self.written);
+            return Placement::Discontinuity;
+        }
+        // More than half a packet late: a gap, not jitter in packet durations.
+        let fill = if gap * 2 > prev_samples { gap } else { 0 };
         Placement::Write { fill }
     }
 
@@ -188,6 +199,7 @@ impl OggOpusWriter {
                     self.stats.frames_inserted += 1;
                 }
             }
+            Placement::Discontinuity => self.stats.discontinuities += 1,
             Placement::Write { .. } => {}
         }
         self.timeline.advance(samples);
@@ -361,8 +373,10 @@ mod tests {
         let mut t = Timeline::default();
         for (i, (ts, n, want)) in cases.iter().enumerate() {
             let got = t.place(*ts, *n);
-            if let Placement::Write { fill } = got {
-                t.advance(fill + n);
+            match got {
+                Placement::Write { fill } => t.advance(fill + n),
+                Placement::Discontinuity => t.advance(*n),
+                Placement::Backward => {}
             }
             assert_eq!(&got, want, "case {i}");
         }

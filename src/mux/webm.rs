@@ -168,10 +168,14 @@ impl WebmWriter {
                 .unwrap_or(&frame.data),
             _ => &frame.data,
         };
-        if data.is_empty() {
+        let opus_samples = match self.config.codec {
+            WebmCodec::Opus { .. } => frame.duration.or_else(|| opus::packet_samples(data)),
+            _ => Some(0),
+        };
+        let Some(opus_samples) = opus_samples.filter(|_| !data.is_empty()) else {
             self.stats.dropped_invalid += 1;
             return Ok(());
-        }
+        };
         if self.layout.is_none() {
             let Some(track) = self.track_entry(frame) else {
                 self.stats.dropped_before_keyframe += 1;
@@ -193,13 +197,7 @@ impl WebmWriter {
         }
         let key = frame.keyframe || !self.config.codec.is_video();
         self.last_duration_ns = match self.config.codec {
-            WebmCodec::Opus { .. } => {
-                let samples = frame
-                    .duration
-                    .or_else(|| opus::packet_samples(&frame.data))
-                    .unwrap_or(0);
-                ticks_to_ns(samples, OPUS_RATE)
-            }
+            WebmCodec::Opus { .. } => ticks_to_ns(opus_samples, OPUS_RATE),
             _ if first => 0,
             _ => ns.saturating_sub(self.last_ns),
         };
