@@ -14,6 +14,7 @@ pub mod codec;
 pub mod depack;
 pub mod error;
 pub mod media;
+pub mod mux;
 pub mod net;
 pub mod pipeline;
 pub mod rtp;
