@@ -18,6 +18,7 @@ pub mod mux;
 pub mod net;
 pub mod pipeline;
 pub mod rtp;
+pub mod session;
 pub mod streams;
 #[doc(hidden)]
 pub mod testutil;
