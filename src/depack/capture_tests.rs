@@ -8,7 +8,7 @@ use super::{DepackStats, Depacketizer};
 use crate::codec::Codec;
 use crate::media::Frame;
 use crate::time::CaptureTime;
-use crate::track::{ReorderBuffer, ReorderStats, TrackItem};
+use crate::track::{Arrival, ReorderBuffer, ReorderStats, TrackItem};
 use etherparse::{SlicedPacket, TransportSlice};
 use pcap_parser::{LegacyPcapSlice, PcapBlockOwned};
 use std::collections::BTreeMap;
@@ -107,7 +107,13 @@ pub(crate) fn depacketize(
         }
     };
     for p in pkts.iter().filter(|p| p.pt == pt) {
-        reorder.push(p.seq, p.ts, p.marker, p.payload.clone(), p.time);
+        reorder.push(Arrival::new(
+            p.seq,
+            p.ts,
+            p.marker,
+            p.payload.clone(),
+            p.time,
+        ));
         reorder.check_invariants();
         drain(&mut reorder, &mut depack);
     }

@@ -17,7 +17,9 @@ pub enum Kind {
 }
 
 /// Where a track's media comes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Microphone or camera.
@@ -39,7 +41,10 @@ pub struct SrtpSpec {
 impl std::fmt::Debug for SrtpSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Keys are never printed.
-        f.debug_struct("SrtpSpec").field("profile", &self.profile).field("key_base64", &"<redacted>").finish()
+        f.debug_struct("SrtpSpec")
+            .field("profile", &self.profile)
+            .field("key_base64", &"<redacted>")
+            .finish()
     }
 }
 

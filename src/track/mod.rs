@@ -5,4 +5,6 @@
 
 pub mod reorder;
 
-pub use reorder::{ReorderBuffer, ReorderConfig, ReorderStats, ReorderedPacket, TrackItem};
+pub use reorder::{
+    Arrival, ReorderBuffer, ReorderConfig, ReorderStats, ReorderedPacket, TrackItem,
+};

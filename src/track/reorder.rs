@@ -61,6 +61,8 @@ pub struct ReorderedPacket {
     pub ts: u64,
     /// RTP marker bit.
     pub marker: bool,
+    /// RTP payload type (a track may interleave e.g. DTMF or CN with its media).
+    pub pt: u8,
     /// RTP payload (no header, no padding).
     pub payload: Vec<u8>,
     /// Capture time of the packet.
@@ -110,15 +112,39 @@ pub struct ReorderStats {
     pub resets: u64,
 }
 
-/// A packet far outside the segment, waiting for a neighbour to confirm a reset.
-#[derive(Clone, Debug)]
-struct Candidate {
-    seq16: u16,
-    ts32: u32,
-    marker: bool,
-    payload: Vec<u8>,
-    time: CaptureTime,
+/// One packet as captured, before reordering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// RTP sequence number as on the wire.
+    pub seq16: u16,
+    /// RTP timestamp as on the wire.
+    pub ts32: u32,
+    /// RTP marker bit.
+    pub marker: bool,
+    /// RTP payload type.
+    pub pt: u8,
+    /// RTP payload (no header, no padding).
+    pub payload: Vec<u8>,
+    /// Capture time.
+    pub time: CaptureTime,
 }
+
+impl Arrival {
+    /// An arrival with payload type 0 (tests and callers that do not care).
+    pub fn new(seq16: u16, ts32: u32, marker: bool, payload: Vec<u8>, time: CaptureTime) -> Self {
+        Arrival {
+            seq16,
+            ts32,
+            marker,
+            pt: 0,
+            payload,
+            time,
+        }
+    }
+}
+
+/// A packet far outside the segment, waiting for a neighbour to confirm a reset.
+type Candidate = Arrival;
 
 /// Per-track reorder buffer; see the module doc.
 #[derive(Debug)]
@@ -194,38 +220,26 @@ impl ReorderBuffer {
     }
 
     /// Adds one packet as captured, then releases what the window allows.
-    pub fn push(
-        &mut self,
-        seq16: u16,
-        ts32: u32,
-        marker: bool,
-        payload: Vec<u8>,
-        time: CaptureTime,
-    ) {
+    pub fn push(&mut self, a: Arrival) {
         self.stats.packets += 1;
+        let time = a.time;
         let Some(highest) = self.highest else {
-            self.highest = Some((1 << 16) | u64::from(seq16));
-            self.ts_ref = Some((1 << 32) | u64::from(ts32));
-            self.insert((1 << 16) | u64::from(seq16), ts32, marker, payload, time);
+            self.highest = Some((1 << 16) | u64::from(a.seq16));
+            self.ts_ref = Some((1 << 32) | u64::from(a.ts32));
+            self.insert((1 << 16) | u64::from(a.seq16), a);
             self.expire(time);
             return;
         };
-        let ext = extend(highest, u64::from(seq16), 16);
+        let ext = extend(highest, u64::from(a.seq16), 16);
         let far = if ext >= highest {
             ext - highest > MAX_DROPOUT
         } else {
             highest - ext > self.window()
         };
         if far {
-            self.far_packet(Candidate {
-                seq16,
-                ts32,
-                marker,
-                payload,
-                time,
-            });
+            self.far_packet(a);
         } else {
-            self.insert(ext, ts32, marker, payload, time);
+            self.insert(ext, a);
         }
         self.expire(time);
     }
@@ -301,9 +315,9 @@ impl ReorderBuffer {
         self.highest = Some(start);
         self.next = None;
         self.history.clear();
-        self.insert(start, prev.ts32, prev.marker, prev.payload, prev.time);
+        self.insert(start, prev);
         let ext = extend(start, u64::from(c.seq16), 16);
-        self.insert(ext, c.ts32, c.marker, c.payload, c.time);
+        self.insert(ext, c);
     }
 
     fn flush_segment(&mut self) {
@@ -313,7 +327,7 @@ impl ReorderBuffer {
         }
     }
 
-    fn insert(&mut self, ext: u64, ts32: u32, marker: bool, payload: Vec<u8>, time: CaptureTime) {
+    fn insert(&mut self, ext: u64, a: Arrival) {
         if let Some(next) = self.next
             && ext < next
         {
@@ -336,16 +350,17 @@ impl ReorderBuffer {
         }
         let highest = highest.max(ext);
         self.highest = Some(highest);
-        let ts = extend(self.ts_ref.unwrap_or(1 << 32), u64::from(ts32), 32);
+        let ts = extend(self.ts_ref.unwrap_or(1 << 32), u64::from(a.ts32), 32);
         self.ts_ref = Some(ts);
         self.held.insert(
             ext,
             ReorderedPacket {
                 seq: ext,
                 ts,
-                marker,
-                payload,
-                time,
+                marker: a.marker,
+                pt: a.pt,
+                payload: a.payload,
+                time: a.time,
             },
         );
         self.release_ready();
@@ -475,13 +490,13 @@ mod tests {
     ) -> ReorderBuffer {
         let mut b = ReorderBuffer::new(cfg);
         for (i, &(seq, ts, ms, payload, want)) in rows.iter().enumerate() {
-            b.push(
+            b.push(Arrival::new(
                 seq,
                 ts,
                 false,
                 payload.as_bytes().to_vec(),
                 CaptureTime::from_nanos(ms * MS),
-            );
+            ));
             b.check_invariants();
             let got: Vec<String> = std::iter::from_fn(|| b.pull())
                 .map(|i| item_str(&i))
@@ -628,7 +643,13 @@ mod tests {
     #[test]
     fn tick_releases_without_packets() {
         let mut b = ReorderBuffer::new(small());
-        b.push(1, 0, false, b"a".to_vec(), CaptureTime::from_nanos(0));
+        b.push(Arrival::new(
+            1,
+            0,
+            false,
+            b"a".to_vec(),
+            CaptureTime::from_nanos(0),
+        ));
         assert_eq!(b.pull(), None);
         b.tick(CaptureTime::from_nanos(99 * MS));
         assert_eq!(b.pull(), None);
@@ -658,7 +679,7 @@ mod tests {
         let mut b = ReorderBuffer::new(small());
         let t = CaptureTime::from_nanos(0);
         for s in [5000u16, 5001, 5002, 10, 11, 12] {
-            b.push(s, 0, false, vec![1], t);
+            b.push(Arrival::new(s, 0, false, vec![1], t));
         }
         b.flush();
         let seqs: Vec<u64> = std::iter::from_fn(|| b.pull())
@@ -719,7 +740,7 @@ mod tests {
             (1, 6000),
         ];
         for (s, ts) in pkts {
-            b.push(s, ts, false, vec![0], t);
+            b.push(Arrival::new(s, ts, false, vec![0], t));
         }
         b.flush();
         let got: Vec<(u64, u64)> = std::iter::from_fn(|| b.pull())
@@ -788,7 +809,7 @@ mod tests {
             let mut b = ReorderBuffer::default();
             for &i in &order {
                 let (s, t) = pk[i];
-                b.push(s, t, false, (i as u32).to_be_bytes().to_vec(), CaptureTime::from_nanos(0));
+                b.push(Arrival::new(s, t, false, (i as u32).to_be_bytes().to_vec(), CaptureTime::from_nanos(0)));
                 b.check_invariants();
             }
             b.flush();
@@ -819,7 +840,7 @@ mod tests {
             let mut b = ReorderBuffer::new(cfg);
             for (k, &(_, i)) in arrivals.iter().enumerate() {
                 let (s, t) = pk[i];
-                b.push(s, t, false, (i as u32).to_be_bytes().to_vec(), CaptureTime::from_nanos(k as i64 * MS / 10));
+                b.push(Arrival::new(s, t, false, (i as u32).to_be_bytes().to_vec(), CaptureTime::from_nanos(k as i64 * MS / 10)));
                 b.check_invariants();
             }
             b.flush();
@@ -842,7 +863,7 @@ mod tests {
                 // Mostly near-sequential with random jumps (jitter picks rare far values).
                 let s = if jitter % 16 == 0 { jitter } else { base.wrapping_add(d) };
                 now += dt * MS;
-                b.push(s, u32::from(s) * 90, false, vec![1], CaptureTime::from_nanos(now));
+                b.push(Arrival::new(s, u32::from(s) * 90, false, vec![1], CaptureTime::from_nanos(now)));
                 b.check_invariants();
                 out.extend(std::iter::from_fn(|| b.pull()));
             }
