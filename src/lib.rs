@@ -11,12 +11,16 @@
 pub mod capture;
 pub mod cli;
 pub mod codec;
+pub mod depack;
 pub mod error;
 pub mod media;
+pub mod mux;
 pub mod net;
 pub mod pipeline;
 pub mod rtp;
+pub mod session;
 pub mod streams;
 #[doc(hidden)]
 pub mod testutil;
 pub mod time;
+pub mod track;

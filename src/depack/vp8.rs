@@ -1,0 +1,549 @@
+//! VP8 (RFC 7741): payload descriptors stripped, packets of one picture joined.
+//!
+//! A frame is the packets of one RTP timestamp, from the one with S=1 and
+//! PID=0 (start of partition 0) to the one with the marker bit. The first
+//! partition's payload header says whether it is a key frame (P=0, RFC 7741
+//! §4.3); a key frame's header carries the start code 9d 01 2a and the 14-bit
+//! width and height (RFC 6386 §9.1), which fill `Frame::dimensions`.
+//!
+//! Tolerates: a lost marker (a new timestamp ends the previous frame, if no
+//! packet is missing), S=1 on later partitions (PID != 0 is a continuation),
+//! descriptor extensions we do not use (PictureID, TL0PICIDX, TID/KEYIDX).
+//! Drops: a frame with any packet lost or malformed, a frame whose start is
+//! missing (including a frame starting with S=1 but PID != 0), a frame
+//! unfinished at `flush`, and every frame after a loss until the next key
+//! frame, because VP8 inter frames reference earlier frames.
+
+use super::{Assembler, DepackError, DepackStats, Malformed};
+use crate::media::{Frame, RtpIn};
+
+/// The VP8 payload descriptor (RFC 7741 §4.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vp8Descriptor {
+    /// N: the frame is not used as a reference.
+    pub non_reference: bool,
+    /// S: the packet starts a partition.
+    pub start: bool,
+    /// PID: partition index.
+    pub partition: u8,
+    /// PictureID, 7 or 15 bits (M bit).
+    pub picture_id: Option<u16>,
+    /// TL0PICIDX.
+    pub tl0_pic_idx: Option<u8>,
+    /// Temporal layer index (T bit).
+    pub tid: Option<u8>,
+    /// Key frame index (K bit).
+    pub key_idx: Option<u8>,
+    /// Bytes taken by the descriptor; the VP8 payload follows.
+    pub len: usize,
+}
+
+impl Vp8Descriptor {
+    /// Parses the descriptor at the start of an RTP payload.
+    pub fn parse(p: &[u8]) -> Result<Self, Malformed> {
+        let b0 = *p.first().ok_or(Malformed::EmptyPayload)?;
+        let mut d = Vp8Descriptor {
+            non_reference: b0 & 0x20 != 0,
+            start: b0 & 0x10 != 0,
+            partition: b0 & 0x07,
+            len: 1,
+            ..Default::default()
+        };
+        let byte = |i: usize| p.get(i).copied().ok_or(Malformed::Vp8Descriptor);
+        if b0 & 0x80 != 0 {
+            // X: |I|L|T|K| RSV |, then each present field in that order.
+            let x = byte(1)?;
+            let mut i = 2;
+            if x & 0x80 != 0 {
+                let m = byte(i)?;
+                if m & 0x80 != 0 {
+                    d.picture_id = Some(u16::from(m & 0x7f) << 8 | u16::from(byte(i + 1)?));
+                    i += 2;
+                } else {
+                    d.picture_id = Some(u16::from(m));
+                    i += 1;
+                }
+            }
+            if x & 0x40 != 0 {
+                d.tl0_pic_idx = Some(byte(i)?);
+                i += 1;
+            }
+            // One byte |TID|Y| KEYIDX | when either T or K is set (§4.2).
+            if x & 0x30 != 0 {
+                let t = byte(i)?;
+                d.tid = (x & 0x20 != 0).then_some(t >> 6);
+                d.key_idx = (x & 0x10 != 0).then_some(t & 0x1f);
+                i += 1;
+            }
+            d.len = i;
+        }
+        if d.len >= p.len() {
+            return Err(Malformed::EmptyPayload);
+        }
+        Ok(d)
+    }
+}
+
+/// Reads the first partition's payload header: (key frame, dimensions of a key frame).
+///
+/// RFC 7741 §4.3: `|Size0|H| VER |P|` then two size bytes; P=0 is a key frame,
+/// followed by the start code and `width`/`height` (14 bits + 2 scale bits, LE).
+pub fn parse_payload_header(vp8: &[u8]) -> Result<(bool, Option<(u16, u16)>), Malformed> {
+    let b0 = *vp8.first().ok_or(Malformed::Vp8PayloadHeader)?;
+    if b0 & 0x01 != 0 {
+        return Ok((false, None));
+    }
+    match vp8 {
+        [_, _, _, 0x9d, 0x01, 0x2a, w0, w1, h0, h1, ..] => {
+            let w = u16::from_le_bytes([*w0, *w1]) & 0x3fff;
+            let h = u16::from_le_bytes([*h0, *h1]) & 0x3fff;
+            Ok((true, Some((w, h))))
+        }
+        _ => Err(Malformed::Vp8PayloadHeader),
+    }
+}
+
+/// VP8 depacketizer; see the module doc.
+#[derive(Debug)]
+pub struct Depack {
+    asm: Assembler,
+}
+
+impl Default for Depack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Depack {
+    /// A new depacketizer, waiting for a key frame.
+    pub fn new() -> Self {
+        Depack {
+            asm: Assembler::new(true),
+        }
+    }
+
+    /// Adds the next packet in sequence order.
+    pub fn push(&mut self, pkt: RtpIn<'_>) -> Result<(), DepackError> {
+        self.asm.begin_packet(&pkt)?;
+        let d = Vp8Descriptor::parse(pkt.payload).map_err(|m| self.asm.malformed(&pkt, m, true))?;
+        let vp8 = &pkt.payload[d.len..];
+        if d.start && d.partition == 0 {
+            let (keyframe, dimensions) =
+                parse_payload_header(vp8).map_err(|m| self.asm.malformed(&pkt, m, true))?;
+            let p = self.asm.start(pkt.ts);
+            p.keyframe = keyframe;
+            p.dimensions = dimensions;
+        } else if self.asm.continue_at(pkt.ts).is_none() {
+            // Start lost or frame already broken: skip, but still end it at the marker.
+            if pkt.marker {
+                self.asm.end_frame();
+            }
+            return Ok(());
+        }
+        self.asm.append(&pkt, vp8)?;
+        if pkt.marker {
+            self.asm.end_frame();
+        }
+        Ok(())
+    }
+
+    /// Notes `lost` missing packets: the frame in progress is dropped, then wait for a key frame.
+    pub fn gap(&mut self, lost: u64) {
+        self.asm.gap(lost);
+    }
+
+    /// The next frame.
+    pub fn pull(&mut self) -> Option<Frame> {
+        self.asm.out.pop_front()
+    }
+
+    /// Ends the track; a frame without its marker packet is dropped as incomplete.
+    pub fn flush(&mut self) {
+        self.asm.drop_in_progress();
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &DepackStats {
+        &self.asm.stats
+    }
+
+    /// Panics if an internal invariant does not hold.
+    pub fn check_invariants(&self) {
+        self.asm.check_invariants();
+        for f in &self.asm.out {
+            assert_eq!(
+                f.keyframe,
+                f.data[0] & 1 == 0,
+                "keyframe flag matches P bit"
+            );
+            assert_eq!(f.keyframe, f.dimensions.is_some());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::depack::testutil::{OwnedPkt, arb_packets, check_frames};
+    use proptest::prelude::*;
+
+    /// (name, rows, frames (ts, key), dropped incomplete, dropped waiting keyframe, malformed)
+    type Case = (&'static str, Vec<Row>, Vec<(u64, bool)>, u64, u64, u64);
+
+    /// Start of a key frame: descriptor S=1 PID=0, then header with start code and size.
+    fn key(w: u16, h: u16, rest: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a];
+        v.extend(w.to_le_bytes());
+        v.extend(h.to_le_bytes());
+        v.extend(rest);
+        v
+    }
+
+    /// Start of an inter frame.
+    fn inter(rest: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x10, 0x01, 0x00, 0x00];
+        v.extend(rest);
+        v
+    }
+
+    /// A continuation packet (S=0).
+    fn cont(rest: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x00];
+        v.extend(rest);
+        v
+    }
+
+    type Row = (u64, u64, bool, Vec<u8>);
+
+    /// Pushes rows (a skipped seq is loss), flushes; returns (ts, keyframe) per frame and stats.
+    fn run(rows: &[Row]) -> (Vec<(u64, bool)>, Vec<Frame>, DepackStats) {
+        let mut d = Depack::new();
+        let mut frames = Vec::new();
+        for (seq, ts, m, payload) in rows {
+            let _ = d.push(RtpIn {
+                seq: *seq,
+                ts: *ts,
+                marker: *m,
+                payload,
+            });
+            d.check_invariants();
+            frames.extend(std::iter::from_fn(|| d.pull()));
+        }
+        d.flush();
+        frames.extend(std::iter::from_fn(|| d.pull()));
+        check_frames(&frames);
+        let summary = frames.iter().map(|f| (f.ts, f.keyframe)).collect();
+        (summary, frames, d.stats().clone())
+    }
+
+    #[test]
+    fn descriptors() {
+        let cases: &[(&[u8], Result<Vp8Descriptor, Malformed>)] = &[
+            (
+                &[0x10, 0xaa],
+                Ok(Vp8Descriptor {
+                    start: true,
+                    len: 1,
+                    ..Default::default()
+                }),
+            ),
+            (
+                &[0x23, 0xaa],
+                Ok(Vp8Descriptor {
+                    non_reference: true,
+                    partition: 3,
+                    len: 1,
+                    ..Default::default()
+                }),
+            ),
+            // X, I with 7-bit PictureID.
+            (
+                &[0x90, 0x80, 0x05, 0xaa],
+                Ok(Vp8Descriptor {
+                    start: true,
+                    picture_id: Some(5),
+                    len: 3,
+                    ..Default::default()
+                }),
+            ),
+            // X, I (15-bit), L, T, K.
+            (
+                &[0x90, 0xf0, 0x81, 0x02, 0x07, 0b1010_0011, 0xaa],
+                Ok(Vp8Descriptor {
+                    start: true,
+                    picture_id: Some(0x102),
+                    tl0_pic_idx: Some(7),
+                    tid: Some(2),
+                    key_idx: Some(3),
+                    len: 6,
+                    ..Default::default()
+                }),
+            ),
+            // K only: the same TID/KEYIDX byte, TID not reported.
+            (
+                &[0x80, 0x10, 0x05, 0xaa],
+                Ok(Vp8Descriptor {
+                    key_idx: Some(5),
+                    len: 3,
+                    ..Default::default()
+                }),
+            ),
+            (&[], Err(Malformed::EmptyPayload)),
+            (&[0x80], Err(Malformed::Vp8Descriptor)),
+            (&[0x80, 0x80], Err(Malformed::Vp8Descriptor)),
+            (&[0x80, 0x80, 0x81], Err(Malformed::Vp8Descriptor)),
+            (&[0x80, 0x40], Err(Malformed::Vp8Descriptor)),
+            (&[0x80, 0x20], Err(Malformed::Vp8Descriptor)),
+            // Descriptor only, no VP8 data.
+            (&[0x10], Err(Malformed::EmptyPayload)),
+            (&[0x90, 0x80, 0x05], Err(Malformed::EmptyPayload)),
+        ];
+        for (i, (p, want)) in cases.iter().enumerate() {
+            assert_eq!(Vp8Descriptor::parse(p), *want, "case {i}: {p:02x?}");
+        }
+    }
+
+    #[test]
+    fn payload_headers() {
+        assert_eq!(
+            parse_payload_header(&key(640, 480, &[])[1..]),
+            Ok((true, Some((640, 480))))
+        );
+        // Scale bits are masked off.
+        assert_eq!(
+            parse_payload_header(&[0, 0, 0, 0x9d, 1, 0x2a, 0x80, 0xc2, 0xe0, 0x41]),
+            Ok((true, Some((640, 480))))
+        );
+        assert_eq!(parse_payload_header(&[0x01]), Ok((false, None)));
+        assert_eq!(parse_payload_header(&[]), Err(Malformed::Vp8PayloadHeader));
+        assert_eq!(
+            parse_payload_header(&[0, 0, 0, 0x9d, 1, 0x2b, 0, 0, 0, 0]),
+            Err(Malformed::Vp8PayloadHeader)
+        );
+        assert_eq!(
+            parse_payload_header(&[0, 0, 0, 0x9d, 1, 0x2a, 0, 0, 0]),
+            Err(Malformed::Vp8PayloadHeader)
+        );
+    }
+
+    #[test]
+    fn frames_from_packets() {
+        let (got, frames, st) = run(&[
+            (1, 100, false, key(320, 240, b"ab")),
+            (2, 100, true, cont(b"cd")),
+            (3, 200, true, inter(b"ef")),
+        ]);
+        assert_eq!(got, [(100, true), (200, false)]);
+        assert_eq!(frames[0].data, [&key(320, 240, b"abcd")[1..]].concat());
+        assert_eq!(frames[0].dimensions, Some((320, 240)));
+        assert_eq!(frames[1].data, [0x01, 0, 0, b'e', b'f']);
+        assert_eq!(
+            (
+                st.frames,
+                st.dropped_incomplete,
+                st.dropped_waiting_keyframe
+            ),
+            (2, 0, 0)
+        );
+    }
+
+    #[test]
+    fn loss_cases() {
+        // (name, rows, frames (ts, key), dropped incomplete, dropped waiting keyframe, malformed)
+        let cases: Vec<Case> = vec![
+            (
+                "starts with inter frame",
+                vec![(1, 100, true, inter(b"x")), (2, 200, true, key(2, 2, b""))],
+                vec![(200, true)],
+                0,
+                1,
+                0,
+            ),
+            (
+                "lost first packet",
+                vec![
+                    (1, 100, true, key(2, 2, b"")),
+                    (3, 200, true, cont(b"b")),
+                    (4, 300, true, inter(b"c")),
+                    (5, 400, true, key(2, 2, b"")),
+                ],
+                vec![(100, true), (400, true)],
+                1,
+                1,
+                0,
+            ),
+            (
+                "lost middle packet",
+                vec![
+                    (1, 100, true, key(2, 2, b"")),
+                    (2, 200, false, inter(b"a")),
+                    (4, 200, true, cont(b"c")),
+                    (5, 300, true, key(2, 2, b"")),
+                ],
+                vec![(100, true), (300, true)],
+                1,
+                0,
+                0,
+            ),
+            (
+                "lost last packet",
+                vec![
+                    (1, 100, true, key(2, 2, b"")),
+                    (2, 200, false, inter(b"a")),
+                    (4, 300, true, inter(b"c")),
+                    (5, 400, true, inter(b"d")),
+                ],
+                vec![(100, true)],
+                1,
+                2,
+                0,
+            ),
+            (
+                "lost marker bit only: new timestamp ends the frame",
+                vec![
+                    (1, 100, false, key(2, 2, b"")),
+                    (2, 100, false, cont(b"a")),
+                    (3, 200, true, inter(b"c")),
+                ],
+                vec![(100, true), (200, false)],
+                0,
+                0,
+                0,
+            ),
+            (
+                "S=1 but PID=1 first: start lost",
+                vec![
+                    (1, 100, true, key(2, 2, b"")),
+                    (2, 200, false, vec![0x11, 1, 2]),
+                    (3, 200, true, cont(b"c")),
+                    (4, 300, true, key(2, 2, b"")),
+                ],
+                vec![(100, true), (300, true)],
+                1,
+                0,
+                0,
+            ),
+            (
+                "S=1 PID=1 inside a frame is a continuation",
+                vec![
+                    (1, 100, false, key(2, 2, b"")),
+                    (2, 100, true, vec![0x11, 7]),
+                ],
+                vec![(100, true)],
+                0,
+                0,
+                0,
+            ),
+            (
+                "malformed descriptor breaks its frame",
+                vec![
+                    (1, 100, true, key(2, 2, b"")),
+                    (2, 200, false, inter(b"a")),
+                    (3, 200, true, vec![0x80]),
+                    (4, 300, true, inter(b"a")),
+                    (5, 400, true, key(2, 2, b"")),
+                ],
+                vec![(100, true), (400, true)],
+                1,
+                1,
+                1,
+            ),
+            (
+                "key frame without start code",
+                vec![(1, 100, true, vec![0x10, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7])],
+                vec![],
+                1,
+                0,
+                1,
+            ),
+            (
+                "unfinished frame at flush",
+                vec![(1, 100, true, key(2, 2, b"")), (2, 200, false, inter(b"a"))],
+                vec![(100, true)],
+                1,
+                0,
+                0,
+            ),
+            (
+                "timestamp wrap (extended)",
+                vec![
+                    (65_535, (1 << 32) - 1500, true, key(2, 2, b"")),
+                    (65_536, (1 << 32) + 1500, false, inter(b"a")),
+                    (65_537, (1 << 32) + 1500, true, cont(b"b")),
+                ],
+                vec![((1 << 32) - 1500, true), ((1 << 32) + 1500, false)],
+                0,
+                0,
+                0,
+            ),
+            (
+                "duplicate sequence number is out of order",
+                vec![
+                    (1, 100, true, key(2, 2, b"")),
+                    (1, 100, true, key(2, 2, b"")),
+                ],
+                vec![(100, true)],
+                0,
+                0,
+                1,
+            ),
+        ];
+        for (name, rows, want, inc, wait, bad) in cases {
+            let (got, _, st) = run(&rows);
+            assert_eq!(got, want, "{name}");
+            assert_eq!(
+                (
+                    st.dropped_incomplete,
+                    st.dropped_waiting_keyframe,
+                    st.malformed_total()
+                ),
+                (inc, wait, bad),
+                "{name}: {st:?}"
+            );
+        }
+    }
+
+    /// Random packets, mostly shaped like VP8 (key/inter starts, continuations).
+    fn arb_vp8() -> impl Strategy<Value = Vec<(OwnedPkt, u64)>> {
+        arb_packets(60).prop_map(|pkts| {
+            pkts.into_iter()
+                .map(|(mut p, lost)| {
+                    let rest = p.payload.split_off(1);
+                    p.payload = match p.payload[0] % 5 {
+                        0 => key(u16::from(p.payload[0]), 7, &rest),
+                        1 => inter(&rest),
+                        2 => cont(&rest),
+                        3 if !rest.is_empty() => [vec![0x90, 0xf0, 0x81], rest].concat(),
+                        _ => [p.payload, rest].concat(),
+                    };
+                    (p, lost)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn random_packets_keep_invariants(pkts in arb_vp8(), use_gap in any::<bool>()) {
+            let mut d = Depack::new();
+            let mut frames = Vec::new();
+            for (p, lost) in &pkts {
+                if use_gap && *lost > 0 {
+                    d.gap(*lost);
+                }
+                let _ = d.push(p.as_rtp_in());
+                d.check_invariants();
+                frames.extend(std::iter::from_fn(|| d.pull()));
+            }
+            d.flush();
+            d.check_invariants();
+            frames.extend(std::iter::from_fn(|| d.pull()));
+            check_frames(&frames);
+            prop_assert_eq!(d.stats().frames, frames.len() as u64);
+            if let Some(f) = frames.first() {
+                prop_assert!(f.keyframe);
+            }
+        }
+    }
+}
