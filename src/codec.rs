@@ -502,11 +502,17 @@ impl CodecGuesser {
             && f64::from(self.same_ts) < 0.1 * f64::from(self.examined)
     }
 
-    fn timing_evidence(&self) -> String {
+    /// Timing says video (or events): frames split over packets sharing a timestamp, many markers.
+    pub fn looks_like_video(&self) -> bool {
         let n = self.examined.max(1);
         // Audio marks only talkspurt starts; video marks the last packet of each frame and
         // splits frames over packets sharing a timestamp (as do RFC 4733 event updates).
-        let kind = if f64::from(self.same_ts) >= 0.1 * f64::from(n) || self.markers * 2 >= n {
+        f64::from(self.same_ts) >= 0.1 * f64::from(n) || self.markers * 2 >= n
+    }
+
+    fn timing_evidence(&self) -> String {
+        let n = self.examined.max(1);
+        let kind = if self.looks_like_video() {
             "video-like (or events)"
         } else {
             "audio-like"

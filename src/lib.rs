@@ -8,6 +8,7 @@
 //!
 //! The library never prints; the binary (`src/main.rs`) parses arguments and reports.
 
+pub mod assets;
 pub mod capture;
 pub mod cli;
 pub mod codec;
@@ -17,6 +18,7 @@ pub mod media;
 pub mod mux;
 pub mod net;
 pub mod pipeline;
+pub mod record;
 pub mod rtp;
 pub mod session;
 pub mod streams;

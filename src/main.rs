@@ -1,7 +1,7 @@
 //! The rtprec binary: parse arguments, run, report, exit.
 
 use clap::Parser;
-use rtprec::cli::args::{Cli, Command, StreamsArgs};
+use rtprec::cli::args::{Cli, Command, RecordArgs, StreamsArgs};
 use rtprec::cli::exit::ExitCode;
 use rtprec::cli::report;
 use std::io::{self, IsTerminal, Write};
@@ -10,22 +10,23 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let code = match &cli.command {
         Command::Streams(args) => streams(args, cli.quiet),
+        Command::Record(args) => record(args, cli.quiet),
     };
     code.into()
 }
 
-fn streams(args: &StreamsArgs, quiet: bool) -> ExitCode {
-    if args
-        .captures
-        .iter()
-        .filter(|p| p.as_os_str() == "-")
-        .count()
-        > 1
-    {
+/// `-` may appear once: standard input cannot be read twice.
+fn stdin_once(captures: &[std::path::PathBuf]) -> bool {
+    if captures.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         eprintln!("rtprec: standard input (-) can be read only once");
-        return ExitCode::Usage;
+        return false;
     }
-    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
+    true
+}
+
+/// A spinner on stderr, only when stderr is a terminal and not `--quiet`.
+fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
+    (!quiet && io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_style(
             indicatif::ProgressStyle::with_template(
@@ -34,7 +35,37 @@ fn streams(args: &StreamsArgs, quiet: bool) -> ExitCode {
             .expect("static progress template is valid"),
         );
         pb
-    });
+    })
+}
+
+fn print_warnings(warnings: &[rtprec::pipeline::Warning]) {
+    for w in warnings {
+        eprintln!(
+            "rtprec: warning: {}: frame {} (byte offset {}): {} [{}]",
+            w.file, w.frame, w.offset, w.message, w.kind
+        );
+    }
+}
+
+/// Writes machine output to stdout; a closed pipe (`| head`) is the reader's choice, not an error.
+fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), ExitCode> {
+    let stdout = io::stdout();
+    let mut lock = io::BufWriter::new(stdout.lock());
+    match write(&mut lock).and_then(|()| lock.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            eprintln!("rtprec: writing output: {e}");
+            Err(ExitCode::BadInput)
+        }
+    }
+}
+
+fn streams(args: &StreamsArgs, quiet: bool) -> ExitCode {
+    if !stdin_once(&args.captures) {
+        return ExitCode::Usage;
+    }
+    let bar = progress_bar(quiet);
     let result = rtprec::pipeline::run_streams(&args.captures, &mut |frames| {
         if let Some(pb) = &bar {
             pb.set_position(frames);
@@ -51,31 +82,98 @@ fn streams(args: &StreamsArgs, quiet: bool) -> ExitCode {
         }
     };
     if !quiet {
-        for w in &out.warnings {
-            eprintln!(
-                "rtprec: warning: {}: frame {} (byte offset {}): {} [{}]",
-                w.file, w.frame, w.offset, w.message, w.kind
-            );
-        }
+        print_warnings(&out.warnings);
     }
-    let stdout = io::stdout();
-    let mut lock = io::BufWriter::new(stdout.lock());
-    let written = if args.json {
-        report::write_json(&mut lock, &out)
-    } else {
-        report::write_table(&mut lock, &out)
-    };
-    match written.and_then(|()| lock.flush()) {
-        Ok(()) => {}
-        // A closed pipe (`| head`) is the reader's choice, not an error.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::Success,
-        Err(e) => {
-            eprintln!("rtprec: writing output: {e}");
-            return ExitCode::BadInput;
+    let written = to_stdout(|w| {
+        if args.json {
+            report::write_json(w, &out)
+        } else {
+            report::write_table(w, &out)
         }
+    });
+    if let Err(code) = written {
+        return code;
     }
     if out.report.streams.is_empty() {
         ExitCode::NothingFound
+    } else {
+        ExitCode::Success
+    }
+}
+
+fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
+    use rtprec::assets::Status;
+    if !stdin_once(&args.captures) {
+        return ExitCode::Usage;
+    }
+    let opts = rtprec::record::RecordOptions {
+        out_dir: args.out.clone(),
+        jobs: args.jobs,
+        session: None,
+        identification: "inferred",
+        reorder: rtprec::track::ReorderConfig {
+            max_packets: args.reorder_packets as usize,
+            max_hold_nanos: i64::try_from(args.reorder_ms.saturating_mul(1_000_000))
+                .unwrap_or(i64::MAX),
+        },
+    };
+    let bar = progress_bar(quiet);
+    let result = rtprec::record::run_record(&args.captures, &opts, &mut |frames| {
+        if let Some(pb) = &bar {
+            pb.set_position(frames);
+        }
+    });
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    if !quiet {
+        print_warnings(&out.warnings);
+        for a in &out.manifest.assets {
+            match (&a.status, &a.path, &a.error) {
+                (Status::Completed, Some(path), _) => eprintln!(
+                    "rtprec: recorded {} ({} {}, {} ms, {} frames)",
+                    path,
+                    a.codec.as_deref().unwrap_or("?"),
+                    a.resolution
+                        .map(|r| format!("{}x{}", r.width, r.height))
+                        .unwrap_or_else(|| "audio".into()),
+                    a.duration_ms.unwrap_or(0),
+                    a.stats.frames_written
+                ),
+                (_, _, Some(err)) => eprintln!(
+                    "rtprec: failed {}/{}/{}/{} (ssrc {}): {}: {}",
+                    a.room_id, a.session_id, a.peer_id, a.track_id, a.ssrc, err.code, err.message
+                ),
+                _ => {}
+            }
+        }
+        eprintln!("rtprec: wrote {}", out.manifest_path.display());
+    }
+    if args.json {
+        let written = to_stdout(|w| {
+            serde_json::to_writer_pretty(&mut *w, &out.manifest).map_err(io::Error::other)?;
+            w.write_all(b"\n")
+        });
+        if let Err(code) = written {
+            return code;
+        }
+    }
+    if out.manifest.assets.is_empty() {
+        ExitCode::NothingFound
+    } else if out
+        .manifest
+        .assets
+        .iter()
+        .any(|a| a.status == Status::Failed)
+    {
+        ExitCode::TracksFailed
     } else {
         ExitCode::Success
     }

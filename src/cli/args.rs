@@ -32,6 +32,58 @@ pub enum Command {
     /// counted separately so that duplicates never hide loss. Several captures
     /// are merged in capture-time order and reported together.
     Streams(StreamsArgs),
+    /// Record every track of the captures to its own playable file, with a manifest.
+    ///
+    /// Each RTP stream identified as a track (from --metadata, or inferred from
+    /// the traffic) is reordered, de-duplicated, depacketized and written to
+    /// OUT/<room_id>/<session_id>/<peer_id>/<track_id>.<ext>: Opus to Ogg Opus,
+    /// VP8, VP9 and AV1 to WebM. Lost audio stays a gap of the right length;
+    /// video resumes at the next keyframe after a loss. OUT/manifest.json lists
+    /// one asset of type `track` per track, completed or failed with a reason.
+    /// Files are written under a temporary name and renamed when complete.
+    Record(RecordArgs),
+}
+
+/// Arguments of `rtprec record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Capture files (pcap, pcapng, rtpdump, optionally gzip-compressed); `-` reads standard input.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+
+    /// Directory for the recordings and manifest.json (created if missing).
+    #[arg(
+        short,
+        long,
+        env = "RTPREC_OUT",
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub out: PathBuf,
+
+    /// Session metadata JSON saying which SSRC is which peer's which track (schema: schemas/session-metadata.schema.json).
+    #[arg(short, long, value_name = "FILE", conflicts_with = "sdp")]
+    pub metadata: Option<PathBuf>,
+
+    /// The peers' SDP files (one per peer), an alternative to --metadata.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub sdp: Vec<PathBuf>,
+
+    /// Worker threads for per-track work (0: one per core). Output does not depend on it.
+    #[arg(short, long, default_value_t = 0, value_name = "N")]
+    pub jobs: usize,
+
+    /// Reorder window per track, in packets.
+    #[arg(long, default_value_t = 512, value_name = "PACKETS", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub reorder_packets: u32,
+
+    /// Longest time a packet is held waiting for a missing one, in milliseconds of capture time.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub reorder_ms: u64,
+
+    /// Also write the manifest to standard output as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `rtprec streams`.

@@ -12,13 +12,15 @@ pub enum ExitCode {
     Usage = 2,
     /// An input could not be read (missing file, unknown format, corrupt structure).
     BadInput = 3,
+    /// Some tracks could not be recorded (the others were).
+    TracksFailed = 4,
     /// Interrupted by Ctrl-C.
     Interrupted = 130,
 }
 
 impl ExitCode {
     /// Every code with its one-line meaning, for the man page and README.
-    pub const ALL: [(ExitCode, &'static str); 5] = [
+    pub const ALL: [(ExitCode, &'static str); 6] = [
         (
             ExitCode::Success,
             "success: everything asked for was done (a broken pipe on stdout also ends quietly with 0)",
@@ -34,6 +36,10 @@ impl ExitCode {
         (
             ExitCode::BadInput,
             "bad input: a capture could not be opened or read (unknown format, corrupt structure, I/O error)",
+        ),
+        (
+            ExitCode::TracksFailed,
+            "record: at least one track failed (its manifest entry says why); the other tracks were recorded",
         ),
         (ExitCode::Interrupted, "interrupted (SIGINT)"),
     ];

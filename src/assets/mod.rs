@@ -1,0 +1,175 @@
+//! The asset manifest: one record per track, stable ids, checksums, listing.
+
+use crate::time::CaptureTime;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the manifest format (bumped on incompatible changes).
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A stable asset id: the first 128 bits of SHA-256 over `room/session/track`, in hex.
+///
+/// The same room, session and track always give the same id, across runs and machines.
+pub fn asset_id(room_id: &str, session_id: &str, peer_id: &str, track_id: &str) -> String {
+    let mut h = Sha256::new();
+    // NUL separators: ids cannot contain NUL, so distinct tuples never collide by concatenation.
+    for part in [room_id, session_id, peer_id, track_id] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Outcome of a track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The file is complete.
+    Completed,
+    /// The track could not be recorded; `error` says why.
+    Failed,
+}
+
+/// Why a track failed: a stable code and a human message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Stable machine-readable code, e.g. `unsupported-codec`.
+    pub code: String,
+    /// Human explanation.
+    pub message: String,
+}
+
+/// Video resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// Width in pixels.
+    pub width: u16,
+    /// Height in pixels.
+    pub height: u16,
+}
+
+/// Per-track statistics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetStats {
+    /// Packets of the track's SSRC received.
+    pub packets: u64,
+    /// Sequence numbers never received (after reordering).
+    pub lost: u64,
+    /// Duplicate packets dropped.
+    pub duplicates: u64,
+    /// Packets that arrived out of order and were put back in order.
+    pub reordered: u64,
+    /// Packets that arrived too late for the reorder window.
+    pub late: u64,
+    /// Sequence number resets.
+    pub resets: u64,
+    /// Packets recovered by RTX/RED/FEC.
+    pub recovered: u64,
+    /// Frames written to the file.
+    pub frames_written: u64,
+    /// Frames dropped because a packet was lost or malformed.
+    pub frames_dropped_incomplete: u64,
+    /// Frames dropped until the next keyframe after loss.
+    pub frames_dropped_until_keyframe: u64,
+    /// Filler frames inserted so audio gaps keep their length.
+    pub frames_inserted: u64,
+    /// Gaps (runs of lost packets).
+    pub gaps: u64,
+    /// RTP timestamp jumps re-anchored on capture time.
+    pub timestamp_jumps: u64,
+    /// Malformed payloads.
+    pub malformed: u64,
+    /// Packets of other payload types on the SSRC (DTMF, comfort noise), not recorded.
+    pub other_payload_types: u64,
+}
+
+/// One `track` asset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Asset {
+    /// Stable id (see [`asset_id`]).
+    pub id: String,
+    /// Always `track`.
+    #[serde(rename = "type")]
+    pub asset_type: String,
+    /// Room.
+    pub room_id: String,
+    /// Session.
+    pub session_id: String,
+    /// Peer.
+    pub peer_id: String,
+    /// Track.
+    pub track_id: String,
+    /// `audio` or `video`.
+    pub kind: crate::session::Kind,
+    /// `regular` or `screen`.
+    pub source: crate::session::Source,
+    /// Codec name (lowercase), or what metadata called it.
+    pub codec: Option<String>,
+    /// `ogg` or `webm`; absent for failed tracks.
+    pub container: Option<String>,
+    /// SSRC in hex.
+    pub ssrc: String,
+    /// Media payload type.
+    pub payload_type: Option<u8>,
+    /// RTP clock rate.
+    pub clock_rate: Option<u32>,
+    /// Path relative to the output directory, `/`-separated; absent for failed tracks.
+    pub path: Option<String>,
+    /// File size in bytes.
+    pub size: Option<u64>,
+    /// SHA-256 of the file, hex.
+    pub sha256: Option<String>,
+    /// Capture time of the track's first packet.
+    pub started_at: Option<String>,
+    /// Capture time of the track's last packet.
+    pub stopped_at: Option<String>,
+    /// Playable duration measured from the written media.
+    pub duration_ms: Option<u64>,
+    /// Offset of the track's start on the session timeline (session start = 0).
+    pub start_offset_ms: Option<i64>,
+    /// Video resolution from the first keyframe.
+    pub resolution: Option<Resolution>,
+    /// `completed` or `failed`.
+    pub status: Status,
+    /// Why it failed.
+    pub error: Option<Failure>,
+    /// Fields rtprec inferred from the traffic rather than read from metadata.
+    pub inferred: Vec<String>,
+    /// Statistics.
+    pub stats: AssetStats,
+}
+
+/// `OUT/manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version ([`MANIFEST_VERSION`]).
+    pub version: u32,
+    /// `rtprec <version>`.
+    pub generator: String,
+    /// Input names in command-line order.
+    pub inputs: Vec<String>,
+    /// Whether ids came from `metadata`, `sdp` or were `inferred`.
+    pub identification: String,
+    /// The assets, sorted by room, session, peer, track.
+    pub assets: Vec<Asset>,
+}
+
+/// Formats a capture time for the manifest.
+pub fn time_str(t: CaptureTime) -> String {
+    t.to_rfc3339_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asset_ids_are_stable_and_distinct() {
+        let a = asset_id("room-7", "s1", "p", "t-mic");
+        assert_eq!(a, asset_id("room-7", "s1", "p", "t-mic"));
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, asset_id("room-7", "s1", "p", "t-cam"));
+        assert_ne!(asset_id("ab", "c", "p", "t"), asset_id("a", "bc", "p", "t"));
+    }
+}

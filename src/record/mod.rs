@@ -1,0 +1,748 @@
+//! `rtprec record`: one sequential pass routing packets to per-track recorders.
+//!
+//! The capture is read once, in capture order. Packets are routed to tracks
+//! (by SSRC from metadata, or inferred per 5-tuple and SSRC once a stream has
+//! proven to be RTP of a known codec) and queued; every batch, all tracks
+//! drain their queues in parallel on a rayon pool. Each track sees its own
+//! packets in capture order whatever the thread count, so output bytes do not
+//! depend on `--jobs`. Memory is bounded by the batch size plus each track's
+//! reorder window.
+
+pub mod track;
+
+use crate::assets::{self, Asset, AssetStats, Failure, Manifest, Resolution, Status};
+use crate::capture::CaptureSet;
+use crate::codec::{Codec, CodecGuesser};
+use crate::error::{Diagnostic, Error};
+use crate::net::{Datagram, Flow, NetConfig, NetDecoder};
+use crate::pipeline::Warning;
+use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
+use crate::session::{Kind, SessionMap, Source};
+use crate::time::CaptureTime;
+use crate::track::{Arrival, ReorderConfig};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use track::{Container, TrackError, TrackRecorder, TrackSetup, TrackStats};
+
+/// Packets queued across all tracks before they are processed in parallel.
+const BATCH_PACKETS: usize = 16_384;
+/// Packets an unidentified stream may buffer while its codec is guessed.
+const PENDING_PACKETS: usize = 96;
+/// Capture time an unidentified stream may buffer while its codec is guessed.
+const PENDING_NANOS: i64 = 3_000_000_000;
+/// Largest forward sequence step that counts as an RTP stream advancing.
+const MAX_GOOD_STEP: u16 = 512;
+
+/// Options of a recording run.
+#[derive(Clone, Debug)]
+pub struct RecordOptions {
+    /// Output directory (created if missing).
+    pub out_dir: PathBuf,
+    /// Worker threads (0: one per core).
+    pub jobs: usize,
+    /// Who is who; `None` infers tracks from the traffic.
+    pub session: Option<SessionMap>,
+    /// `metadata` or `sdp` (for the manifest) when `session` is given.
+    pub identification: &'static str,
+    /// Reorder window per track.
+    pub reorder: ReorderConfig,
+}
+
+/// Result of a recording run.
+#[derive(Debug)]
+pub struct RecordOutput {
+    /// The manifest, also written to `OUT/manifest.json`.
+    pub manifest: Manifest,
+    /// Path of the manifest.
+    pub manifest_path: PathBuf,
+    /// Frames read.
+    pub frames: u64,
+    /// First occurrence of each kind of problem.
+    pub warnings: Vec<Warning>,
+}
+
+/// Who a track is.
+#[derive(Clone, Debug)]
+struct Identity {
+    room_id: String,
+    session_id: String,
+    peer_id: String,
+    track_id: String,
+    kind: Kind,
+    source: Source,
+    ssrc: u32,
+    inferred: Vec<String>,
+}
+
+/// A track: identity, setup and its running recorder (or why it failed).
+struct Track {
+    id: Identity,
+    codec_name: Option<String>,
+    codec: Option<Codec>,
+    payload_type: Option<u8>,
+    clock_rate: Option<u32>,
+    container: Option<Container>,
+    rel_path: Option<String>,
+    state: TrackState,
+    inbox: Vec<Arrival>,
+    first_time: Option<CaptureTime>,
+    last_time: Option<CaptureTime>,
+}
+
+enum TrackState {
+    /// Waiting for the first packet (metadata tracks are created lazily).
+    Idle,
+    Running(Box<TrackRecorder>),
+    Done(
+        Box<Result<(crate::mux::OutputFile, TrackStats), Failure>>,
+        Option<(u16, u16)>,
+    ),
+}
+
+impl Track {
+    fn fail(&mut self, code: &str, message: String) {
+        self.state = TrackState::Done(
+            Box::new(Err(Failure {
+                code: code.into(),
+                message,
+            })),
+            None,
+        );
+    }
+
+    /// Feeds the queued packets to the recorder.
+    fn drain(&mut self) {
+        let inbox = std::mem::take(&mut self.inbox);
+        let TrackState::Running(rec) = &mut self.state else {
+            return;
+        };
+        for a in inbox {
+            if let Err(e) = rec.push(a) {
+                self.fail(failure_code(&e), e.to_string());
+                return;
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.drain();
+        match std::mem::replace(&mut self.state, TrackState::Idle) {
+            TrackState::Running(rec) => {
+                let dims = rec.dimensions();
+                let result = rec.finish().map_err(|(e, _)| Failure {
+                    code: failure_code(&e).into(),
+                    message: e.to_string(),
+                });
+                self.state = TrackState::Done(Box::new(result), dims);
+            }
+            TrackState::Idle => self.fail(
+                "no-media",
+                "no RTP packet of this track was captured".into(),
+            ),
+            done @ TrackState::Done(..) => self.state = done,
+        }
+    }
+}
+
+fn failure_code(e: &TrackError) -> &'static str {
+    match e {
+        TrackError::Unsupported(_) => "unsupported-codec",
+        TrackError::NoKeyframe(_) => "no-keyframe",
+        TrackError::Mux(crate::mux::MuxError::NoFrames) => "no-decodable-frames",
+        TrackError::Mux(crate::mux::MuxError::Io { .. }) => "io-error",
+        TrackError::Mux(crate::mux::MuxError::Config(_)) => "unsupported-format",
+    }
+}
+
+/// A stream seen without metadata, buffered until it is identified.
+struct Pending {
+    flow: Flow,
+    ssrc: Ssrc,
+    first_time: CaptureTime,
+    packets: Vec<Arrival>,
+    guessers: BTreeMap<u8, CodecGuesser>,
+    last_seq: Option<u16>,
+    good_steps: u64,
+    total: u64,
+}
+
+impl Pending {
+    fn confirmed(&self) -> bool {
+        self.total >= 2 && self.good_steps >= 1 && self.good_steps * 4 >= self.total - 1
+    }
+
+    /// The dominant payload type, its guessed codec, and whether its timing looks like video.
+    fn guess(&self) -> (u8, crate::codec::CodecGuess, bool) {
+        let (pt, g) = self
+            .guessers
+            .iter()
+            .max_by_key(|(pt, g)| (g.packets(), std::cmp::Reverse(**pt)))
+            .expect("a pending stream has at least one packet");
+        (*pt, g.guess(), g.looks_like_video())
+    }
+}
+
+/// Where packets of an SSRC go.
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    Track(usize),
+    Ignore,
+}
+
+struct Recorder<'o> {
+    opts: &'o RecordOptions,
+    tracks: Vec<Track>,
+    by_ssrc: HashMap<u32, Route>,
+    by_flow: HashMap<(Flow, Ssrc), Route>,
+    pending: HashMap<(Flow, Ssrc), Pending>,
+    queued: usize,
+    pool: rayon::ThreadPool,
+    first_time: Option<CaptureTime>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Records every track of the captures at `paths`.
+pub fn run_record(
+    paths: &[PathBuf],
+    opts: &RecordOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RecordOutput, Error> {
+    let mut set = CaptureSet::open(paths)?;
+    let names = set.names();
+    std::fs::create_dir_all(&opts.out_dir).map_err(|source| Error::Io {
+        context: format!("creating {}", opts.out_dir.display()),
+        source,
+    })?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs)
+        .build()
+        .map_err(|e| Error::Io {
+            context: "starting worker threads".into(),
+            source: std::io::Error::other(e),
+        })?;
+    let mut rec = Recorder {
+        opts,
+        tracks: Vec::new(),
+        by_ssrc: HashMap::new(),
+        by_flow: HashMap::new(),
+        pending: HashMap::new(),
+        queued: 0,
+        pool,
+        first_time: None,
+        diagnostics: Vec::new(),
+    };
+    rec.declare_metadata_tracks();
+    let mut net = NetDecoder::new(NetConfig::default());
+    let mut frames = 0u64;
+    while let Some(frame) = set.next_frame()? {
+        frames += 1;
+        rec.first_time.get_or_insert(frame.meta.time);
+        net.push(&frame, &mut |d| rec.route(&d));
+        if rec.queued >= BATCH_PACKETS {
+            rec.process_batch();
+        }
+        if frames % crate::pipeline::PROGRESS_EVERY == 0 {
+            progress(frames);
+        }
+    }
+    progress(frames);
+    rec.resolve_all_pending();
+    rec.process_batch();
+    rec.pool
+        .install(|| rec.tracks.par_iter_mut().for_each(Track::finish));
+
+    let mut diags = set.take_diagnostics();
+    diags.extend(net.take_diagnostics());
+    diags.append(&mut rec.diagnostics);
+    let warnings = diags
+        .into_iter()
+        .map(|d| Warning {
+            file: names
+                .get(usize::from(d.ctx.file.0))
+                .cloned()
+                .unwrap_or_default(),
+            frame: d.ctx.frame,
+            offset: d.ctx.offset,
+            kind: d.kind,
+            message: d.message,
+        })
+        .collect();
+    let manifest = rec.manifest(names.clone());
+    let manifest_path = opts.out_dir.join("manifest.json");
+    write_json_atomically(&manifest_path, &manifest)?;
+    Ok(RecordOutput {
+        manifest,
+        manifest_path,
+        frames,
+        warnings,
+    })
+}
+
+fn write_json_atomically(path: &Path, value: &impl serde::Serialize) -> Result<(), Error> {
+    use std::io::Write;
+    let io = |source| Error::Io {
+        context: format!("writing {}", path.display()),
+        source,
+    };
+    let mut f =
+        crate::mux::atomic::AtomicFile::create(path).map_err(|e| io(std::io::Error::other(e)))?;
+    serde_json::to_writer_pretty(&mut f, value).map_err(|e| io(std::io::Error::other(e)))?;
+    f.write_all(b"\n").map_err(io)?;
+    f.finish().map_err(|e| io(std::io::Error::other(e)))?;
+    Ok(())
+}
+
+impl Recorder<'_> {
+    /// Tracks named by metadata exist from the start; their SSRCs route to them.
+    fn declare_metadata_tracks(&mut self) {
+        let Some(map) = &self.opts.session else {
+            return;
+        };
+        let session_id = map
+            .session_id
+            .clone()
+            .unwrap_or_else(|| "session".to_string());
+        for peer in &map.peers {
+            for t in &peer.tracks {
+                let Some(ssrc) = t.ssrc else { continue };
+                let idx = self.tracks.len();
+                let codec = t.codec;
+                self.tracks.push(Track {
+                    id: Identity {
+                        room_id: map.room_id.clone(),
+                        session_id: session_id.clone(),
+                        peer_id: peer.peer_id.clone(),
+                        track_id: t.track_id.clone(),
+                        kind: t.kind,
+                        source: t.source,
+                        ssrc,
+                        inferred: Vec::new(),
+                    },
+                    codec_name: codec.map(|c| codec_name(c).to_string()),
+                    codec,
+                    payload_type: t.payload_type,
+                    clock_rate: t.clock_rate,
+                    container: None,
+                    rel_path: None,
+                    state: TrackState::Idle,
+                    inbox: Vec::new(),
+                    first_time: None,
+                    last_time: None,
+                });
+                self.by_ssrc.insert(ssrc, Route::Track(idx));
+            }
+        }
+    }
+
+    fn route(&mut self, d: &Datagram<'_>) {
+        if classify(d.payload) != PacketClass::Rtp {
+            return;
+        }
+        let Ok(pkt) = RtpPacket::parse(d.payload) else {
+            return;
+        };
+        let ssrc = pkt.ssrc();
+        let arrival = Arrival {
+            seq16: pkt.sequence_number(),
+            ts32: pkt.timestamp(),
+            marker: pkt.marker(),
+            pt: pkt.payload_type(),
+            payload: pkt.payload().to_vec(),
+            time: d.meta.time,
+        };
+        if self.opts.session.is_some() {
+            match self.by_ssrc.get(&ssrc.0) {
+                Some(Route::Track(i)) => self.enqueue(*i, arrival),
+                Some(Route::Ignore) => {}
+                None => {
+                    self.by_ssrc.insert(ssrc.0, Route::Ignore);
+                    self.note(
+                        d,
+                        "ssrc-not-in-metadata",
+                        format!("SSRC {ssrc} is not in the session metadata; not recorded"),
+                    );
+                }
+            }
+            return;
+        }
+        let key = (d.flow, ssrc);
+        match self.by_flow.get(&key) {
+            Some(Route::Track(i)) => return self.enqueue(*i, arrival),
+            Some(Route::Ignore) => return,
+            None => {}
+        }
+        let p = self.pending.entry(key).or_insert_with(|| Pending {
+            flow: d.flow,
+            ssrc,
+            first_time: d.meta.time,
+            packets: Vec::new(),
+            guessers: BTreeMap::new(),
+            last_seq: None,
+            good_steps: 0,
+            total: 0,
+        });
+        p.total += 1;
+        if let Some(prev) = p.last_seq
+            && (1..=MAX_GOOD_STEP).contains(&arrival.seq16.wrapping_sub(prev))
+        {
+            p.good_steps += 1;
+        }
+        p.last_seq = Some(arrival.seq16);
+        p.guessers
+            .entry(arrival.pt)
+            .or_insert_with(|| CodecGuesser::new(arrival.pt))
+            .push(arrival.marker, arrival.ts32, &arrival.payload);
+        p.packets.push(arrival);
+        let ripe = p.packets.len() >= PENDING_PACKETS
+            || d.meta.time.nanos_since(p.first_time) >= PENDING_NANOS;
+        if ripe {
+            self.resolve_pending(key);
+        }
+    }
+
+    fn note(&mut self, d: &Datagram<'_>, kind: &'static str, message: String) {
+        if self.diagnostics.iter().filter(|x| x.kind == kind).count() < 1 {
+            self.diagnostics.push(Diagnostic {
+                ctx: d.meta.ctx(),
+                kind,
+                message,
+            });
+        }
+    }
+
+    fn resolve_all_pending(&mut self) {
+        let mut keys: Vec<(Flow, Ssrc)> = self.pending.keys().copied().collect();
+        // Deterministic track order: by first packet, then 5-tuple and SSRC.
+        keys.sort_by_key(|k| (self.pending[k].first_time, *k));
+        for k in keys {
+            self.resolve_pending(k);
+        }
+    }
+
+    /// Decides what an unidentified stream is: a track, a failed track, or not RTP.
+    fn resolve_pending(&mut self, key: (Flow, Ssrc)) {
+        let Some(p) = self.pending.remove(&key) else {
+            return;
+        };
+        if !p.confirmed() {
+            // Not RTP (or a lone stray packet): forget it.
+            self.by_flow.insert(key, Route::Ignore);
+            return;
+        }
+        let (pt, guess, video_timing) = p.guess();
+        let kind = match guess.codec {
+            Some(
+                Codec::Vp8
+                | Codec::Vp9
+                | Codec::Av1
+                | Codec::H264
+                | Codec::H265
+                | Codec::H263
+                | Codec::Jpeg
+                | Codec::H261
+                | Codec::Mpv,
+            ) => Kind::Video,
+            Some(_) => Kind::Audio,
+            None if video_timing => Kind::Video,
+            None => Kind::Audio,
+        };
+        let ssrc_hex = format!("{:08x}", p.ssrc.0);
+        let session_id = format!("s{}", compact_time(self.first_time.unwrap_or(p.first_time)));
+        let peer_id = peer_from_addr(&p.flow.src);
+        let kind_name = if kind == Kind::Video {
+            "video"
+        } else {
+            "audio"
+        };
+        let id = Identity {
+            room_id: "capture".into(),
+            session_id,
+            peer_id,
+            track_id: format!("{kind_name}-{ssrc_hex}"),
+            kind,
+            source: Source::Regular,
+            ssrc: p.ssrc.0,
+            inferred: [
+                "room_id",
+                "session_id",
+                "peer_id",
+                "track_id",
+                "kind",
+                "source",
+                "codec",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let idx = self.tracks.len();
+        self.tracks.push(Track {
+            id,
+            codec_name: guess.codec.map(|c| codec_name(c).to_string()),
+            codec: guess.codec,
+            payload_type: Some(pt),
+            clock_rate: guess.clock_rate,
+            container: None,
+            rel_path: None,
+            state: TrackState::Idle,
+            inbox: Vec::new(),
+            first_time: None,
+            last_time: None,
+        });
+        self.by_flow.insert(key, Route::Track(idx));
+        if guess.codec.is_none() {
+            let t = &mut self.tracks[idx];
+            t.first_time = Some(p.first_time);
+            t.last_time = p.packets.last().map(|a| a.time);
+            t.fail(
+                "unknown-codec",
+                format!(
+                    "could not identify the codec of payload type {pt}: {}",
+                    guess.evidence
+                ),
+            );
+            return;
+        }
+        for a in p.packets {
+            self.enqueue(idx, a);
+        }
+    }
+
+    fn enqueue(&mut self, idx: usize, a: Arrival) {
+        let t = &mut self.tracks[idx];
+        t.first_time.get_or_insert(a.time);
+        t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
+        if matches!(t.state, TrackState::Idle) {
+            start_track(t, &self.opts.out_dir, self.opts.reorder);
+        }
+        if matches!(t.state, TrackState::Running(_)) {
+            t.inbox.push(a);
+            self.queued += 1;
+        }
+    }
+
+    fn process_batch(&mut self) {
+        self.queued = 0;
+        let tracks = &mut self.tracks;
+        self.pool
+            .install(|| tracks.par_iter_mut().for_each(Track::drain));
+    }
+
+    fn manifest(&self, inputs: Vec<String>) -> Manifest {
+        // Session start: the first packet of any track of the session.
+        let mut session_start: HashMap<(&str, &str), CaptureTime> = HashMap::new();
+        for t in &self.tracks {
+            if let Some(ft) = t.first_time {
+                let e = session_start
+                    .entry((&t.id.room_id, &t.id.session_id))
+                    .or_insert(ft);
+                *e = (*e).min(ft);
+            }
+        }
+        let mut assets: Vec<Asset> = self
+            .tracks
+            .iter()
+            .map(|t| {
+                let start = session_start
+                    .get(&(t.id.room_id.as_str(), t.id.session_id.as_str()))
+                    .copied();
+                asset_of(t, start)
+            })
+            .collect();
+        assets.sort_by(|a, b| {
+            (&a.room_id, &a.session_id, &a.peer_id, &a.track_id).cmp(&(
+                &b.room_id,
+                &b.session_id,
+                &b.peer_id,
+                &b.track_id,
+            ))
+        });
+        Manifest {
+            version: assets::MANIFEST_VERSION,
+            generator: format!("rtprec {}", env!("CARGO_PKG_VERSION")),
+            inputs,
+            identification: if self.opts.session.is_some() {
+                self.opts.identification.into()
+            } else {
+                "inferred".into()
+            },
+            assets,
+        }
+    }
+}
+
+/// Creates the recorder of a track on its first packet, or marks why it cannot be recorded.
+fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
+    let Some(codec) = t.codec else {
+        let name = t.codec_name.clone().unwrap_or_else(|| "unknown".into());
+        t.fail(
+            "unsupported-codec",
+            format!("codec {name} is not one rtprec can record"),
+        );
+        return;
+    };
+    let Some(container) = Container::for_codec(codec) else {
+        t.fail(
+            "unsupported-codec",
+            format!(
+                "codec {} is not one rtprec can record yet",
+                codec_name(codec)
+            ),
+        );
+        return;
+    };
+    let clock_rate = t.clock_rate.unwrap_or(if t.id.kind == Kind::Video {
+        90_000
+    } else {
+        48_000
+    });
+    let rel = format!(
+        "{}/{}/{}/{}.{}",
+        t.id.room_id,
+        t.id.session_id,
+        t.id.peer_id,
+        t.id.track_id,
+        container.extension()
+    );
+    let asset = assets::asset_id(
+        &t.id.room_id,
+        &t.id.session_id,
+        &t.id.peer_id,
+        &t.id.track_id,
+    );
+    let uid = u64::from_str_radix(&asset[..16], 16).unwrap_or(1);
+    let setup = TrackSetup {
+        codec,
+        payload_type: t.payload_type,
+        clock_rate,
+        channels: 2,
+        path: out_dir.join(&rel),
+        uid,
+        reorder,
+    };
+    t.container = Some(container);
+    t.clock_rate = Some(clock_rate);
+    t.rel_path = Some(rel);
+    match TrackRecorder::new(setup) {
+        Ok(r) => t.state = TrackState::Running(Box::new(r)),
+        Err(e) => t.fail(failure_code(&e), e.to_string()),
+    }
+}
+
+fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
+    let (result, dims) = match &t.state {
+        TrackState::Done(r, d) => (Some(r.as_ref()), *d),
+        _ => (None, None),
+    };
+    let (status, error, file, stats) = match result {
+        Some(Ok((file, stats))) => (Status::Completed, None, Some(file), Some(stats)),
+        Some(Err(f)) => (Status::Failed, Some(f.clone()), None, None),
+        None => (
+            Status::Failed,
+            Some(Failure {
+                code: "internal".into(),
+                message: "track never finished".into(),
+            }),
+            None,
+            None,
+        ),
+    };
+    let st = stats.cloned().unwrap_or_default();
+    Asset {
+        id: assets::asset_id(
+            &t.id.room_id,
+            &t.id.session_id,
+            &t.id.peer_id,
+            &t.id.track_id,
+        ),
+        asset_type: "track".into(),
+        room_id: t.id.room_id.clone(),
+        session_id: t.id.session_id.clone(),
+        peer_id: t.id.peer_id.clone(),
+        track_id: t.id.track_id.clone(),
+        kind: t.id.kind,
+        source: t.id.source,
+        codec: t.codec_name.clone(),
+        container: file.and(t.container).map(|c| c.extension().to_string()),
+        ssrc: format!("0x{:08X}", t.id.ssrc),
+        payload_type: t.payload_type,
+        clock_rate: t.clock_rate,
+        path: file.and(t.rel_path.clone()),
+        size: file.map(|f| f.size),
+        sha256: file.map(|f| f.sha256_hex()),
+        started_at: t.first_time.map(assets::time_str),
+        stopped_at: t.last_time.map(assets::time_str),
+        duration_ms: file.map(|f| f.duration_ms),
+        start_offset_ms: match (t.first_time, session_start) {
+            (Some(ft), Some(ss)) => Some(ft.nanos_since(ss) / 1_000_000),
+            _ => None,
+        },
+        resolution: dims
+            .filter(|_| file.is_some())
+            .map(|(width, height)| Resolution { width, height }),
+        status,
+        error,
+        inferred: t.id.inferred.clone(),
+        stats: AssetStats {
+            packets: st.packets,
+            lost: st.reorder.lost,
+            duplicates: st.reorder.duplicates,
+            reordered: st.reorder.reordered,
+            late: st.reorder.late,
+            resets: st.reorder.resets,
+            recovered: 0,
+            frames_written: st.frames_written,
+            frames_dropped_incomplete: st.frames_dropped_incomplete,
+            frames_dropped_until_keyframe: st.frames_dropped_until_keyframe,
+            frames_inserted: st.frames_inserted,
+            gaps: st.gaps,
+            timestamp_jumps: st.timestamp_jumps,
+            malformed: st.malformed,
+            other_payload_types: st.other_payload_types,
+        },
+    }
+}
+
+/// Lowercase codec name as used in metadata and the manifest.
+pub fn codec_name(c: Codec) -> &'static str {
+    match c {
+        Codec::Opus => "opus",
+        Codec::Vp8 => "vp8",
+        Codec::Vp9 => "vp9",
+        Codec::Av1 => "av1",
+        Codec::H264 => "h264",
+        Codec::H265 => "h265",
+        Codec::Pcmu => "pcmu",
+        Codec::Pcma => "pcma",
+        Codec::G722 => "g722",
+        Codec::L16 => "l16",
+        Codec::G729 => "g729",
+        Codec::Cn => "cn",
+        Codec::TelephoneEvent => "telephone-event",
+        Codec::H263 => "h263",
+        Codec::Mpa => "mpa",
+        Codec::Gsm => "gsm",
+        Codec::G723 => "g723",
+        Codec::G728 => "g728",
+        Codec::Jpeg => "jpeg",
+        Codec::H261 => "h261",
+        Codec::Mpv => "mpv",
+    }
+}
+
+/// `20261123T100001Z`: a capture time as a path-safe id part.
+fn compact_time(t: CaptureTime) -> String {
+    t.to_rfc3339_millis()
+        .replace(['-', ':'], "")
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+        + "Z"
+}
+
+/// `10.0.0.1:5000` -> `10.0.0.1-5000`, `[::1]:5000` -> `__1-5000`: a path-safe peer id.
+fn peer_from_addr(a: &std::net::SocketAddr) -> String {
+    let ip = a.ip().to_string().replace(':', "_");
+    format!("{ip}-{}", a.port())
+}

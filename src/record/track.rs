@@ -1,0 +1,334 @@
+//! One track's state machine: reorder -> depacketize -> re-anchor timestamps -> mux.
+//!
+//! Fed in capture order, independent of every other track, so tracks run in
+//! parallel and the bytes written never depend on the number of threads.
+//! Timestamp resets and jumps (a sender restarting its RTP clock, a muted
+//! track resuming with a stale clock) are re-anchored on capture time so one
+//! bad timestamp never turns into an hours-long file.
+
+use crate::codec::Codec;
+use crate::depack::{DepackStats, Depacketizer};
+use crate::media::Frame;
+use crate::mux::{
+    MuxError, MuxStats, OggOpusWriter, OpusConfig, OutputFile, WebmCodec, WebmConfig, WebmWriter,
+};
+use crate::time::CaptureTime;
+use crate::track::{Arrival, ReorderBuffer, ReorderConfig, ReorderStats, TrackItem};
+use std::path::PathBuf;
+
+/// A timestamp step this much longer than the capture time it took is a jump, not media.
+const MAX_TS_JUMP_NS: i64 = 10_000_000_000;
+
+/// The file a track is written to.
+enum Muxer {
+    Ogg(OggOpusWriter),
+    Webm(WebmWriter),
+}
+
+impl Muxer {
+    fn write(&mut self, f: &Frame) -> Result<(), MuxError> {
+        match self {
+            Muxer::Ogg(w) => w.write_frame(f),
+            Muxer::Webm(w) => w.write_frame(f),
+        }
+    }
+
+    fn finish(self) -> Result<OutputFile, MuxError> {
+        match self {
+            Muxer::Ogg(w) => w.finish(),
+            Muxer::Webm(w) => w.finish(),
+        }
+    }
+
+    fn stats(&self) -> MuxStats {
+        match self {
+            Muxer::Ogg(w) => w.stats(),
+            Muxer::Webm(w) => w.stats(),
+        }
+    }
+}
+
+/// Containers rtprec writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    /// Ogg (Opus, RFC 7845).
+    Ogg,
+    /// WebM (VP8, VP9, AV1, Opus).
+    Webm,
+}
+
+impl Container {
+    /// File extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Container::Ogg => "ogg",
+            Container::Webm => "webm",
+        }
+    }
+
+    /// The container rtprec writes a codec into, or `None` when it cannot record it.
+    pub fn for_codec(codec: Codec) -> Option<Container> {
+        match codec {
+            Codec::Opus => Some(Container::Ogg),
+            Codec::Vp8 | Codec::Vp9 | Codec::Av1 => Some(Container::Webm),
+            _ => None,
+        }
+    }
+}
+
+/// Everything fixed about a track before its first packet.
+#[derive(Clone, Debug)]
+pub struct TrackSetup {
+    /// Codec of the media payload type.
+    pub codec: Codec,
+    /// Payload type carrying the media; other payload types on the SSRC are skipped.
+    pub payload_type: Option<u8>,
+    /// RTP clock rate.
+    pub clock_rate: u32,
+    /// Audio channels (Opus).
+    pub channels: u8,
+    /// Final path of the file.
+    pub path: PathBuf,
+    /// Deterministic identifier for container serials/UIDs.
+    pub uid: u64,
+    /// Reorder window.
+    pub reorder: ReorderConfig,
+}
+
+/// Why a track could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackError {
+    /// The codec has no depacketizer or container.
+    #[error("unsupported codec {0:?}")]
+    Unsupported(Codec),
+    /// Video frames arrived but none was a keyframe, so nothing is decodable.
+    #[error(
+        "no keyframe: {0} complete frames arrived but none can be decoded without an earlier keyframe"
+    )]
+    NoKeyframe(u64),
+    /// The muxer failed (I/O) or had nothing to write.
+    #[error(transparent)]
+    Mux(#[from] MuxError),
+}
+
+/// Counters of one track, for the manifest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TrackStats {
+    /// Packets of the track's SSRC seen (all payload types).
+    pub packets: u64,
+    /// Packets of other payload types (DTMF, comfort noise) not recorded.
+    pub other_payload_types: u64,
+    /// Reorder buffer counters: duplicates, reordered, late, lost, resets.
+    #[serde(flatten)]
+    pub reorder: ReorderStats,
+    /// Frames the depacketizer assembled.
+    pub frames_assembled: u64,
+    /// Frames written to the file.
+    pub frames_written: u64,
+    /// Frames dropped because a packet was lost or malformed.
+    pub frames_dropped_incomplete: u64,
+    /// Frames dropped while waiting for a keyframe after loss.
+    pub frames_dropped_until_keyframe: u64,
+    /// Malformed payloads.
+    pub malformed: u64,
+    /// Packets inserted to keep audio gaps on the timeline.
+    pub frames_inserted: u64,
+    /// Timestamp jumps re-anchored on capture time.
+    pub timestamp_jumps: u64,
+    /// Gaps (runs of lost packets) on the timeline.
+    pub gaps: u64,
+}
+
+/// The per-track pipeline.
+pub struct TrackRecorder {
+    setup: TrackSetup,
+    reorder: ReorderBuffer,
+    depack: Depacketizer,
+    muxer: Muxer,
+    /// Added to every depacketized timestamp (changes at resets and jumps).
+    ts_offset: i128,
+    /// (extended ts after offset, capture time) of the last packet fed to the depacketizer.
+    last: Option<(i128, u64, CaptureTime)>,
+    anchor_pending: bool,
+    packets: u64,
+    other_pt: u64,
+    jumps: u64,
+    gaps: u64,
+    frames_written: u64,
+    first_time: Option<CaptureTime>,
+    last_time: Option<CaptureTime>,
+    dimensions: Option<(u16, u16)>,
+}
+
+impl TrackRecorder {
+    /// Creates the track's depacketizer and its (temporary) output file.
+    pub fn new(setup: TrackSetup) -> Result<Self, TrackError> {
+        let container =
+            Container::for_codec(setup.codec).ok_or(TrackError::Unsupported(setup.codec))?;
+        let depack =
+            Depacketizer::new(setup.codec).map_err(|_| TrackError::Unsupported(setup.codec))?;
+        if let Some(dir) = setup.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| MuxError::Io {
+                path: setup.path.clone(),
+                source,
+            })?;
+        }
+        let muxer = match (container, setup.codec) {
+            (Container::Ogg, _) => Muxer::Ogg(OggOpusWriter::new(
+                setup.path.clone(),
+                OpusConfig::new(setup.channels, setup.uid as u32),
+            )?),
+            (Container::Webm, codec) => {
+                let codec = match codec {
+                    Codec::Vp8 => WebmCodec::Vp8,
+                    Codec::Vp9 => WebmCodec::Vp9,
+                    Codec::Av1 => WebmCodec::Av1,
+                    other => return Err(TrackError::Unsupported(other)),
+                };
+                Muxer::Webm(WebmWriter::new(
+                    setup.path.clone(),
+                    WebmConfig {
+                        codec,
+                        clock_rate: setup.clock_rate,
+                        track_uid: setup.uid.max(1),
+                    },
+                )?)
+            }
+        };
+        Ok(TrackRecorder {
+            reorder: ReorderBuffer::new(setup.reorder),
+            setup,
+            depack,
+            muxer,
+            ts_offset: 0,
+            last: None,
+            anchor_pending: false,
+            packets: 0,
+            other_pt: 0,
+            jumps: 0,
+            gaps: 0,
+            frames_written: 0,
+            first_time: None,
+            last_time: None,
+            dimensions: None,
+        })
+    }
+
+    /// Feeds one captured packet of the track's SSRC.
+    pub fn push(&mut self, a: Arrival) -> Result<(), TrackError> {
+        self.packets += 1;
+        self.first_time.get_or_insert(a.time);
+        self.last_time = Some(self.last_time.map_or(a.time, |t| t.max(a.time)));
+        self.reorder.push(a);
+        self.drain()
+    }
+
+    /// Coded size of the first video frame that carried one.
+    pub fn dimensions(&self) -> Option<(u16, u16)> {
+        self.dimensions
+    }
+
+    /// Capture time of the first and last packet.
+    pub fn span(&self) -> Option<(CaptureTime, CaptureTime)> {
+        Some((self.first_time?, self.last_time?))
+    }
+
+    fn drain(&mut self) -> Result<(), TrackError> {
+        while let Some(item) = self.reorder.pull() {
+            match item {
+                TrackItem::Packet(p) => {
+                    if self.setup.payload_type.is_some_and(|pt| pt != p.pt) {
+                        self.other_pt += 1;
+                        continue;
+                    }
+                    self.check_jump(p.ts, p.time);
+                    let _ = self.depack.push(p.as_rtp_in());
+                }
+                TrackItem::Gap { lost } => {
+                    self.gaps += 1;
+                    self.depack.gap(lost);
+                }
+                TrackItem::Reset => {
+                    self.depack.gap(0);
+                    self.anchor_pending = true;
+                }
+            }
+            self.write_frames()?;
+        }
+        Ok(())
+    }
+
+    /// Re-anchors the timeline when the RTP clock disagrees wildly with capture time.
+    fn check_jump(&mut self, ts: u64, time: CaptureTime) {
+        let clock = i128::from(self.setup.clock_rate.max(1));
+        if let Some((last_out, last_ts, last_time)) = self.last {
+            let dt_ns = i128::from(time.nanos_since(last_time).max(0));
+            let dts_ns = (i128::from(ts) - i128::from(last_ts)) * 1_000_000_000 / clock;
+            // Capture times may be synthetic (all equal): only a step far beyond
+            // both the capture time and a sane frame gap, or a step backwards, is a jump.
+            let jump = dts_ns > dt_ns + i128::from(MAX_TS_JUMP_NS) || dts_ns < -1_000_000_000;
+            if jump || self.anchor_pending {
+                self.jumps += u64::from(jump);
+                // Continue the timeline where capture time says the packet belongs.
+                let target = last_out + dt_ns * clock / 1_000_000_000;
+                self.ts_offset = target - i128::from(ts);
+            }
+        }
+        self.anchor_pending = false;
+        self.last = Some((i128::from(ts) + self.ts_offset, ts, time));
+    }
+
+    fn write_frames(&mut self) -> Result<(), TrackError> {
+        while let Some(mut f) = self.depack.pull() {
+            let ts = i128::from(f.ts) + self.ts_offset;
+            // Offsets keep timestamps in the second RTP cycle and above; clamp defensively.
+            f.ts = u64::try_from(ts).unwrap_or(0);
+            if self.dimensions.is_none() {
+                self.dimensions = f.dimensions;
+            }
+            self.muxer.write(&f)?;
+            self.frames_written += 1;
+        }
+        Ok(())
+    }
+
+    /// Flushes everything held and completes the file.
+    pub fn finish(mut self) -> Result<(OutputFile, TrackStats), (TrackError, TrackStats)> {
+        self.reorder.flush();
+        let drained = self.drain();
+        self.depack.flush();
+        let written = drained.and_then(|()| self.write_frames());
+        let stats = self.stats();
+        if let Err(e) = written {
+            return Err((e, stats));
+        }
+        match self.muxer.finish() {
+            Ok(file) => Ok((file, stats)),
+            Err(MuxError::NoFrames) if stats.frames_dropped_until_keyframe > 0 => {
+                let n = stats.frames_dropped_until_keyframe;
+                Err((TrackError::NoKeyframe(n), stats))
+            }
+            Err(e) => Err((e.into(), stats)),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> TrackStats {
+        let d: &DepackStats = self.depack.stats();
+        let m = self.muxer.stats();
+        TrackStats {
+            packets: self.packets,
+            other_payload_types: self.other_pt,
+            reorder: self.reorder.stats(),
+            frames_assembled: d.frames,
+            frames_written: m.frames_written,
+            frames_dropped_incomplete: d.dropped_incomplete,
+            frames_dropped_until_keyframe: d.dropped_waiting_keyframe + m.dropped_before_keyframe,
+            malformed: d.malformed_total(),
+            frames_inserted: m.frames_inserted,
+            timestamp_jumps: self.jumps,
+            gaps: self.gaps,
+        }
+    }
+}
