@@ -106,6 +106,8 @@ cat "$cap" "$cap.gz" > /dev/null
 
 measure "cat FILE"                        "$bytes"    "cat '$cap'"
 measure "cat FILE.gz"                     "$gz_bytes" "cat '$cap.gz'"
+# Decompression alone: the ceiling for any reader of the .gz input.
+measure "gzip -dc FILE.gz"                "$bytes"    "gzip -dc '$cap.gz'"
 
 # Pre-flight on a small capture: a build without the command must not "win" by doing nothing.
 "$gencap" --out "$tmp/small.pcap" --peers 1 --seconds 1 --seed 7 > "$tmp/small.json"

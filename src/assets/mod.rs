@@ -173,3 +173,58 @@ mod tests {
         assert_ne!(asset_id("ab", "c", "p", "t"), asset_id("a", "bc", "p", "t"));
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// The JSON Schema in schemas/ lists exactly the fields the manifest serialises.
+    #[test]
+    fn manifest_schema_matches_the_structs() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/manifest.schema.json")).expect("schema is JSON");
+        let asset = Asset {
+            id: "0".repeat(32),
+            asset_type: "track".into(),
+            room_id: "r".into(),
+            session_id: "s".into(),
+            peer_id: "p".into(),
+            track_id: "t".into(),
+            kind: crate::session::Kind::Audio,
+            source: crate::session::Source::Regular,
+            codec: None,
+            container: None,
+            ssrc: "0x00000001".into(),
+            payload_type: None,
+            clock_rate: None,
+            path: None,
+            size: None,
+            sha256: None,
+            started_at: None,
+            stopped_at: None,
+            duration_ms: None,
+            start_offset_ms: None,
+            resolution: None,
+            status: Status::Failed,
+            error: None,
+            inferred: vec![],
+            stats: AssetStats::default(),
+        };
+        let m = Manifest {
+            version: MANIFEST_VERSION,
+            generator: "g".into(),
+            inputs: vec![],
+            identification: "inferred".into(),
+            assets: vec![asset],
+        };
+        let v = serde_json::to_value(&m).unwrap();
+        let keys = |o: &serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = o.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&v), keys(&schema["properties"]));
+        assert_eq!(keys(&v["assets"][0]), keys(&schema["$defs"]["asset"]["properties"]));
+        assert_eq!(keys(&v["assets"][0]["stats"]), keys(&schema["$defs"]["asset"]["properties"]["stats"]["properties"]));
+    }
+}

@@ -70,6 +70,12 @@ impl AtomicFile {
         })
     }
 
+    /// Announces that earlier bytes will be patched (seek back) before `finish`:
+    /// hashing while writing would be wasted, so the file is hashed once at the end.
+    pub fn will_patch(&mut self) {
+        self.stale = true;
+    }
+
     /// The final path the file will have after `finish`.
     pub fn path(&self) -> &Path {
         &self.final_path

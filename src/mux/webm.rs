@@ -137,8 +137,11 @@ impl WebmWriter {
                 )));
             }
         }
+        let mut file = AtomicFile::create(path)?;
+        // Sizes, duration and cues are patched in at the end.
+        file.will_patch();
         Ok(Self {
-            file: AtomicFile::create(path)?,
+            file,
             config,
             layout: None,
             first_ts: 0,
