@@ -81,7 +81,7 @@ pub fn run_streams(
         frames += 1;
         analyzer.saw_frame(frame.meta.time);
         net.push(&frame, &mut |d| analyzer.push(&d));
-        if frames % PROGRESS_EVERY == 0 {
+        if frames.is_multiple_of(PROGRESS_EVERY) {
             progress(frames);
         }
     }

@@ -422,7 +422,7 @@ impl Analyzer {
     /// Looks at one datagram.
     pub fn push(&mut self, d: &Datagram<'_>) {
         self.counts.datagrams += 1;
-        if self.counts.datagrams % PRUNE_EVERY == 0 {
+        if self.counts.datagrams.is_multiple_of(PRUNE_EVERY) {
             self.prune(d.meta.time);
         }
         let rtcp_hint = matches!(
@@ -631,7 +631,8 @@ mod tests {
     #[test]
     fn counts_loss_duplicates_and_reordering_separately() {
         // (sequence numbers, expected, lost, duplicates, reordered, errors)
-        let cases: &[(&[u16], u64, u64, u64, u64, u64)] = &[
+        type Case<'a> = (&'a [u16], u64, u64, u64, u64, u64);
+        let cases: &[Case] = &[
             (&[1, 2, 3, 4], 4, 0, 0, 0, 0),
             (&[1, 2, 4, 5], 5, 1, 0, 0, 1),
             (&[1, 2, 2, 3], 3, 0, 1, 0, 0),

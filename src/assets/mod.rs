@@ -182,7 +182,8 @@ mod schema_tests {
     #[test]
     fn manifest_schema_matches_the_structs() {
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../schemas/manifest.schema.json")).expect("schema is JSON");
+            serde_json::from_str(include_str!("../../schemas/manifest.schema.json"))
+                .expect("schema is JSON");
         let asset = Asset {
             id: "0".repeat(32),
             asset_type: "track".into(),
@@ -224,7 +225,13 @@ mod schema_tests {
             k
         };
         assert_eq!(keys(&v), keys(&schema["properties"]));
-        assert_eq!(keys(&v["assets"][0]), keys(&schema["$defs"]["asset"]["properties"]));
-        assert_eq!(keys(&v["assets"][0]["stats"]), keys(&schema["$defs"]["asset"]["properties"]["stats"]["properties"]));
+        assert_eq!(
+            keys(&v["assets"][0]),
+            keys(&schema["$defs"]["asset"]["properties"])
+        );
+        assert_eq!(
+            keys(&v["assets"][0]["stats"]),
+            keys(&schema["$defs"]["asset"]["properties"]["stats"]["properties"])
+        );
     }
 }

@@ -106,7 +106,7 @@ impl Bits {
     /// Appends the low `bits` bits of `v`, most significant first.
     pub fn put(&mut self, v: u32, bits: u32) -> &mut Self {
         for i in (0..bits).rev() {
-            if self.n % 8 == 0 {
+            if self.n.is_multiple_of(8) {
                 self.out.push(0);
             }
             let last = self.out.len() - 1;

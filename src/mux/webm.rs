@@ -130,12 +130,12 @@ impl WebmWriter {
         if config.track_uid == 0 {
             return Err(MuxError::Config("Matroska TrackUID must not be 0".into()));
         }
-        if let WebmCodec::Opus { channels, .. } = config.codec {
-            if !(1..=2).contains(&channels) {
-                return Err(MuxError::Config(format!(
-                    "WebM Opus with {channels} channels: only mono and stereo are supported"
-                )));
-            }
+        if let WebmCodec::Opus { channels, .. } = config.codec
+            && !(1..=2).contains(&channels)
+        {
+            return Err(MuxError::Config(format!(
+                "WebM Opus with {channels} channels: only mono and stereo are supported"
+            )));
         }
         let mut file = AtomicFile::create(path)?;
         // Sizes, duration and cues are patched in at the end.

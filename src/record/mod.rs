@@ -88,27 +88,33 @@ struct Track {
     inbox: Vec<Arrival>,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
+    /// Packets routed to the track, whether or not it could record them.
+    packets_seen: u64,
 }
 
 enum TrackState {
     /// Waiting for the first packet (metadata tracks are created lazily).
     Idle,
     Running(Box<TrackRecorder>),
+    /// Finished: the file or why not, the counters (when the track ran), the video size.
     Done(
-        Box<Result<(crate::mux::OutputFile, TrackStats), Failure>>,
+        Box<Result<crate::mux::OutputFile, Failure>>,
+        Option<TrackStats>,
         Option<(u16, u16)>,
     ),
 }
 
 impl Track {
     fn fail(&mut self, code: &str, message: String) {
-        self.state = TrackState::Done(
-            Box::new(Err(Failure {
-                code: code.into(),
-                message,
-            })),
-            None,
-        );
+        let stats = match &self.state {
+            TrackState::Running(rec) => Some(rec.stats()),
+            _ => None,
+        };
+        let failure = Failure {
+            code: code.into(),
+            message,
+        };
+        self.state = TrackState::Done(Box::new(Err(failure)), stats, None);
     }
 
     /// Feeds the queued packets to the recorder.
@@ -130,11 +136,12 @@ impl Track {
         match std::mem::replace(&mut self.state, TrackState::Idle) {
             TrackState::Running(rec) => {
                 let dims = rec.dimensions();
-                let result = rec.finish().map_err(|(e, _)| Failure {
+                let (result, stats) = rec.finish();
+                let result = result.map_err(|e| Failure {
                     code: failure_code(&e).into(),
                     message: e.to_string(),
                 });
-                self.state = TrackState::Done(Box::new(result), dims);
+                self.state = TrackState::Done(Box::new(result), Some(stats), dims);
             }
             TrackState::Idle => self.fail(
                 "no-media",
@@ -242,7 +249,7 @@ pub fn run_record(
         if rec.queued >= BATCH_PACKETS {
             rec.process_batch();
         }
-        if frames % crate::pipeline::PROGRESS_EVERY == 0 {
+        if frames.is_multiple_of(crate::pipeline::PROGRESS_EVERY) {
             progress(frames);
         }
     }
@@ -329,6 +336,7 @@ impl Recorder<'_> {
                     inbox: Vec::new(),
                     first_time: None,
                     last_time: None,
+                    packets_seen: 0,
                 });
                 self.by_ssrc.insert(ssrc, Route::Track(idx));
             }
@@ -488,12 +496,14 @@ impl Recorder<'_> {
             inbox: Vec::new(),
             first_time: None,
             last_time: None,
+            packets_seen: 0,
         });
         self.by_flow.insert(key, Route::Track(idx));
         if guess.codec.is_none() {
             let t = &mut self.tracks[idx];
             t.first_time = Some(p.first_time);
             t.last_time = p.packets.last().map(|a| a.time);
+            t.packets_seen = p.packets.len() as u64;
             t.fail(
                 "unknown-codec",
                 format!(
@@ -510,6 +520,7 @@ impl Recorder<'_> {
 
     fn enqueue(&mut self, idx: usize, a: Arrival) {
         let t = &mut self.tracks[idx];
+        t.packets_seen += 1;
         t.first_time.get_or_insert(a.time);
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
         if matches!(t.state, TrackState::Idle) {
@@ -630,24 +641,26 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
 }
 
 fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
-    let (result, dims) = match &t.state {
-        TrackState::Done(r, d) => (Some(r.as_ref()), *d),
-        _ => (None, None),
+    let (result, stats, dims) = match &t.state {
+        TrackState::Done(r, s, d) => (Some(r.as_ref()), s.as_ref(), *d),
+        _ => (None, None, None),
     };
-    let (status, error, file, stats) = match result {
-        Some(Ok((file, stats))) => (Status::Completed, None, Some(file), Some(stats)),
-        Some(Err(f)) => (Status::Failed, Some(f.clone()), None, None),
-        None => (
-            Status::Failed,
-            Some(Failure {
+    let (status, error, file) = match result {
+        Some(Ok(file)) => (Status::Completed, None, Some(file)),
+        Some(Err(f)) => (Status::Failed, Some(f.clone()), None),
+        None => {
+            let f = Failure {
                 code: "internal".into(),
                 message: "track never finished".into(),
-            }),
-            None,
-            None,
-        ),
+            };
+            (Status::Failed, Some(f), None)
+        }
     };
-    let st = stats.cloned().unwrap_or_default();
+    let mut st = stats.cloned().unwrap_or_default();
+    if stats.is_none() {
+        // The track never ran (e.g. unsupported codec): still count what arrived.
+        st.packets = t.packets_seen;
+    }
     Asset {
         id: assets::asset_id(
             &t.id.room_id,

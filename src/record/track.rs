@@ -293,24 +293,24 @@ impl TrackRecorder {
         Ok(())
     }
 
-    /// Flushes everything held and completes the file.
-    pub fn finish(mut self) -> Result<(OutputFile, TrackStats), (TrackError, TrackStats)> {
+    /// Flushes everything held and completes the file; the counters come either way.
+    pub fn finish(mut self) -> (Result<OutputFile, TrackError>, TrackStats) {
         self.reorder.flush();
         let drained = self.drain();
         self.depack.flush();
         let written = drained.and_then(|()| self.write_frames());
         let stats = self.stats();
         if let Err(e) = written {
-            return Err((e, stats));
+            return (Err(e), stats);
         }
-        match self.muxer.finish() {
-            Ok(file) => Ok((file, stats)),
+        let result = match self.muxer.finish() {
+            Ok(file) => Ok(file),
             Err(MuxError::NoFrames) if stats.frames_dropped_until_keyframe > 0 => {
-                let n = stats.frames_dropped_until_keyframe;
-                Err((TrackError::NoKeyframe(n), stats))
+                Err(TrackError::NoKeyframe(stats.frames_dropped_until_keyframe))
             }
-            Err(e) => Err((e.into(), stats)),
-        }
+            Err(e) => Err(e.into()),
+        };
+        (result, stats)
     }
 
     /// Counters so far.
