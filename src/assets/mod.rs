@@ -82,6 +82,8 @@ pub struct AssetStats {
     pub malformed: u64,
     /// Packets of other payload types on the SSRC (DTMF, comfort noise), not recorded.
     pub other_payload_types: u64,
+    /// Padding-only packets (bandwidth probes) skipped.
+    pub padding_only: u64,
 }
 
 /// One `track` asset.

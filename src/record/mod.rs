@@ -712,6 +712,7 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
             timestamp_jumps: st.timestamp_jumps,
             malformed: st.malformed,
             other_payload_types: st.other_payload_types,
+            padding_only: st.padding_only,
         },
     }
 }

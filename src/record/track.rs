@@ -138,6 +138,8 @@ pub struct TrackStats {
     pub timestamp_jumps: u64,
     /// Gaps (runs of lost packets) on the timeline.
     pub gaps: u64,
+    /// Padding-only packets (no payload) skipped.
+    pub padding_only: u64,
 }
 
 /// The per-track pipeline.
@@ -155,6 +157,7 @@ pub struct TrackRecorder {
     other_pt: u64,
     jumps: u64,
     gaps: u64,
+    padding_only: u64,
     frames_written: u64,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
@@ -208,6 +211,7 @@ impl TrackRecorder {
             other_pt: 0,
             jumps: 0,
             gaps: 0,
+            padding_only: 0,
             frames_written: 0,
             first_time: None,
             last_time: None,
@@ -240,6 +244,12 @@ impl TrackRecorder {
                 TrackItem::Packet(p) => {
                     if self.setup.payload_type.is_some_and(|pt| pt != p.pt) {
                         self.other_pt += 1;
+                        continue;
+                    }
+                    // Padding-only packets (bandwidth probes) keep sequence numbers
+                    // contiguous but carry no media: not a loss, nothing to depacketize.
+                    if p.payload.is_empty() {
+                        self.padding_only += 1;
                         continue;
                     }
                     self.check_jump(p.ts, p.time);
@@ -329,6 +339,7 @@ impl TrackRecorder {
             frames_inserted: m.frames_inserted,
             timestamp_jumps: self.jumps,
             gaps: self.gaps,
+            padding_only: self.padding_only,
         }
     }
 }
