@@ -105,7 +105,9 @@ impl EncodedStream {
         }
         let mut frames = Vec::new();
         let mut pts = Vec::new();
-        let mut rest = b.get(header_len..).ok_or_else(|| bad("IVF header truncated"))?;
+        let mut rest = b
+            .get(header_len..)
+            .ok_or_else(|| bad("IVF header truncated"))?;
         while !rest.is_empty() {
             if rest.len() < 12 {
                 return Err(bad("IVF frame header truncated"));
@@ -380,7 +382,10 @@ mod tests {
             .iter()
             .map(|f| (f.offset, f.duration, f.keyframe))
             .collect();
-        assert_eq!(got, [(0, 3000, true), (3000, 6000, false), (9000, 6000, false)]);
+        assert_eq!(
+            got,
+            [(0, 3000, true), (3000, 6000, false), (9000, 6000, false)]
+        );
         assert_eq!(s.length_ticks(), 15_000);
         assert!(EncodedStream::parse_ivf(&b[..b.len() - 1]).is_err());
         assert!(EncodedStream::parse_ivf(&ivf(b"H264", &[])).is_err());

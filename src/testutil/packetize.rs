@@ -366,7 +366,10 @@ mod tests {
         );
         assert_eq!(pkts[0][1].data[0], 0x80);
         assert_eq!(pkts[0].last().unwrap().data[0], 0x84);
-        assert_eq!(pkts[1][0].data[0], 0xcc, "P, B and E on a one-packet inter frame");
+        assert_eq!(
+            pkts[1][0].data[0], 0xcc,
+            "P, B and E on a one-packet inter frame"
+        );
     }
 
     /// An OBU with its size field.
@@ -433,7 +436,10 @@ mod tests {
         assert_eq!(out.len(), 3);
         assert!(pkts[0][0].marker && !pkts[1][0].marker);
         for (o, f) in out.iter().zip(&frames) {
-            assert_eq!((o.data.as_slice(), o.duration), (f.data.as_slice(), Some(960)));
+            assert_eq!(
+                (o.data.as_slice(), o.duration),
+                (f.data.as_slice(), Some(960))
+            );
         }
     }
 }

@@ -203,6 +203,34 @@ pub struct StreamTruth {
     pub rtcp_packets: u64,
     /// Bytes of RTP packets in the capture (RTP header and payload).
     pub rtp_bytes: u64,
+    /// Frame-level truth, for streams of real encoded frames only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<FrameTruth>,
+}
+
+/// What a receiver can decode of a stream of real encoded frames.
+///
+/// A frame is complete when none of its packets was lost (duplicates and
+/// reordering do not matter to a receiver with a reorder buffer). A video frame
+/// is decodable when it is complete and is a key frame or follows a decodable
+/// frame: after an incomplete frame, nothing decodes until the next key frame.
+/// Every Opus packet is a key frame.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FrameTruth {
+    /// Key frames sent.
+    pub keyframes: u64,
+    /// Frames with every packet in the capture.
+    pub frames_complete: u64,
+    /// Frames a decoder can use (see the type doc).
+    pub frames_decodable: u64,
+    /// Indices (0-based, in sending order) of frames that are not decodable.
+    pub undecodable: Vec<u64>,
+    /// RTP timestamp of the first frame.
+    pub first_ts: u32,
+    /// From the first frame's timestamp to the end of the last frame, in clock ticks.
+    pub length_ticks: u64,
+    /// `length_ticks` in milliseconds (rounded down).
+    pub duration_ms: u64,
 }
 
 /// Ground truth of a whole scenario.
@@ -267,6 +295,8 @@ struct StreamState {
     min_seq: u64,
     max_seq: Option<u64>,
     unique: u64,
+    /// The last frame was decodable (a key frame is needed when false).
+    chain_ok: bool,
     truth: StreamTruth,
 }
 
@@ -307,6 +337,12 @@ impl Scenario {
                     peer: pi,
                     src: peer.addr.to_string(),
                     dst: dst.to_string(),
+                    media: spec.encoded.as_ref().map(|e| FrameTruth {
+                        first_ts: spec.first_ts,
+                        length_ticks: e.length_ticks(),
+                        duration_ms: e.length_ticks() * 1000 / u64::from(spec.kind.clock_rate()),
+                        ..FrameTruth::default()
+                    }),
                     ..StreamTruth::default()
                 };
                 // Streams of one peer start a few ms apart, as capture devices do.
@@ -329,6 +365,7 @@ impl Scenario {
                     min_seq: 0,
                     max_seq: None,
                     unique: 0,
+                    chain_ok: false,
                     truth,
                 });
             }
@@ -398,8 +435,8 @@ impl Scenario {
         let s = &mut self.streams[i];
         while !s.ended && s.queue.len() <= depth {
             let n = s.pkt.frames();
-            let nominal = s.t0 + n as i64 * s.pkt.spec().frame_duration_ns();
-            if s.end.is_some_and(|e| nominal >= e) {
+            let nominal = s.t0 + s.pkt.spec().frame_time_ns(n);
+            if s.end.is_some_and(|e| nominal >= e) || s.pkt.finished() {
                 s.ended = true;
                 if bye && rtcp.is_some() {
                     Self::queue_rtcp(s, &mut self.pool, nominal, true);
@@ -417,6 +454,8 @@ impl Scenario {
             self.frame_pkts.clear();
             s.pkt.next_frame(&mut self.pool, &mut self.frame_pkts);
             s.truth.frames += 1;
+            let keyframe = self.frame_pkts.first().is_some_and(|p| p.keyframe);
+            let mut complete = true;
             for p in self.frame_pkts.drain(..) {
                 s.sent_packets = s.sent_packets.wrapping_add(1);
                 s.sent_octets = s
@@ -425,6 +464,7 @@ impl Scenario {
                 s.truth.sent += 1;
                 if p.ext_seq > 0 && s.rng.chance(imp.loss) {
                     s.truth.dropped += 1;
+                    complete = false;
                     self.pool.push(p.bytes);
                     continue;
                 }
@@ -437,6 +477,16 @@ impl Scenario {
                     dup: false,
                     bytes: p.bytes,
                 });
+            }
+            if let Some(m) = &mut s.truth.media {
+                let decodable = complete && (keyframe || s.chain_ok);
+                s.chain_ok = decodable;
+                m.keyframes += u64::from(keyframe);
+                m.frames_complete += u64::from(complete);
+                m.frames_decodable += u64::from(decodable);
+                if !decodable {
+                    m.undecodable.push(n);
+                }
             }
         }
     }
