@@ -9,11 +9,15 @@
 //!   framing, TURN ChannelData and STUN Send/Data indications.
 //! - [`rtp`]: RTP packets (RFC 3550, RFC 8285 extensions) and RTCP SR/RR/SDES/BYE.
 //! - [`media`]: plausible Opus, VP8, H.264 and G.711 payloads and their packetizers.
+//! - [`encoded`]: real encoded frames from IVF (VP8, VP9, AV1) and Ogg Opus files.
+//! - [`packetize`]: RTP packetizers for those frames (VP8, VP9, AV1, Opus).
 //! - [`scenario`]: several peers' streams interleaved in capture-time order, with
 //!   impairments (loss, duplicates, reordering) and the ground truth to assert on.
 
+pub mod encoded;
 pub mod media;
 pub mod packet;
+pub mod packetize;
 pub mod rng;
 pub mod rtp;
 pub mod scenario;

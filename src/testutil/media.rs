@@ -6,8 +6,11 @@
 //! header. Frames are split the way libwebrtc does (equal-sized packets under
 //! the MTU budget, marker on a frame's last packet).
 
+use super::encoded::{EncodedCodec, EncodedStream};
+use super::packetize::{FramePacketizer, Payload};
 use super::rng::Rng;
 use super::rtp::RtpBuilder;
+use std::sync::Arc;
 
 /// The codec of a synthetic stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -23,6 +26,10 @@ pub enum MediaKind {
     Vp8,
     /// H.264 packetization-mode 1 (single NAL, STAP-A, FU-A), 90 kHz clock.
     H264,
+    /// VP9 (RFC 9628), 90 kHz clock; only from encoded frames ([`StreamSpec::encoded`]).
+    Vp9,
+    /// AV1 (AOM RTP), 90 kHz clock; only from encoded frames ([`StreamSpec::encoded`]).
+    Av1,
 }
 
 impl MediaKind {
@@ -31,7 +38,7 @@ impl MediaKind {
         match self {
             MediaKind::Opus => 48_000,
             MediaKind::Pcmu | MediaKind::Pcma => 8_000,
-            MediaKind::Vp8 | MediaKind::H264 => 90_000,
+            MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1 => 90_000,
         }
     }
 
@@ -43,12 +50,17 @@ impl MediaKind {
             MediaKind::Pcma => 8,
             MediaKind::Vp8 => 96,
             MediaKind::H264 => 102,
+            MediaKind::Vp9 => 98,
+            MediaKind::Av1 => 45,
         }
     }
 
     /// True for video codecs.
     pub fn is_video(self) -> bool {
-        matches!(self, MediaKind::Vp8 | MediaKind::H264)
+        matches!(
+            self,
+            MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1
+        )
     }
 
     /// Lower-case codec name as in SDP (`opus`, `vp8`, ...).
@@ -59,6 +71,8 @@ impl MediaKind {
             MediaKind::Pcma => "pcma",
             MediaKind::Vp8 => "vp8",
             MediaKind::H264 => "h264",
+            MediaKind::Vp9 => "vp9",
+            MediaKind::Av1 => "av1",
         }
     }
 }
@@ -97,6 +111,8 @@ pub struct StreamSpec {
     pub header_extensions: bool,
     /// CNAME sent in RTCP SDES.
     pub cname: String,
+    /// Real encoded frames to send instead of synthetic ones (at their own times; the stream ends after the last).
+    pub encoded: Option<Arc<EncodedStream>>,
 }
 
 impl StreamSpec {
@@ -116,6 +132,38 @@ impl StreamSpec {
             max_payload: 1100,
             header_extensions: true,
             cname: format!("gen-{ssrc:08x}"),
+            encoded: None,
+        }
+    }
+
+    /// A stream sending the frames of `media` (an IVF or Ogg Opus file's contents).
+    pub fn from_encoded(media: Arc<EncodedStream>, ssrc: u32) -> Self {
+        let kind = match media.codec {
+            EncodedCodec::Opus => MediaKind::Opus,
+            EncodedCodec::Vp8 => MediaKind::Vp8,
+            EncodedCodec::Vp9 => MediaKind::Vp9,
+            EncodedCodec::Av1 => MediaKind::Av1,
+        };
+        let mut s = StreamSpec::new(kind, ssrc);
+        if let Some((w, h)) = media.dimensions {
+            (s.width, s.height) = (w, h);
+        }
+        s.encoded = Some(media);
+        s
+    }
+
+    /// Nanoseconds from the stream start to frame `n` (its pts for encoded frames;
+    /// frame `len` is the end of the last frame).
+    pub fn frame_time_ns(&self, n: u64) -> i64 {
+        match &self.encoded {
+            Some(e) => {
+                let ticks = e
+                    .frames
+                    .get(n as usize)
+                    .map_or(e.length_ticks(), |f| u64::from(f.offset));
+                (i128::from(ticks) * 1_000_000_000 / i128::from(self.kind.clock_rate())) as i64
+            }
+            None => n as i64 * self.frame_duration_ns(),
         }
     }
 
@@ -133,7 +181,9 @@ impl StreamSpec {
         match self.kind {
             MediaKind::Opus => 960,
             MediaKind::Pcmu | MediaKind::Pcma => 160,
-            MediaKind::Vp8 | MediaKind::H264 => 90_000 / self.fps.max(1),
+            MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1 => {
+                90_000 / self.fps.max(1)
+            }
         }
     }
 }
@@ -166,6 +216,8 @@ pub struct Packetizer {
     pps: Vec<u8>,
     scratch: Vec<u8>,
     chunks: Vec<(usize, usize)>,
+    real: Option<FramePacketizer>,
+    payloads: Vec<Payload>,
 }
 
 impl Packetizer {
@@ -175,6 +227,10 @@ impl Packetizer {
         let picture_id = (rng.next_u32() & 0x7fff) as u16;
         let (sps, pps) = h264_parameter_sets(spec.width, spec.height);
         let rtp = RtpBuilder::new(spec.pt, 0, 0, spec.ssrc);
+        let real = spec
+            .encoded
+            .as_ref()
+            .map(|e| FramePacketizer::new(e.codec, spec.max_payload, picture_id, e.dimensions));
         Packetizer {
             spec,
             rng,
@@ -188,6 +244,8 @@ impl Packetizer {
             pps,
             scratch: Vec::new(),
             chunks: Vec::new(),
+            real,
+            payloads: Vec::new(),
         }
     }
 
@@ -208,9 +266,19 @@ impl Packetizer {
 
     /// RTP timestamp of frame `n`.
     pub fn rtp_ts(&self, n: u64) -> u32 {
+        let step = match &self.spec.encoded {
+            Some(e) => e.frames.get(n as usize).map_or(0, |f| f.offset),
+            None => (n as u32).wrapping_mul(self.spec.ts_step()),
+        };
+        self.spec.first_ts.wrapping_add(step)
+    }
+
+    /// True when every encoded frame has been sent (never for synthetic streams).
+    pub fn finished(&self) -> bool {
         self.spec
-            .first_ts
-            .wrapping_add((n as u32).wrapping_mul(self.spec.ts_step()))
+            .encoded
+            .as_ref()
+            .is_some_and(|e| self.frame >= e.frames.len() as u64)
     }
 
     /// Generates the next frame, appending its packets to `out` (buffers are taken from `pool`).
@@ -218,6 +286,10 @@ impl Packetizer {
         let n = self.frame;
         self.frame += 1;
         self.rtp.ts = self.rtp_ts(n);
+        if self.real.is_some() {
+            self.encoded_frame(n, pool, out);
+            return;
+        }
         match self.spec.kind {
             MediaKind::Opus => {
                 let avg = (self.spec.bitrate_bps / 8 / 50).max(8) as u64;
@@ -234,7 +306,34 @@ impl Packetizer {
             }
             MediaKind::Vp8 => self.vp8_frame(n, pool, out),
             MediaKind::H264 => self.h264_frame(n, pool, out),
+            MediaKind::Vp9 | MediaKind::Av1 => {
+                panic!("synthetic VP9 and AV1 are not generated: set StreamSpec::encoded")
+            }
         }
+    }
+
+    /// Packetizes encoded frame `n` (nothing once the stream is finished).
+    fn encoded_frame(&mut self, n: u64, pool: &mut Vec<Vec<u8>>, out: &mut Vec<MediaPacket>) {
+        let Some(media) = self.spec.encoded.clone() else {
+            return;
+        };
+        let Some(frame) = media.frames.get(n as usize) else {
+            return;
+        };
+        let mut payloads = std::mem::take(&mut self.payloads);
+        payloads.clear();
+        self.real
+            .as_mut()
+            .expect("encoded_frame runs only with a real packetizer")
+            .packetize(frame, &mut payloads);
+        let count = payloads.len();
+        for (i, pl) in payloads.iter().enumerate() {
+            let mut p = self.begin_packet(pool, pl.marker, frame.keyframe);
+            p.bytes.extend_from_slice(&pl.data);
+            p.offset_ns = self.pace(i, count);
+            out.push(p);
+        }
+        self.payloads = payloads;
     }
 
     // The project's MSRV (1.85) predates `is_multiple_of` (1.87).

@@ -203,6 +203,34 @@ pub struct StreamTruth {
     pub rtcp_packets: u64,
     /// Bytes of RTP packets in the capture (RTP header and payload).
     pub rtp_bytes: u64,
+    /// Frame-level truth, for streams of real encoded frames only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<FrameTruth>,
+}
+
+/// What a receiver can decode of a stream of real encoded frames.
+///
+/// A frame is complete when none of its packets was lost (duplicates and
+/// reordering do not matter to a receiver with a reorder buffer). A video frame
+/// is decodable when it is complete and is a key frame or follows a decodable
+/// frame: after an incomplete frame, nothing decodes until the next key frame.
+/// Every Opus packet is a key frame.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FrameTruth {
+    /// Key frames sent.
+    pub keyframes: u64,
+    /// Frames with every packet in the capture.
+    pub frames_complete: u64,
+    /// Frames a decoder can use (see the type doc).
+    pub frames_decodable: u64,
+    /// Indices (0-based, in sending order) of frames that are not decodable.
+    pub undecodable: Vec<u64>,
+    /// RTP timestamp of the first frame.
+    pub first_ts: u32,
+    /// From the first frame's timestamp to the end of the last frame, in clock ticks.
+    pub length_ticks: u64,
+    /// `length_ticks` in milliseconds (rounded down).
+    pub duration_ms: u64,
 }
 
 /// Ground truth of a whole scenario.
@@ -267,6 +295,8 @@ struct StreamState {
     min_seq: u64,
     max_seq: Option<u64>,
     unique: u64,
+    /// The last frame was decodable (a key frame is needed when false).
+    chain_ok: bool,
     truth: StreamTruth,
 }
 
@@ -307,6 +337,12 @@ impl Scenario {
                     peer: pi,
                     src: peer.addr.to_string(),
                     dst: dst.to_string(),
+                    media: spec.encoded.as_ref().map(|e| FrameTruth {
+                        first_ts: spec.first_ts,
+                        length_ticks: e.length_ticks(),
+                        duration_ms: e.length_ticks() * 1000 / u64::from(spec.kind.clock_rate()),
+                        ..FrameTruth::default()
+                    }),
                     ..StreamTruth::default()
                 };
                 // Streams of one peer start a few ms apart, as capture devices do.
@@ -329,6 +365,7 @@ impl Scenario {
                     min_seq: 0,
                     max_seq: None,
                     unique: 0,
+                    chain_ok: false,
                     truth,
                 });
             }
@@ -398,8 +435,8 @@ impl Scenario {
         let s = &mut self.streams[i];
         while !s.ended && s.queue.len() <= depth {
             let n = s.pkt.frames();
-            let nominal = s.t0 + n as i64 * s.pkt.spec().frame_duration_ns();
-            if s.end.is_some_and(|e| nominal >= e) {
+            let nominal = s.t0 + s.pkt.spec().frame_time_ns(n);
+            if s.end.is_some_and(|e| nominal >= e) || s.pkt.finished() {
                 s.ended = true;
                 if bye && rtcp.is_some() {
                     Self::queue_rtcp(s, &mut self.pool, nominal, true);
@@ -417,6 +454,8 @@ impl Scenario {
             self.frame_pkts.clear();
             s.pkt.next_frame(&mut self.pool, &mut self.frame_pkts);
             s.truth.frames += 1;
+            let keyframe = self.frame_pkts.first().is_some_and(|p| p.keyframe);
+            let mut complete = true;
             for p in self.frame_pkts.drain(..) {
                 s.sent_packets = s.sent_packets.wrapping_add(1);
                 s.sent_octets = s
@@ -425,6 +464,7 @@ impl Scenario {
                 s.truth.sent += 1;
                 if p.ext_seq > 0 && s.rng.chance(imp.loss) {
                     s.truth.dropped += 1;
+                    complete = false;
                     self.pool.push(p.bytes);
                     continue;
                 }
@@ -437,6 +477,16 @@ impl Scenario {
                     dup: false,
                     bytes: p.bytes,
                 });
+            }
+            if let Some(m) = &mut s.truth.media {
+                let decodable = complete && (keyframe || s.chain_ok);
+                s.chain_ok = decodable;
+                m.keyframes += u64::from(keyframe);
+                m.frames_complete += u64::from(complete);
+                m.frames_decodable += u64::from(decodable);
+                if !decodable {
+                    m.undecodable.push(n);
+                }
             }
         }
     }
@@ -712,6 +762,81 @@ mod tests {
                 assert!((expect - got).abs() <= 49.0, "expect {expect} got {got}");
             }
         }
+    }
+
+    /// Frame truth of an encoded stream agrees with rtprec's VP8 depacketizer fed the received packets.
+    #[test]
+    fn encoded_frame_truth_matches_depacketizer() {
+        use crate::testutil::encoded::{EncodedCodec, EncodedFrame, EncodedStream};
+        let frames = (0..90u32)
+            .map(|i| {
+                let key = i % 30 == 0;
+                let mut data = if key {
+                    vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]
+                } else {
+                    vec![0x11, 0x00, 0x00]
+                };
+                data.resize(if key { 4000 } else { 1500 }, i as u8);
+                EncodedFrame {
+                    offset: i * 3000,
+                    duration: 3000,
+                    keyframe: key,
+                    data,
+                }
+            })
+            .collect();
+        let media = std::sync::Arc::new(EncodedStream {
+            codec: EncodedCodec::Vp8,
+            dimensions: Some((320, 240)),
+            frames,
+        });
+        let mut cfg = ScenarioConfig::conference(1, 0.0, 9);
+        cfg.peers[0].streams = vec![StreamSpec::from_encoded(media, 0x1234)];
+        cfg.impairment = Impairment {
+            loss: 0.05,
+            duplicate: 0.05,
+            reorder: 0.05,
+            reorder_depth: 3,
+        };
+        let first_seq = cfg.peers[0].streams[0].first_seq;
+        let mut s = Scenario::new(cfg);
+        let mut pkts = std::collections::BTreeMap::new();
+        while let Some(p) = s.next_packet() {
+            if !p.rtcp {
+                let r = rtp_rs::RtpReader::new(p.data).unwrap();
+                let seq = u16::from(r.sequence_number()).wrapping_sub(first_seq);
+                pkts.insert(seq, (r.timestamp(), r.mark(), r.payload().to_vec()));
+            }
+        }
+        let t = s.truth();
+        let m = t.streams[0].media.clone().unwrap();
+        let mut d = crate::depack::Depacketizer::new(crate::codec::Codec::Vp8).unwrap();
+        let mut got = Vec::new();
+        for (seq, (ts, marker, payload)) in &pkts {
+            d.push(crate::media::RtpIn {
+                seq: u64::from(*seq),
+                ts: u64::from(ts.wrapping_sub(m.first_ts)),
+                marker: *marker,
+                payload,
+            })
+            .unwrap();
+            got.extend(std::iter::from_fn(|| d.pull()));
+        }
+        d.flush();
+        got.extend(std::iter::from_fn(|| d.pull()));
+        let want: Vec<u64> = (0..90)
+            .filter(|i| !m.undecodable.contains(i))
+            .map(|i| i * 3000)
+            .collect();
+        let got: Vec<u64> = got.iter().map(|f| f.ts).collect();
+        assert_eq!(got, want);
+        assert_eq!(m.frames_decodable, want.len() as u64);
+        assert_eq!(m.keyframes, 3);
+        assert!(
+            m.frames_complete < 90 && m.frames_decodable < m.frames_complete,
+            "{m:?}"
+        );
+        assert_eq!((m.length_ticks, m.duration_ms), (270_000, 3000));
     }
 
     #[test]
