@@ -1,10 +1,23 @@
 //! Who is who: session metadata (JSON) or the peers' SDP -> rooms, peers, tracks.
 //!
-//! STUB: the interface is fixed; the implementation is being written.
+//! Two sources give the same [`SessionMap`]: a metadata JSON file
+//! ([`load_metadata`], format in `schemas/session-metadata.schema.json`) or one
+//! SDP file per peer ([`load_sdp`], several merged with [`SessionMap::merge`]).
+//! Every id in a map has passed [`sanitize_id`], so it is safe as a path part;
+//! keys ([`SrtpSpec`]) are never printed, not even in errors.
+
+pub mod ids;
+pub mod metadata;
+pub mod sdp;
+
+pub use ids::{DuplicateId, IdError, IdProblem, check_unique, sanitize_id};
+pub use metadata::{codec_by_name, load_metadata, parse_metadata, parse_rfc3339};
+pub use sdp::{load_sdp, parse_sdp};
 
 use crate::codec::Codec;
 use crate::time::CaptureTime;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// Audio or video.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -17,7 +30,9 @@ pub enum Kind {
 }
 
 /// Where a track's media comes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Microphone or camera.
@@ -39,7 +54,10 @@ pub struct SrtpSpec {
 impl std::fmt::Debug for SrtpSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Keys are never printed.
-        f.debug_struct("SrtpSpec").field("profile", &self.profile).field("key_base64", &"<redacted>").finish()
+        f.debug_struct("SrtpSpec")
+            .field("profile", &self.profile)
+            .field("key_base64", &"<redacted>")
+            .finish()
     }
 }
 
@@ -56,8 +74,12 @@ pub struct TrackSpec {
     pub ssrc: Option<u32>,
     /// RTX SSRC (RFC 4588), when known.
     pub rtx_ssrc: Option<u32>,
-    /// Codec, when known.
+    /// Codec, when known and one rtprec knows by name.
     pub codec: Option<Codec>,
+    /// Codec name as given (metadata `codec`, SDP `a=rtpmap` encoding name), also when
+    /// [`TrackSpec::codec`] is `None` because rtprec does not know it (e.g. `h266`):
+    /// such a track is "unsupported", not an error.
+    pub codec_name: Option<String>,
     /// Media payload type, when known.
     pub payload_type: Option<u8>,
     /// RTX payload type.
@@ -74,8 +96,13 @@ pub struct TrackSpec {
     pub rid: Option<String>,
     /// `a=fmtp` parameters for the payload type, verbatim.
     pub fmtp: Option<String>,
-    /// SRTP keys.
+    /// SRTP keys: the first of [`TrackSpec::srtp_candidates`].
     pub srtp: Option<SrtpSpec>,
+    /// Every usable SRTP key offered for the track, in the order given (SDP may offer several
+    /// `a=crypto` lines and only one of them is in use: the decryption stage tries each).
+    pub srtp_candidates: Vec<SrtpSpec>,
+    /// User data from metadata `extra` (any JSON object), passed through untouched.
+    pub extra: Option<serde_json::Value>,
 }
 
 /// One peer (participant) of a session.
@@ -95,6 +122,10 @@ pub struct PeerSpec {
     pub extmap: Vec<(u8, String)>,
     /// The peer's tracks.
     pub tracks: Vec<TrackSpec>,
+    /// File the peer was described in (metadata or SDP), for messages.
+    pub origin: Option<PathBuf>,
+    /// User data from metadata `extra` (any JSON object), passed through untouched.
+    pub extra: Option<serde_json::Value>,
 }
 
 /// Everything known about who is who in a capture.
@@ -106,6 +137,8 @@ pub struct SessionMap {
     pub session_id: Option<String>,
     /// Peers.
     pub peers: Vec<PeerSpec>,
+    /// User data from metadata `extra` (any JSON object), passed through untouched.
+    pub extra: Option<serde_json::Value>,
 }
 
 /// Why metadata could not be used.
@@ -128,4 +161,244 @@ pub enum MetadataError {
         /// What is wrong, with the JSON line/column or SDP line number.
         message: String,
     },
+}
+
+/// Why two session maps cannot be merged.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    /// The same SSRC belongs to two tracks.
+    #[error("ssrc={ssrc:#010x} is {first} and {second}")]
+    ConflictingSsrc {
+        /// The SSRC.
+        ssrc: u32,
+        /// The first track holding it: `track T of peer P (in FILE)`.
+        first: String,
+        /// The second track holding it.
+        second: String,
+    },
+    /// The same track id of the same peer has two different SSRCs.
+    #[error(
+        "track {track} of peer {peer} has ssrc={first_ssrc:#010x} and ssrc={second_ssrc:#010x}"
+    )]
+    ConflictingTrack {
+        /// Peer.
+        peer: String,
+        /// Track.
+        track: String,
+        /// SSRC in the first map.
+        first_ssrc: u32,
+        /// SSRC in the second map.
+        second_ssrc: u32,
+    },
+    /// Two maps name different rooms.
+    #[error("room {0} and room {1} cannot be merged")]
+    ConflictingRoom(String, String),
+    /// Two maps name different sessions.
+    #[error("session {0} and session {1} cannot be merged")]
+    ConflictingSession(String, String),
+}
+
+/// `track T of peer P (in FILE)`, for messages.
+fn describe(p: &PeerSpec, t: &TrackSpec) -> String {
+    let origin = p.origin.as_ref().map(|f| format!(" (in {})", f.display()));
+    format!(
+        "track {} of peer {}{}",
+        t.track_id,
+        p.peer_id,
+        origin.unwrap_or_default()
+    )
+}
+
+impl TrackSpec {
+    /// A track with only an id and a kind; every other field unknown.
+    pub fn new(track_id: impl Into<String>, kind: Kind) -> Self {
+        TrackSpec {
+            track_id: track_id.into(),
+            kind,
+            source: Source::Regular,
+            ssrc: None,
+            rtx_ssrc: None,
+            codec: None,
+            codec_name: None,
+            payload_type: None,
+            rtx_payload_type: None,
+            red_payload_type: None,
+            clock_rate: None,
+            channels: None,
+            mid: None,
+            rid: None,
+            fmtp: None,
+            srtp: None,
+            srtp_candidates: Vec::new(),
+            extra: None,
+        }
+    }
+
+    /// The track's SSRCs: media, then RTX.
+    pub fn ssrcs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ssrc.into_iter().chain(self.rtx_ssrc)
+    }
+
+    /// Whether a codec name was given that rtprec does not know (e.g. `h266`).
+    pub fn is_unsupported_codec(&self) -> bool {
+        self.codec.is_none() && self.codec_name.is_some()
+    }
+}
+
+impl PeerSpec {
+    /// A peer with only an id.
+    pub fn new(peer_id: impl Into<String>) -> Self {
+        PeerSpec {
+            peer_id: peer_id.into(),
+            name: None,
+            role: None,
+            joined_at: None,
+            left_at: None,
+            extmap: Vec::new(),
+            tracks: Vec::new(),
+            origin: None,
+            extra: None,
+        }
+    }
+}
+
+impl SessionMap {
+    /// The track whose media SSRC is `ssrc`, with its peer.
+    pub fn track_by_ssrc(&self, ssrc: u32) -> Option<(&PeerSpec, &TrackSpec)> {
+        self.tracks().find(|(_, t)| t.ssrc == Some(ssrc))
+    }
+
+    /// The track whose RTX SSRC (RFC 4588) is `ssrc`, with its peer.
+    pub fn track_by_rtx_ssrc(&self, ssrc: u32) -> Option<(&PeerSpec, &TrackSpec)> {
+        self.tracks().find(|(_, t)| t.rtx_ssrc == Some(ssrc))
+    }
+
+    /// The track with this MID (and RID, for simulcast), with its peer.
+    ///
+    /// A track without a RID matches any `rid`; with a RID it matches only that RID.
+    /// The first exact RID match wins over a track without a RID.
+    pub fn track_by_mid(&self, mid: &str, rid: Option<&str>) -> Option<(&PeerSpec, &TrackSpec)> {
+        let same_mid = || {
+            self.tracks()
+                .filter(move |(_, t)| t.mid.as_deref() == Some(mid))
+        };
+        same_mid()
+            .find(|(_, t)| rid.is_some() && t.rid.as_deref() == rid)
+            .or_else(|| same_mid().find(|(_, t)| t.rid.is_none()))
+    }
+
+    /// Every (peer, track) pair, in order.
+    pub fn tracks(&self) -> impl Iterator<Item = (&PeerSpec, &TrackSpec)> {
+        self.peers
+            .iter()
+            .flat_map(|p| p.tracks.iter().map(move |t| (p, t)))
+    }
+
+    /// The peer with this (sanitised) id.
+    pub fn peer(&self, peer_id: &str) -> Option<&PeerSpec> {
+        self.peers.iter().find(|p| p.peer_id == peer_id)
+    }
+
+    /// Combines two maps (e.g. one per SDP file): peers of `other` are appended, and a peer
+    /// present in both gets the other's tracks and extmap entries that it lacks.
+    ///
+    /// Fails when an SSRC ends up on two different tracks, or the maps name different
+    /// rooms or sessions. A room named `sdp` (the SDP default) yields to any other name.
+    pub fn merge(mut self, other: SessionMap) -> Result<SessionMap, MergeError> {
+        if self.room_id != other.room_id {
+            if self.room_id == sdp::DEFAULT_ROOM {
+                self.room_id = other.room_id;
+            } else if other.room_id != sdp::DEFAULT_ROOM {
+                return Err(MergeError::ConflictingRoom(self.room_id, other.room_id));
+            }
+        }
+        match (&self.session_id, other.session_id) {
+            (Some(a), Some(b)) if *a != b => {
+                return Err(MergeError::ConflictingSession(a.clone(), b));
+            }
+            (None, b) => self.session_id = b,
+            _ => {}
+        }
+        if self.extra.is_none() {
+            self.extra = other.extra;
+        }
+        for peer in other.peers {
+            match self.peers.iter_mut().find(|p| p.peer_id == peer.peer_id) {
+                None => self.peers.push(peer),
+                Some(mine) => merge_peer(mine, peer)?,
+            }
+        }
+        self.check_ssrcs()?;
+        Ok(self)
+    }
+
+    /// Fails when one SSRC belongs to two tracks (as media or RTX SSRC).
+    pub fn check_ssrcs(&self) -> Result<(), MergeError> {
+        let mut seen: std::collections::BTreeMap<u32, (&PeerSpec, &TrackSpec)> = Default::default();
+        for (p, t) in self.tracks() {
+            for ssrc in t.ssrcs() {
+                if let Some((fp, ft)) = seen.insert(ssrc, (p, t)) {
+                    return Err(MergeError::ConflictingSsrc {
+                        ssrc,
+                        first: describe(fp, ft),
+                        second: describe(p, t),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adds what `other` knows about the same peer; tracks with the same id are merged field by field.
+fn merge_peer(mine: &mut PeerSpec, other: PeerSpec) -> Result<(), MergeError> {
+    mine.name = mine.name.take().or(other.name);
+    mine.role = mine.role.take().or(other.role);
+    mine.joined_at = mine.joined_at.or(other.joined_at);
+    mine.left_at = mine.left_at.or(other.left_at);
+    mine.origin = mine.origin.take().or(other.origin);
+    mine.extra = mine.extra.take().or(other.extra);
+    for e in other.extmap {
+        if !mine.extmap.contains(&e) {
+            mine.extmap.push(e);
+        }
+    }
+    for t in other.tracks {
+        match mine.tracks.iter_mut().find(|m| m.track_id == t.track_id) {
+            None => mine.tracks.push(t),
+            Some(m) if m.ssrc.is_some() && t.ssrc.is_some() && m.ssrc != t.ssrc => {
+                return Err(MergeError::ConflictingTrack {
+                    peer: mine.peer_id.clone(),
+                    track: t.track_id,
+                    first_ssrc: m.ssrc.unwrap_or_default(),
+                    second_ssrc: t.ssrc.unwrap_or_default(),
+                });
+            }
+            Some(m) => {
+                m.ssrc = m.ssrc.or(t.ssrc);
+                m.rtx_ssrc = m.rtx_ssrc.or(t.rtx_ssrc);
+                m.codec = m.codec.or(t.codec);
+                m.codec_name = m.codec_name.take().or(t.codec_name);
+                m.payload_type = m.payload_type.or(t.payload_type);
+                m.rtx_payload_type = m.rtx_payload_type.or(t.rtx_payload_type);
+                m.red_payload_type = m.red_payload_type.or(t.red_payload_type);
+                m.clock_rate = m.clock_rate.or(t.clock_rate);
+                m.channels = m.channels.or(t.channels);
+                m.mid = m.mid.take().or(t.mid);
+                m.rid = m.rid.take().or(t.rid);
+                m.fmtp = m.fmtp.take().or(t.fmtp);
+                for c in t.srtp_candidates {
+                    if !m.srtp_candidates.contains(&c) {
+                        m.srtp_candidates.push(c);
+                    }
+                }
+                m.srtp = m.srtp_candidates.first().cloned();
+                m.extra = m.extra.take().or(t.extra);
+                if m.source == Source::Regular {
+                    m.source = t.source;
+                }
+            }
+        }
+    }
+    Ok(())
 }
