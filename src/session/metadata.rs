@@ -486,6 +486,7 @@ fn build(raw: RawSession, path: &Path) -> Result<SessionMap, MetadataError> {
         room_id,
         session_id,
         peers,
+        notes: Vec::new(),
         extra: raw.extra.map(serde_json::Value::Object),
     })
 }

@@ -137,6 +137,9 @@ pub struct SessionMap {
     pub session_id: Option<String>,
     /// Peers.
     pub peers: Vec<PeerSpec>,
+    /// Non-fatal problems met while loading (an SDP line that was skipped, an `a=crypto`
+    /// with an unsupported suite, ...), each naming its file and line, for the report.
+    pub notes: Vec<String>,
     /// User data from metadata `extra` (any JSON object), passed through untouched.
     pub extra: Option<serde_json::Value>,
 }
@@ -262,6 +265,23 @@ impl PeerSpec {
     }
 }
 
+impl PeerSpec {
+    /// This peer's track with this MID (and RID, for simulcast).
+    ///
+    /// A track without a RID matches any `rid`; one with a RID only that RID. An exact
+    /// RID match wins over a track without a RID.
+    pub fn track_by_mid(&self, mid: &str, rid: Option<&str>) -> Option<&TrackSpec> {
+        let same_mid = || {
+            self.tracks
+                .iter()
+                .filter(move |t| t.mid.as_deref() == Some(mid))
+        };
+        same_mid()
+            .find(|t| rid.is_some() && t.rid.as_deref() == rid)
+            .or_else(|| same_mid().find(|t| t.rid.is_none()))
+    }
+}
+
 impl SessionMap {
     /// The track whose media SSRC is `ssrc`, with its peer.
     pub fn track_by_ssrc(&self, ssrc: u32) -> Option<(&PeerSpec, &TrackSpec)> {
@@ -273,18 +293,15 @@ impl SessionMap {
         self.tracks().find(|(_, t)| t.rtx_ssrc == Some(ssrc))
     }
 
-    /// The track with this MID (and RID, for simulcast), with its peer.
+    /// The track with this MID (and RID, for simulcast), with its peer: the first peer's,
+    /// when several have it.
     ///
-    /// A track without a RID matches any `rid`; with a RID it matches only that RID.
-    /// The first exact RID match wins over a track without a RID.
+    /// MIDs are per peer (each peer's transport numbers its own m= sections, `0`, `1`, ...),
+    /// so with several peers narrow by peer first: [`PeerSpec::track_by_mid`].
     pub fn track_by_mid(&self, mid: &str, rid: Option<&str>) -> Option<(&PeerSpec, &TrackSpec)> {
-        let same_mid = || {
-            self.tracks()
-                .filter(move |(_, t)| t.mid.as_deref() == Some(mid))
-        };
-        same_mid()
-            .find(|(_, t)| rid.is_some() && t.rid.as_deref() == rid)
-            .or_else(|| same_mid().find(|(_, t)| t.rid.is_none()))
+        self.peers
+            .iter()
+            .find_map(|p| Some((p, p.track_by_mid(mid, rid)?)))
     }
 
     /// Every (peer, track) pair, in order.
@@ -322,6 +339,7 @@ impl SessionMap {
         if self.extra.is_none() {
             self.extra = other.extra;
         }
+        self.notes.extend(other.notes);
         for peer in other.peers {
             match self.peers.iter_mut().find(|p| p.peer_id == peer.peer_id) {
                 None => self.peers.push(peer),
@@ -401,4 +419,147 @@ fn merge_peer(mine: &mut PeerSpec, other: PeerSpec) -> Result<(), MergeError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(id: &str, ssrc: Option<u32>, mid: Option<&str>, rid: Option<&str>) -> TrackSpec {
+        let mut t = TrackSpec::new(id, Kind::Video);
+        t.ssrc = ssrc;
+        t.mid = mid.map(str::to_string);
+        t.rid = rid.map(str::to_string);
+        t
+    }
+
+    fn map(room: &str, peers: Vec<PeerSpec>) -> SessionMap {
+        SessionMap {
+            room_id: room.into(),
+            session_id: None,
+            peers,
+            notes: Vec::new(),
+            extra: None,
+        }
+    }
+
+    fn peer(id: &str, tracks: Vec<TrackSpec>) -> PeerSpec {
+        let mut p = PeerSpec::new(id);
+        p.tracks = tracks;
+        p
+    }
+
+    #[test]
+    fn lookups() {
+        let mut cam = track("cam", Some(1), Some("1"), None);
+        cam.rtx_ssrc = Some(2);
+        let m = map(
+            "r",
+            vec![
+                peer(
+                    "a",
+                    vec![
+                        cam,
+                        track("sim-h", Some(3), Some("2"), Some("h")),
+                        track("sim", None, Some("2"), None),
+                    ],
+                ),
+                peer("b", vec![track("bcam", Some(4), Some("1"), None)]),
+            ],
+        );
+        let id = |r: Option<(&PeerSpec, &TrackSpec)>| {
+            r.map(|(p, t)| format!("{}/{}", p.peer_id, t.track_id))
+        };
+        assert_eq!(id(m.track_by_ssrc(1)).as_deref(), Some("a/cam"));
+        assert_eq!(id(m.track_by_ssrc(2)), None);
+        assert_eq!(id(m.track_by_rtx_ssrc(2)).as_deref(), Some("a/cam"));
+        assert_eq!(id(m.track_by_ssrc(4)).as_deref(), Some("b/bcam"));
+        assert_eq!(id(m.track_by_mid("1", None)).as_deref(), Some("a/cam"));
+        assert_eq!(
+            id(m.track_by_mid("2", Some("h"))).as_deref(),
+            Some("a/sim-h")
+        );
+        assert_eq!(id(m.track_by_mid("2", Some("l"))).as_deref(), Some("a/sim"));
+        assert_eq!(id(m.track_by_mid("2", None)).as_deref(), Some("a/sim"));
+        assert_eq!(
+            m.peer("b")
+                .unwrap()
+                .track_by_mid("1", None)
+                .unwrap()
+                .track_id,
+            "bcam"
+        );
+        assert_eq!(m.tracks().count(), 4);
+    }
+
+    #[test]
+    fn merge() {
+        let mut a = map(
+            "sdp",
+            vec![peer("a", vec![track("cam", Some(1), Some("0"), None)])],
+        );
+        a.notes.push("note a".into());
+        let mut b = map(
+            "room",
+            vec![peer("b", vec![track("cam", Some(2), None, None)])],
+        );
+        b.session_id = Some("s".into());
+        b.notes.push("note b".into());
+        // The same peer again adds what it lacks.
+        let mut more = track("cam", None, None, None);
+        more.codec_name = Some("vp8".into());
+        let mut a2 = peer("a", vec![more, track("mic", Some(3), None, None)]);
+        a2.extmap = vec![(4, "urn:ietf:params:rtp-hdrext:sdes:mid".into())];
+        let c = map("sdp", vec![a2]);
+        let m = a.merge(b).unwrap().merge(c).unwrap();
+        assert_eq!(
+            (m.room_id.as_str(), m.session_id.as_deref()),
+            ("room", Some("s"))
+        );
+        assert_eq!(m.notes, ["note a", "note b"]);
+        let a = m.peer("a").unwrap();
+        assert_eq!(a.tracks.len(), 2);
+        assert_eq!(
+            (a.tracks[0].ssrc, a.tracks[0].codec_name.as_deref()),
+            (Some(1), Some("vp8"))
+        );
+        assert_eq!(a.extmap.len(), 1);
+
+        let clash = map("sdp", vec![peer("z", vec![track("t", Some(2), None, None)])]);
+        assert_eq!(
+            m.clone().merge(clash).unwrap_err().to_string(),
+            "ssrc=0x00000002 is track cam of peer b and track t of peer z"
+        );
+        let other_room = map("elsewhere", vec![]);
+        assert_eq!(
+            m.clone().merge(other_room).unwrap_err(),
+            MergeError::ConflictingRoom("room".into(), "elsewhere".into())
+        );
+        let mut other_session = map("room", vec![]);
+        other_session.session_id = Some("t".into());
+        assert!(matches!(
+            m.clone().merge(other_session),
+            Err(MergeError::ConflictingSession(..))
+        ));
+        let same_track = map(
+            "sdp",
+            vec![peer("a", vec![track("cam", Some(9), None, None)])],
+        );
+        assert_eq!(
+            m.merge(same_track).unwrap_err().to_string(),
+            "track cam of peer a has ssrc=0x00000001 and ssrc=0x00000009"
+        );
+    }
+
+    #[test]
+    fn srtp_debug_is_redacted() {
+        let s = SrtpSpec {
+            profile: "AES_CM_128_HMAC_SHA1_80".into(),
+            key_base64: "secretsecret".into(),
+        };
+        let mut t = TrackSpec::new("t", Kind::Audio);
+        t.srtp = Some(s.clone());
+        t.srtp_candidates = vec![s];
+        assert!(!format!("{t:?}").contains("secret"));
+    }
 }
