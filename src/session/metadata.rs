@@ -781,6 +781,18 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Arbitrary text and mangled examples never panic.
+        #[test]
+        fn never_panics(text in "[ -~\\n]{0,200}", cut in 0usize..2000) {
+            let _ = parse(&text);
+            let demo = include_str!("../../testdata/demo-2peers-opus-vp8.session.json");
+            let at = demo.char_indices().map(|(i, _)| i).find(|i| *i >= cut % demo.len()).unwrap_or(0);
+            let _ = parse(&demo[..at]);
+            let _ = parse_rfc3339(&text);
+        }
+    }
+
     #[test]
     fn rfc3339() {
         let ok = [

@@ -525,7 +525,10 @@ mod tests {
         );
         assert_eq!(a.extmap.len(), 1);
 
-        let clash = map("sdp", vec![peer("z", vec![track("t", Some(2), None, None)])]);
+        let clash = map(
+            "sdp",
+            vec![peer("z", vec![track("t", Some(2), None, None)])],
+        );
         assert_eq!(
             m.clone().merge(clash).unwrap_err().to_string(),
             "ssrc=0x00000002 is track cam of peer b and track t of peer z"

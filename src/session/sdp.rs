@@ -935,6 +935,31 @@ mod tests {
         assert!(e.contains("missing.sdp: No such file"), "{e}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Lines picked from the fixtures plus arbitrary SDP-ish lines: an error is fine, a panic is not,
+        /// and every track id that comes out is safe.
+        #[test]
+        fn never_panics_on_line_soup(
+            picks in proptest::collection::vec(0usize..400, 0..40),
+            junk in proptest::collection::vec("[vosctma]=[ -~]{0,40}", 0..6),
+        ) {
+            let mut pool: Vec<String> = Vec::new();
+            for f in ["chrome-alice.sdp", "firefox-bob.sdp", "turn-sdes-offer.sdp"] {
+                pool.extend(std::fs::read_to_string(fixture(f)).unwrap().lines().map(str::to_string));
+            }
+            let mut lines: Vec<String> = vec!["v=0".into(), "o=- 1 1 IN IP4 0.0.0.0".into(), "s=-".into()];
+            lines.extend(picks.iter().map(|i| pool[i % pool.len()].clone()));
+            lines.extend(junk);
+            if let Ok(m) = parse(&lines.join("\r\n")) {
+                for (_, t) in m.tracks() {
+                    let again = sanitize_id("id", &t.track_id).ok();
+                    proptest::prop_assert_eq!(again.as_deref(), Some(t.track_id.as_str()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn never_panics_on_mangled_fixtures() {
         let text = std::fs::read_to_string(fixture("chrome-alice.sdp")).unwrap();
