@@ -106,11 +106,30 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
     if !stdin_once(&args.captures) {
         return ExitCode::Usage;
     }
+    let loaded = if let Some(path) = &args.metadata {
+        rtprec::session::load_metadata(path).map(|m| (Some(m), "metadata"))
+    } else if !args.sdp.is_empty() {
+        rtprec::session::load_sdp(&args.sdp).map(|m| (Some(m), "sdp"))
+    } else {
+        Ok((None, "inferred"))
+    };
+    let (session, identification) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    if !quiet && let Some(m) = &session {
+        for note in &m.notes {
+            eprintln!("rtprec: warning: {note}");
+        }
+    }
     let opts = rtprec::record::RecordOptions {
         out_dir: args.out.clone(),
         jobs: args.jobs,
-        session: None,
-        identification: "inferred",
+        session,
+        identification,
         reorder: rtprec::track::ReorderConfig {
             max_packets: args.reorder_packets as usize,
             max_hold_nanos: i64::try_from(args.reorder_ms.saturating_mul(1_000_000))
@@ -149,7 +168,13 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
                 ),
                 (_, _, Some(err)) => eprintln!(
                     "rtprec: failed {}/{}/{}/{} (ssrc {}): {}: {}",
-                    a.room_id, a.session_id, a.peer_id, a.track_id, a.ssrc, err.code, err.message
+                    a.room_id,
+                    a.session_id,
+                    a.peer_id,
+                    a.track_id,
+                    a.ssrc.as_deref().unwrap_or("unknown"),
+                    err.code,
+                    err.message
                 ),
                 _ => {}
             }

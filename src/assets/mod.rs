@@ -110,8 +110,8 @@ pub struct Asset {
     pub codec: Option<String>,
     /// `ogg` or `webm`; absent for failed tracks.
     pub container: Option<String>,
-    /// SSRC in hex.
-    pub ssrc: String,
+    /// SSRC in hex (`null` for a metadata track that never showed up).
+    pub ssrc: Option<String>,
     /// Media payload type.
     pub payload_type: Option<u8>,
     /// RTP clock rate.
@@ -197,7 +197,7 @@ mod schema_tests {
             source: crate::session::Source::Regular,
             codec: None,
             container: None,
-            ssrc: "0x00000001".into(),
+            ssrc: Some("0x00000001".into()),
             payload_type: None,
             clock_rate: None,
             path: None,

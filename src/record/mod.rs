@@ -71,7 +71,7 @@ struct Identity {
     track_id: String,
     kind: Kind,
     source: Source,
-    ssrc: u32,
+    ssrc: Option<u32>,
     inferred: Vec<String>,
 }
 
@@ -82,6 +82,7 @@ struct Track {
     codec: Option<Codec>,
     payload_type: Option<u8>,
     clock_rate: Option<u32>,
+    channels: Option<u8>,
     container: Option<Container>,
     rel_path: Option<String>,
     state: TrackState,
@@ -190,6 +191,29 @@ impl Pending {
     }
 }
 
+/// `a=extmap` URI of the MID header extension (RFC 8843 §15).
+const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+/// `a=extmap` URI of the RID header extension (RFC 8852).
+const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+
+/// A metadata track without an SSRC, waiting for the first packet that names it.
+struct Binding {
+    track: usize,
+    by: BindBy,
+}
+
+/// What names a track's packets when its SSRC is not known in advance.
+enum BindBy {
+    /// BUNDLE: the MID (and RID) header extensions (RFC 8843, RFC 8852).
+    Mid {
+        mid: String,
+        mid_ext: u8,
+        rid: Option<(String, u8)>,
+    },
+    /// Plain RTP/AVP SDP: the `m=` port the media is sent to, and the payload type.
+    Port { port: u16, payload_type: Option<u8> },
+}
+
 /// Where packets of an SSRC go.
 #[derive(Clone, Copy, Debug)]
 enum Route {
@@ -202,6 +226,7 @@ struct Recorder<'o> {
     tracks: Vec<Track>,
     by_ssrc: HashMap<u32, Route>,
     by_flow: HashMap<(Flow, Ssrc), Route>,
+    bindings: Vec<Binding>,
     pending: HashMap<(Flow, Ssrc), Pending>,
     queued: usize,
     pool: rayon::ThreadPool,
@@ -233,6 +258,7 @@ pub fn run_record(
         tracks: Vec::new(),
         by_ssrc: HashMap::new(),
         by_flow: HashMap::new(),
+        bindings: Vec::new(),
         pending: HashMap::new(),
         queued: 0,
         pool,
@@ -275,6 +301,11 @@ pub fn run_record(
             message: d.message,
         })
         .collect();
+    // Metadata tracks that never saw a packet still belong to the run's session.
+    let fallback_session = format!("s{}", compact_time(rec.first_time.unwrap_or_default()));
+    for t in rec.tracks.iter_mut().filter(|t| t.id.session_id.is_empty()) {
+        t.id.session_id.clone_from(&fallback_session);
+    }
     let manifest = rec.manifest(names.clone());
     let manifest_path = opts.out_dir.join("manifest.json");
     write_json_atomically(&manifest_path, &manifest)?;
@@ -306,30 +337,47 @@ impl Recorder<'_> {
         let Some(map) = &self.opts.session else {
             return;
         };
-        let session_id = map
-            .session_id
-            .clone()
-            .unwrap_or_else(|| "session".to_string());
         for peer in &map.peers {
+            let ext_id = |uri: &str| {
+                peer.extmap
+                    .iter()
+                    .find(|(_, u)| u == uri)
+                    .map(|(id, _)| *id)
+            };
+            let mid_ext = ext_id(MID_URI);
+            let rid_ext = ext_id(RID_URI);
             for t in &peer.tracks {
-                let Some(ssrc) = t.ssrc else { continue };
                 let idx = self.tracks.len();
-                let codec = t.codec;
+                // Metadata without a codec: a static payload type still names it.
+                let codec = t.codec.or_else(|| {
+                    t.payload_type
+                        .and_then(crate::codec::static_payload_type)
+                        .map(|(c, _)| c)
+                });
+                let codec_label = codec
+                    .map(|c| codec_name(c).to_string())
+                    .or_else(|| t.codec_name.clone());
                 self.tracks.push(Track {
                     id: Identity {
                         room_id: map.room_id.clone(),
-                        session_id: session_id.clone(),
+                        // Filled from the first packet's time when metadata gives none.
+                        session_id: map.session_id.clone().unwrap_or_default(),
                         peer_id: peer.peer_id.clone(),
                         track_id: t.track_id.clone(),
                         kind: t.kind,
                         source: t.source,
-                        ssrc,
-                        inferred: Vec::new(),
+                        ssrc: t.ssrc,
+                        inferred: if map.session_id.is_none() {
+                            vec!["session_id".into()]
+                        } else {
+                            Vec::new()
+                        },
                     },
-                    codec_name: codec.map(|c| codec_name(c).to_string()),
+                    codec_name: codec_label,
                     codec,
                     payload_type: t.payload_type,
                     clock_rate: t.clock_rate,
+                    channels: t.channels,
                     container: None,
                     rel_path: None,
                     state: TrackState::Idle,
@@ -338,9 +386,56 @@ impl Recorder<'_> {
                     last_time: None,
                     packets_seen: 0,
                 });
-                self.by_ssrc.insert(ssrc, Route::Track(idx));
+                match t.ssrc {
+                    Some(ssrc) => {
+                        self.by_ssrc.insert(ssrc, Route::Track(idx));
+                    }
+                    // Without a=ssrc the MID header extension (BUNDLE) or the m= port binds the SSRC later.
+                    None => {
+                        let by = match (&t.mid, mid_ext, t.port) {
+                            (Some(mid), Some(ext), _) => Some(BindBy::Mid {
+                                mid: mid.clone(),
+                                mid_ext: ext,
+                                rid: t.rid.clone().zip(rid_ext),
+                            }),
+                            (_, _, Some(port)) => Some(BindBy::Port {
+                                port,
+                                payload_type: t.payload_type,
+                            }),
+                            _ => None,
+                        };
+                        if let Some(by) = by {
+                            self.bindings.push(Binding { track: idx, by });
+                        }
+                    }
+                }
+                if let Some(rtx) = t.rtx_ssrc {
+                    // Retransmissions are not recorded as tracks.
+                    self.by_ssrc.insert(rtx, Route::Ignore);
+                }
             }
         }
+    }
+
+    /// Binds an SSRC that metadata did not name to the first waiting track that its
+    /// MID/RID header extensions or its destination port and payload type name.
+    fn bind(&mut self, d: &Datagram<'_>, pkt: &RtpPacket<'_>) -> Option<usize> {
+        let exts = pkt.extensions();
+        let pos = self.bindings.iter().position(|b| match &b.by {
+            BindBy::Mid { mid, mid_ext, rid } => {
+                exts.get(*mid_ext) == Some(mid.as_bytes())
+                    && rid
+                        .as_ref()
+                        .is_none_or(|(rid, ext)| exts.get(*ext) == Some(rid.as_bytes()))
+            }
+            BindBy::Port { port, payload_type } => {
+                d.flow.dst.port() == *port && payload_type.is_none_or(|pt| pt == pkt.payload_type())
+            }
+        })?;
+        let b = self.bindings.remove(pos);
+        self.tracks[b.track].id.ssrc = Some(pkt.ssrc().0);
+        self.by_ssrc.insert(pkt.ssrc().0, Route::Track(b.track));
+        Some(b.track)
     }
 
     fn route(&mut self, d: &Datagram<'_>) {
@@ -364,6 +459,9 @@ impl Recorder<'_> {
                 Some(Route::Track(i)) => self.enqueue(*i, arrival),
                 Some(Route::Ignore) => {}
                 None => {
+                    if let Some(i) = self.bind(d, &pkt) {
+                        return self.enqueue(i, arrival);
+                    }
                     self.by_ssrc.insert(ssrc.0, Route::Ignore);
                     self.note(
                         d,
@@ -470,7 +568,7 @@ impl Recorder<'_> {
             track_id: format!("{kind_name}-{ssrc_hex}"),
             kind,
             source: Source::Regular,
-            ssrc: p.ssrc.0,
+            ssrc: Some(p.ssrc.0),
             inferred: [
                 "room_id",
                 "session_id",
@@ -490,6 +588,7 @@ impl Recorder<'_> {
             codec: guess.codec,
             payload_type: Some(pt),
             clock_rate: guess.clock_rate,
+            channels: None,
             container: None,
             rel_path: None,
             state: TrackState::Idle,
@@ -520,6 +619,9 @@ impl Recorder<'_> {
 
     fn enqueue(&mut self, idx: usize, a: Arrival) {
         let t = &mut self.tracks[idx];
+        if t.id.session_id.is_empty() {
+            t.id.session_id = format!("s{}", compact_time(self.first_time.unwrap_or(a.time)));
+        }
         t.packets_seen += 1;
         t.first_time.get_or_insert(a.time);
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
@@ -626,7 +728,8 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
         codec,
         payload_type: t.payload_type,
         clock_rate,
-        channels: 2,
+        // RFC 7587 §7: SDP always says 2; the decoder mixes to what the file declares.
+        channels: t.channels.unwrap_or(2),
         path: out_dir.join(&rel),
         uid,
         reorder,
@@ -677,7 +780,7 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
         source: t.id.source,
         codec: t.codec_name.clone(),
         container: file.and(t.container).map(|c| c.extension().to_string()),
-        ssrc: format!("0x{:08X}", t.id.ssrc),
+        ssrc: t.id.ssrc.map(|s| format!("0x{s:08X}")),
         payload_type: t.payload_type,
         clock_rate: t.clock_rate,
         path: file.and(t.rel_path.clone()),

@@ -103,6 +103,9 @@ pub struct TrackSpec {
     pub srtp_candidates: Vec<SrtpSpec>,
     /// User data from metadata `extra` (any JSON object), passed through untouched.
     pub extra: Option<serde_json::Value>,
+    /// SDP `m=` port the media is received on (not BUNDLE's shared or WebRTC's
+    /// placeholder port 9): binds an SSRC the SDP does not name, by destination port.
+    pub port: Option<u16>,
 }
 
 /// One peer (participant) of a session.
@@ -234,6 +237,7 @@ impl TrackSpec {
             srtp: None,
             srtp_candidates: Vec::new(),
             extra: None,
+            port: None,
         }
     }
 

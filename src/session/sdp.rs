@@ -349,6 +349,10 @@ fn track_from_section(
     });
     let mut t = TrackSpec::new(String::new(), kind);
     t.mid = mid.clone();
+    // Port 9 is the "discard" placeholder of ICE/BUNDLE offers (RFC 8839 §5.1).
+    t.port = u16::try_from(media.get_port())
+        .ok()
+        .filter(|p| *p != 0 && *p != 9);
     t.rid = attrs.iter().find_map(|a| match a {
         SdpAttribute::Rid(r) if r.direction == SdpSingleDirection::Send => Some(r.id.clone()),
         _ => None,
