@@ -3,5 +3,6 @@
 mod util;
 
 mod cli;
+mod metadata;
 mod record;
 mod streams;

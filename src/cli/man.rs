@@ -33,8 +33,41 @@ pub fn render() -> std::io::Result<Vec<u8>> {
         out.extend_from_slice(format!(".TP\n\\fB{}\\fR\n{}\n", code.code(), meaning).as_bytes());
     }
     out.extend_from_slice(EXTRA.as_bytes());
+    for (title, intro, schema) in SCHEMAS {
+        out.extend_from_slice(format!(".SH \"{title}\"\n{intro}\n.PP\n.nf\n").as_bytes());
+        out.extend_from_slice(roff_literal(schema).as_bytes());
+        out.extend_from_slice(b".fi\n");
+    }
     man.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// The JSON Schemas shipped in `schemas/`, printed verbatim in the page.
+const SCHEMAS: [(&str, &str, &str); 2] = [
+    (
+        "SESSION METADATA",
+        "The file given to \\fB\\-\\-metadata\\fR says which SSRC is which peer's which track. Ids become path parts: \\fB..\\fR, \\fB/\\fR, \\fB\\e\\fR, control characters and absolute paths are rejected; other characters outside [A\\-Za\\-z0\\-9._\\-] become \\fB_\\fR. Its JSON Schema (schemas/session\\-metadata.schema.json):",
+        include_str!("../../schemas/session-metadata.schema.json"),
+    ),
+    (
+        "MANIFEST",
+        "\\fBrtprec record\\fR writes DIR/manifest.json, one asset of type \\fBtrack\\fR per track. Its JSON Schema (schemas/manifest.schema.json):",
+        include_str!("../../schemas/manifest.schema.json"),
+    ),
+];
+
+/// Text shown as is in roff: backslashes escaped, control-character line starts neutralised.
+fn roff_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        let line = line.replace('\\', "\\e");
+        if line.starts_with('.') || line.starts_with('\'') {
+            out.push_str("\\&");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
 }
 
 const EXTRA: &str = r#".SH "OUTPUT"
@@ -44,8 +77,14 @@ Warnings name the file, the frame number and the byte offset of the first
 record that showed each kind of problem.
 .SH "EXAMPLES"
 .TP
+\fBrtprec record testdata/media\-opus\-vp8.pcap \-o recordings\fR
+Record every track of the demo capture; the manifest is recordings/manifest.json.
+.TP
+\fBrtprec record call.pcapng \-m session.json \-o out \-\-json | jq '.assets[] | {track_id, status}'\fR
+Record with session metadata and list each track's outcome.
+.TP
 \fBrtprec streams testdata/demo\-2peers\-opus\-vp8.pcap\fR
-List the RTP streams of the demo capture.
+List the RTP streams of a capture.
 .TP
 \fBzcat call.pcap.gz | rtprec streams \-\-json \- | jq '.streams[].lost'\fR
 Loss per stream of a capture read from standard input.

@@ -343,3 +343,100 @@ impl TrackRecorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 20 ms CELT fullband stereo, code 0 (RFC 6716 §3.1 config 31).
+    const OPUS_20MS: [u8; 3] = [0xfc, 0xff, 0xfe];
+
+    fn opus_track(dir: &std::path::Path) -> TrackRecorder {
+        TrackRecorder::new(TrackSetup {
+            codec: Codec::Opus,
+            payload_type: Some(111),
+            clock_rate: 48_000,
+            channels: 2,
+            path: dir.join("a.ogg"),
+            uid: 7,
+            reorder: ReorderConfig::default(),
+        })
+        .expect("track starts")
+    }
+
+    fn push(t: &mut TrackRecorder, seq: u16, ts: u32, ms: i64, pt: u8, payload: &[u8]) {
+        let a = Arrival {
+            seq16: seq,
+            ts32: ts,
+            marker: false,
+            pt,
+            payload: payload.to_vec(),
+            time: CaptureTime::from_nanos(ms * 1_000_000),
+        };
+        t.push(a).expect("push");
+    }
+
+    #[test]
+    fn a_timestamp_jump_is_reanchored_on_capture_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = opus_track(dir.path());
+        for i in 0..50u16 {
+            // After 25 packets the sender's clock jumps one hour ahead; capture time goes on at 20 ms.
+            let jump = if i >= 25 { 3600 * 48_000 } else { 0 };
+            push(
+                &mut t,
+                1000 + i,
+                u32::from(i) * 960 + jump,
+                i64::from(i) * 20,
+                111,
+                &OPUS_20MS,
+            );
+        }
+        let (file, stats) = t.finish();
+        let file = file.expect("file written");
+        assert_eq!(stats.timestamp_jumps, 1);
+        assert_eq!(stats.frames_written, 50);
+        // 50 packets of 20 ms, not an hour of filler.
+        assert!(
+            (990..=1000).contains(&file.duration_ms),
+            "{}",
+            file.duration_ms
+        );
+    }
+
+    #[test]
+    fn other_payload_types_and_padding_are_skipped_without_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = opus_track(dir.path());
+        let mut seq = 0u16;
+        for i in 0..20u32 {
+            push(&mut t, seq, i * 960, i64::from(i) * 20, 111, &OPUS_20MS);
+            seq += 1;
+            if i % 5 == 0 {
+                // A DTMF event and a padding-only probe share the SSRC's sequence space.
+                push(
+                    &mut t,
+                    seq,
+                    i * 960,
+                    i64::from(i) * 20,
+                    101,
+                    &[1, 0x80, 0, 160],
+                );
+                seq += 1;
+                push(&mut t, seq, i * 960, i64::from(i) * 20, 111, &[]);
+                seq += 1;
+            }
+        }
+        let (file, stats) = t.finish();
+        assert!(file.is_ok());
+        assert_eq!(
+            (
+                stats.other_payload_types,
+                stats.padding_only,
+                stats.reorder.lost,
+                stats.frames_written
+            ),
+            (4, 4, 0, 20)
+        );
+    }
+}
