@@ -12,6 +12,9 @@
 
 pub mod av1;
 mod bits;
+pub mod h264;
+pub mod h265;
+mod h26x;
 pub mod opus;
 pub mod vp8;
 pub mod vp9;
@@ -24,6 +27,8 @@ mod testutil;
 use crate::codec::Codec;
 use crate::media::{Frame, RtpIn};
 use std::collections::{BTreeMap, VecDeque};
+
+pub use h26x::split_length_prefixed;
 
 /// Largest frame assembled; a frame growing past it is dropped (untrusted lengths).
 pub const MAX_FRAME_SIZE: usize = 16 << 20;
@@ -70,6 +75,18 @@ pub enum Malformed {
     /// AV1 Z/Y fragment flags disagree with the previous packet (AV1 RTP §4.4).
     #[error("AV1 fragment flags disagree with the previous packet")]
     Av1Fragment,
+    /// H.264/H.265 packet or NAL unit type not supported or reserved (STAP-B, MTAP, FU-B, PACI).
+    #[error("H.264/H.265 packet type unsupported (interleaved mode) or reserved")]
+    NalType,
+    /// STAP-A / AP unit size 0 or past the end of the packet (RFC 6184 §5.7.1, RFC 7798 §4.4.2).
+    #[error("STAP-A/AP NAL unit size zero or past the end of the packet")]
+    AggregationLength,
+    /// FU-A / FU fragment without a start, or a start while one is open (RFC 6184 §5.8, RFC 7798 §4.4.3).
+    #[error("FU-A/FU fragment out of order (no start, or a start before the end)")]
+    Fragment,
+    /// H.265 with DONL fields (`sprop-max-don-diff` > 0, RFC 7798 §4.4): not supported.
+    #[error("H.265 DONL fields (sprop-max-don-diff > 0) not supported")]
+    Donl,
 }
 
 impl Malformed {
@@ -89,6 +106,10 @@ impl Malformed {
             Malformed::ObuLength => "av1-obu-length",
             Malformed::ObuHeader => "av1-obu-header",
             Malformed::Av1Fragment => "av1-fragment",
+            Malformed::NalType => "h26x-nal-type",
+            Malformed::AggregationLength => "h26x-aggregation-length",
+            Malformed::Fragment => "h26x-fragment",
+            Malformed::Donl => "h265-donl",
         }
     }
 }
@@ -144,6 +165,10 @@ pub enum Depacketizer {
     Vp9(vp9::Depack),
     /// AV1 (AOM RTP payload format v1.0).
     Av1(av1::Depack),
+    /// H.264 (RFC 6184).
+    H264(Box<h264::Depack>),
+    /// H.265 (RFC 7798).
+    H265(Box<h265::Depack>),
 }
 
 macro_rules! dispatch {
@@ -153,6 +178,8 @@ macro_rules! dispatch {
             Depacketizer::Vp8($d) => $e,
             Depacketizer::Vp9($d) => $e,
             Depacketizer::Av1($d) => $e,
+            Depacketizer::H264($d) => $e,
+            Depacketizer::H265($d) => $e,
         }
     };
 }
@@ -165,9 +192,9 @@ impl Depacketizer {
             Codec::Vp8 => Depacketizer::Vp8(vp8::Depack::new()),
             Codec::Vp9 => Depacketizer::Vp9(vp9::Depack::new()),
             Codec::Av1 => Depacketizer::Av1(av1::Depack::new()),
-            Codec::H264
-            | Codec::H265
-            | Codec::Pcmu
+            Codec::H264 => Depacketizer::H264(Box::default()),
+            Codec::H265 => Depacketizer::H265(Box::default()),
+            Codec::Pcmu
             | Codec::Pcma
             | Codec::G722
             | Codec::L16
@@ -182,6 +209,16 @@ impl Depacketizer {
             | Codec::Jpeg
             | Codec::H261
             | Codec::Mpv => return Err(DepackError::UnsupportedCodec(codec)),
+        })
+    }
+
+    /// Like [`Depacketizer::new`], with the SDP fmtp parameters of the payload
+    /// type (H.264/H.265 parameter sets from `sprop-*`); other codecs ignore them.
+    pub fn with_fmtp(codec: Codec, fmtp: Option<&str>) -> Result<Self, DepackError> {
+        Ok(match (codec, fmtp) {
+            (Codec::H264, Some(f)) => Depacketizer::H264(Box::new(h264::Depack::with_sprop(f))),
+            (Codec::H265, Some(f)) => Depacketizer::H265(Box::new(h265::Depack::with_sprop(f))),
+            _ => Self::new(codec)?,
         })
     }
 
@@ -392,7 +429,14 @@ mod tests {
 
     #[test]
     fn new_dispatches_or_refuses() {
-        for c in [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::Av1] {
+        for c in [
+            Codec::Opus,
+            Codec::Vp8,
+            Codec::Vp9,
+            Codec::Av1,
+            Codec::H264,
+            Codec::H265,
+        ] {
             let mut d = Depacketizer::new(c).expect("supported");
             let r = d.push(RtpIn {
                 seq: 1,
@@ -413,7 +457,7 @@ mod tests {
             assert_eq!(d.stats().malformed_total(), 1, "{c:?}");
             assert_eq!(d.pull(), None);
         }
-        for c in [Codec::H264, Codec::Pcmu, Codec::TelephoneEvent] {
+        for c in [Codec::H263, Codec::Pcmu, Codec::TelephoneEvent] {
             assert_eq!(
                 Depacketizer::new(c).err(),
                 Some(DepackError::UnsupportedCodec(c))

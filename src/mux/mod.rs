@@ -1,6 +1,7 @@
 //! Muxers: media frames in, one complete file per track out.
 //!
-//! Ogg Opus (RFC 7845) in [`ogg`], WebM (VP8, VP9, AV1, Opus) in [`webm`].
+//! Ogg Opus (RFC 7845) in [`ogg`], WebM (VP8, VP9, AV1, Opus) in [`webm`],
+//! MP4 (H.264, H.265) in [`mp4`].
 //! Every file goes through [`atomic::AtomicFile`]: it is written under a
 //! temporary name, hashed (SHA-256) while written, synced and renamed, so a
 //! file that exists under its final name is complete.
@@ -19,6 +20,7 @@ mod av1c;
 mod ebml;
 #[cfg(test)]
 mod ffmpeg_tests;
+pub mod mp4;
 pub mod ogg;
 pub mod opus;
 pub mod webm;
@@ -27,6 +29,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use atomic::AtomicFile;
+pub use mp4::{Mp4Codec, Mp4Config, Mp4Writer};
 pub use ogg::{OggOpusWriter, OpusConfig};
 pub use webm::{WebmCodec, WebmConfig, WebmWriter};
 

@@ -83,6 +83,8 @@ struct Track {
     payload_type: Option<u8>,
     clock_rate: Option<u32>,
     channels: Option<u8>,
+    /// SDP/metadata fmtp of the payload type (H.264/H.265 parameter sets).
+    fmtp: Option<String>,
     container: Option<Container>,
     rel_path: Option<String>,
     state: TrackState,
@@ -136,8 +138,7 @@ impl Track {
         self.drain();
         match std::mem::replace(&mut self.state, TrackState::Idle) {
             TrackState::Running(rec) => {
-                let dims = rec.dimensions();
-                let (result, stats) = rec.finish();
+                let (result, stats, dims) = rec.finish_with_dimensions();
                 let result = result.map_err(|e| Failure {
                     code: failure_code(&e).into(),
                     message: e.to_string(),
@@ -378,6 +379,7 @@ impl Recorder<'_> {
                     payload_type: t.payload_type,
                     clock_rate: t.clock_rate,
                     channels: t.channels,
+                    fmtp: t.fmtp.clone(),
                     container: None,
                     rel_path: None,
                     state: TrackState::Idle,
@@ -589,6 +591,7 @@ impl Recorder<'_> {
             payload_type: Some(pt),
             clock_rate: guess.clock_rate,
             channels: None,
+            fmtp: None,
             container: None,
             rel_path: None,
             state: TrackState::Idle,
@@ -733,6 +736,7 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
         path: out_dir.join(&rel),
         uid,
         reorder,
+        fmtp: t.fmtp.clone(),
     };
     t.container = Some(container);
     t.clock_rate = Some(clock_rate);

@@ -9,6 +9,7 @@
 use crate::codec::Codec;
 use crate::depack::{DepackStats, Depacketizer};
 use crate::media::Frame;
+use crate::mux::{Mp4Codec, Mp4Config, Mp4Writer};
 use crate::mux::{
     MuxError, MuxStats, OggOpusWriter, OpusConfig, OutputFile, WebmCodec, WebmConfig, WebmWriter,
 };
@@ -23,6 +24,7 @@ const MAX_TS_JUMP_NS: i64 = 10_000_000_000;
 enum Muxer {
     Ogg(OggOpusWriter),
     Webm(WebmWriter),
+    Mp4(Box<Mp4Writer>),
 }
 
 impl Muxer {
@@ -30,6 +32,7 @@ impl Muxer {
         match self {
             Muxer::Ogg(w) => w.write_frame(f),
             Muxer::Webm(w) => w.write_frame(f),
+            Muxer::Mp4(w) => w.write_frame(f),
         }
     }
 
@@ -37,6 +40,7 @@ impl Muxer {
         match self {
             Muxer::Ogg(w) => w.finish(),
             Muxer::Webm(w) => w.finish(),
+            Muxer::Mp4(w) => w.finish(),
         }
     }
 
@@ -44,6 +48,7 @@ impl Muxer {
         match self {
             Muxer::Ogg(w) => w.stats(),
             Muxer::Webm(w) => w.stats(),
+            Muxer::Mp4(w) => w.stats(),
         }
     }
 }
@@ -56,6 +61,8 @@ pub enum Container {
     Ogg,
     /// WebM (VP8, VP9, AV1, Opus).
     Webm,
+    /// MP4 (H.264, H.265).
+    Mp4,
 }
 
 impl Container {
@@ -64,6 +71,7 @@ impl Container {
         match self {
             Container::Ogg => "ogg",
             Container::Webm => "webm",
+            Container::Mp4 => "mp4",
         }
     }
 
@@ -72,6 +80,7 @@ impl Container {
         match codec {
             Codec::Opus => Some(Container::Ogg),
             Codec::Vp8 | Codec::Vp9 | Codec::Av1 => Some(Container::Webm),
+            Codec::H264 | Codec::H265 => Some(Container::Mp4),
             _ => None,
         }
     }
@@ -94,6 +103,8 @@ pub struct TrackSetup {
     pub uid: u64,
     /// Reorder window.
     pub reorder: ReorderConfig,
+    /// SDP fmtp parameters of the payload type (H.264/H.265 `sprop-*` parameter sets).
+    pub fmtp: Option<String>,
 }
 
 /// Why a track could not be recorded.
@@ -169,8 +180,8 @@ impl TrackRecorder {
     pub fn new(setup: TrackSetup) -> Result<Self, TrackError> {
         let container =
             Container::for_codec(setup.codec).ok_or(TrackError::Unsupported(setup.codec))?;
-        let depack =
-            Depacketizer::new(setup.codec).map_err(|_| TrackError::Unsupported(setup.codec))?;
+        let depack = Depacketizer::with_fmtp(setup.codec, setup.fmtp.as_deref())
+            .map_err(|_| TrackError::Unsupported(setup.codec))?;
         if let Some(dir) = setup.path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| MuxError::Io {
                 path: setup.path.clone(),
@@ -197,6 +208,20 @@ impl TrackRecorder {
                         track_uid: setup.uid.max(1),
                     },
                 )?)
+            }
+            (Container::Mp4, codec) => {
+                let codec = match codec {
+                    Codec::H264 => Mp4Codec::H264,
+                    Codec::H265 => Mp4Codec::H265,
+                    other => return Err(TrackError::Unsupported(other)),
+                };
+                Muxer::Mp4(Box::new(Mp4Writer::new(
+                    setup.path.clone(),
+                    Mp4Config {
+                        codec,
+                        clock_rate: setup.clock_rate,
+                    },
+                )?))
             }
         };
         Ok(TrackRecorder {
@@ -304,14 +329,28 @@ impl TrackRecorder {
     }
 
     /// Flushes everything held and completes the file; the counters come either way.
-    pub fn finish(mut self) -> (Result<OutputFile, TrackError>, TrackStats) {
+    pub fn finish(self) -> (Result<OutputFile, TrackError>, TrackStats) {
+        let (result, stats, _) = self.finish_with_dimensions();
+        (result, stats)
+    }
+
+    /// Like [`TrackRecorder::finish`], also returning the video size: frames held
+    /// by the reorder buffer until the end (synthetic capture times) carry it too.
+    pub fn finish_with_dimensions(
+        mut self,
+    ) -> (
+        Result<OutputFile, TrackError>,
+        TrackStats,
+        Option<(u16, u16)>,
+    ) {
         self.reorder.flush();
         let drained = self.drain();
         self.depack.flush();
         let written = drained.and_then(|()| self.write_frames());
         let stats = self.stats();
+        let dims = self.dimensions;
         if let Err(e) = written {
-            return (Err(e), stats);
+            return (Err(e), stats, dims);
         }
         let result = match self.muxer.finish() {
             Ok(file) => Ok(file),
@@ -320,7 +359,7 @@ impl TrackRecorder {
             }
             Err(e) => Err(e.into()),
         };
-        (result, stats)
+        (result, stats, dims)
     }
 
     /// Counters so far.
@@ -360,6 +399,7 @@ mod tests {
             path: dir.join("a.ogg"),
             uid: 7,
             reorder: ReorderConfig::default(),
+            fmtp: None,
         })
         .expect("track starts")
     }
