@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example mkmedia -- --out testdata/media-opus-vp8.pcap \
 //!     --opus sine.ogg --vp8 testsrc.ivf [--vp9 F.ivf] [--av1 F.ivf] \
+//!     [--h264 F.h264] [--h265 F.hevc] [--fps 30] \
 //!     [--loss 0.02 --dup 0.01 --reorder 0.02 --seed 1]
 //! ```
 //!
@@ -54,6 +55,15 @@ struct Args {
     /// AV1 IVF file.
     #[arg(long)]
     av1: Option<PathBuf>,
+    /// H.264 Annex B file (ffmpeg `-f h264`, no B-frames), at --fps; repeat for more streams.
+    #[arg(long)]
+    h264: Vec<PathBuf>,
+    /// H.265 Annex B file (ffmpeg `-f hevc`, no B-frames), at --fps.
+    #[arg(long)]
+    h265: Option<PathBuf>,
+    /// Frame rate of the Annex B files (they carry no timestamps).
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
     /// Loss probability per RTP packet (0.02 = 2 %).
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
@@ -76,6 +86,8 @@ fn codec(c: EncodedCodec) -> Codec {
         EncodedCodec::Vp8 => Codec::Vp8,
         EncodedCodec::Vp9 => Codec::Vp9,
         EncodedCodec::Av1 => Codec::Av1,
+        EncodedCodec::H264 => Codec::H264,
+        EncodedCodec::H265 => Codec::H265,
     }
 }
 
@@ -156,8 +168,14 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
         }
         inputs.push((p, s));
     }
+    let annexb = args.h264.iter().map(|p| (p, EncodedCodec::H264));
+    for (p, codec) in annexb.chain(args.h265.iter().map(|p| (p, EncodedCodec::H265))) {
+        let s = EncodedStream::read_annexb_file(p, codec, args.fps)
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+        inputs.push((p, s));
+    }
     if inputs.is_empty() {
-        return Err("nothing to send: give --opus, --vp8, --vp9 or --av1".into());
+        return Err("nothing to send: give --opus, --vp8, --vp9, --av1, --h264 or --h265".into());
     }
     for (p, s) in &inputs {
         self_check(p, s, args.max_payload)?;

@@ -19,6 +19,11 @@ ff "${video[@]}" -c:v libvpx -b:v 200k -g 30 -deadline realtime -cpu-used 8 -aut
 ff "${video[@]}" -c:v libvpx-vp9 -b:v 200k -g 30 -deadline realtime -cpu-used 8 -lag-in-frames 0 -row-mt 1 "$src/vp9.ivf"
 ff "${video[@]}" -c:v libaom-av1 -b:v 200k -g 30 -cpu-used 8 -usage realtime -lag-in-frames 0 "$src/av1.ivf"
 ff -f lavfi -i sine=frequency=440:sample_rate=48000 -t 4 -c:a libopus -b:a 32k -frame_duration 20 "$src/opus.ogg"
+# H.264/H.265 as raw Annex B, no B-frames (RTP timestamps are presentation times), headers on every key frame.
+# Baseline with 4 slices per picture (zerolatency: sliced threads); High with CABAC and 8x8 transforms.
+ff "${video[@]}" -c:v libx264 -profile:v baseline -preset veryfast -tune zerolatency -threads 4 -b:v 150k -g 30 -bf 0 -f h264 "$src/h264-baseline.h264"
+ff "${video[@]}" -c:v libx264 -profile:v high -preset veryfast -threads 1 -b:v 150k -g 30 -bf 0 -f h264 "$src/h264-high.h264"
+ff "${video[@]}" -c:v libx265 -preset ultrafast -b:v 150k -x265-params keyint=30:min-keyint=30:bframes=0:repeat-headers=1:log-level=error -f hevc "$src/h265.hevc"
 
 # run NAME DESCRIPTION MKMEDIA-ARGS...: writes testdata/NAME and testdata/NAME.txt (ground truth JSON last).
 run() {
@@ -63,4 +68,16 @@ run media-vp9.pcap "VP9 camera (testsrc2 320x240, 30 fps, key frame every 30 fra
 inputs=("av1.ivf: ffmpeg ${video[*]} -c:v libaom-av1 -b:v 200k -g 30 -cpu-used 8 -usage realtime -lag-in-frames 0 av1.ivf")
 run media-av1.pcap "AV1 camera (testsrc2 320x240, 30 fps, key frame every 30 frames; OBUs fragmented across packets, N=1 on key frames), clean network." \
   --av1 "$src/av1.ivf" --seed 13
+inputs=(
+  "h264-baseline.h264: ffmpeg ${video[*]} -c:v libx264 -profile:v baseline -preset veryfast -tune zerolatency -threads 4 -b:v 150k -g 30 -bf 0 -f h264 h264-baseline.h264"
+  "h264-high.h264:     ffmpeg ${video[*]} -c:v libx264 -profile:v high -preset veryfast -threads 1 -b:v 150k -g 30 -bf 0 -f h264 h264-high.h264"
+)
+run media-h264.pcap "Two H.264 cameras (testsrc2 320x240, 30 fps, IDR every 30 frames, SPS/PPS in-band): Constrained Baseline with 4 slices per picture and High profile (CABAC); RFC 6184 packetization-mode 1 with STAP-A (SPS+PPS+SEI, small slices) and FU-A, clean network." \
+  --h264 "$src/h264-baseline.h264" --h264 "$src/h264-high.h264" --seed 15
+inputs=("h264-baseline.h264: ffmpeg ${video[*]} -c:v libx264 -profile:v baseline -preset veryfast -tune zerolatency -threads 4 -b:v 150k -g 30 -bf 0 -f h264 h264-baseline.h264")
+run media-h264-impaired.pcap "The baseline H.264 camera of media-h264.pcap through a bad network: 2% loss, 1% duplicates, 2% reordering (swap with a packet up to 3 later)." \
+  --h264 "$src/h264-baseline.h264" --loss 0.02 --dup 0.01 --reorder 0.02 --seed 16
+inputs=("h265.hevc: ffmpeg ${video[*]} -c:v libx265 -preset ultrafast -b:v 150k -x265-params keyint=30:min-keyint=30:bframes=0:repeat-headers=1:log-level=error -f hevc h265.hevc")
+run media-h265.pcap "H.265 camera (testsrc2 320x240, 30 fps, IDR every 30 frames, VPS/SPS/PPS in-band; RFC 7798 with AP and FU, no DONL), clean network." \
+  --h265 "$src/h265.hevc" --seed 17
 echo "encoded inputs in $src, ground truth JSON in $json" >&2

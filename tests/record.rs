@@ -1,6 +1,6 @@
 //! `rtprec record`: recordings of real encoded media play, match the ground truth, and are deterministic.
 //!
-//! The `media-*.pcap` captures carry real Opus, VP8, VP9 and AV1 made by
+//! The `media-*.pcap` captures carry real Opus, VP8, VP9, AV1, H.264 and H.265 made by
 //! ffmpeg (testdata/make-media.sh); their ground truth is the JSON at the end
 //! of each `.txt`. Every recording is decoded by ffmpeg and probed by ffprobe.
 
@@ -173,10 +173,10 @@ fn asset_for<'a>(manifest: &'a Value, s: &Value) -> &'a Value {
 /// Checks the manifest entry of a completed asset against the file on disk; returns the path.
 fn check_file(dir: &Path, a: &Value, s: &Value) -> PathBuf {
     let codec = s["codec"].as_str().expect("codec");
-    let (container, kind) = if codec == "opus" {
-        ("ogg", "audio")
-    } else {
-        ("webm", "video")
+    let (container, kind) = match codec {
+        "opus" => ("ogg", "audio"),
+        "h264" | "h265" => ("mp4", "video"),
+        _ => ("webm", "video"),
     };
     assert_eq!(a["status"], "completed", "{a}");
     assert_eq!(a["codec"], codec);
@@ -264,20 +264,38 @@ fn media_av1_plays_with_every_frame() {
     check_clean("media-av1.pcap");
 }
 
+#[test]
+fn media_h264_baseline_and_high_play_with_every_frame() {
+    check_clean("media-h264.pcap");
+}
+
+#[test]
+fn media_h265_plays_with_every_frame() {
+    check_clean("media-h265.pcap");
+}
+
 /// 2 % loss, 1 % duplicates, 2 % reordering: no decode error, video resumes at
 /// key frames exactly where the ground truth says, audio keeps its length with
 /// the lost packets filled in place.
 #[test]
 fn media_impaired_plays_with_gaps_in_the_right_place() {
+    check_impaired("media-opus-vp8-impaired.pcap");
+}
+
+#[test]
+fn media_h264_impaired_plays_with_gaps_in_the_right_place() {
+    check_impaired("media-h264-impaired.pcap");
+}
+
+fn check_impaired(name: &str) {
     if !have_tool("ffmpeg") || !have_tool("ffprobe") {
         return;
     }
-    let name = "media-opus-vp8-impaired.pcap";
     let t = truth(name);
     let (out, m, dir) = record(&testdata(name), &[]);
     assert_eq!(out.status.code(), Some(0), "{m}");
     let streams = t["streams"].as_array().expect("streams");
-    assert_eq!(m["assets"].as_array().map(Vec::len), Some(2));
+    assert_eq!(m["assets"].as_array().map(Vec::len), Some(streams.len()));
     let mut injected = 0;
     for s in streams {
         let a = asset_for(&m, s);
@@ -319,9 +337,9 @@ fn media_impaired_plays_with_gaps_in_the_right_place() {
         } else {
             let decodable = s["media"]["frames_decodable"].as_u64().expect("decodable");
             assert!(0 < decodable && decodable < sent);
-            assert_eq!(p.frames, decodable, "vp8: decodable frames");
+            assert_eq!(p.frames, decodable, "{codec}: decodable frames");
             assert!(first_frame_is_key(&file));
-            // 30 fps: frame i is at i * 33.3 ms (WebM rounds down to the ms).
+            // 30 fps: frame i is at i * 33.3 ms (WebM rounds down to the ms, MP4 keeps 90 kHz).
             let want: Vec<f64> = (0..sent)
                 .filter(|i| !undecodable.contains(i))
                 .map(|i| (i as f64 * 1000.0 / 30.0).floor())
@@ -480,7 +498,11 @@ fn ndpi_rtp_records_opus_and_fails_the_rest_with_reasons() {
 /// `--jobs 1`, `--jobs 4` and a second run give the same bytes, manifest included.
 #[test]
 fn output_bytes_do_not_depend_on_jobs_or_run() {
-    for name in ["demo-2peers-opus-vp8.pcap", "media-opus-vp8-impaired.pcap"] {
+    for name in [
+        "demo-2peers-opus-vp8.pcap",
+        "media-opus-vp8-impaired.pcap",
+        "media-h264.pcap",
+    ] {
         let (o1, _, d1) = record(&testdata(name), &["--jobs", "1"]);
         let (o4, _, d4) = record(&testdata(name), &["--jobs", "4"]);
         let (o1b, _, d1b) = record(&testdata(name), &["--jobs", "1"]);
@@ -519,4 +541,176 @@ fn nonexistent_capture_exits_3() {
         .expect("the rtprec binary runs");
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-capture.pcap"));
+}
+
+/// Records a shared H.264 capture; checks the one MP4 asset and returns (manifest asset, file, probe).
+fn record_h264(name: &str) -> Option<(Value, PathBuf, Probe, tempfile::TempDir)> {
+    let cap = shared(name)?;
+    if !have_tool("ffmpeg") || !have_tool("ffprobe") {
+        return None;
+    }
+    let (out, m, dir) = record(&cap, &[]);
+    let a = m["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .find(|a| a["codec"] == "h264")
+        .expect("an H.264 asset")
+        .clone();
+    assert!(matches!(out.status.code(), Some(0 | 4)), "{name}: {m}");
+    assert_eq!(a["status"], "completed", "{a}");
+    assert_eq!(a["container"], "mp4");
+    let file = dir.path().join(a["path"].as_str().expect("path"));
+    let bytes = std::fs::read(&file).expect("the recording exists");
+    assert_eq!(a["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()));
+    // Faststart: ftyp, moov, then mdat.
+    let boxes = top_level_boxes(&bytes);
+    let kinds: Vec<&str> = boxes.iter().map(|b| b.0.as_str()).collect();
+    assert_eq!(kinds, ["ftyp", "moov", "mdat"], "{name}");
+    let p = probe(&file);
+    assert!(
+        first_frame_is_key(&file),
+        "{name}: first frame not a key frame"
+    );
+    let pts = frame_pts(&file);
+    assert!(
+        pts.windows(2).all(|w| w[0] < w[1]),
+        "{name}: frame pts not increasing"
+    );
+    assert_eq!(pts.len() as u64, p.frames);
+    assert_eq!(a["resolution"]["width"].as_u64(), p.width, "{name}");
+    assert_eq!(a["resolution"]["height"].as_u64(), p.height, "{name}");
+    Some((a, file, p, dir))
+}
+
+/// (type, offset, size) of the top-level ISO BMFF boxes.
+fn top_level_boxes(b: &[u8]) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + 8 <= b.len() {
+        let size32 = u32::from_be_bytes(b[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+        let kind = String::from_utf8_lossy(&b[pos + 4..pos + 8]).into_owned();
+        let size = match size32 {
+            0 => b.len() - pos,
+            1 => u64::from_be_bytes(b[pos + 8..pos + 16].try_into().expect("8 bytes")) as usize,
+            n => n,
+        };
+        out.push((kind, pos, size));
+        pos += size.max(8);
+    }
+    out
+}
+
+/// Presentation times of the decoded frames, in output order.
+fn frame_pts(file: &Path) -> Vec<i64> {
+    let v = ffprobe(file, &["-show_entries", "frame=pts", "-show_frames"]);
+    v["frames"]
+        .as_array()
+        .expect("frames")
+        .iter()
+        .map(|f| f["pts"].as_i64().expect("pts"))
+        .collect()
+}
+
+/// ffmpeg's errors decoding a variable-frame-rate recording: `-enc_time_base -1`
+/// keeps the 90 kHz timestamps, otherwise ffmpeg 5.1 rounds them to the rate the
+/// SPS's VUI declares (15 fps for sippscen's ~21 fps camera) and its null muxer
+/// complains about the equal timestamps it made itself.
+fn decode_errors_vfr(file: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-enc_time_base", "-1", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success(), "ffmpeg failed on {}", file.display());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Camera with gradual decoding refresh (recovery point SEI every 150 frames, only
+/// 2 IDRs at the start): 24 frames, then one lost frame, then the recording resumes
+/// at the next recovery point instead of dropping the remaining 88 s.
+#[test]
+fn sippscen_h264_resumes_at_the_recovery_point_after_loss() {
+    let Some((a, file, p, _dir)) = record_h264("sippscen_h264.pcap") else {
+        return;
+    };
+    assert_eq!(decode_errors_vfr(&file), "");
+    // 2036 access units: 24 before the loss, 126 waiting, 1886 from the recovery point on.
+    assert_eq!(p.frames, 1910);
+    assert_eq!(a["stats"]["lost"], 1);
+    assert_eq!(a["stats"]["frames_dropped_until_keyframe"], 126);
+    assert_eq!((p.width, p.height), (Some(640), Some(480)));
+    // Durations from the RTP clock: 89.78 s of variable-rate video.
+    assert!((p.duration_ms - 89_783.0).abs() < 100.0, "{p:?}");
+}
+
+/// Synthetic capture times (0.6 ms for 23 s of video): durations come from RTP.
+/// The capture's packets are truncated in places (a STAP-A at seq 84924 declares a
+/// 1021-byte IDR with 994 bytes present: counted malformed); single NAL unit
+/// packets cut short cannot be detected, and ffmpeg reports their slices as
+/// corrupt exactly as it does decoding the capture's raw Annex B stream.
+#[test]
+fn str0m_h264_drops_until_idr_after_each_loss() {
+    let Some((a, file, p, _dir)) = record_h264("str0m_h264.pcap") else {
+        return;
+    };
+    // 268 access units; the 3 losses and the truncated STAP-A cost 4 + 119.
+    assert_eq!(p.frames, 145);
+    assert_eq!(a["stats"]["lost"], 3);
+    assert_eq!(a["stats"]["malformed"], 1);
+    assert_eq!(a["stats"]["frames_dropped_incomplete"], 4);
+    assert_eq!(a["stats"]["frames_dropped_until_keyframe"], 119);
+    assert_eq!((p.width, p.height), (Some(494), Some(370)));
+    assert!((p.duration_ms - 23_196.0).abs() < 40.0, "{p:?}");
+    for line in decode_errors(&file).lines() {
+        assert!(
+            [
+                "corrupted macroblock",
+                "error while decoding MB",
+                "Invalid level prefix"
+            ]
+            .iter()
+            .any(|e| line.contains(e)),
+            "unexpected: {line}"
+        );
+    }
+}
+
+/// B-frames (timestamps going back in decode order): composition offsets keep
+/// every frame. Membrane's tests count 287 NAL units: 142 access units of an AUD
+/// and a slice, the first with SPS, PPS and SEI too.
+#[test]
+fn membrane_h264_keeps_b_frames_and_fails_mpa() {
+    let Some((a, file, p, dir)) = record_h264("membrane_demo_rtp.pcap") else {
+        return;
+    };
+    assert_eq!(decode_errors(&file), "");
+    assert_eq!(p.frames, 142);
+    assert_eq!(a["stats"]["frames_written"], 142);
+    assert_eq!((p.width, p.height), (Some(320), Some(240)));
+    let bytes = std::fs::read(&file).expect("readable");
+    let (_, off, size) = top_level_boxes(&bytes)
+        .into_iter()
+        .find(|b| b.0 == "mdat")
+        .expect("mdat");
+    let mut nals = 0;
+    let mut rest = &bytes[off + 8..off + size];
+    while rest.len() >= 4 {
+        let n = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        rest = &rest[4 + n..];
+        nals += 1;
+    }
+    assert_eq!(nals, 287);
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).expect("manifest"))
+            .expect("JSON");
+    let mpa: Vec<&Value> = m["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .filter(|a| a["payload_type"] == 127)
+        .collect();
+    assert_eq!(mpa.len(), 1);
+    assert_eq!(mpa[0]["error"]["code"], "unsupported-codec");
 }

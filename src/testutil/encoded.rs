@@ -1,4 +1,5 @@
-//! Real encoded media for the generator: frames read from IVF (VP8, VP9, AV1) and Ogg Opus files.
+//! Real encoded media for the generator: frames read from IVF (VP8, VP9, AV1),
+//! Annex B (H.264, H.265, as ffmpeg's `-f h264`/`-f hevc` write) and Ogg Opus files.
 //!
 //! IVF: a 32-byte file header (`DKIF`, version, header size, fourcc, width,
 //! height, timebase denominator and numerator, frame count), then per frame a
@@ -6,6 +7,12 @@
 //! Ogg Opus (RFC 7845): the OpusHead and OpusTags packets are skipped; every
 //! other packet is one Opus packet, whose duration comes from its TOC byte
 //! (RFC 6716 §3.1) and is checked against the page granule positions.
+//!
+//! Annex B: NAL units after 3- or 4-byte start codes, grouped into access
+//! units (a new one at an AUD, parameter set, prefix SEI or first slice of a
+//! picture after a slice); frames are stored 4-byte length-prefixed (AVCC),
+//! as rtprec's depacketizers emit them. Raw streams have no timestamps: the
+//! caller gives the frame rate (encode without B-frames).
 //!
 //! Frames are kept with their offset from the first frame on the RTP clock
 //! (90 kHz video, 48 kHz Opus), their duration, and whether they are key
@@ -25,6 +32,10 @@ pub enum EncodedCodec {
     Vp9,
     /// AV1 temporal units from IVF (`AV01`), OBUs with size fields.
     Av1,
+    /// H.264 access units from Annex B, stored length-prefixed.
+    H264,
+    /// H.265 access units from Annex B, stored length-prefixed.
+    H265,
 }
 
 impl EncodedCodec {
@@ -32,7 +43,11 @@ impl EncodedCodec {
     pub fn clock_rate(self) -> u32 {
         match self {
             EncodedCodec::Opus => 48_000,
-            EncodedCodec::Vp8 | EncodedCodec::Vp9 | EncodedCodec::Av1 => 90_000,
+            EncodedCodec::Vp8
+            | EncodedCodec::Vp9
+            | EncodedCodec::Av1
+            | EncodedCodec::H264
+            | EncodedCodec::H265 => 90_000,
         }
     }
 }
@@ -211,6 +226,91 @@ impl EncodedStream {
         })
     }
 
+    /// Reads an Annex B H.264 or H.265 file at a constant `fps`.
+    pub fn read_annexb_file(
+        path: &Path,
+        codec: EncodedCodec,
+        fps: u32,
+    ) -> Result<Self, EncodedError> {
+        Self::parse_annexb(&std::fs::read(path)?, codec, fps)
+    }
+
+    /// Splits Annex B bytes into access units (see the module doc).
+    pub fn parse_annexb(b: &[u8], codec: EncodedCodec, fps: u32) -> Result<Self, EncodedError> {
+        let h265 = match codec {
+            EncodedCodec::H264 => false,
+            EncodedCodec::H265 => true,
+            other => return Err(bad(format!("{other:?} is not carried in Annex B"))),
+        };
+        if fps == 0 {
+            return Err(bad("frame rate 0"));
+        }
+        let mut aus: Vec<Vec<&[u8]>> = Vec::new();
+        let mut slice_seen = false;
+        for nal in split_annexb(b) {
+            let (t, vcl, first_slice, starts_au) = if h265 {
+                let t = (nal[0] >> 1) & 0x3f;
+                let first = nal.get(2).is_some_and(|b| b & 0x80 != 0);
+                // 35 AUD, 32-34 VPS/SPS/PPS, 39 prefix SEI.
+                (t, t <= 31, first, matches!(t, 32..=35 | 39))
+            } else {
+                let t = nal[0] & 0x1f;
+                let first = nal.get(1).is_some_and(|b| b & 0x80 != 0);
+                // 9 AUD, 7/8 SPS/PPS, 6 SEI.
+                (t, (1..=5).contains(&t), first, matches!(t, 6..=9))
+            };
+            let _ = t;
+            if slice_seen && (starts_au || (vcl && first_slice)) {
+                slice_seen = false;
+                aus.push(Vec::new());
+            }
+            if aus.is_empty() {
+                aus.push(Vec::new());
+            }
+            aus.last_mut().expect("pushed above").push(nal);
+            slice_seen |= vcl;
+        }
+        let step = 90_000 / fps;
+        let mut frames = Vec::new();
+        let mut dimensions = None;
+        for (i, au) in aus.iter().enumerate() {
+            let mut data = Vec::new();
+            let mut keyframe = false;
+            for nal in au {
+                data.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+                data.extend_from_slice(nal);
+                if h265 {
+                    let t = (nal[0] >> 1) & 0x3f;
+                    keyframe |= (16..=23).contains(&t);
+                    if t == 33 && dimensions.is_none() {
+                        dimensions = crate::depack::h265::parse_sps(nal)
+                            .ok()
+                            .map(|s| s.dimensions());
+                    }
+                } else {
+                    let t = nal[0] & 0x1f;
+                    keyframe |= t == 5;
+                    if t == 7 && dimensions.is_none() {
+                        dimensions = crate::depack::h264::parse_sps(nal)
+                            .ok()
+                            .map(|s| s.dimensions());
+                    }
+                }
+            }
+            frames.push(EncodedFrame {
+                offset: i as u32 * step,
+                duration: step,
+                keyframe,
+                data,
+            });
+        }
+        Ok(EncodedStream {
+            codec,
+            dimensions,
+            frames,
+        })
+    }
+
     /// Offset of the end of the last frame: the stream's length on the RTP clock.
     pub fn length_ticks(&self) -> u64 {
         self.frames
@@ -234,6 +334,32 @@ pub fn opus_packet_ticks(p: &[u8]) -> Option<u32> {
         _ => u32::from(*p.get(1)? & 0x3f),
     };
     (count > 0).then_some(frame * count)
+}
+
+/// NAL units of an Annex B byte stream (start codes 00 00 01 or 00 00 00 01), non-empty.
+pub fn split_annexb(b: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= b.len() {
+        if b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let mut end = starts.get(k + 1).map_or(b.len(), |&n| n - 3);
+        // Trailing zeros belong to the next 4-byte start code (or are trailing_zero_8bits).
+        while end > s && b[end - 1] == 0 {
+            end -= 1;
+        }
+        if end > s {
+            out.push(&b[s..end]);
+        }
+    }
+    out
 }
 
 /// VP8 frame tag bit 0 is the inverse key frame flag (RFC 6386 §9.1).
@@ -389,6 +515,34 @@ mod tests {
         assert_eq!(s.length_ticks(), 15_000);
         assert!(EncodedStream::parse_ivf(&b[..b.len() - 1]).is_err());
         assert!(EncodedStream::parse_ivf(&ivf(b"H264", &[])).is_err());
+    }
+
+    #[test]
+    fn annexb_access_units() {
+        let sps = [
+            0x67, 0x42, 0xc0, 0x1e, 0x8c, 0x8d, 0x40, 0xf8, 0x63, 0xd4, 0x44, 0x03, 0xc2, 0x21,
+            0x1a, 0x80,
+        ];
+        let mut b = vec![0, 0, 0, 1];
+        b.extend(sps);
+        b.extend([0, 0, 1, 0x68, 0xce, 0, 0, 0, 1, 0x65, 0x88, 0x80]);
+        // A second slice of the same picture, then the next picture (first_mb 0).
+        b.extend([0, 0, 1, 0x65, 0x48, 0x80, 0, 0, 1, 0x41, 0x9a, 0x80, 0, 0]);
+        let s = EncodedStream::parse_annexb(&b, EncodedCodec::H264, 30).unwrap();
+        assert_eq!(s.dimensions, Some((494, 370)));
+        let got: Vec<_> = s
+            .frames
+            .iter()
+            .map(|f| (f.offset, f.keyframe, f.data.len()))
+            .collect();
+        assert_eq!(
+            got,
+            [(0, true, 16 + 4 + 2 + 4 + 3 + 4 + 3 + 4), (3000, false, 7)]
+        );
+        assert_eq!(
+            split_annexb(&[0, 0, 1, 9, 0, 0, 0, 1, 5]),
+            [&[9][..], &[5][..]]
+        );
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum MediaKind {
     Vp9,
     /// AV1 (AOM RTP), 90 kHz clock; only from encoded frames ([`StreamSpec::encoded`]).
     Av1,
+    /// H.265 (RFC 7798), 90 kHz clock; only from encoded frames ([`StreamSpec::encoded`]).
+    H265,
 }
 
 impl MediaKind {
@@ -38,7 +40,11 @@ impl MediaKind {
         match self {
             MediaKind::Opus => 48_000,
             MediaKind::Pcmu | MediaKind::Pcma => 8_000,
-            MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1 => 90_000,
+            MediaKind::Vp8
+            | MediaKind::H264
+            | MediaKind::Vp9
+            | MediaKind::Av1
+            | MediaKind::H265 => 90_000,
         }
     }
 
@@ -52,6 +58,7 @@ impl MediaKind {
             MediaKind::H264 => 102,
             MediaKind::Vp9 => 98,
             MediaKind::Av1 => 45,
+            MediaKind::H265 => 104,
         }
     }
 
@@ -59,7 +66,7 @@ impl MediaKind {
     pub fn is_video(self) -> bool {
         matches!(
             self,
-            MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1
+            MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1 | MediaKind::H265
         )
     }
 
@@ -73,6 +80,7 @@ impl MediaKind {
             MediaKind::H264 => "h264",
             MediaKind::Vp9 => "vp9",
             MediaKind::Av1 => "av1",
+            MediaKind::H265 => "h265",
         }
     }
 }
@@ -143,6 +151,8 @@ impl StreamSpec {
             EncodedCodec::Vp8 => MediaKind::Vp8,
             EncodedCodec::Vp9 => MediaKind::Vp9,
             EncodedCodec::Av1 => MediaKind::Av1,
+            EncodedCodec::H264 => MediaKind::H264,
+            EncodedCodec::H265 => MediaKind::H265,
         };
         let mut s = StreamSpec::new(kind, ssrc);
         if let Some((w, h)) = media.dimensions {
@@ -181,9 +191,11 @@ impl StreamSpec {
         match self.kind {
             MediaKind::Opus => 960,
             MediaKind::Pcmu | MediaKind::Pcma => 160,
-            MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1 => {
-                90_000 / self.fps.max(1)
-            }
+            MediaKind::Vp8
+            | MediaKind::H264
+            | MediaKind::Vp9
+            | MediaKind::Av1
+            | MediaKind::H265 => 90_000 / self.fps.max(1),
         }
     }
 }
@@ -306,8 +318,8 @@ impl Packetizer {
             }
             MediaKind::Vp8 => self.vp8_frame(n, pool, out),
             MediaKind::H264 => self.h264_frame(n, pool, out),
-            MediaKind::Vp9 | MediaKind::Av1 => {
-                panic!("synthetic VP9 and AV1 are not generated: set StreamSpec::encoded")
+            MediaKind::Vp9 | MediaKind::Av1 | MediaKind::H265 => {
+                panic!("synthetic VP9, AV1 and H.265 are not generated: set StreamSpec::encoded")
             }
         }
     }

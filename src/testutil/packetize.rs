@@ -20,6 +20,11 @@
 //!   fragmented across packets (Y on the packet it continues from, Z on the
 //!   next). N=1 on the first packet of a key frame that holds a sequence header.
 //! - Opus: one RTP packet per Opus packet; marker on the first packet of the stream.
+//! - H.264 (RFC 6184, packetization-mode 1) and H.265 (RFC 7798, no DONL):
+//!   consecutive NAL units that fit together go in one STAP-A/AP (SPS, PPS,
+//!   SEI and small slices), a lone one as a single NAL unit packet, and one
+//!   larger than a packet as FU-A/FU fragments of equal size; marker on the
+//!   last packet of the access unit.
 
 use super::encoded::{
     EncodedCodec, EncodedFrame, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER, OBU_TILE_LIST,
@@ -76,6 +81,8 @@ impl FramePacketizer {
             EncodedCodec::Vp8 => self.vp8(frame, out),
             EncodedCodec::Vp9 => self.vp9(frame, out),
             EncodedCodec::Av1 => av1(frame, self.max_payload, out),
+            EncodedCodec::H264 => h26x(frame, false, self.max_payload, out),
+            EncodedCodec::H265 => h26x(frame, true, self.max_payload, out),
         }
     }
 
@@ -156,6 +163,88 @@ impl FramePacketizer {
 }
 
 /// Splits `len` bytes into the fewest chunks of at most `max`, sizes differing by at most one.
+/// H.264/H.265 access unit (length-prefixed NAL units) to STAP-A/AP, single NAL and FU-A/FU packets.
+fn h26x(frame: &EncodedFrame, h265: bool, max: usize, out: &mut Vec<Payload>) {
+    let mut nals = Vec::new();
+    let mut rest = &frame.data[..];
+    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+        let n = (u32::from_be_bytes(*len) as usize).min(tail.len());
+        nals.push(&tail[..n]);
+        rest = &tail[n..];
+    }
+    let hdr = if h265 { 2 } else { 1 };
+    let start = out.len();
+    let mut group: Vec<&[u8]> = Vec::new();
+    let flush = |group: &mut Vec<&[u8]>, out: &mut Vec<Payload>| {
+        match group.len() {
+            0 => {}
+            1 => out.push(Payload {
+                data: group[0].to_vec(),
+                marker: false,
+            }),
+            _ => {
+                // STAP-A (RFC 6184 §5.7.1) / AP (RFC 7798 §4.4.2): the header takes the
+                // highest NRI (H.264) or lowest layer/TID (H.265; all ours are 0/1).
+                let mut d = if h265 {
+                    vec![48 << 1, group[0][1]]
+                } else {
+                    vec![24 | group.iter().map(|n| n[0] & 0x60).max().unwrap_or(0)]
+                };
+                for n in group.iter() {
+                    d.extend_from_slice(&(n.len() as u16).to_be_bytes());
+                    d.extend_from_slice(n);
+                }
+                out.push(Payload {
+                    data: d,
+                    marker: false,
+                });
+            }
+        }
+        group.clear();
+    };
+    let mut group_len = hdr;
+    for nal in nals {
+        if nal.len() + hdr > max {
+            flush(&mut group, out);
+            group_len = hdr;
+            // FU-A (RFC 6184 §5.8) / FU (RFC 7798 §4.4.3).
+            let body = &nal[hdr..];
+            let chunks = split_even(body.len(), max - hdr - 1);
+            let n = chunks.len();
+            for (i, (off, len)) in chunks.into_iter().enumerate() {
+                let se = (u8::from(i == 0) << 7) | (u8::from(i + 1 == n) << 6);
+                let mut d = if h265 {
+                    vec![
+                        (nal[0] & 0x81) | (49 << 1),
+                        nal[1],
+                        se | ((nal[0] >> 1) & 0x3f),
+                    ]
+                } else {
+                    vec![(nal[0] & 0xe0) | 28, se | (nal[0] & 0x1f)]
+                };
+                d.extend_from_slice(&body[off..off + len]);
+                out.push(Payload {
+                    data: d,
+                    marker: false,
+                });
+            }
+            continue;
+        }
+        if group_len + 2 + nal.len() > max {
+            flush(&mut group, out);
+            group_len = hdr;
+        }
+        group.push(nal);
+        group_len += 2 + nal.len();
+    }
+    flush(&mut group, out);
+    if out.len() > start
+        && let Some(last) = out.last_mut()
+    {
+        last.marker = true;
+    }
+}
+
 fn split_even(len: usize, max: usize) -> Vec<(usize, usize)> {
     let n = len.div_ceil(max.max(1)).max(1);
     let (base, extra) = (len / n, len % n);
@@ -278,6 +367,8 @@ mod tests {
             EncodedCodec::Vp8 => Codec::Vp8,
             EncodedCodec::Vp9 => Codec::Vp9,
             EncodedCodec::Av1 => Codec::Av1,
+            EncodedCodec::H264 => Codec::H264,
+            EncodedCodec::H265 => Codec::H265,
         })
         .unwrap();
         let (mut seq, mut out, mut per_frame) = (100u64, Vec::new(), Vec::new());
@@ -369,6 +460,81 @@ mod tests {
         assert_eq!(
             pkts[1][0].data[0], 0xcc,
             "P, B and E on a one-packet inter frame"
+        );
+    }
+
+    /// Length-prefixed NAL units.
+    fn avcc(nals: &[Vec<u8>]) -> Vec<u8> {
+        nals.iter()
+            .flat_map(|n| [&(n.len() as u32).to_be_bytes()[..], n].concat())
+            .collect()
+    }
+
+    #[test]
+    fn h264_and_h265_round_trip_stap_and_fu() {
+        let sps = vec![
+            0x67, 0x42, 0xc0, 0x1e, 0x8c, 0x8d, 0x40, 0xf8, 0x63, 0xd4, 0x44, 0x03, 0xc2, 0x21,
+            0x1a, 0x80,
+        ];
+        let pps = vec![0x68, 0xce, 0x3c, 0x80];
+        let idr = [vec![0x65, 0x88], bytes(2500, 5)].concat();
+        let small = [vec![0x41, 0x9a], bytes(40, 6)].concat();
+        let frames = [
+            frame(0, true, avcc(&[sps, pps, idr])),
+            frame(3000, false, avcc(std::slice::from_ref(&small))),
+            frame(6000, false, avcc(&[small.clone(), small])),
+        ];
+        let (out, pkts) = round_trip(EncodedCodec::H264, &frames, None, 1200);
+        assert_eq!(out.len(), 3);
+        for (o, f) in out.iter().zip(&frames) {
+            assert_eq!((&o.data, o.keyframe), (&f.data, f.keyframe));
+        }
+        assert_eq!(out[0].dimensions, Some((494, 370)));
+        // STAP-A (SPS, PPS), then the IDR in three FU-A; a single NAL; a STAP-A of two.
+        let heads: Vec<Vec<u8>> = pkts
+            .iter()
+            .flatten()
+            .map(|p| p.data[..2].to_vec())
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                [0x78, 0],
+                [0x7c, 0x85],
+                [0x7c, 0x05],
+                [0x7c, 0x45],
+                [0x41, 0x9a],
+                [0x58, 0]
+            ]
+        );
+        let vps = vec![0x40, 0x01, 0x0c];
+        let sps = vec![0x42, 0x01, 0x01];
+        let pps = vec![0x44, 0x01, 0xc0];
+        let idr = [vec![0x26, 0x01, 0x80], bytes(2500, 7)].concat();
+        let trail = [vec![0x02, 0x01, 0x80], bytes(30, 8)].concat();
+        let frames = [
+            frame(0, true, avcc(&[vps, sps, pps, idr])),
+            frame(3000, false, avcc(&[trail])),
+        ];
+        let (out, pkts) = round_trip(EncodedCodec::H265, &frames, None, 1000);
+        assert_eq!(out.len(), 2);
+        for (o, f) in out.iter().zip(&frames) {
+            assert_eq!((&o.data, o.keyframe), (&f.data, f.keyframe));
+        }
+        let heads: Vec<Vec<u8>> = pkts
+            .iter()
+            .flatten()
+            .map(|p| p.data[..3].to_vec())
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                vec![0x60, 0x01, 0x00],
+                vec![0x62, 0x01, 0x93],
+                vec![0x62, 0x01, 0x13],
+                vec![0x62, 0x01, 0x53],
+                vec![0x02, 0x01, 0x80],
+            ]
         );
     }
 
