@@ -748,6 +748,11 @@ mod tests {
             let s = parse_sps(&hex(sps)).expect(sps);
             assert_eq!((s.dimensions(), s.profile_idc), (dims, profile), "{sps}");
         }
+        let s = parse_sps(&hex("67f4001e919b281485fc7cf80880000003008000001e078b16cb")).unwrap();
+        assert_eq!(
+            (s.chroma_format_idc, s.bit_depth_luma_minus8, s.is_high()),
+            (3, 0, true)
+        );
         assert_eq!(parse_sps(&hex("6742c0")), Err(SpsError));
         assert_eq!(parse_sps(&hex("68ce3c80")), Err(SpsError));
         assert_eq!(parse_sps(&[]), Err(SpsError));

@@ -295,3 +295,245 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, SpsError> {
         height: u32::try_from(height).map_err(|_| SpsError)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::depack::split_length_prefixed;
+    use crate::depack::testutil::{OwnedPkt, arb_packets_with, check_frames, pkt};
+    use proptest::prelude::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    /// x265 (ffmpeg 5.1), Main, 320x240: VPS, SPS, PPS.
+    const VPS: &str = "40010c01ffff01600000030090000003000003003cba0240";
+    const SPS: &str =
+        "42010101600000030090000003000003003ca00a080f165ba4a4c2f0168080000003008000000f04";
+    const PPS: &str = "4401c073c189";
+    /// IDR_W_RADL (19) and TRAIL_R (1) slices, first_slice_segment_in_pic_flag = 1.
+    const IDR: [u8; 5] = [0x26, 0x01, 0xaf, 0x11, 0x22];
+    const TRAIL: [u8; 4] = [0x02, 0x01, 0xd0, 0x33];
+
+    fn ap(nals: &[&[u8]]) -> Vec<u8> {
+        let mut v = vec![48 << 1, 1];
+        for n in nals {
+            v.extend((n.len() as u16).to_be_bytes());
+            v.extend(*n);
+        }
+        v
+    }
+
+    fn fu(nal: &[u8], data: &[u8], s: bool, e: bool) -> Vec<u8> {
+        let t = (nal[0] >> 1) & 0x3f;
+        let h = (u8::from(s) << 7) | (u8::from(e) << 6) | t;
+        [&[(nal[0] & 0x81) | (49 << 1), nal[1], h][..], data].concat()
+    }
+
+    fn avcc(nals: &[&[u8]]) -> Vec<u8> {
+        nals.iter()
+            .flat_map(|n| [&(n.len() as u32).to_be_bytes()[..], n].concat())
+            .collect()
+    }
+
+    type Row = (u64, u64, bool, Vec<u8>);
+
+    fn run_with(mut d: Depack, rows: &[Row]) -> (Vec<(u64, bool)>, Vec<Frame>, DepackStats) {
+        let mut frames = Vec::new();
+        for (seq, ts, m, payload) in rows {
+            let _ = d.push(pkt(*seq, *ts, *m, payload));
+            d.check_invariants();
+            frames.extend(std::iter::from_fn(|| d.pull()));
+        }
+        d.flush();
+        d.check_invariants();
+        frames.extend(std::iter::from_fn(|| d.pull()));
+        check_frames(&frames);
+        let summary = frames.iter().map(|f| (f.ts, f.keyframe)).collect();
+        (summary, frames, d.stats().clone())
+    }
+
+    #[test]
+    fn sps_of_real_encoders() {
+        let s = parse_sps(&hex(SPS)).unwrap();
+        assert_eq!(s.dimensions(), (320, 240));
+        assert_eq!(
+            (
+                s.profile_idc,
+                s.level_idc,
+                s.chroma_format_idc,
+                s.max_sub_layers_minus1
+            ),
+            (1, 60, 1, 0)
+        );
+        assert_eq!(s.compatibility, [0x60, 0, 0, 0]);
+        assert_eq!(s.constraints, [0x90, 0, 0, 0, 0, 0]);
+        // 1918x1078: coded 1920x1080 with a conformance window of one chroma sample.
+        let crop = "420101016000000300900000030000030078a003c08010e75596566924caf0168080000003008000000f04";
+        assert_eq!(parse_sps(&hex(crop)).unwrap().dimensions(), (1918, 1078));
+        assert_eq!(parse_sps(&hex(&SPS[..20])), Err(SpsError));
+        assert_eq!(parse_sps(&hex(VPS)), Err(SpsError));
+    }
+
+    #[test]
+    fn aggregation_and_fragmentation_units() {
+        let (vps, sps, pps) = (hex(VPS), hex(SPS), hex(PPS));
+        let (got, frames, st) = run_with(
+            Depack::new(),
+            &[
+                (1, 100, false, ap(&[&vps, &sps, &pps])),
+                (2, 100, false, fu(&IDR, &IDR[2..3], true, false)),
+                (3, 100, true, fu(&IDR, &IDR[3..], false, true)),
+                (4, 200, true, TRAIL.to_vec()),
+                // S and E both set: one NAL unit.
+                (5, 300, true, fu(&TRAIL, &TRAIL[2..], true, true)),
+            ],
+        );
+        assert_eq!(got, [(100, true), (200, false), (300, false)]);
+        assert_eq!(frames[0].data, avcc(&[&vps, &sps, &pps, &IDR]));
+        assert_eq!(frames[0].dimensions, Some((320, 240)));
+        assert_eq!(frames[2].data, avcc(&[&TRAIL]));
+        assert_eq!(st.malformed_total(), 0);
+    }
+
+    #[test]
+    fn sprop_parameter_sets_and_donl() {
+        let b64 = |h: &str| {
+            // Test-only encoder: standard alphabet with padding.
+            const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let b = hex(h);
+            let mut s = String::new();
+            for c in b.chunks(3) {
+                let n = (u32::from(c[0]) << 16)
+                    | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                    | u32::from(*c.get(2).unwrap_or(&0));
+                for k in 0..4 {
+                    if k <= c.len() {
+                        s.push(A[(n >> (18 - 6 * k)) as usize & 63] as char);
+                    } else {
+                        s.push('=');
+                    }
+                }
+            }
+            s
+        };
+        let fmtp = format!(
+            "sprop-vps={};sprop-sps={};sprop-pps={}",
+            b64(VPS),
+            b64(SPS),
+            b64(PPS)
+        );
+        let d = Depack::with_sprop(&fmtp);
+        assert_eq!(d.parameter_sets()[1], Some(&hex(SPS)[..]));
+        let (got, frames, _) = run_with(d, &[(1, 100, true, IDR.to_vec())]);
+        assert_eq!(got, [(100, true)]);
+        assert_eq!(
+            frames[0].data,
+            avcc(&[&hex(VPS), &hex(SPS), &hex(PPS), &IDR])
+        );
+        // DONL present: every packet is refused rather than mis-parsed.
+        let d = Depack::with_sprop(&format!("{fmtp};sprop-max-don-diff=2"));
+        let (got, _, st) = run_with(d, &[(1, 100, true, IDR.to_vec())]);
+        assert_eq!(
+            (got.len(), st.malformed.get(&Malformed::Donl)),
+            (0, Some(&1))
+        );
+    }
+
+    #[test]
+    fn malformed_and_loss() {
+        let (vps, sps, pps) = (hex(VPS), hex(SPS), hex(PPS));
+        let key = |seq: u64, ts: u64| -> Vec<Row> {
+            vec![
+                (seq, ts, false, ap(&[&vps, &sps, &pps])),
+                (seq + 1, ts, true, IDR.to_vec()),
+            ]
+        };
+        let rows: Vec<Row> = [
+            key(1, 100),
+            vec![
+                // AP with a size past the end, PACI, a 2-byte payload; then an FU end
+                // without start, taken as loss after the malformed packet (not counted).
+                (3, 200, true, vec![96, 1, 0, 9, 2, 1]),
+                (4, 300, true, vec![50 << 1, 1, 0, 0]),
+                (5, 400, true, vec![2, 1]),
+                (6, 500, true, fu(&TRAIL, b"x", false, true)),
+                // Lost middle fragment.
+                (7, 600, false, fu(&TRAIL, b"a", true, false)),
+                (9, 600, true, fu(&TRAIL, b"c", false, true)),
+            ],
+            key(10, 700),
+        ]
+        .concat();
+        let (got, _, st) = run_with(Depack::new(), &rows);
+        assert_eq!(got, [(100, true), (700, true)]);
+        assert_eq!(st.malformed_total(), 3);
+        assert_eq!(st.malformed.get(&Malformed::AggregationLength), Some(&1));
+        assert_eq!(st.malformed.get(&Malformed::NalType), Some(&1));
+    }
+
+    fn arb_h265() -> impl Strategy<Value = Vec<(OwnedPkt, u64)>> {
+        arb_packets_with(80, &[]).prop_map(|pkts| {
+            pkts.into_iter()
+                .map(|(mut p, lost)| {
+                    let rest = p.payload.split_off(1);
+                    let sel = p.payload[0];
+                    let slice = if sel & 0x10 != 0 {
+                        &IDR[..]
+                    } else {
+                        &TRAIL[..]
+                    };
+                    p.payload = match sel % 8 {
+                        0 => ap(&[&hex(VPS), &hex(SPS), &hex(PPS)]),
+                        1 => [slice, &rest].concat(),
+                        2 => fu(slice, &rest, true, false),
+                        3 => fu(slice, &rest, false, false),
+                        4 => fu(slice, &rest, false, true),
+                        5 => ap(&[&hex(SPS), &[slice, &rest].concat()]),
+                        6 => [&[96, 1][..], &rest].concat(),
+                        _ => [p.payload, rest].concat(),
+                    };
+                    (p, lost)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn random_packets_keep_invariants(pkts in arb_h265(), use_gap in any::<bool>()) {
+            let mut d = Depack::new();
+            let mut frames = Vec::new();
+            for (p, lost) in &pkts {
+                if use_gap && *lost > 0 {
+                    d.gap(*lost);
+                }
+                let _ = d.push(p.as_rtp_in());
+                d.check_invariants();
+                frames.extend(std::iter::from_fn(|| d.pull()));
+            }
+            d.flush();
+            d.check_invariants();
+            frames.extend(std::iter::from_fn(|| d.pull()));
+            check_frames(&frames);
+            prop_assert_eq!(d.stats().frames, frames.len() as u64);
+            if let Some(f) = frames.first() {
+                prop_assert!(f.keyframe);
+            }
+            for f in &frames {
+                prop_assert!(split_length_prefixed(&f.data).is_some());
+            }
+        }
+
+        #[test]
+        fn sps_parser_never_panics(b in prop::collection::vec(any::<u8>(), 0..64)) {
+            let mut nal = vec![0x42, 0x01];
+            nal.extend(b);
+            let _ = parse_sps(&nal);
+        }
+    }
+}

@@ -503,3 +503,152 @@ fn sample_entry(codec: Mp4Codec, f: &Frame) -> Option<(mp4_atom::Codec, (u16, u1
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mp4_atom::{Any, Decode};
+
+    /// x264 320x240 Constrained Baseline SPS and PPS.
+    const SPS: [u8; 22] = [
+        0x67, 0x42, 0xc0, 0x0d, 0xda, 0x05, 0x07, 0xec, 0x04, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40,
+        0x00, 0x00, 0x0f, 0x23, 0xc5, 0x0a, 0xa8,
+    ];
+    const PPS: [u8; 4] = [0x68, 0xce, 0x3c, 0x80];
+
+    fn avcc(nals: &[&[u8]]) -> Vec<u8> {
+        nals.iter()
+            .flat_map(|n| [&(n.len() as u32).to_be_bytes()[..], n].concat())
+            .collect()
+    }
+
+    fn frame(ts: u64, keyframe: bool, data: Vec<u8>) -> Frame {
+        Frame {
+            ts,
+            duration: None,
+            keyframe,
+            dimensions: None,
+            data,
+        }
+    }
+
+    #[test]
+    fn timing_without_and_with_b_frames() {
+        let t = Timing::new(&[0, 3000, 6000, 9500], 90_000);
+        assert_eq!(
+            (t.deltas, t.shift, t.ticks),
+            (vec![3000, 3000, 3500, 3500], 0, 13_000)
+        );
+        assert!(t.offsets.iter().all(|&o| o == 0));
+        // Decode order I P B B (presentation 0, 9000, 3000, 6000).
+        let t = Timing::new(&[0, 9000, 3000, 6000], 90_000);
+        assert_eq!(t.deltas, [3000, 3000, 3000, 3000]);
+        // Decode times 0, 3000, 6000, 9000; the P frame decodes 3000 before it shows.
+        assert_eq!(t.shift, 3000);
+        // Composition = decode + offset = 3000, 12000, 6000, 9000; elst starts at 3000.
+        assert_eq!(t.offsets, [3000, 9000, 0, 0]);
+        // Repeated timestamps still give strictly increasing decode times.
+        let t = Timing::new(&[0, 0, 0], 90_000);
+        assert_eq!(t.deltas, [1, 1, 1]);
+        assert_eq!(Timing::new(&[5], 90_000).deltas, [3000]);
+    }
+
+    #[test]
+    fn no_keyframe_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.mp4");
+        let mut w = Mp4Writer::new(
+            &path,
+            Mp4Config {
+                codec: Mp4Codec::H264,
+                clock_rate: 90_000,
+            },
+        )
+        .unwrap();
+        w.write_frame(&frame(0, false, avcc(&[&[0x41, 0x9a]])))
+            .unwrap();
+        // A keyframe without parameter sets cannot start the file either.
+        w.write_frame(&frame(3000, true, avcc(&[&[0x65, 0x88]])))
+            .unwrap();
+        assert_eq!(w.stats().dropped_before_keyframe, 2);
+        assert!(matches!(w.finish(), Err(MuxError::NoFrames)));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn moov_before_mdat_with_tables_from_rtp_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.mp4");
+        let cfg = Mp4Config {
+            codec: Mp4Codec::H264,
+            clock_rate: 90_000,
+        };
+        let mut w = Mp4Writer::new(&path, cfg).unwrap();
+        let key = avcc(&[&SPS, &PPS, &[0x65, 0x88, 1, 2, 3]]);
+        let inter = avcc(&[&[0x41, 0x9a, 4]]);
+        let mut frames = vec![frame(1_000_000, true, key.clone())];
+        let mut ts = 1_000_000;
+        for i in 1..70u64 {
+            // Variable frame intervals, a keyframe at 40.
+            ts += 3000 + (i % 3) * 10;
+            frames.push(frame(
+                ts,
+                i == 40,
+                if i == 40 { key.clone() } else { inter.clone() },
+            ));
+        }
+        for f in &frames {
+            w.write_frame(f).unwrap();
+        }
+        let out = w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(out.size, bytes.len() as u64);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "spool removed"
+        );
+        let mut buf = &bytes[..];
+        let kinds: Vec<Any> =
+            std::iter::from_fn(|| (!buf.is_empty()).then(|| Any::decode(&mut buf).expect("a box")))
+                .collect();
+        let (Any::Ftyp(_), Any::Moov(moov), Any::Mdat(mdat)) = (&kinds[0], &kinds[1], &kinds[2])
+        else {
+            panic!("ftyp, moov, mdat: {kinds:?}");
+        };
+        let stbl = &moov.trak[0].mdia.minf.stbl;
+        let deltas: Vec<u32> = stbl
+            .stts
+            .entries
+            .iter()
+            .flat_map(|e| std::iter::repeat_n(e.sample_delta, e.sample_count as usize))
+            .collect();
+        let mut want: Vec<u32> = frames
+            .windows(2)
+            .map(|w| (w[1].ts - w[0].ts) as u32)
+            .collect();
+        // The last sample lasts as long as the one before.
+        want.push(want[want.len() - 1]);
+        assert_eq!(deltas, want);
+        assert_eq!(stbl.stss.as_ref().unwrap().entries, [1, 41]);
+        assert!(stbl.ctts.is_none() && moov.trak[0].edts.is_none());
+        assert_eq!(moov.trak[0].mdia.mdhd.timescale, 90_000);
+        assert_eq!(moov.trak[0].tkhd.width.integer(), 320);
+        // Chunks of 30 samples: 30, 30, 10; offsets point at the sample bytes.
+        let offsets = &stbl.stco.as_ref().unwrap().entries;
+        assert_eq!(offsets.len(), 3);
+        let data_start = bytes.len() - mdat.data.len();
+        assert_eq!(offsets[0] as usize, data_start);
+        assert_eq!(&bytes[offsets[0] as usize..][..key.len()], &key[..]);
+        let second = data_start + key.len() + 29 * inter.len();
+        assert_eq!(offsets[1] as usize, second);
+        assert_eq!(out.duration_ms, (ts + 3000 - 1_000_000) * 1000 / 90_000);
+        // Same frames, same bytes.
+        let path2 = dir.path().join("w.mp4");
+        let mut w = Mp4Writer::new(&path2, cfg).unwrap();
+        for f in &frames {
+            w.write_frame(f).unwrap();
+        }
+        assert_eq!(w.finish().unwrap().sha256, out.sha256);
+    }
+}
