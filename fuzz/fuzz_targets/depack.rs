@@ -4,10 +4,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use rtprec::codec::Codec;
-use rtprec::depack::{Depacketizer, MAX_FRAME_SIZE};
+use rtprec::depack::{Depacketizer, MAX_FRAME_SIZE, split_length_prefixed};
 use rtprec::media::{Frame, RtpIn};
 
-const CODECS: [Codec; 4] = [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::Av1];
+const CODECS: [Codec; 6] = [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::Av1, Codec::H264, Codec::H265];
 
 /// Walks AV1 OBUs that must all carry size fields (the depacketizer rewrites them so).
 fn valid_av1(mut b: &[u8]) -> bool {
@@ -47,6 +47,15 @@ fn check(codec: Codec, f: &Frame, last_ts: &mut Option<u64>) {
         Codec::Vp8 if f.keyframe => assert_eq!(f.data.get(3..6), Some(&[0x9d, 0x01, 0x2a][..]), "VP8 keyframe start code"),
         Codec::Av1 => assert!(valid_av1(&f.data), "AV1 temporal unit of sized OBUs"),
         Codec::Opus => assert!(f.duration.is_some_and(|d| d > 0), "Opus frames know their duration"),
+        Codec::H264 | Codec::H265 => {
+            // 4-byte length-prefixed NAL units that exactly fill the frame, each with its header.
+            let nals = split_length_prefixed(&f.data).expect("AVCC/HVCC access unit");
+            let header = if codec == Codec::H264 { 1 } else { 2 };
+            assert!(nals.iter().all(|n| n.len() >= header), "NAL unit shorter than its header");
+            if f.keyframe {
+                assert!(f.dimensions.is_none_or(|(w, h)| w > 0 && h > 0));
+            }
+        }
         _ => {}
     }
 }

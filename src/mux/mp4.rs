@@ -20,7 +20,8 @@
 //!
 //! The sample entry (`avcC`/`hvcC`, width, height) is built from the first
 //! keyframe, which the depacketizers emit with its parameter sets in front;
-//! frames before it are dropped. Parameter sets stay in-band in the samples
+//! frames before it are dropped. An SPS the parser cannot read still makes a
+//! file (size from the frame or 0, profile fields 0): the decoder reads it. Parameter sets stay in-band in the samples
 //! as well, so a mid-stream SPS change still decodes (ISO/IEC 14496-15 wants
 //! `avc3`/`hev1` for that, but `avc1`/`hvc1` are what browsers and Apple
 //! players accept, and they decode in-band parameter sets).
@@ -445,12 +446,17 @@ fn sample_entry(codec: Mp4Codec, f: &Frame) -> Option<(mp4_atom::Codec, (u16, u1
         Mp4Codec::H264 => {
             let first = |t: u8| nals.iter().find(|n| n[0] & 0x1f == t);
             let (sps, pps) = (first(7)?, first(8)?);
-            let parsed = h264::parse_sps(sps).ok()?;
-            let dims = parsed.dimensions();
-            let ext = parsed.is_high().then(|| AvccExt {
-                chroma_format: parsed.chroma_format_idc as u8,
-                bit_depth_luma: 8 + parsed.bit_depth_luma_minus8.min(7) as u8,
-                bit_depth_chroma: 8 + parsed.bit_depth_chroma_minus8.min(7) as u8,
+            // An SPS we cannot read is still the decoder's to read: keep the stream,
+            // with the size the frame says (or 0) and no high-profile extension.
+            let parsed = h264::parse_sps(sps).ok();
+            let dims = parsed
+                .map(|p| p.dimensions())
+                .or(f.dimensions)
+                .unwrap_or((0, 0));
+            let ext = parsed.filter(|p| p.is_high()).map(|p| AvccExt {
+                chroma_format: p.chroma_format_idc as u8,
+                bit_depth_luma: 8 + p.bit_depth_luma_minus8.min(7) as u8,
+                bit_depth_chroma: 8 + p.bit_depth_chroma_minus8.min(7) as u8,
                 sequence_parameter_sets_ext: Vec::new(),
             });
             let avcc = Avcc {
@@ -470,7 +476,23 @@ fn sample_entry(codec: Mp4Codec, f: &Frame) -> Option<(mp4_atom::Codec, (u16, u1
                     .find(|n| n.len() >= 2 && (n[0] >> 1) & 0x3f == t)
             };
             let (vps, sps, pps) = (first(32)?, first(33)?, first(34)?);
-            let s = h265::parse_sps(sps).ok()?;
+            // Without a readable SPS the record's profile fields stay 0 (4:2:0, 8 bits);
+            // decoders read the parameter sets in the arrays and in-band anyway.
+            let s = h265::parse_sps(sps).unwrap_or(h265::Sps {
+                max_sub_layers_minus1: 0,
+                temporal_id_nesting: true,
+                profile_space: 0,
+                tier: false,
+                profile_idc: 0,
+                compatibility: [0; 4],
+                constraints: [0; 6],
+                level_idc: 0,
+                chroma_format_idc: 1,
+                bit_depth_luma_minus8: 0,
+                bit_depth_chroma_minus8: 0,
+                width: f.dimensions.map_or(0, |d| u32::from(d.0)),
+                height: f.dimensions.map_or(0, |d| u32::from(d.1)),
+            });
             let dims = s.dimensions();
             let array = |t: u8, nal: &[u8]| HvcCArray {
                 completeness: true,
@@ -573,6 +595,29 @@ mod tests {
         assert_eq!(w.stats().dropped_before_keyframe, 2);
         assert!(matches!(w.finish(), Err(MuxError::NoFrames)));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn unreadable_sps_still_makes_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for codec in [Mp4Codec::H264, Mp4Codec::H265] {
+            let path = dir.path().join(format!("{codec:?}.mp4"));
+            let cfg = Mp4Config {
+                codec,
+                clock_rate: 90_000,
+            };
+            let mut w = Mp4Writer::new(&path, cfg).unwrap();
+            let key = match codec {
+                Mp4Codec::H264 => avcc(&[&[0x67, 0x42, 0xc0, 0x0d], &PPS, &[0x65, 0x88]]),
+                Mp4Codec::H265 => avcc(&[&[0x40, 1], &[0x42, 1, 1], &[0x44, 1], &[0x26, 1, 0x80]]),
+            };
+            let mut f = frame(0, true, key);
+            f.dimensions = Some((64, 48));
+            w.write_frame(&f).unwrap();
+            let out = w.finish().unwrap();
+            assert_eq!(out.stats.frames_written, 1);
+            assert_eq!(out.duration_ms, 33);
+        }
     }
 
     #[test]
