@@ -575,7 +575,7 @@ mod tests {
         assert_eq!(split_length_prefixed(&[0, 0, 0, 0]), None);
         assert_eq!(split_length_prefixed(&[0, 0, 1]), None);
         let mut r = BitReader::new(&[0b0010_0011, 0b0010_0000]);
-        // ue "00100" = 3 -> se +2; ue "011" = 2... as ue: "011" -> 2 then "00100" = 3 -> se 2.
+        // "00100" = ue 3; "011" = ue 2 = se -1; "00100" = ue 3 = se +2 (H.264 §9.1.1).
         assert_eq!(r.ue(), Some(3));
         assert_eq!(r.se(), Some(-1));
         assert_eq!(r.se(), Some(2));

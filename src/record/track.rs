@@ -416,6 +416,48 @@ mod tests {
         t.push(a).expect("push");
     }
 
+    /// H.264 whose SPS/PPS only the SDP carries (`sprop-parameter-sets`): the
+    /// fmtp reaches the depacketizer, the MP4 gets its `avcC` and the size.
+    #[test]
+    fn h264_parameter_sets_from_fmtp() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = TrackRecorder::new(TrackSetup {
+            codec: Codec::H264,
+            payload_type: Some(96),
+            clock_rate: 90_000,
+            channels: 0,
+            path: dir.path().join("v.mp4"),
+            uid: 9,
+            reorder: ReorderConfig::default(),
+            fmtp: Some(
+                "packetization-mode=1;sprop-parameter-sets=Z0LAHoyNQPhj1EQDwiEagA==,aM48gA=="
+                    .into(),
+            ),
+        })
+        .expect("track starts");
+        for i in 0..10u16 {
+            let payload = if i == 0 {
+                vec![0x65, 0x88, 0x84, 0x21]
+            } else {
+                vec![0x41, 0x9a, 0x11, u8::try_from(i).unwrap()]
+            };
+            let a = Arrival {
+                seq16: 500 + i,
+                ts32: 1000 + u32::from(i) * 3000,
+                marker: true,
+                pt: 96,
+                payload,
+                time: CaptureTime::from_nanos(i64::from(i) * 33_333_333),
+            };
+            t.push(a).expect("push");
+        }
+        let (file, stats, dims) = t.finish_with_dimensions();
+        let file = file.expect("file written");
+        assert_eq!((stats.frames_written, dims), (10, Some((494, 370))));
+        assert_eq!(file.duration_ms, 333);
+        assert!(file.path.extension().is_some_and(|e| e == "mp4"));
+    }
+
     #[test]
     fn a_timestamp_jump_is_reanchored_on_capture_time() {
         let dir = tempfile::tempdir().unwrap();
