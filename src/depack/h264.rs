@@ -674,6 +674,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn oversized_fragmented_nal_is_dropped() {
+        let big = vec![7u8; crate::depack::MAX_FRAME_SIZE];
+        let rows = [
+            key_rows(1, 100),
+            vec![
+                (3, 200, false, fu(&P, b"a", true, false)),
+                (4, 200, false, fu(&P, &big, false, false)),
+                (5, 200, true, fu(&P, b"c", false, true)),
+            ],
+            key_rows(6, 300),
+        ]
+        .concat();
+        let (got, _, st) = run(&rows);
+        assert_eq!(got, [(100, true), (300, true)]);
+        assert_eq!(st.malformed.get(&Malformed::FrameTooLarge), Some(&1));
+    }
+
     /// Random packets shaped like H.264: parameter sets, IDR/P slices, FU-A pieces, junk.
     fn arb_h264() -> impl Strategy<Value = Vec<(OwnedPkt, u64)>> {
         arb_packets_with(80, &[]).prop_map(|pkts| {

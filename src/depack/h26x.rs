@@ -286,10 +286,11 @@ impl Core {
             // A middle or end fragment without a start, no packet lost: sender error.
             return Err(self.malformed(pkt, Malformed::Fragment));
         }
-        self.asm.append(pkt, data)?;
+        let appended = self.asm.append(pkt, data);
         if !self.intact() {
+            // Too large (the AU is dropped): no fragment is open any more.
             self.fu = None;
-            return Ok(());
+            return appended;
         }
         if end {
             let fu = self.fu.take().expect("checked is_some above");
