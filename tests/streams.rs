@@ -408,3 +408,21 @@ fn generated_captures_match_their_ground_truth() {
         assert_eq!(seen_encaps, want, "{name}");
     }
 }
+
+#[test]
+fn jitter_equals_tsharks_on_single_codec_streams() {
+    // (file, ssrc, tshark 4.0 mean and max jitter in ms from `-z rtp,streams`)
+    let cases = [
+        ("sippscen_g711a.pcap", "0x0E330AF3", 0.338, 2.675),
+        ("sippscen_g722.pcap", "0x2D374E76", 0.310, 0.973),
+        ("rtpproxy_alice_srtp.pcap", "0x2A1AD144", 0.080, 0.144),
+        ("ndpi_sip.pcap", "0x3796CB71", 5.646, 7.799),
+    ];
+    for (file, ssrc, mean, max) in cases {
+        let Some(path) = shared(file) else { return };
+        let (v, _) = rtprec_streams(&path);
+        let s = stream(&v, ssrc);
+        let (m, x) = (s["mean_jitter_ms"].as_f64().unwrap(), s["max_jitter_ms"].as_f64().unwrap());
+        assert!((m - mean).abs() <= 0.002 && (x - max).abs() <= 0.002, "{file}: {m}/{x} vs tshark {mean}/{max}");
+    }
+}
