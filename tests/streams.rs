@@ -357,12 +357,25 @@ fn generated_truth(name: &str) -> BTreeMap<String, (u64, Option<(u64, u64, u64)>
     let txt = std::fs::read_to_string(testdata(&format!("{name}.txt"))).expect("summary exists");
     let mut truth = BTreeMap::new();
     for line in txt.lines() {
-        let Some((head, rest)) = line.trim().split_once(": truth packets=") else { continue };
-        let ssrc = head.split_whitespace().next().expect("line starts with the SSRC").to_string();
-        let num = |key: &str| -> Option<u64> {
-            rest.split(|c: char| c == ' ' || c == ';').find_map(|kv| kv.strip_prefix(key)).and_then(|v| v.parse().ok())
+        let Some((head, rest)) = line.trim().split_once(": truth packets=") else {
+            continue;
         };
-        let packets: u64 = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+        let ssrc = head
+            .split_whitespace()
+            .next()
+            .expect("line starts with the SSRC")
+            .to_string();
+        let num = |key: &str| -> Option<u64> {
+            rest.split(|c: char| c == ' ' || c == ';')
+                .find_map(|kv| kv.strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+        };
+        let packets: u64 = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         let health = match (num("lost="), num("dup="), num("reordered=")) {
             (Some(l), Some(d), Some(r)) => Some((l, d, r)),
             _ => None,
@@ -382,29 +395,54 @@ fn generated_captures_match_their_ground_truth() {
         ("multi-section.pcapng", "pcapng", false, &["plain"]),
         ("fragments-v4v6.pcap", "pcap", false, &["plain"]),
         ("rfc4571-tcp.pcap", "pcap", false, &["rfc4571"]),
-        ("turn-channel.pcap", "pcap", false, &["turn-channel", "turn-indication"]),
+        (
+            "turn-channel.pcap",
+            "pcap",
+            false,
+            &["turn-channel", "turn-indication"],
+        ),
         ("demo.rtpdump", "rtpdump", false, &["plain"]),
         ("demo-2peers-opus-vp8.pcap.gz", "pcap", true, &["plain"]),
         ("impaired-vp8-opus.pcapng", "pcapng", false, &["plain"]),
     ];
     for (name, format, gzip, encaps) in cases {
         let (v, _) = rtprec_streams(&testdata(name));
-        assert_eq!((v["inputs"][0]["format"].as_str(), v["inputs"][0]["gzip"].as_bool()), (Some(format), Some(gzip)), "{name}");
+        assert_eq!(
+            (
+                v["inputs"][0]["format"].as_str(),
+                v["inputs"][0]["gzip"].as_bool()
+            ),
+            (Some(format), Some(gzip)),
+            "{name}"
+        );
         let truth = generated_truth(name);
         let mut seen_encaps = std::collections::BTreeSet::new();
         for (ssrc, (packets, health)) in &truth {
             let s = stream(&v, ssrc);
             assert_eq!(s["packets"].as_u64(), Some(*packets), "{name} {ssrc}");
             if let Some((lost, dup, reord)) = health {
-                let got = (s["lost"].as_u64(), s["duplicates"].as_u64(), s["reordered"].as_u64());
-                assert_eq!(got, (Some(*lost), Some(*dup), Some(*reord)), "{name} {ssrc}");
+                let got = (
+                    s["lost"].as_u64(),
+                    s["duplicates"].as_u64(),
+                    s["reordered"].as_u64(),
+                );
+                assert_eq!(
+                    got,
+                    (Some(*lost), Some(*dup), Some(*reord)),
+                    "{name} {ssrc}"
+                );
             }
-            assert!(s["codec"] == "opus" || s["codec"] == "vp8", "{name} {ssrc}: {}", s["codec"]);
+            assert!(
+                s["codec"] == "opus" || s["codec"] == "vp8",
+                "{name} {ssrc}: {}",
+                s["codec"]
+            );
             for e in s["encapsulation"].as_array().unwrap() {
                 seen_encaps.insert(e.as_str().unwrap().to_string());
             }
         }
-        let want: std::collections::BTreeSet<String> = encaps.iter().map(|s| s.to_string()).collect();
+        let want: std::collections::BTreeSet<String> =
+            encaps.iter().map(|s| s.to_string()).collect();
         assert_eq!(seen_encaps, want, "{name}");
     }
 }
@@ -422,7 +460,13 @@ fn jitter_equals_tsharks_on_single_codec_streams() {
         let Some(path) = shared(file) else { return };
         let (v, _) = rtprec_streams(&path);
         let s = stream(&v, ssrc);
-        let (m, x) = (s["mean_jitter_ms"].as_f64().unwrap(), s["max_jitter_ms"].as_f64().unwrap());
-        assert!((m - mean).abs() <= 0.002 && (x - max).abs() <= 0.002, "{file}: {m}/{x} vs tshark {mean}/{max}");
+        let (m, x) = (
+            s["mean_jitter_ms"].as_f64().unwrap(),
+            s["max_jitter_ms"].as_f64().unwrap(),
+        );
+        assert!(
+            (m - mean).abs() <= 0.002 && (x - max).abs() <= 0.002,
+            "{file}: {m}/{x} vs tshark {mean}/{max}"
+        );
     }
 }
