@@ -24,9 +24,9 @@ fn stdin_once(captures: &[std::path::PathBuf]) -> bool {
     true
 }
 
-/// A spinner on stderr, only when stderr is a terminal and not `--quiet`.
-fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
-    (!quiet && io::stderr().is_terminal()).then(|| {
+/// Runs `work` with a frame-count spinner on stderr, shown only on a terminal and without `--quiet`.
+fn with_progress<T>(quiet: bool, work: impl FnOnce(&mut dyn FnMut(u64)) -> T) -> T {
+    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_style(
             indicatif::ProgressStyle::with_template(
@@ -35,7 +35,16 @@ fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
             .expect("static progress template is valid"),
         );
         pb
-    })
+    });
+    let result = work(&mut |frames| {
+        if let Some(pb) = &bar {
+            pb.set_position(frames);
+        }
+    });
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    result
 }
 
 fn print_warnings(warnings: &[rtprec::pipeline::Warning]) {
@@ -65,15 +74,7 @@ fn streams(args: &StreamsArgs, quiet: bool) -> ExitCode {
     if !stdin_once(&args.captures) {
         return ExitCode::Usage;
     }
-    let bar = progress_bar(quiet);
-    let result = rtprec::pipeline::run_streams(&args.captures, &mut |frames| {
-        if let Some(pb) = &bar {
-            pb.set_position(frames);
-        }
-    });
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
-    }
+    let result = with_progress(quiet, |p| rtprec::pipeline::run_streams(&args.captures, p));
     let out = match result {
         Ok(out) => out,
         Err(e) => {
@@ -136,15 +137,9 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
                 .unwrap_or(i64::MAX),
         },
     };
-    let bar = progress_bar(quiet);
-    let result = rtprec::record::run_record(&args.captures, &opts, &mut |frames| {
-        if let Some(pb) = &bar {
-            pb.set_position(frames);
-        }
+    let result = with_progress(quiet, |p| {
+        rtprec::record::run_record(&args.captures, &opts, p)
     });
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
-    }
     let out = match result {
         Ok(out) => out,
         Err(e) => {

@@ -106,6 +106,30 @@ enum TrackState {
 }
 
 impl Track {
+    fn new(
+        id: Identity,
+        codec: Option<Codec>,
+        codec_name: Option<String>,
+        pt: Option<u8>,
+        clock: Option<u32>,
+    ) -> Self {
+        Track {
+            id,
+            codec_name,
+            codec,
+            payload_type: pt,
+            clock_rate: clock,
+            channels: None,
+            container: None,
+            rel_path: None,
+            state: TrackState::Idle,
+            inbox: Vec::new(),
+            first_time: None,
+            last_time: None,
+            packets_seen: 0,
+        }
+    }
+
     fn fail(&mut self, code: &str, message: String) {
         let stats = match &self.state {
             TrackState::Running(rec) => Some(rec.stats()),
@@ -288,19 +312,7 @@ pub fn run_record(
     let mut diags = set.take_diagnostics();
     diags.extend(net.take_diagnostics());
     diags.append(&mut rec.diagnostics);
-    let warnings = diags
-        .into_iter()
-        .map(|d| Warning {
-            file: names
-                .get(usize::from(d.ctx.file.0))
-                .cloned()
-                .unwrap_or_default(),
-            frame: d.ctx.frame,
-            offset: d.ctx.offset,
-            kind: d.kind,
-            message: d.message,
-        })
-        .collect();
+    let warnings = crate::pipeline::warnings(diags, &names);
     // Metadata tracks that never saw a packet still belong to the run's session.
     let fallback_session = format!("s{}", compact_time(rec.first_time.unwrap_or_default()));
     for t in rec.tracks.iter_mut().filter(|t| t.id.session_id.is_empty()) {
@@ -357,35 +369,24 @@ impl Recorder<'_> {
                 let codec_label = codec
                     .map(|c| codec_name(c).to_string())
                     .or_else(|| t.codec_name.clone());
-                self.tracks.push(Track {
-                    id: Identity {
-                        room_id: map.room_id.clone(),
-                        // Filled from the first packet's time when metadata gives none.
-                        session_id: map.session_id.clone().unwrap_or_default(),
-                        peer_id: peer.peer_id.clone(),
-                        track_id: t.track_id.clone(),
-                        kind: t.kind,
-                        source: t.source,
-                        ssrc: t.ssrc,
-                        inferred: if map.session_id.is_none() {
-                            vec!["session_id".into()]
-                        } else {
-                            Vec::new()
-                        },
+                let id = Identity {
+                    room_id: map.room_id.clone(),
+                    // Filled from the first packet's time when metadata gives none.
+                    session_id: map.session_id.clone().unwrap_or_default(),
+                    peer_id: peer.peer_id.clone(),
+                    track_id: t.track_id.clone(),
+                    kind: t.kind,
+                    source: t.source,
+                    ssrc: t.ssrc,
+                    inferred: if map.session_id.is_none() {
+                        vec!["session_id".into()]
+                    } else {
+                        Vec::new()
                     },
-                    codec_name: codec_label,
-                    codec,
-                    payload_type: t.payload_type,
-                    clock_rate: t.clock_rate,
-                    channels: t.channels,
-                    container: None,
-                    rel_path: None,
-                    state: TrackState::Idle,
-                    inbox: Vec::new(),
-                    first_time: None,
-                    last_time: None,
-                    packets_seen: 0,
-                });
+                };
+                let mut track = Track::new(id, codec, codec_label, t.payload_type, t.clock_rate);
+                track.channels = t.channels;
+                self.tracks.push(track);
                 match t.ssrc {
                     Some(ssrc) => {
                         self.by_ssrc.insert(ssrc, Route::Track(idx));
@@ -538,18 +539,7 @@ impl Recorder<'_> {
         }
         let (pt, guess, video_timing) = p.guess();
         let kind = match guess.codec {
-            Some(
-                Codec::Vp8
-                | Codec::Vp9
-                | Codec::Av1
-                | Codec::H264
-                | Codec::H265
-                | Codec::H263
-                | Codec::Jpeg
-                | Codec::H261
-                | Codec::Mpv,
-            ) => Kind::Video,
-            Some(_) => Kind::Audio,
+            Some(c) => crate::session::metadata::codec_kind(c),
             None if video_timing => Kind::Video,
             None => Kind::Audio,
         };
@@ -582,21 +572,14 @@ impl Recorder<'_> {
             .to_vec(),
         };
         let idx = self.tracks.len();
-        self.tracks.push(Track {
+        let name = guess.codec.map(|c| codec_name(c).to_string());
+        self.tracks.push(Track::new(
             id,
-            codec_name: guess.codec.map(|c| codec_name(c).to_string()),
-            codec: guess.codec,
-            payload_type: Some(pt),
-            clock_rate: guess.clock_rate,
-            channels: None,
-            container: None,
-            rel_path: None,
-            state: TrackState::Idle,
-            inbox: Vec::new(),
-            first_time: None,
-            last_time: None,
-            packets_seen: 0,
-        });
+            guess.codec,
+            name,
+            Some(pt),
+            guess.clock_rate,
+        ));
         self.by_flow.insert(key, Route::Track(idx));
         if guess.codec.is_none() {
             let t = &mut self.tracks[idx];
