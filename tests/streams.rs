@@ -352,8 +352,11 @@ fn broken_pipe_is_not_an_error() {
     );
 }
 
-/// Ground truth the generator wrote into `testdata/NAME.txt`: ssrc -> (packets, lost, dup, reordered).
-fn generated_truth(name: &str) -> BTreeMap<String, (u64, Option<(u64, u64, u64)>)> {
+/// Packets, and (lost, duplicates, reordered) when the summary gives them.
+type Truth = (u64, Option<(u64, u64, u64)>);
+
+/// Ground truth the generator wrote into `testdata/NAME.txt`, by SSRC.
+fn generated_truth(name: &str) -> BTreeMap<String, Truth> {
     let txt = std::fs::read_to_string(testdata(&format!("{name}.txt"))).expect("summary exists");
     let mut truth = BTreeMap::new();
     for line in txt.lines() {
@@ -366,7 +369,7 @@ fn generated_truth(name: &str) -> BTreeMap<String, (u64, Option<(u64, u64, u64)>
             .expect("line starts with the SSRC")
             .to_string();
         let num = |key: &str| -> Option<u64> {
-            rest.split(|c: char| c == ' ' || c == ';')
+            rest.split([' ', ';'])
                 .find_map(|kv| kv.strip_prefix(key))
                 .and_then(|v| v.parse().ok())
         };
