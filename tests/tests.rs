@@ -2,6 +2,7 @@
 
 mod util;
 
+mod browser;
 mod cli;
 mod metadata;
 mod record;
