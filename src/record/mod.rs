@@ -447,7 +447,8 @@ impl Recorder<'_> {
             return;
         };
         let ssrc = pkt.ssrc();
-        let arrival = Arrival {
+        // Copy the payload only for packets that go somewhere.
+        let arrival = |pkt: &RtpPacket<'_>| Arrival {
             seq16: pkt.sequence_number(),
             ts32: pkt.timestamp(),
             marker: pkt.marker(),
@@ -457,11 +458,11 @@ impl Recorder<'_> {
         };
         if self.opts.session.is_some() {
             match self.by_ssrc.get(&ssrc.0) {
-                Some(Route::Track(i)) => self.enqueue(*i, arrival),
+                Some(Route::Track(i)) => self.enqueue(*i, arrival(&pkt)),
                 Some(Route::Ignore) => {}
                 None => {
                     if let Some(i) = self.bind(d, &pkt) {
-                        return self.enqueue(i, arrival);
+                        return self.enqueue(i, arrival(&pkt));
                     }
                     self.by_ssrc.insert(ssrc.0, Route::Ignore);
                     self.note(
@@ -475,10 +476,11 @@ impl Recorder<'_> {
         }
         let key = (d.flow, ssrc);
         match self.by_flow.get(&key) {
-            Some(Route::Track(i)) => return self.enqueue(*i, arrival),
+            Some(Route::Track(i)) => return self.enqueue(*i, arrival(&pkt)),
             Some(Route::Ignore) => return,
             None => {}
         }
+        let arrival = arrival(&pkt);
         let p = self.pending.entry(key).or_insert_with(|| Pending {
             flow: d.flow,
             ssrc,
