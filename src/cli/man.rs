@@ -15,9 +15,8 @@ pub fn render() -> std::io::Result<Vec<u8>> {
     man.render_description_section(&mut out)?;
     man.render_options_section(&mut out)?;
     man.render_subcommands_section(&mut out)?;
-    for sub in cmd.get_subcommands() {
-        let name = format!("{} {}", cmd.get_name(), sub.get_name());
-        let sub = sub.clone().bin_name(name.clone());
+    for (name, sub) in leaf_subcommands(&cmd, cmd.get_name()) {
+        let sub = sub.bin_name(name.clone());
         out.extend_from_slice(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes());
         let sman = clap_mangen::Man::new(sub);
         let mut body = Vec::new();
@@ -40,6 +39,21 @@ pub fn render() -> std::io::Result<Vec<u8>> {
     }
     man.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// Every runnable subcommand with its full name (`rtprec events replay`), depth first.
+fn leaf_subcommands(cmd: &clap::Command, prefix: &str) -> Vec<(String, clap::Command)> {
+    let mut out = Vec::new();
+    for sub in cmd.get_subcommands() {
+        let name = format!("{prefix} {}", sub.get_name());
+        // A group like `events` only dispatches: its page section is its subcommands'.
+        if sub.has_subcommands() {
+            out.extend(leaf_subcommands(sub, &name));
+        } else {
+            out.push((name, sub.clone()));
+        }
+    }
+    out
 }
 
 /// The JSON Schemas shipped in `schemas/`, printed verbatim in the page.
@@ -82,6 +96,9 @@ Record every track of the demo capture; the manifest is recordings/manifest.json
 .TP
 \fBrtprec record call.pcapng \-m session.json \-o out \-\-json | jq '.assets[] | {track_id, status}'\fR
 Record with session metadata and list each track's outcome.
+.TP
+\fBrtprec events replay out/events.spool.jsonl \-\-webhook https://hooks.example.com/rtprec \-\-webhook\-secret\-file whsec.txt\fR
+Send the events a webhook could not take earlier, signed, with their original ids; exit 5 if some are still undeliverable.
 .TP
 \fBrtprec streams testdata/demo\-2peers\-opus\-vp8.pcap\fR
 List the RTP streams of a capture.

@@ -357,17 +357,22 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 4);
-        // Pinned: a change here changes every receiver's dedup keys.
+        // Pinned (computed independently with Python's hashlib): a change here changes every
+        // receiver's dedup keys.
         assert_eq!(
             event_id(EventType::Success, "148bde51fc67dab45f377f3589f4082e"),
-            {
-                let mut h = Sha256::new();
-                h.update(b"track.recording.success\0148bde51fc67dab45f377f3589f4082e");
-                h.finalize()[..16]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            }
+            "4b1f553bac8c8241fc676ff76930d7b0"
+        );
+    }
+
+    /// The README's example envelope is what the code writes, byte for byte.
+    #[test]
+    fn readme_example_is_current() {
+        let mic = asset("t-host-mic", Status::Completed);
+        let line = Event::finished(&mic, T1).to_json();
+        assert!(
+            include_str!("../../README.md").contains(&format!("\n{line}\n")),
+            "README.md's Events example is stale; it should read:\n{line}"
         );
     }
 

@@ -534,11 +534,14 @@ mod tests {
     use std::collections::VecDeque;
     use std::sync::{Arc, Mutex};
 
+    /// The headers of one request.
+    type Headers = Vec<(&'static str, String)>;
+
     /// Scripted answers; records every request.
     #[derive(Clone, Default)]
     struct Script {
         answers: Arc<Mutex<VecDeque<Attempt>>>,
-        seen: Arc<Mutex<Vec<Vec<(&'static str, String)>>>>,
+        seen: Arc<Mutex<Vec<Headers>>>,
     }
 
     impl Transport for Script {
