@@ -360,3 +360,57 @@ fn event_ids_and_bytes_are_stable_across_runs() {
         ]
     );
 }
+
+#[test]
+fn a_receiver_that_never_answers_times_out_and_is_retried() {
+    // Accepts connections and reads, never answers: each attempt ends on the timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let accepted = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && held.len() < 2 {
+            match listener.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        // Held open until the client has given up on the last attempt.
+        std::thread::sleep(Duration::from_millis(600));
+        held.len()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let mut cfg = config(&url, spool.clone());
+    cfg.timeout = Duration::from_millis(200);
+    cfg.retry.retries = 1;
+    let mut sink = WebhookSink::new(cfg).unwrap();
+    let ev = &fixtures::events()[0];
+    let t = Instant::now();
+    let d = sink.emit(ev).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let Delivery::Spooled { reason } = d else {
+        panic!("{d:?}")
+    };
+    assert!(
+        reason.contains("timed out") && reason.ends_with("after 2 attempts"),
+        "{reason}"
+    );
+    assert_eq!(accepted.join().unwrap(), 2);
+    assert_eq!(
+        std::fs::read_to_string(&spool).unwrap(),
+        ev.to_json() + "\n"
+    );
+    let r = sink.finish().unwrap();
+    assert_eq!((r.emitted, r.delivered, r.spooled), (1, 0, 1));
+}
+
+#[test]
+fn the_secret_never_shows_in_debug_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config("http://127.0.0.1:9/", dir.path().join("spool"));
+    let shown = format!("{cfg:?} {:?}", WebhookSink::new(cfg.clone()).unwrap());
+    assert!(!shown.contains("MfKQ9r8G"), "{shown}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+}

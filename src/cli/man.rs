@@ -57,7 +57,7 @@ fn leaf_subcommands(cmd: &clap::Command, prefix: &str) -> Vec<(String, clap::Com
 }
 
 /// The JSON Schemas shipped in `schemas/`, printed verbatim in the page.
-const SCHEMAS: [(&str, &str, &str); 2] = [
+const SCHEMAS: [(&str, &str, &str); 3] = [
     (
         "SESSION METADATA",
         "The file given to \\fB\\-\\-metadata\\fR says which SSRC is which peer's which track. Ids become path parts: \\fB..\\fR, \\fB/\\fR, \\fB\\e\\fR, control characters and absolute paths are rejected; other characters outside [A\\-Za\\-z0\\-9._\\-] become \\fB_\\fR. Its JSON Schema (schemas/session\\-metadata.schema.json):",
@@ -67,6 +67,11 @@ const SCHEMAS: [(&str, &str, &str); 2] = [
         "MANIFEST",
         "\\fBrtprec record\\fR writes DIR/manifest.json, one asset of type \\fBtrack\\fR per track. Its JSON Schema (schemas/manifest.schema.json):",
         include_str!("../../schemas/manifest.schema.json"),
+    ),
+    (
+        "EVENTS",
+        "Recording events are one JSON object per line, the same bytes on standard output, in an events file, in a webhook POST body and in a spool file. Webhook requests carry the Standard Webhooks headers \\fBwebhook\\-id\\fR (the event id), \\fBwebhook\\-timestamp\\fR (Unix seconds when sent) and, with a secret, \\fBwebhook\\-signature\\fR (v1, HMAC\\-SHA256 over id.timestamp.body). The envelope's JSON Schema (schemas/events.schema.json):",
+        include_str!("../../schemas/events.schema.json"),
     ),
 ];
 

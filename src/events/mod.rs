@@ -376,6 +376,48 @@ mod tests {
         );
     }
 
+    /// schemas/events.schema.json lists exactly the fields the events serialise, and the
+    /// fields it requires per type are present.
+    #[test]
+    fn events_schema_matches_the_structs() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/events.schema.json"))
+                .expect("schema is JSON");
+        let keys = |o: &serde_json::Value| -> std::collections::BTreeSet<String> {
+            o.as_object().unwrap().keys().cloned().collect()
+        };
+        let mut data_keys = std::collections::BTreeSet::new();
+        for ev in events() {
+            let v = serde_json::to_value(&ev).unwrap();
+            assert_eq!(keys(&v), keys(&schema["properties"]));
+            data_keys.extend(keys(&v["data"]));
+            let required = |r: &serde_json::Value| -> Vec<String> {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap().to_string())
+                    .collect()
+            };
+            let mut need = required(&schema["properties"]["data"]["required"]);
+            for rule in schema["allOf"].as_array().unwrap() {
+                if rule["if"]["properties"]["type"]["const"] == v["type"] {
+                    need.extend(required(&rule["then"]["properties"]["data"]["required"]));
+                }
+            }
+            for k in need {
+                assert!(v["data"].get(&k).is_some(), "{} lacks {k}", v["type"]);
+            }
+            let t = v["type"].clone();
+            assert!(
+                schema["properties"]["type"]["enum"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&t)
+            );
+        }
+        assert_eq!(data_keys, keys(&schema["properties"]["data"]["properties"]));
+    }
+
     #[test]
     fn events_round_trip_through_json() {
         for ev in events() {
