@@ -14,6 +14,7 @@ pub mod cli;
 pub mod codec;
 pub mod depack;
 pub mod error;
+pub mod events;
 pub mod media;
 pub mod mux;
 pub mod net;

@@ -1,7 +1,7 @@
 //! The rtprec binary: parse arguments, run, report, exit.
 
 use clap::Parser;
-use rtprec::cli::args::{Cli, Command, RecordArgs, StreamsArgs};
+use rtprec::cli::args::{Cli, Command, EventsCommand, RecordArgs, ReplayArgs, StreamsArgs};
 use rtprec::cli::exit::ExitCode;
 use rtprec::cli::report;
 use std::io::{self, IsTerminal, Write};
@@ -11,6 +11,7 @@ fn main() -> std::process::ExitCode {
     let code = match &cli.command {
         Command::Streams(args) => streams(args, cli.quiet),
         Command::Record(args) => record(args, cli.quiet),
+        Command::Events(EventsCommand::Replay(args)) => replay(args, cli.quiet),
     };
     code.into()
 }
@@ -196,5 +197,68 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
         ExitCode::TracksFailed
     } else {
         ExitCode::Success
+    }
+}
+
+fn replay(args: &ReplayArgs, quiet: bool) -> ExitCode {
+    use rtprec::events::replay::{ReplayError, replay};
+    use rtprec::events::sink::Delivery;
+    use rtprec::events::webhook::WebhookError;
+    let config = match args.delivery.config(&args.webhook, args.spool.clone()) {
+        Ok(c) => c,
+        Err(e @ WebhookError::BadUrl(_)) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::Usage;
+        }
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    let result = replay(&args.spool, config, &mut |entry, delivery| {
+        if let Delivery::Spooled { reason } = delivery
+            && !quiet
+        {
+            eprintln!(
+                "rtprec: warning: event {} (line {}) not delivered: {reason}",
+                entry.id, entry.line
+            );
+        }
+    });
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e @ ReplayError::Webhook(WebhookError::BadUrl(_))) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::Usage;
+        }
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    let r = outcome.report;
+    match &outcome.remaining {
+        Some(path) => {
+            // Always shown, even with --quiet: events are waiting and the exit code alone does not say where.
+            eprintln!(
+                "rtprec: events: {} replayed, {} delivered, {} still spooled in {}",
+                r.emitted,
+                r.delivered,
+                r.spooled,
+                path.display()
+            );
+            ExitCode::EventsSpooled
+        }
+        None => {
+            if !quiet {
+                eprintln!(
+                    "rtprec: events: {} replayed, {} delivered; removed {}",
+                    r.emitted,
+                    r.delivered,
+                    args.spool.display()
+                );
+            }
+            ExitCode::Success
+        }
     }
 }

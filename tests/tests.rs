@@ -4,6 +4,7 @@ mod util;
 
 mod browser;
 mod cli;
+mod events;
 mod metadata;
 mod record;
 mod streams;

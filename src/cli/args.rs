@@ -42,6 +42,87 @@ pub enum Command {
     /// one asset of type `track` per track, completed or failed with a reason.
     /// Files are written under a temporary name and renamed when complete.
     Record(RecordArgs),
+    /// Work with recording events: replay a spool of undelivered webhook events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+/// Subcommands of `rtprec events`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Send the events of a spool file to a webhook again, in order, with their original ids.
+    ///
+    /// Events a webhook could not take are appended to a spool file (NDJSON,
+    /// one event envelope per line). Replay reads the whole spool first (a
+    /// malformed line stops it before anything is sent, exit 3), then POSTs each
+    /// event with the same body and `webhook-id`, so receivers deduplicate
+    /// events they already have. Signing, timeouts and retries work as for
+    /// `record --webhook`. Events that still cannot be delivered replace the
+    /// spool atomically (temporary file + rename), and the exit code is 5; when
+    /// all are delivered the spool file is removed and the exit code is 0. Do
+    /// not replay a spool that a running `record` is still writing.
+    Replay(ReplayArgs),
+}
+
+/// Webhook delivery settings shared by every command that POSTs events.
+#[derive(Debug, Args, Clone)]
+pub struct WebhookOptions {
+    /// File holding the signing secret, `whsec_` + base64 (Standard Webhooks form).
+    ///
+    /// Without it, the secret comes from the environment variable
+    /// RTPREC_WEBHOOK_SECRET; with neither, events are sent unsigned. The
+    /// secret is never accepted on the command line, where other users could
+    /// read it, and never printed.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+
+    /// Longest time for one delivery attempt (connect, send, response), in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
+
+    /// Attempts after the first on 5xx, 429, 408, timeouts and connection errors (never on other 4xx).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub retries: u32,
+
+    /// Wait before the first retry, doubled for each next one (a Retry-After header overrides it).
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub backoff_ms: u64,
+}
+
+impl WebhookOptions {
+    /// The delivery configuration for `url`, spooling to `spool`; reads the secret (file or environment).
+    pub fn config(
+        &self,
+        url: &str,
+        spool: PathBuf,
+    ) -> Result<crate::events::webhook::WebhookConfig, crate::events::webhook::WebhookError> {
+        use crate::events::webhook::{Secret, WebhookConfig, validate_url};
+        use std::time::Duration;
+        validate_url(url)?;
+        let mut c = WebhookConfig::new(url, spool);
+        c.secret = Secret::resolve(self.webhook_secret_file.as_deref())?;
+        c.timeout = Duration::from_millis(self.timeout_ms);
+        c.connect_timeout = c.timeout;
+        c.retry.retries = self.retries;
+        c.retry.backoff = Duration::from_millis(self.backoff_ms);
+        Ok(c)
+    }
+}
+
+/// Arguments of `rtprec events replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The spool file (NDJSON event envelopes), e.g. OUT/events.spool.jsonl.
+    #[arg(value_name = "SPOOL")]
+    pub spool: PathBuf,
+
+    /// The receiver's URL (http or https); each event is POSTed with Standard Webhooks headers.
+    #[arg(long, required = true, value_name = "URL")]
+    pub webhook: String,
+
+    /// Delivery settings.
+    #[command(flatten)]
+    pub delivery: WebhookOptions,
 }
 
 /// Arguments of `rtprec record`.
