@@ -138,9 +138,57 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
                 .unwrap_or(i64::MAX),
         },
     };
+    let mut sinks = match open_sinks(args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut sink_error: Option<String> = None;
     let result = with_progress(quiet, |p| {
-        rtprec::record::run_record(&args.captures, &opts, p)
+        rtprec::record::run_record(&args.captures, &opts, p, &mut |event| {
+            for sink in &mut sinks {
+                match sink.emit(&event) {
+                    Ok(rtprec::events::sink::Delivery::Delivered) => {}
+                    // Always shown: the event is safe in the spool but not delivered.
+                    Ok(rtprec::events::sink::Delivery::Spooled { reason }) => {
+                        eprintln!(
+                            "rtprec: warning: event {} ({}) spooled: {reason}",
+                            event.id,
+                            event.event_type.as_str()
+                        )
+                    }
+                    Err(e) => {
+                        sink_error.get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+        })
     });
+    let mut spooled = 0;
+    for sink in &mut sinks {
+        match sink.finish() {
+            Ok(report) => {
+                spooled += report.spooled;
+                if report.spooled > 0 {
+                    let path = sink
+                        .spool_path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    eprintln!(
+                        "rtprec: {} of {} events spooled to {path}; send them later with `rtprec events replay`",
+                        report.spooled, report.emitted
+                    );
+                }
+            }
+            Err(e) => {
+                sink_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    if let Some(e) = sink_error {
+        // An event that could not even be spooled is lost: never report success.
+        eprintln!("rtprec: events: {e}");
+        return ExitCode::BadInput;
+    }
     let out = match result {
         Ok(out) => out,
         Err(e) => {
@@ -195,6 +243,8 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
         .any(|a| a.status == Status::Failed)
     {
         ExitCode::TracksFailed
+    } else if spooled > 0 {
+        ExitCode::EventsSpooled
     } else {
         ExitCode::Success
     }
@@ -261,4 +311,45 @@ fn replay(args: &ReplayArgs, quiet: bool) -> ExitCode {
             ExitCode::Success
         }
     }
+}
+
+/// The event sinks of `record`: --events (default stdout, or none with --json) and --webhook.
+fn open_sinks(args: &RecordArgs) -> Result<Vec<rtprec::events::sink::Sink>, ExitCode> {
+    use rtprec::events::sink::{EventsTarget, Sink};
+    use rtprec::events::webhook::{WebhookError, WebhookSink};
+    let target = args.events.clone().unwrap_or(if args.json {
+        EventsTarget::None
+    } else {
+        EventsTarget::Stdout
+    });
+    if args.json && target == EventsTarget::Stdout {
+        eprintln!(
+            "rtprec: --json and --events - both write to standard output: send events to a file or `none`"
+        );
+        return Err(ExitCode::Usage);
+    }
+    let mut sinks = vec![Sink::open(&target).map_err(|e| {
+        eprintln!("rtprec: events: {e}");
+        ExitCode::BadInput
+    })?];
+    if let Some(url) = &args.webhook {
+        let spool = args
+            .spool
+            .clone()
+            .unwrap_or_else(|| args.out.join("events.spool.jsonl"));
+        let webhook = args
+            .delivery
+            .config(url, spool)
+            .and_then(WebhookSink::new)
+            .map_err(|e| {
+                eprintln!("rtprec: {e}");
+                if matches!(e, WebhookError::BadUrl(_)) {
+                    ExitCode::Usage
+                } else {
+                    ExitCode::BadInput
+                }
+            })?;
+        sinks.push(Sink::Webhook(Box::new(webhook)));
+    }
+    Ok(sinks)
 }

@@ -414,3 +414,196 @@ fn the_secret_never_shows_in_debug_output() {
     assert!(!shown.contains("MfKQ9r8G"), "{shown}");
     assert!(shown.contains("<redacted>"), "{shown}");
 }
+
+/// Events of `rtprec record` on stdout: parsed NDJSON lines.
+fn record_events(
+    capture: &Path,
+    extra: &[&str],
+) -> (
+    std::process::Output,
+    Vec<serde_json::Value>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rtprec()
+        .arg("record")
+        .arg(capture)
+        .arg("-o")
+        .arg(dir.path())
+        .args(extra)
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not an NDJSON event ({e}): {l}"))
+        })
+        .collect();
+    (out, events, dir)
+}
+
+#[test]
+fn record_emits_one_started_and_one_terminal_event_per_track() {
+    let meta = testdata("media-opus-vp8.session.json");
+    let (out, events, dir) = record_events(
+        &testdata("media-opus-vp8.pcap"),
+        &["-m", meta.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["data"]["track_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("track.recording.started.success", "alice-mic"),
+            ("track.recording.started.success", "alice-cam"),
+            ("track.recording.success", "alice-cam"),
+            ("track.recording.success", "alice-mic"),
+        ]
+    );
+    // Terminal events carry what the manifest says; timestamps come from the capture.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    for e in &events[2..] {
+        let a = manifest["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == e["data"]["asset_id"])
+            .unwrap();
+        assert_eq!(
+            (&e["data"]["path"], &e["data"]["size"], &e["data"]["sha256"]),
+            (&a["path"], &a["size"], &a["sha256"])
+        );
+        assert!(
+            e["timestamp"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-11-23T10:00:0")
+        );
+    }
+    // Same input, same events, byte for byte.
+    let (_, again, _) = record_events(
+        &testdata("media-opus-vp8.pcap"),
+        &["-m", meta.to_str().unwrap()],
+    );
+    assert_eq!(events, again);
+}
+
+#[test]
+fn a_failed_track_gets_exactly_one_failure_event_while_others_succeed() {
+    let Some(cap) = shared("ndpi_rtp.pcapng") else {
+        return;
+    };
+    let (out, events, _dir) = record_events(&cap, &[]);
+    assert_eq!(out.status.code(), Some(4));
+    let count = |t: &str| events.iter().filter(|e| e["type"] == t).count();
+    assert_eq!(count("track.recording.started.success"), 6);
+    assert_eq!(count("track.recording.success"), 1);
+    assert_eq!(count("track.recording.failure"), 5);
+    for e in events
+        .iter()
+        .filter(|e| e["type"] == "track.recording.failure")
+    {
+        let code = e["data"]["error"]["code"].as_str().unwrap();
+        assert!(
+            ["unsupported-codec", "unknown-codec"].contains(&code),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn record_posts_signed_events_and_spools_when_the_receiver_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write_secret(dir.path());
+    let rx = Receiver::start(|_| (200, vec![]));
+    let out = rtprec()
+        .args([
+            "record",
+            testdata("media-opus-vp8.pcap").to_str().unwrap(),
+            "--events",
+            "none",
+            "-o",
+        ])
+        .arg(dir.path().join("a"))
+        .args(["--webhook", &rx.url, "--webhook-secret-file"])
+        .arg(&secret)
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = rx.requests();
+    assert_eq!(got.len(), 4);
+    let verifier = standardwebhooks::Webhook::new(SECRET).unwrap();
+    for r in &got {
+        verifier
+            .verify(&r.body, &r.header_map())
+            .expect("signature verifies");
+    }
+    // Receiver down: every event lands in the spool, exit code 5, and replay delivers them.
+    let out_dir = dir.path().join("b");
+    let out = rtprec()
+        .args([
+            "record",
+            testdata("media-opus-vp8.pcap").to_str().unwrap(),
+            "--events",
+            "none",
+            "-o",
+        ])
+        .arg(&out_dir)
+        .args([
+            "--webhook",
+            &dead_url(),
+            "--retries",
+            "0",
+            "--timeout-ms",
+            "500",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spool = out_dir.join("events.spool.jsonl");
+    assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count(), 4);
+    let rx2 = Receiver::start(|_| (200, vec![]));
+    let out = replay_cmd(&spool, &rx2.url, &[]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = rx2
+        .requests()
+        .iter()
+        .map(|r| r.header("webhook-id").to_string())
+        .collect();
+    let first: Vec<String> = got
+        .iter()
+        .map(|r| r.header("webhook-id").to_string())
+        .collect();
+    assert_eq!(ids, first, "stable ids: the same events, in the same order");
+}

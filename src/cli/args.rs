@@ -162,9 +162,30 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 500, value_name = "MS")]
     pub reorder_ms: u64,
 
-    /// Also write the manifest to standard output as JSON.
+    /// Also write the manifest to standard output as JSON (events then default to `none`).
     #[arg(long)]
     pub json: bool,
+
+    /// Where recording events go: `-` (standard output, one JSON object per line), a file (appended), or `none`.
+    ///
+    /// The default is `-`, or `none` with --json. Each track gets
+    /// track.recording.started.success when its first packet is seen and
+    /// exactly one terminal event, track.recording.success or
+    /// track.recording.failure, when its file is complete or it cannot be recorded.
+    #[arg(long, value_name = "-|FILE|none")]
+    pub events: Option<crate::events::sink::EventsTarget>,
+
+    /// Also POST every event to this URL, signed per Standard Webhooks when a secret is given.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+
+    /// Where events the webhook could not take are appended [default: DIR/events.spool.jsonl].
+    #[arg(long, value_name = "FILE", requires = "webhook")]
+    pub spool: Option<PathBuf>,
+
+    /// Webhook delivery settings.
+    #[command(flatten)]
+    pub delivery: WebhookOptions,
 }
 
 /// Arguments of `rtprec streams`.

@@ -14,6 +14,7 @@ use crate::assets::{self, Asset, AssetStats, Failure, Manifest, Resolution, Stat
 use crate::capture::CaptureSet;
 use crate::codec::{Codec, CodecGuesser};
 use crate::error::{Diagnostic, Error};
+use crate::events::Event;
 use crate::net::{Datagram, Flow, NetConfig, NetDecoder};
 use crate::pipeline::Warning;
 use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
@@ -247,6 +248,8 @@ enum Route {
 
 struct Recorder<'o> {
     opts: &'o RecordOptions,
+    /// Receives events as they happen, in a deterministic order.
+    events: &'o mut dyn FnMut(Event),
     tracks: Vec<Track>,
     by_ssrc: HashMap<u32, Route>,
     by_flow: HashMap<(Flow, Ssrc), Route>,
@@ -255,14 +258,20 @@ struct Recorder<'o> {
     queued: usize,
     pool: rayon::ThreadPool,
     first_time: Option<CaptureTime>,
+    last_time: Option<CaptureTime>,
     diagnostics: Vec<Diagnostic>,
 }
 
 /// Records every track of the captures at `paths`.
+///
+/// `events` receives `track.recording.started.success` when a track's first
+/// packet is routed (capture order) and one terminal event per track at the end
+/// (ordered by the track's last packet time, then asset id).
 pub fn run_record(
     paths: &[PathBuf],
     opts: &RecordOptions,
     progress: &mut dyn FnMut(u64),
+    events: &mut dyn FnMut(Event),
 ) -> Result<RecordOutput, Error> {
     let mut set = CaptureSet::open(paths)?;
     let names = set.names();
@@ -279,6 +288,7 @@ pub fn run_record(
         })?;
     let mut rec = Recorder {
         opts,
+        events,
         tracks: Vec::new(),
         by_ssrc: HashMap::new(),
         by_flow: HashMap::new(),
@@ -287,6 +297,7 @@ pub fn run_record(
         queued: 0,
         pool,
         first_time: None,
+        last_time: None,
         diagnostics: Vec::new(),
     };
     rec.declare_metadata_tracks();
@@ -295,6 +306,10 @@ pub fn run_record(
     while let Some(frame) = set.next_frame()? {
         frames += 1;
         rec.first_time.get_or_insert(frame.meta.time);
+        rec.last_time = Some(
+            rec.last_time
+                .map_or(frame.meta.time, |t| t.max(frame.meta.time)),
+        );
         net.push(&frame, &mut |d| rec.route(&d));
         if rec.queued >= BATCH_PACKETS {
             rec.process_batch();
@@ -321,6 +336,22 @@ pub fn run_record(
     let manifest = rec.manifest(names.clone());
     let manifest_path = opts.out_dir.join("manifest.json");
     write_json_atomically(&manifest_path, &manifest)?;
+    // One terminal event per track, after its file is complete and listed.
+    let run_end = rec.last_time.or(rec.first_time).unwrap_or_default();
+    let stopped: HashMap<String, CaptureTime> = rec
+        .tracks
+        .iter()
+        .map(|t| (asset_id_of(&t.id), t.last_time.unwrap_or(run_end)))
+        .collect();
+    let mut terminal: Vec<(CaptureTime, &Asset)> = manifest
+        .assets
+        .iter()
+        .map(|a| (stopped.get(&a.id).copied().unwrap_or(run_end), a))
+        .collect();
+    terminal.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
+    for (t, a) in terminal {
+        (rec.events)(Event::finished(a, t));
+    }
     Ok(RecordOutput {
         manifest,
         manifest_path,
@@ -595,6 +626,7 @@ impl Recorder<'_> {
                     guess.evidence
                 ),
             );
+            self.emit_started(idx);
             return;
         }
         for a in p.packets {
@@ -608,15 +640,28 @@ impl Recorder<'_> {
             t.id.session_id = format!("s{}", compact_time(self.first_time.unwrap_or(a.time)));
         }
         t.packets_seen += 1;
+        let first = t.first_time.is_none();
         t.first_time.get_or_insert(a.time);
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
         if matches!(t.state, TrackState::Idle) {
             start_track(t, &self.opts.out_dir, self.opts.reorder);
         }
-        if matches!(t.state, TrackState::Running(_)) {
+        let running = matches!(t.state, TrackState::Running(_));
+        if running {
             t.inbox.push(a);
             self.queued += 1;
         }
+        if first {
+            self.emit_started(idx);
+        }
+    }
+
+    /// `track.recording.started.success` for a track that has media, at its first packet.
+    fn emit_started(&mut self, idx: usize) {
+        let t = &self.tracks[idx];
+        let snapshot = asset_of(t, None);
+        let at = t.first_time.unwrap_or_default();
+        (self.events)(Event::started(&snapshot, at));
     }
 
     fn process_batch(&mut self) {
@@ -847,4 +892,9 @@ fn compact_time(t: CaptureTime) -> String {
 fn peer_from_addr(a: &std::net::SocketAddr) -> String {
     let ip = a.ip().to_string().replace(':', "_");
     format!("{ip}-{}", a.port())
+}
+
+/// The stable asset id of a track.
+fn asset_id_of(id: &Identity) -> String {
+    assets::asset_id(&id.room_id, &id.session_id, &id.peer_id, &id.track_id)
 }
