@@ -1,7 +1,10 @@
 //! The rtprec binary: parse arguments, run, report, exit.
 
 use clap::Parser;
-use rtprec::cli::args::{Cli, Command, EventsCommand, RecordArgs, ReplayArgs, StreamsArgs};
+use rtprec::cli::args::{
+    AssetsCommand, AssetsListArgs, AssetsUrlArgs, Cli, Command, EventsCommand, RecordArgs,
+    ReplayArgs, StreamsArgs,
+};
 use rtprec::cli::exit::ExitCode;
 use rtprec::cli::report;
 use std::io::{self, IsTerminal, Write};
@@ -12,6 +15,8 @@ fn main() -> std::process::ExitCode {
         Command::Streams(args) => streams(args, cli.quiet),
         Command::Record(args) => record(args, cli.quiet),
         Command::Events(EventsCommand::Replay(args)) => replay(args, cli.quiet),
+        Command::Assets(AssetsCommand::List(args)) => assets_list(args),
+        Command::Assets(AssetsCommand::Url(args)) => assets_url(args),
     };
     code.into()
 }
@@ -352,4 +357,144 @@ fn open_sinks(args: &RecordArgs) -> Result<Vec<rtprec::events::sink::Sink>, Exit
         sinks.push(Sink::Webhook(Box::new(webhook)));
     }
     Ok(sinks)
+}
+
+fn assets_list(args: &AssetsListArgs) -> ExitCode {
+    use rtprec::assets::{Status, list};
+    let filter = list::Filter {
+        asset_type: args.asset_type.clone(),
+        room_id: args.room_id.clone(),
+        session_id: args.session_id.clone(),
+        peer_id: args.peer_id.clone(),
+        status: args.status.as_deref().map(|s| {
+            if s == "failed" {
+                Status::Failed
+            } else {
+                Status::Completed
+            }
+        }),
+    };
+    let found = match list::list(&args.dirs, &filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    let written = to_stdout(|w| {
+        if args.json {
+            serde_json::to_writer_pretty(&mut *w, &found).map_err(io::Error::other)?;
+            return w.write_all(b"\n");
+        }
+        let rows: Vec<Vec<String>> = found
+            .iter()
+            .map(|l| {
+                let a = &l.asset;
+                vec![
+                    a.id.clone(),
+                    a.asset_type.clone(),
+                    format!(
+                        "{}/{}/{}/{}",
+                        a.room_id, a.session_id, a.peer_id, a.track_id
+                    ),
+                    match a.kind {
+                        rtprec::session::Kind::Audio => "audio".into(),
+                        rtprec::session::Kind::Video => "video".into(),
+                    },
+                    match a.status {
+                        Status::Completed => "completed".into(),
+                        Status::Failed => "failed".into(),
+                    },
+                    a.duration_ms
+                        .map_or_else(|| "-".into(), |d| format!("{:.3}", d as f64 / 1000.0)),
+                    l.file().map_or_else(
+                        || a.error.as_ref().map_or("-".into(), |e| e.code.clone()),
+                        |p| p.display().to_string(),
+                    ),
+                ]
+            })
+            .collect();
+        let head = [
+            "ID",
+            "TYPE",
+            "ROOM/SESSION/PEER/TRACK",
+            "KIND",
+            "STATUS",
+            "DUR(s)",
+            "PATH OR ERROR",
+        ];
+        report::write_aligned(w, &head, &rows, usize::MAX)?;
+        Ok(())
+    });
+    match written {
+        Err(code) => code,
+        Ok(()) if found.is_empty() => ExitCode::NothingFound,
+        Ok(()) => ExitCode::Success,
+    }
+}
+
+fn assets_url(args: &AssetsUrlArgs) -> ExitCode {
+    use rtprec::assets::list;
+    let found = match list::list(&args.dirs, &list::Filter::default()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    let Some(l) = found.iter().find(|l| l.asset.id == args.id) else {
+        eprintln!(
+            "rtprec: no asset {} in {}",
+            args.id,
+            args.dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return ExitCode::NothingFound;
+    };
+    let (Some(rel), Some(file)) = (&l.asset.path, l.file()) else {
+        eprintln!("rtprec: asset {} has no file (status failed)", args.id);
+        return ExitCode::NothingFound;
+    };
+    let url = match &args.base_url {
+        None => match std::path::absolute(&file) {
+            Ok(abs) => list::file_url(&abs),
+            Err(e) => {
+                eprintln!("rtprec: {}: {e}", file.display());
+                return ExitCode::BadInput;
+            }
+        },
+        Some(base) => {
+            let secret = match &args.secret_file {
+                Some(p) => std::fs::read_to_string(p)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|e| format!("{}: {e}", p.display())),
+                None => std::env::var("RTPREC_URL_SECRET").map_err(|_| {
+                    "a signed URL needs --secret-file or RTPREC_URL_SECRET".to_string()
+                }),
+            };
+            let secret = match secret {
+                Ok(s) if !s.is_empty() => s,
+                Ok(_) => {
+                    eprintln!("rtprec: the URL signing secret is empty");
+                    return ExitCode::BadInput;
+                }
+                Err(e) => {
+                    eprintln!("rtprec: {e}");
+                    return ExitCode::BadInput;
+                }
+            };
+            // A link's lifetime is about the real world: the wall clock is right here.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            list::signed_url(base, rel, &secret, now.saturating_add(args.expires_in))
+        }
+    };
+    match to_stdout(|w| writeln!(w, "{url}")) {
+        Ok(()) => ExitCode::Success,
+        Err(code) => code,
+    }
 }

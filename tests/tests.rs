@@ -2,6 +2,7 @@
 
 mod util;
 
+mod assets;
 mod browser;
 mod cli;
 mod events;

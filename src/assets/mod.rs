@@ -1,6 +1,8 @@
 //! The asset manifest: one record per track, stable ids, checksums, listing.
 
 use crate::time::CaptureTime;
+pub mod list;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -45,6 +45,9 @@ pub enum Command {
     /// Work with recording events: replay a spool of undelivered webhook events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// List recorded assets and address them by URL.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
 }
 
 /// Subcommands of `rtprec events`.
@@ -198,4 +201,76 @@ pub struct StreamsArgs {
     /// Write one JSON document to standard output instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rtprec assets ...`.
+#[derive(Debug, Subcommand)]
+pub enum AssetsCommand {
+    /// List the assets of one or more output directories, filtered.
+    ///
+    /// Reads DIR/manifest.json of every DIR. A table on standard output, or
+    /// with --json a JSON array of the asset records, each with the `dir` it
+    /// belongs to.
+    List(AssetsListArgs),
+    /// Print a URL for an asset: file:// by default, or a signed expiring URL.
+    ///
+    /// With --base-url, the URL is BASE/<path>?md5=...&expires=... in nginx
+    /// `secure_link` form: MD5 over "<expires><uri> <secret>", base64url
+    /// without padding. A stock nginx verifies it with
+    /// `secure_link $arg_md5,$arg_expires;` and
+    /// `secure_link_md5 "$secure_link_expires$uri SECRET";`. The secret comes
+    /// from --secret-file or the environment variable RTPREC_URL_SECRET, never
+    /// from the command line.
+    Url(AssetsUrlArgs),
+}
+
+/// Arguments of `rtprec assets list`.
+#[derive(Debug, Args)]
+pub struct AssetsListArgs {
+    /// Output directories of `rtprec record` (each holds manifest.json).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Only assets of this session.
+    #[arg(long, value_name = "ID")]
+    pub session_id: Option<String>,
+    /// Only assets of this type (`track`).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub asset_type: Option<String>,
+    /// Only assets of this room.
+    #[arg(long, value_name = "ID")]
+    pub room_id: Option<String>,
+    /// Only assets of this peer.
+    #[arg(long, value_name = "ID")]
+    pub peer_id: Option<String>,
+    /// Only completed or only failed assets.
+    #[arg(long, value_parser = ["completed", "failed"])]
+    pub status: Option<String>,
+    /// Write a JSON array instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `rtprec assets url`.
+#[derive(Debug, Args)]
+pub struct AssetsUrlArgs {
+    /// The asset id (from the manifest or `assets list`).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Output directories to look in.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dirs: Vec<PathBuf>,
+    /// Base URL the output directory is served under; makes a signed, expiring URL.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// File holding the signing secret (else RTPREC_URL_SECRET).
+    #[arg(long, value_name = "FILE", requires = "base_url")]
+    pub secret_file: Option<PathBuf>,
+    /// Lifetime of a signed URL, in seconds from now.
+    #[arg(
+        long,
+        default_value_t = 3600,
+        value_name = "SECONDS",
+        requires = "base_url"
+    )]
+    pub expires_in: u64,
 }
