@@ -133,6 +133,9 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
         }
     }
     let opts = rtprec::record::RecordOptions {
+        idle_timeout_nanos: i64::try_from(args.idle_timeout)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000_000),
         out_dir: args.out.clone(),
         jobs: args.jobs,
         session,

@@ -8,4 +8,5 @@ mod cli;
 mod events;
 mod metadata;
 mod record;
+mod sessions;
 mod streams;

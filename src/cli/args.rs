@@ -165,6 +165,13 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 500, value_name = "MS")]
     pub reorder_ms: u64,
 
+    /// Without metadata, a session ends when no RTP has flowed for this many seconds (capture time).
+    ///
+    /// What follows is a new session: its own session id (s<start time>) and
+    /// its own assets, even for an SSRC that comes back.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+
     /// Also write the manifest to standard output as JSON (events then default to `none`).
     #[arg(long)]
     pub json: bool,

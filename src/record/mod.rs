@@ -48,6 +48,8 @@ pub struct RecordOptions {
     pub identification: &'static str,
     /// Reorder window per track.
     pub reorder: ReorderConfig,
+    /// Without metadata, a session ends when no RTP has flowed for this long (capture time).
+    pub idle_timeout_nanos: i64,
 }
 
 /// Result of a recording run.
@@ -259,6 +261,12 @@ struct Recorder<'o> {
     pool: rayon::ThreadPool,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
+    /// First RTP packet of the current session.
+    session_start: Option<CaptureTime>,
+    /// Last RTP packet seen (for the idle rule).
+    last_media: Option<CaptureTime>,
+    /// Assets of sessions that have ended.
+    done: Vec<Asset>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -298,6 +306,9 @@ pub fn run_record(
         pool,
         first_time: None,
         last_time: None,
+        session_start: None,
+        last_media: None,
+        done: Vec::new(),
         diagnostics: Vec::new(),
     };
     rec.declare_metadata_tracks();
@@ -319,39 +330,15 @@ pub fn run_record(
         }
     }
     progress(frames);
-    rec.resolve_all_pending();
-    rec.process_batch();
-    rec.pool
-        .install(|| rec.tracks.par_iter_mut().for_each(Track::finish));
+    rec.end_session();
 
     let mut diags = set.take_diagnostics();
     diags.extend(net.take_diagnostics());
     diags.append(&mut rec.diagnostics);
     let warnings = crate::pipeline::warnings(diags, &names);
-    // Metadata tracks that never saw a packet still belong to the run's session.
-    let fallback_session = format!("s{}", compact_time(rec.first_time.unwrap_or_default()));
-    for t in rec.tracks.iter_mut().filter(|t| t.id.session_id.is_empty()) {
-        t.id.session_id.clone_from(&fallback_session);
-    }
     let manifest = rec.manifest(names.clone());
     let manifest_path = opts.out_dir.join("manifest.json");
     write_json_atomically(&manifest_path, &manifest)?;
-    // One terminal event per track, after its file is complete and listed.
-    let run_end = rec.last_time.or(rec.first_time).unwrap_or_default();
-    let stopped: HashMap<String, CaptureTime> = rec
-        .tracks
-        .iter()
-        .map(|t| (asset_id_of(&t.id), t.last_time.unwrap_or(run_end)))
-        .collect();
-    let mut terminal: Vec<(CaptureTime, &Asset)> = manifest
-        .assets
-        .iter()
-        .map(|a| (stopped.get(&a.id).copied().unwrap_or(run_end), a))
-        .collect();
-    terminal.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
-    for (t, a) in terminal {
-        (rec.events)(Event::finished(a, t));
-    }
     Ok(RecordOutput {
         manifest,
         manifest_path,
@@ -470,6 +457,48 @@ impl Recorder<'_> {
         Some(b.track)
     }
 
+    /// Ends the current session: finishes, lists and announces every track of it.
+    ///
+    /// A session's tracks start on their own first packets; its start (offset 0
+    /// of `start_offset_ms`) is the first packet of any of them.
+    fn end_session(&mut self) {
+        self.resolve_all_pending();
+        self.process_batch();
+        let tracks = &mut self.tracks;
+        self.pool
+            .install(|| tracks.par_iter_mut().for_each(Track::finish));
+        // Metadata tracks that never saw a packet still belong to the session.
+        let fallback = format!(
+            "s{}",
+            compact_time(self.session_start.or(self.first_time).unwrap_or_default())
+        );
+        for t in self
+            .tracks
+            .iter_mut()
+            .filter(|t| t.id.session_id.is_empty())
+        {
+            t.id.session_id.clone_from(&fallback);
+        }
+        let start = self.tracks.iter().filter_map(|t| t.first_time).min();
+        let end = self.last_media.or(self.last_time).unwrap_or_default();
+        let mut finished: Vec<(CaptureTime, Asset)> = self
+            .tracks
+            .iter()
+            .map(|t| (t.last_time.unwrap_or(end), asset_of(t, start)))
+            .collect();
+        // One terminal event per track, once its file is complete.
+        finished.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
+        for (t, a) in &finished {
+            (self.events)(Event::finished(a, *t));
+        }
+        self.done.extend(finished.into_iter().map(|(_, a)| a));
+        self.tracks.clear();
+        self.by_flow.clear();
+        self.by_ssrc.clear();
+        self.bindings.clear();
+        self.session_start = None;
+    }
+
     fn route(&mut self, d: &Datagram<'_>) {
         if classify(d.payload) != PacketClass::Rtp {
             return;
@@ -477,6 +506,17 @@ impl Recorder<'_> {
         let Ok(pkt) = RtpPacket::parse(d.payload) else {
             return;
         };
+        let now = d.meta.time;
+        // Without metadata, a room is empty once no media has flowed for the idle time:
+        // what follows is a new session with its own id and assets.
+        if self.opts.session.is_none()
+            && let Some(last) = self.last_media
+            && now.nanos_since(last) >= self.opts.idle_timeout_nanos
+        {
+            self.end_session();
+        }
+        self.last_media = Some(self.last_media.map_or(now, |t| t.max(now)));
+        self.session_start.get_or_insert(now);
         let ssrc = pkt.ssrc();
         // Copy the payload only for packets that go somewhere.
         let arrival = |pkt: &RtpPacket<'_>| Arrival {
@@ -577,7 +617,10 @@ impl Recorder<'_> {
             None => Kind::Audio,
         };
         let ssrc_hex = format!("{:08x}", p.ssrc.0);
-        let session_id = format!("s{}", compact_time(self.first_time.unwrap_or(p.first_time)));
+        let session_id = format!(
+            "s{}",
+            compact_time(self.session_start.unwrap_or(p.first_time))
+        );
         let peer_id = peer_from_addr(&p.flow.src);
         let kind_name = if kind == Kind::Video {
             "video"
@@ -637,7 +680,7 @@ impl Recorder<'_> {
     fn enqueue(&mut self, idx: usize, a: Arrival) {
         let t = &mut self.tracks[idx];
         if t.id.session_id.is_empty() {
-            t.id.session_id = format!("s{}", compact_time(self.first_time.unwrap_or(a.time)));
+            t.id.session_id = format!("s{}", compact_time(self.session_start.unwrap_or(a.time)));
         }
         t.packets_seen += 1;
         let first = t.first_time.is_none();
@@ -671,27 +714,8 @@ impl Recorder<'_> {
             .install(|| tracks.par_iter_mut().for_each(Track::drain));
     }
 
-    fn manifest(&self, inputs: Vec<String>) -> Manifest {
-        // Session start: the first packet of any track of the session.
-        let mut session_start: HashMap<(&str, &str), CaptureTime> = HashMap::new();
-        for t in &self.tracks {
-            if let Some(ft) = t.first_time {
-                let e = session_start
-                    .entry((&t.id.room_id, &t.id.session_id))
-                    .or_insert(ft);
-                *e = (*e).min(ft);
-            }
-        }
-        let mut assets: Vec<Asset> = self
-            .tracks
-            .iter()
-            .map(|t| {
-                let start = session_start
-                    .get(&(t.id.room_id.as_str(), t.id.session_id.as_str()))
-                    .copied();
-                asset_of(t, start)
-            })
-            .collect();
+    fn manifest(&mut self, inputs: Vec<String>) -> Manifest {
+        let mut assets = std::mem::take(&mut self.done);
         assets.sort_by(|a, b| {
             (&a.room_id, &a.session_id, &a.peer_id, &a.track_id).cmp(&(
                 &b.room_id,
@@ -892,9 +916,4 @@ fn compact_time(t: CaptureTime) -> String {
 fn peer_from_addr(a: &std::net::SocketAddr) -> String {
     let ip = a.ip().to_string().replace(':', "_");
     format!("{ip}-{}", a.port())
-}
-
-/// The stable asset id of a track.
-fn asset_id_of(id: &Identity) -> String {
-    assets::asset_id(&id.room_id, &id.session_id, &id.peer_id, &id.track_id)
 }
