@@ -132,7 +132,15 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
             eprintln!("rtprec: warning: {note}");
         }
     }
+    let template = match template_of(args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
     let opts = rtprec::record::RecordOptions {
+        template,
         idle_timeout_nanos: i64::try_from(args.idle_timeout)
             .unwrap_or(i64::MAX)
             .saturating_mul(1_000_000_000),
@@ -407,6 +415,7 @@ fn assets_list(args: &AssetsListArgs) -> ExitCode {
                     match a.status {
                         Status::Completed => "completed".into(),
                         Status::Failed => "failed".into(),
+                        Status::Skipped => "skipped".into(),
                     },
                     a.duration_ms
                         .map_or_else(|| "-".into(), |d| format!("{:.3}", d as f64 / 1000.0)),
@@ -500,4 +509,27 @@ fn assets_url(args: &AssetsUrlArgs) -> ExitCode {
         Ok(()) => ExitCode::Success,
         Err(code) => code,
     }
+}
+
+/// The recording template: --template FILE, narrowed further by the --only-* flags.
+fn template_of(args: &RecordArgs) -> Result<rtprec::record::template::Template, String> {
+    use rtprec::record::template::Template;
+    let mut t = match &args.template {
+        Some(path) => Template::load(path).map_err(|e| e.to_string())?,
+        None => Template::default(),
+    };
+    if !args.only_role.is_empty() {
+        t.roles.clone_from(&args.only_role);
+    }
+    if let Some(k) = args.only_kind {
+        t.kinds = vec![k];
+    }
+    if let Some(s) = args.only_source {
+        t.sources = vec![s];
+    }
+    if let Some(c) = &args.audio_container {
+        t.audio_container = Some(c.clone());
+    }
+    t.validate()?;
+    Ok(t)
 }

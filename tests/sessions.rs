@@ -160,3 +160,108 @@ fn a_gap_shorter_than_the_timeout_keeps_one_asset_with_a_gap() {
     let (_, m, _) = record(&cap, &["--idle-timeout", "5"]);
     assert_eq!(m["assets"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn a_template_narrows_what_is_recorded_and_lists_the_rest_as_skipped() {
+    let meta = testdata("demo-2peers-opus-vp8.session.json");
+    let (out, m, events) = record(
+        &testdata("demo-2peers-opus-vp8.pcap"),
+        &["-m", meta.to_str().unwrap(), "--only-role", "host"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Vec<(&str, &str)> = m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["track_id"].as_str().unwrap(),
+                a["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("alice-cam", "completed"),
+            ("alice-mic", "completed"),
+            ("bob-cam", "skipped"),
+            ("bob-mic", "skipped")
+        ]
+    );
+    let bob = &m["assets"][2];
+    assert_eq!(bob["error"]["code"], "skipped");
+    assert!(
+        bob["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("role \"guest\"")
+    );
+    assert!(bob["path"].is_null() && bob["stats"]["packets"].as_u64().unwrap() > 0);
+    assert!(
+        events.iter().all(|e| e["data"]["peer_id"] == "alice"),
+        "skipped tracks get no events"
+    );
+    assert_eq!(events.len(), 4);
+
+    // A template file: audio only, Opus in WebM.
+    let tmp = tempfile::tempdir().unwrap();
+    let tpl = tmp.path().join("t.json");
+    std::fs::write(&tpl, r#"{"kinds": ["audio"], "audio_container": "webm"}"#).unwrap();
+    let dir = tmp.path().join("out");
+    let out = rtprec()
+        .args([
+            "record",
+            testdata("media-opus-vp8.pcap").to_str().unwrap(),
+            "--events",
+            "none",
+            "--template",
+        ])
+        .arg(&tpl)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let a = &m["assets"][0];
+    assert_eq!(
+        (a["container"].as_str(), a["status"].as_str()),
+        (Some("webm"), Some("completed"))
+    );
+    assert_eq!(m["assets"][1]["status"], "skipped");
+    if have_tool("ffmpeg") {
+        let f = dir.join(a["path"].as_str().unwrap());
+        let o = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&f)
+            .args(["-f", "null", "-"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() && o.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // A bad template is bad input.
+    std::fs::write(&tpl, r#"{"kindz": []}"#).unwrap();
+    let out = rtprec()
+        .args(["record", "x.pcap", "--template"])
+        .arg(&tpl)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("t.json"));
+}

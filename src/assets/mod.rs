@@ -31,6 +31,8 @@ pub enum Status {
     Completed,
     /// The track could not be recorded; `error` says why.
     Failed,
+    /// The recording template left the track out; `error.message` says why.
+    Skipped,
 }
 
 /// Why a track failed: a stable code and a human message.

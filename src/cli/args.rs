@@ -165,6 +165,30 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 500, value_name = "MS")]
     pub reorder_ms: u64,
 
+    /// Recording template (JSON): which roles, kinds and sources to record, and the audio container.
+    ///
+    /// Example: {"roles": ["host", "co-host"], "kinds": ["audio", "video"],
+    /// "sources": ["regular", "screen"], "audio_container": "ogg"}. Tracks it
+    /// leaves out are listed in the manifest as `skipped` with the reason.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+
+    /// Record only peers with these roles (metadata `role`); overrides the template's roles.
+    #[arg(long, value_name = "ROLE", num_args = 1.., value_delimiter = ',')]
+    pub only_role: Vec<String>,
+
+    /// Record only audio or only video tracks.
+    #[arg(long, value_name = "KIND", value_parser = kind_parser)]
+    pub only_kind: Option<crate::session::Kind>,
+
+    /// Record only camera/microphone (`regular`) or only `screen` tracks.
+    #[arg(long, value_name = "SOURCE", value_parser = source_parser)]
+    pub only_source: Option<crate::session::Source>,
+
+    /// Container for Opus audio: `ogg` (default) or `webm`.
+    #[arg(long, value_name = "CONTAINER", value_parser = ["ogg", "webm"])]
+    pub audio_container: Option<String>,
+
     /// Without metadata, a session ends when no RTP has flowed for this many seconds (capture time).
     ///
     /// What follows is a new session: its own session id (s<start time>) and
@@ -280,4 +304,20 @@ pub struct AssetsUrlArgs {
         requires = "base_url"
     )]
     pub expires_in: u64,
+}
+
+fn kind_parser(s: &str) -> Result<crate::session::Kind, String> {
+    match s {
+        "audio" => Ok(crate::session::Kind::Audio),
+        "video" => Ok(crate::session::Kind::Video),
+        _ => Err(format!("{s:?}: expected audio or video")),
+    }
+}
+
+fn source_parser(s: &str) -> Result<crate::session::Source, String> {
+    match s {
+        "regular" => Ok(crate::session::Source::Regular),
+        "screen" => Ok(crate::session::Source::Screen),
+        _ => Err(format!("{s:?}: expected regular or screen")),
+    }
 }

@@ -177,7 +177,8 @@ impl Event {
                 data.sha256 = asset.sha256.clone();
                 EventType::Success
             }
-            Status::Failed => {
+            // Skipped tracks get no events from `record`; should one be asked for, it is not a success.
+            Status::Failed | Status::Skipped => {
                 // A failed asset always names its reason; the fallback keeps the event
                 // well-formed if a caller ever forgets, rather than dropping it.
                 data.error = Some(asset.error.clone().unwrap_or_else(|| Failure {

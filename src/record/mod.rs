@@ -8,6 +8,7 @@
 //! depend on `--jobs`. Memory is bounded by the batch size plus each track's
 //! reorder window.
 
+pub mod template;
 pub mod track;
 
 use crate::assets::{self, Asset, AssetStats, Failure, Manifest, Resolution, Status};
@@ -50,6 +51,8 @@ pub struct RecordOptions {
     pub reorder: ReorderConfig,
     /// Without metadata, a session ends when no RTP has flowed for this long (capture time).
     pub idle_timeout_nanos: i64,
+    /// Which tracks to record.
+    pub template: template::Template,
 }
 
 /// Result of a recording run.
@@ -94,6 +97,10 @@ struct Track {
     last_time: Option<CaptureTime>,
     /// Packets routed to the track, whether or not it could record them.
     packets_seen: u64,
+    /// The peer's role, from metadata.
+    role: Option<String>,
+    /// Left out by the template: why.
+    skipped: Option<String>,
 }
 
 enum TrackState {
@@ -130,6 +137,8 @@ impl Track {
             first_time: None,
             last_time: None,
             packets_seen: 0,
+            role: None,
+            skipped: None,
         }
     }
 
@@ -404,6 +413,11 @@ impl Recorder<'_> {
                 };
                 let mut track = Track::new(id, codec, codec_label, t.payload_type, t.clock_rate);
                 track.channels = t.channels;
+                track.role.clone_from(&peer.role);
+                track.skipped = self
+                    .opts
+                    .template
+                    .excludes(peer.role.as_deref(), t.kind, t.source);
                 self.tracks.push(track);
                 match t.ssrc {
                     Some(ssrc) => {
@@ -488,7 +502,7 @@ impl Recorder<'_> {
             .collect();
         // One terminal event per track, once its file is complete.
         finished.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
-        for (t, a) in &finished {
+        for (t, a) in finished.iter().filter(|(_, a)| a.status != Status::Skipped) {
             (self.events)(Event::finished(a, *t));
         }
         self.done.extend(finished.into_iter().map(|(_, a)| a));
@@ -657,7 +671,10 @@ impl Recorder<'_> {
             guess.clock_rate,
         ));
         self.by_flow.insert(key, Route::Track(idx));
-        if guess.codec.is_none() {
+        let skipped = self.opts.template.excludes(None, kind, Source::Regular);
+        if skipped.is_some() {
+            self.tracks[idx].skipped = skipped;
+        } else if guess.codec.is_none() {
             let t = &mut self.tracks[idx];
             t.first_time = Some(p.first_time);
             t.last_time = p.packets.last().map(|a| a.time);
@@ -686,8 +703,17 @@ impl Recorder<'_> {
         let first = t.first_time.is_none();
         t.first_time.get_or_insert(a.time);
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
+        if t.skipped.is_some() {
+            // Left out by the template: counted, not recorded, no events.
+            return;
+        }
         if matches!(t.state, TrackState::Idle) {
-            start_track(t, &self.opts.out_dir, self.opts.reorder);
+            start_track(
+                t,
+                &self.opts.out_dir,
+                self.opts.reorder,
+                &self.opts.template,
+            );
         }
         let running = matches!(t.state, TrackState::Running(_));
         if running {
@@ -702,6 +728,9 @@ impl Recorder<'_> {
     /// `track.recording.started.success` for a track that has media, at its first packet.
     fn emit_started(&mut self, idx: usize) {
         let t = &self.tracks[idx];
+        if t.skipped.is_some() {
+            return;
+        }
         let snapshot = asset_of(t, None);
         let at = t.first_time.unwrap_or_default();
         (self.events)(Event::started(&snapshot, at));
@@ -739,7 +768,12 @@ impl Recorder<'_> {
 }
 
 /// Creates the recorder of a track on its first packet, or marks why it cannot be recorded.
-fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
+fn start_track(
+    t: &mut Track,
+    out_dir: &Path,
+    reorder: ReorderConfig,
+    template: &template::Template,
+) {
     let Some(codec) = t.codec else {
         let name = t.codec_name.clone().unwrap_or_else(|| "unknown".into());
         t.fail(
@@ -748,7 +782,7 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
         );
         return;
     };
-    let Some(container) = Container::for_codec(codec) else {
+    let Some(mut container) = Container::for_codec(codec) else {
         t.fail(
             "unsupported-codec",
             format!(
@@ -758,6 +792,9 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
         );
         return;
     };
+    if codec == Codec::Opus && template.audio_container.as_deref() == Some("webm") {
+        container = Container::Webm;
+    }
     let clock_rate = t.clock_rate.unwrap_or(if t.id.kind == Kind::Video {
         90_000
     } else {
@@ -779,6 +816,7 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
     );
     let uid = u64::from_str_radix(&asset[..16], 16).unwrap_or(1);
     let setup = TrackSetup {
+        container,
         codec,
         payload_type: t.payload_type,
         clock_rate,
@@ -803,6 +841,17 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
         _ => (None, None, None),
     };
     let (status, error, file) = match result {
+        _ if t.skipped.is_some() => {
+            let message = t.skipped.clone().unwrap_or_default();
+            (
+                Status::Skipped,
+                Some(Failure {
+                    code: "skipped".into(),
+                    message,
+                }),
+                None,
+            )
+        }
         Some(Ok(file)) => (Status::Completed, None, Some(file)),
         Some(Err(f)) => (Status::Failed, Some(f.clone()), None),
         None => {

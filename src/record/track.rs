@@ -80,6 +80,8 @@ impl Container {
 /// Everything fixed about a track before its first packet.
 #[derive(Clone, Debug)]
 pub struct TrackSetup {
+    /// The container to write (one that carries the codec).
+    pub container: Container,
     /// Codec of the media payload type.
     pub codec: Codec,
     /// Payload type carrying the media; other payload types on the SSRC are skipped.
@@ -178,7 +180,7 @@ impl TrackRecorder {
             })?;
         }
         let muxer = match (container, setup.codec) {
-            (Container::Ogg, _) => Muxer::Ogg(OggOpusWriter::new(
+            (Container::Ogg, Codec::Opus) => Muxer::Ogg(OggOpusWriter::new(
                 setup.path.clone(),
                 OpusConfig::new(setup.channels, setup.uid as u32),
             )?),
@@ -187,6 +189,12 @@ impl TrackRecorder {
                     Codec::Vp8 => WebmCodec::Vp8,
                     Codec::Vp9 => WebmCodec::Vp9,
                     Codec::Av1 => WebmCodec::Av1,
+                    // RFC 7845 §5.1 pre-skip, as the Ogg writer uses.
+                    Codec::Opus => WebmCodec::Opus {
+                        channels: setup.channels,
+                        pre_skip: 312,
+                        input_sample_rate: 48_000,
+                    },
                     other => return Err(TrackError::Unsupported(other)),
                 };
                 Muxer::Webm(WebmWriter::new(
@@ -198,6 +206,7 @@ impl TrackRecorder {
                     },
                 )?)
             }
+            (_, codec) => return Err(TrackError::Unsupported(codec)),
         };
         Ok(TrackRecorder {
             reorder: ReorderBuffer::new(setup.reorder),
@@ -353,6 +362,7 @@ mod tests {
 
     fn opus_track(dir: &std::path::Path) -> TrackRecorder {
         TrackRecorder::new(TrackSetup {
+            container: Container::Ogg,
             codec: Codec::Opus,
             payload_type: Some(111),
             clock_rate: 48_000,
