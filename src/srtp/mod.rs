@@ -27,6 +27,8 @@ use sha1::Sha1;
 use std::collections::HashMap;
 
 #[cfg(test)]
+mod capture_tests;
+#[cfg(test)]
 mod tests;
 
 /// An SRTP protection profile (crypto suite) rtprec can decrypt.
