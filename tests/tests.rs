@@ -5,4 +5,5 @@ mod util;
 mod cli;
 mod metadata;
 mod record;
+mod srtp;
 mod streams;
