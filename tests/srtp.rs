@@ -24,7 +24,11 @@ fn key(k: &str) -> Value {
 }
 
 /// Records `capture` with `meta`; returns the output, the out dir and the manifest.
-fn record(capture: &Path, meta: &Value) -> (std::process::Output, tempfile::TempDir, Value) {
+fn record(
+    capture: &Path,
+    meta: &Value,
+    envs: &[(&str, &str)],
+) -> (std::process::Output, tempfile::TempDir, Value) {
     let dir = tempfile::tempdir().unwrap();
     let meta_path = dir.path().join("meta.json");
     std::fs::write(&meta_path, serde_json::to_vec(meta).unwrap()).unwrap();
@@ -35,6 +39,7 @@ fn record(capture: &Path, meta: &Value) -> (std::process::Output, tempfile::Temp
         .arg(dir.path().join("out"))
         .arg("-m")
         .arg(&meta_path)
+        .envs(envs.iter().copied())
         .output()
         .unwrap();
     let manifest = std::fs::read(dir.path().join("out/manifest.json"))
@@ -66,16 +71,17 @@ fn assert_no_key(out: &std::process::Output, dir: &Path, keys: &[&str]) {
     }
 }
 
-/// See: issue #6. G.722 in SRTP: every packet authenticates.
+/// See: issue #6. G.722 in SRTP, key from the environment: every packet authenticates.
 #[test]
 fn r6_rtpproxy_alice_srtp_authenticates() {
     let Some(cap) = shared("rtpproxy_alice_srtp.pcap") else {
         return;
     };
     let meta = json!({ "room_id": "r", "peers": [{ "peer_id": "alice", "tracks": [
-        track("mic", 0x2A1A_D144, "g722", 9, key(ALICE_KEY)),
+        track("mic", 0x2A1A_D144, "g722", 9,
+            json!({ "profile": "AES_CM_128_HMAC_SHA1_80", "key_env": "RTPREC_TEST_ALICE_KEY" })),
     ]}]});
-    let (out, dir, m) = record(&cap, &meta);
+    let (out, dir, m) = record(&cap, &meta, &[("RTPREC_TEST_ALICE_KEY", ALICE_KEY)]);
     let a = asset(&m, "mic");
     assert_eq!(a["stats"]["packets"], 1556, "{a:#}");
     assert_eq!(a["stats"]["srtp_auth_failures"], 0, "{a:#}");
@@ -96,7 +102,7 @@ fn r6_srtp_opus_via_turn_records_two_clean_files() {
     let Some(cap) = shared("srtpdec_udp_call_02_03_client.pcap") else {
         return;
     };
-    let (out, dir, m) = record(&cap, &opus_meta(OPUS_KEYS[1].1));
+    let (out, dir, m) = record(&cap, &opus_meta(OPUS_KEYS[1].1), &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -142,7 +148,7 @@ fn r6_srtp_wrong_key_fails_only_that_track() {
     let Some(cap) = shared("srtpdec_udp_call_02_03_client.pcap") else {
         return;
     };
-    let (out, dir, m) = record(&cap, &opus_meta(WRONG_KEY));
+    let (out, dir, m) = record(&cap, &opus_meta(WRONG_KEY), &[]);
     assert_eq!(out.status.code(), Some(4));
     let good = &m["assets"][0];
     let bad = &m["assets"][1];
