@@ -350,23 +350,24 @@ fn rtp_header_len(p: &[u8]) -> Result<usize, SrtpError> {
 }
 
 /// The rollover counter of `seq` guessed from the highest index seen
-/// (RFC 3711 §3.3.1 and Appendix A). `None` when the guess is ROC - 1 below zero.
-fn guess_roc(highest: Option<u64>, seq: u16) -> Option<u32> {
+/// (RFC 3711 §3.3.1 and Appendix A). ROC - 1 below zero is 0: the packet is from
+/// before the first one seen, whose ROC of 0 was an assumption (as in libsrtp).
+fn guess_roc(highest: Option<u64>, seq: u16) -> u32 {
     let Some(h) = highest else {
-        return Some(0);
+        return 0;
     };
     let roc = (h >> 16) as u32;
     let s_l = h as u16;
     if s_l < 0x8000 {
         if seq > s_l && seq - s_l > 0x8000 {
-            roc.checked_sub(1)
+            roc.saturating_sub(1)
         } else {
-            Some(roc)
+            roc
         }
     } else if s_l - 0x8000 > seq {
-        Some(roc.wrapping_add(1))
+        roc.wrapping_add(1)
     } else {
-        Some(roc)
+        roc
     }
 }
 
@@ -456,13 +457,12 @@ impl SrtpContext {
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
         let stream = self.streams.entry(ssrc).or_default();
         let guess = guess_roc(stream.highest, seq);
-        let mut rocs = [guess, None, None];
+        let mut rocs = [Some(guess), None, None];
         if !(NEAR_WRAP..=u16::MAX - NEAR_WRAP).contains(&seq) {
             // RFC 3711 §3.3.1 guesses wrong when more than half the sequence space was
             // lost around a wrap; ROC +- 1 costs two more tag checks only on failure.
-            let base = guess.unwrap_or(0);
-            rocs[1] = base.checked_add(1);
-            rocs[2] = base.checked_sub(1);
+            rocs[1] = guess.checked_add(1);
+            rocs[2] = guess.checked_sub(1);
         }
         for roc in rocs.into_iter().flatten() {
             let index = (u64::from(roc) << 16) | u64::from(seq);

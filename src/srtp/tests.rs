@@ -256,6 +256,24 @@ fn roc_retry_near_a_wrap() {
     assert_eq!(rx.stats(5).auth_failures, 0);
 }
 
+/// RFC 3711 §3.3.1 index guessing, table-driven: (highest index so far, seq, ROC).
+#[test]
+fn roc_guess_table() {
+    let table: &[(Option<u64>, u16, u32)] = &[
+        (None, 65_000, 0),
+        (Some(100), 200, 0),
+        (Some(100), 40_000, 0), // ROC - 1 below zero: 0
+        (Some((3 << 16) | 100), 65_500, 2),
+        (Some(65_500), 10, 1),
+        (Some(65_500), 40_000, 0),
+        (Some((1 << 16) | 33_000), 200, 2),
+        (Some((1 << 16) | 33_000), 20_000, 1),
+    ];
+    for &(highest, seq, roc) in table {
+        assert_eq!(guess_roc(highest, seq), roc, "{highest:?} {seq}");
+    }
+}
+
 #[test]
 fn wrong_key_fails_every_packet_and_counts() {
     let p = SrtpProfile::AesCm128HmacSha1_80;
