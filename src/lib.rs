@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod record;
 pub mod rtp;
 pub mod session;
+pub mod srtp;
 pub mod streams;
 #[doc(hidden)]
 pub mod testutil;

@@ -9,4 +9,5 @@ mod events;
 mod metadata;
 mod record;
 mod sessions;
+mod srtp;
 mod streams;

@@ -88,6 +88,9 @@ pub struct AssetStats {
     pub other_payload_types: u64,
     /// Padding-only packets (bandwidth probes) skipped.
     pub padding_only: u64,
+    /// SRTP packets whose authentication tag did not match the track's key (not recorded).
+    #[serde(default)]
+    pub srtp_auth_failures: u64,
 }
 
 /// One `track` asset.

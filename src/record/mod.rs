@@ -19,7 +19,8 @@ use crate::events::Event;
 use crate::net::{Datagram, Flow, NetConfig, NetDecoder};
 use crate::pipeline::Warning;
 use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
-use crate::session::{Kind, SessionMap, Source};
+use crate::session::{Kind, SessionMap, Source, SrtpSpec};
+use crate::srtp::SrtpContext;
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderConfig};
 use rayon::prelude::*;
@@ -35,6 +36,9 @@ const PENDING_PACKETS: usize = 96;
 const PENDING_NANOS: i64 = 3_000_000_000;
 /// Largest forward sequence step that counts as an RTP stream advancing.
 const MAX_GOOD_STEP: u16 = 512;
+/// SRTP packets of a track that may fail authentication with every candidate key before
+/// the track fails with `srtp-auth-failed`.
+const SRTP_PROBE_PACKETS: u64 = 32;
 
 /// Options of a recording run.
 #[derive(Clone, Debug)]
@@ -101,6 +105,69 @@ struct Track {
     role: Option<String>,
     /// Left out by the template: why.
     skipped: Option<String>,
+    /// SRTP keys of a metadata track (`None`: the track is plain RTP).
+    srtp: Option<TrackSrtp>,
+}
+
+/// SRTP decryption of one track: the candidate keys until one authenticates, then that one.
+struct TrackSrtp {
+    /// One context per candidate key, in the order given.
+    candidates: Vec<SrtpContext>,
+    /// Index of the candidate that authenticated first.
+    chosen: Option<usize>,
+    /// Packets no candidate authenticated (after the choice: the chosen key did not).
+    failures: u64,
+    /// Profile names of the candidates, for messages (never the keys).
+    profiles: Vec<&'static str>,
+}
+
+impl TrackSrtp {
+    fn new(specs: &[SrtpSpec]) -> Option<Self> {
+        // Metadata and SDP loading already rejected unusable keys; skip any left.
+        let candidates: Vec<SrtpContext> = specs
+            .iter()
+            .filter_map(|s| SrtpContext::from_base64(&s.profile, &s.key_base64).ok())
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let profiles = candidates.iter().map(|c| c.profile().name()).collect();
+        Some(TrackSrtp {
+            candidates,
+            chosen: None,
+            failures: 0,
+            profiles,
+        })
+    }
+
+    /// Decrypts one packet into `out`; before a key is chosen each candidate is tried.
+    fn decrypt(&mut self, packet: &[u8], out: &mut Vec<u8>) -> bool {
+        if let Some(i) = self.chosen {
+            let ok = self.candidates[i].decrypt_rtp(packet, out).is_ok();
+            self.failures += u64::from(!ok);
+            return ok;
+        }
+        for (i, c) in self.candidates.iter_mut().enumerate() {
+            if c.decrypt_rtp(packet, out).is_ok() {
+                self.chosen = Some(i);
+                return true;
+            }
+        }
+        self.failures += 1;
+        false
+    }
+
+    /// Why the track failed, without the keys.
+    fn failure_message(&self) -> String {
+        let mut names = self.profiles.clone();
+        names.dedup();
+        format!(
+            "none of the {} SRTP key(s) given for this track ({}) authenticates any of its first {} packets: wrong key or profile",
+            self.candidates.len(),
+            names.join(", "),
+            self.failures,
+        )
+    }
 }
 
 enum TrackState {
@@ -139,6 +206,7 @@ impl Track {
             packets_seen: 0,
             role: None,
             skipped: None,
+            srtp: None,
         }
     }
 
@@ -180,10 +248,13 @@ impl Track {
                 });
                 self.state = TrackState::Done(Box::new(result), Some(stats), dims);
             }
-            TrackState::Idle => self.fail(
-                "no-media",
-                "no RTP packet of this track was captured".into(),
-            ),
+            TrackState::Idle => match &self.srtp {
+                Some(s) if s.failures > 0 => self.fail("srtp-auth-failed", s.failure_message()),
+                _ => self.fail(
+                    "no-media",
+                    "no RTP packet of this track was captured".into(),
+                ),
+            },
             done @ TrackState::Done(..) => self.state = done,
         }
     }
@@ -277,6 +348,8 @@ struct Recorder<'o> {
     /// Assets of sessions that have ended.
     done: Vec<Asset>,
     diagnostics: Vec<Diagnostic>,
+    /// Scratch buffer for decrypted SRTP packets.
+    srtp_plain: Vec<u8>,
 }
 
 /// Records every track of the captures at `paths`.
@@ -319,6 +392,7 @@ pub fn run_record(
         last_media: None,
         done: Vec::new(),
         diagnostics: Vec::new(),
+        srtp_plain: Vec::new(),
     };
     rec.declare_metadata_tracks();
     let mut net = NetDecoder::new(NetConfig::default());
@@ -414,6 +488,7 @@ impl Recorder<'_> {
                 let mut track = Track::new(id, codec, codec_label, t.payload_type, t.clock_rate);
                 track.channels = t.channels;
                 track.role.clone_from(&peer.role);
+                track.srtp = TrackSrtp::new(&t.srtp_candidates);
                 track.skipped = self
                     .opts
                     .template
@@ -517,6 +592,16 @@ impl Recorder<'_> {
         if classify(d.payload) != PacketClass::Rtp {
             return;
         }
+        if self.opts.session.is_some() {
+            // Before parsing: an SRTP payload's encrypted padding length may not parse.
+            let p = d.payload;
+            let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+            if let Some(Route::Track(i)) = self.by_ssrc.get(&ssrc).copied()
+                && self.tracks[i].srtp.is_some()
+            {
+                return self.enqueue_srtp(i, d);
+            }
+        }
         let Ok(pkt) = RtpPacket::parse(d.payload) else {
             return;
         };
@@ -547,6 +632,9 @@ impl Recorder<'_> {
                 Some(Route::Ignore) => {}
                 None => {
                     if let Some(i) = self.bind(d, &pkt) {
+                        if self.tracks[i].srtp.is_some() {
+                            return self.enqueue_srtp(i, d);
+                        }
                         return self.enqueue(i, arrival(&pkt));
                     }
                     self.by_ssrc.insert(ssrc.0, Route::Ignore);
@@ -593,6 +681,39 @@ impl Recorder<'_> {
         if ripe {
             self.resolve_pending(key);
         }
+    }
+
+    /// Decrypts an SRTP packet of track `i` and queues it; packets that fail
+    /// authentication are counted, and a track none of whose keys authenticates its
+    /// first [`SRTP_PROBE_PACKETS`] packets fails.
+    fn enqueue_srtp(&mut self, i: usize, d: &Datagram<'_>) {
+        let t = &mut self.tracks[i];
+        let Some(srtp) = t.srtp.as_mut() else {
+            return;
+        };
+        if !srtp.decrypt(d.payload, &mut self.srtp_plain) {
+            let give_up = srtp.chosen.is_none() && srtp.failures >= SRTP_PROBE_PACKETS;
+            if give_up && !matches!(t.state, TrackState::Done(..)) {
+                let message = srtp.failure_message();
+                t.fail("srtp-auth-failed", message);
+            }
+            t.packets_seen += 1;
+            t.first_time.get_or_insert(d.meta.time);
+            t.last_time = Some(t.last_time.map_or(d.meta.time, |x| x.max(d.meta.time)));
+            return;
+        }
+        let Ok(pkt) = RtpPacket::parse(&self.srtp_plain) else {
+            return;
+        };
+        let arrival = Arrival {
+            seq16: pkt.sequence_number(),
+            ts32: pkt.timestamp(),
+            marker: pkt.marker(),
+            pt: pkt.payload_type(),
+            payload: pkt.payload().to_vec(),
+            time: d.meta.time,
+        };
+        self.enqueue(i, arrival);
     }
 
     fn note(&mut self, d: &Datagram<'_>, kind: &'static str, message: String) {
@@ -919,6 +1040,7 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
             malformed: st.malformed,
             other_payload_types: st.other_payload_types,
             padding_only: st.padding_only,
+            srtp_auth_failures: t.srtp.as_ref().map_or(0, |s| s.failures),
         },
     }
 }
