@@ -432,7 +432,7 @@ fn str0m_h266_fails_unknown_codec() {
 }
 
 #[test]
-fn ndpi_rtp_records_opus_and_fails_the_rest_with_reasons() {
+fn ndpi_rtp_records_opus_and_pcma_and_fails_the_rest_with_reasons() {
     let Some(cap) = shared("ndpi_rtp.pcapng") else {
         return;
     };
@@ -443,14 +443,13 @@ fn ndpi_rtp_records_opus_and_fails_the_rest_with_reasons() {
         .iter()
         .filter(|a| a["status"] == "completed")
         .collect();
-    assert_eq!(done.len(), 1);
-    assert_eq!(done[0]["codec"], "opus");
+    let codecs: Vec<&str> = done.iter().filter_map(|a| a["codec"].as_str()).collect();
+    assert_eq!(codecs, ["opus", "pcma"]);
     assert_eq!(done[0]["stats"]["packets"], 29);
-    assert!(
-        dir.path()
-            .join(done[0]["path"].as_str().expect("path"))
-            .is_file()
-    );
+    assert_eq!(done[1]["container"], "wav");
+    for a in &done {
+        assert!(dir.path().join(a["path"].as_str().expect("path")).is_file());
+    }
     for a in assets.iter().filter(|a| a["status"] != "completed") {
         assert_eq!(a["status"], "failed");
         let code = a["error"]["code"].as_str().unwrap_or_default();
@@ -468,12 +467,14 @@ fn ndpi_rtp_records_opus_and_fails_the_rest_with_reasons() {
     }
     assert_eq!(
         files(dir.path()).len(),
-        2,
-        "the Ogg file and manifest.json only"
+        3,
+        "the Ogg and WAV files and manifest.json only"
     );
     if have_tool("ffmpeg") {
-        let ogg = dir.path().join(done[0]["path"].as_str().expect("path"));
-        assert_eq!(decode_errors(&ogg), "");
+        for a in &done {
+            let file = dir.path().join(a["path"].as_str().expect("path"));
+            assert_eq!(decode_errors(&file), "");
+        }
     }
 }
 
