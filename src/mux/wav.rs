@@ -26,8 +26,11 @@
 //! and for G.722 the code `0xFC` repeated (see [`G722_SILENCE`]). Frames
 //! whose timestamp is not after the previous frame's are dropped; a forward
 //! jump of more than an hour is a timestamp discontinuity, not filled (as in
-//! [`super::ogg`]). A frame overlapping the end of the written audio is
-//! written whole, right after it.
+//! [`super::ogg`]). A frame that starts before the end of the written audio
+//! (a sender whose timestamps advance less than its payloads last, or SRTP
+//! payloads still carrying their authentication tag) loses its overlapping
+//! first samples (counted as `nudged`), or is dropped when it lies wholly in
+//! the past (`dropped_backward`), so every sample stays at its RTP time.
 //!
 //! The RIFF and `data` sizes (and G.722's `fact` count) are patched in
 //! [`WavWriter::finish`]; WAV sizes are 32-bit, so audio that would make the
@@ -204,10 +207,11 @@ impl WavWriter {
             return Ok(());
         }
         let ticks = len / tb;
-        let fill = match self.first_ts {
+        // (ticks of silence before the frame, ticks of the frame already covered)
+        let (fill, skip) = match self.first_ts {
             None => {
                 self.first_ts = Some(frame.ts);
-                0
+                (0, 0)
             }
             Some(_) if frame.ts <= self.last_ts => {
                 self.stats.dropped_backward += 1;
@@ -216,16 +220,22 @@ impl WavWriter {
             Some(first) => {
                 let end = first.saturating_add(self.written);
                 let gap = frame.ts.saturating_sub(end);
+                let overlap = end.saturating_sub(frame.ts);
                 if gap > MAX_FILL_SECONDS * self.clock() {
                     // Re-anchor so that later frames are timed from this one.
                     self.first_ts = Some(frame.ts - self.written);
                     self.stats.discontinuities += 1;
-                    0
+                    (0, 0)
+                } else if overlap >= ticks {
+                    self.last_ts = frame.ts;
+                    self.stats.dropped_backward += 1;
+                    return Ok(());
                 } else {
-                    gap
+                    (gap, overlap)
                 }
             }
         };
+        let ticks = ticks - skip;
         let out_per_tick = self.out_bytes_per_tick();
         let need = (fill + ticks) * out_per_tick;
         if self.data_bytes + need > MAX_DATA_BYTES {
@@ -240,12 +250,15 @@ impl WavWriter {
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        convert(self.config.codec, &frame.data, &mut buf);
+        // skip < ticks <= len / tb, so the slice start is inside the frame.
+        let data = frame.data.get((skip * tb) as usize..).unwrap_or_default();
+        convert(self.config.codec, data, &mut buf);
         let r = self.write_data(&buf);
         self.buf = buf;
         r?;
         self.written += ticks;
         self.stats.frames_written += 1;
+        self.stats.nudged += u64::from(skip > 0);
         Ok(())
     }
 
@@ -553,15 +566,16 @@ mod tests {
     #[test]
     fn gaps_are_filled_and_backward_dropped() {
         // (ts, octets) at 8 kHz PCMU; expected data octets after each.
-        let far = 2120 + 3600 * 8000 + 1;
+        let far = 2110 + 3600 * 8000 + 1;
         let frames = [
             frame(1000, vec![0xff; 160]),
             frame(1160, vec![0xff; 160]),
             frame(1160, vec![0xff; 160]), // duplicate timestamp: dropped
             frame(900, vec![0xff; 160]),  // older: dropped
             frame(1640, vec![0x80; 160]), // 2 packets lost: 320 ticks of silence
-            frame(1790, vec![0x80; 160]), // overlaps the written end by 10: written whole
-            frame(1960, vec![0x80; 160]), // exactly at the written end
+            frame(1790, vec![0x80; 160]), // overlaps the written end by 10: trimmed to 150
+            frame(1950, vec![0x80; 160]), // exactly at the written end
+            frame(1955, vec![0x80; 80]),  // wholly inside the written audio: dropped
             frame(far, vec![0x80; 80]),   // over an hour ahead: a discontinuity, not filled
             frame(far + 80 + 7, vec![0x80; 8]), // 7 ticks of gap
         ];
@@ -572,20 +586,21 @@ mod tests {
                 s.frames_written,
                 s.dropped_backward,
                 s.frames_inserted,
-                s.discontinuities
+                s.discontinuities,
+                s.nudged
             ),
-            (7, 2, 2, 1)
+            (7, 3, 2, 1, 1)
         );
         let samples: Vec<i16> = b[44..]
             .chunks_exact(2)
             .map(|c| i16::from_le_bytes([c[0], c[1]]))
             .collect();
-        assert_eq!(samples.len(), 1215);
+        assert_eq!(samples.len(), 1205);
         assert!(samples[..320].iter().all(|&v| v == 0), "0xFF is zero");
         assert!(samples[320..640].iter().all(|&v| v == 0));
-        assert!(samples[640..800].iter().all(|&v| v == 32124));
-        assert!(samples[1200..1207].iter().all(|&v| v == 0));
-        assert!(samples[1207..].iter().all(|&v| v == 32124));
+        assert!(samples[640..1190].iter().all(|&v| v == 32124));
+        assert!(samples[1190..1197].iter().all(|&v| v == 0));
+        assert!(samples[1197..].iter().all(|&v| v == 32124));
         assert_eq!(u32_at(&b, 40) as usize, samples.len() * 2);
         assert_eq!(out.duration_ms, samples.len() as u64 * 1000 / 8000);
     }
@@ -650,18 +665,31 @@ mod tests {
             let mut w = WavWriter::new(&path, c).unwrap();
             let tick_bytes = if codec == WavCodec::L16 { 2 } else { 1 } * usize::from(channels);
             let out_per_tick = if codec == WavCodec::G722 { 1 } else { 2 * u64::from(channels) };
+            // Model: every accepted frame ends at its own RTP time on the written timeline.
             let mut ts = 5000u64;
-            let mut want = 0u64;
+            let (mut first, mut last, mut end) = (None::<u64>, 0u64, 0u64);
+            let (mut written, mut inserted) = (0u64, 0u64);
             for (dts, ticks, back) in steps {
                 ts = if back { ts.saturating_sub(dts) } else { ts + dts };
-                let before = (w.ticks(), w.stats());
-                w.write_frame(&frame(ts, vec![0x5a; ticks * tick_bytes])).unwrap();
-                let s = w.stats();
-                if s.frames_written > before.1.frames_written {
-                    want += w.ticks() - before.0;
+                let ticks = ticks as u64;
+                w.write_frame(&frame(ts, vec![0x5a; ticks as usize * tick_bytes])).unwrap();
+                match first {
+                    None => (first, end, written) = (Some(ts), ts + ticks, 1),
+                    Some(_) if ts <= last => continue,
+                    Some(_) if ts + ticks <= end => {}
+                    Some(_) => {
+                        inserted += u64::from(ts > end);
+                        end = ts + ticks;
+                        written += 1;
+                    }
                 }
+                last = ts;
+                let first = first.unwrap_or(0);
+                prop_assert_eq!(w.ticks(), end - first);
             }
-            prop_assert_eq!(w.data_bytes(), want * out_per_tick);
+            let s = w.stats();
+            prop_assert_eq!((s.frames_written, s.frames_inserted), (written, inserted));
+            prop_assert_eq!(w.data_bytes(), w.ticks() * out_per_tick);
             let data_bytes = w.data_bytes();
             let out = w.finish().unwrap();
             let b = std::fs::read(&path).unwrap();
