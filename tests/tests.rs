@@ -6,3 +6,4 @@ mod cli;
 mod metadata;
 mod record;
 mod streams;
+mod wav;
