@@ -269,3 +269,173 @@ fn srtp_pcma_over_turn_keeps_the_timeline() {
         assert_eq!(probe(&wav).3, samples);
     }
 }
+
+/// The ground truth JSON that ends `testdata/NAME.txt`.
+fn truth(name: &str) -> Value {
+    let txt = std::fs::read_to_string(testdata(&format!("{name}.txt"))).expect("summary exists");
+    let start = txt
+        .find("\n{\n")
+        .expect("the .txt ends with mkmedia's JSON")
+        + 1;
+    serde_json::from_str(&txt[start..]).expect("ground truth is JSON")
+}
+
+/// A source file of testdata/make-audio.sh: name, ffmpeg arguments that make it,
+/// input options that read it raw, sample rate, RTP ticks per packet.
+struct Source {
+    file: &'static str,
+    make: &'static [&'static str],
+    read: &'static [&'static str],
+    rate: usize,
+    ticks: usize,
+}
+
+const SOURCES: &[Source] = &[
+    Source {
+        file: "pcmu.ul",
+        make: &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=8000:duration=4",
+            "-f",
+            "mulaw",
+        ],
+        read: &["-f", "mulaw", "-ar", "8000", "-ac", "1"],
+        rate: 8000,
+        ticks: 160,
+    },
+    Source {
+        file: "pcma.al",
+        make: &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=660:sample_rate=8000:duration=4",
+            "-f",
+            "alaw",
+        ],
+        read: &["-f", "alaw", "-ar", "8000", "-ac", "1"],
+        rate: 8000,
+        ticks: 160,
+    },
+    Source {
+        file: "g722.g722",
+        make: &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=16000:duration=4",
+            "-c:a",
+            "g722",
+            "-f",
+            "g722",
+        ],
+        read: &["-f", "g722"],
+        rate: 16_000,
+        ticks: 160,
+    },
+    Source {
+        file: "l16.s16be",
+        make: &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=44100:duration=1",
+            "-f",
+            "s16be",
+        ],
+        read: &["-f", "s16be", "-ar", "44100", "-ac", "1"],
+        rate: 44_100,
+        ticks: 441,
+    },
+];
+
+/// Records a media capture and checks every track's decoded WAV against ffmpeg's
+/// decode of the source, with silence exactly at the packets the truth says were lost.
+fn check_media(name: &str, want_lost: bool) {
+    let (out, m, dir) = record(&testdata(name));
+    assert_eq!(out.status.code(), Some(0), "{name}: {m}");
+    let truth = truth(name);
+    let streams = truth["streams"].as_array().expect("streams");
+    let mut lost_total = 0;
+    for s in streams {
+        let ssrc = s["ssrc_hex"].as_str().expect("ssrc_hex");
+        let src = SOURCES
+            .iter()
+            .find(|x| s["source"] == x.file)
+            .unwrap_or_else(|| panic!("{name}: unknown source {}", s["source"]));
+        let (a, wav) = asset(&m, dir.path(), ssrc);
+        let lost: Vec<usize> = s["media"]["undecodable"]
+            .as_array()
+            .expect("undecodable")
+            .iter()
+            .filter_map(Value::as_u64)
+            .map(|i| i as usize)
+            .collect();
+        lost_total += lost.len();
+        let ticks = s["media"]["length_ticks"].as_u64().expect("length_ticks");
+        // G.722: 2 samples per 8 kHz tick (RFC 3551 §4.5.2).
+        let per_tick = src.rate / s["clock_rate"].as_u64().expect("clock_rate") as usize;
+        assert_eq!(
+            a["stats"]["frames_written"],
+            s["frames"].as_u64().expect("frames") - lost.len() as u64,
+            "{name} {ssrc}"
+        );
+        assert_eq!(a["duration_ms"], s["media"]["duration_ms"], "{name} {ssrc}");
+        if !have_tool("ffmpeg") {
+            continue;
+        }
+        assert_eq!(decode_errors(&wav), "", "{name} {ssrc}");
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let source = tmp.path().join(src.file);
+        let made = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y"])
+            .args(src.make)
+            .arg(&source)
+            .status()
+            .expect("ffmpeg runs");
+        assert!(made.success(), "ffmpeg made {}", src.file);
+        let mut want = decode_pcm(&source, src.read);
+        let got = decode_pcm(&wav, &[]);
+        assert_eq!(
+            got.len() as u64,
+            ticks * per_tick as u64,
+            "{name} {ssrc}: samples"
+        );
+        assert_eq!(want.len(), got.len(), "{name} {ssrc}: source length");
+        let packet = src.ticks * per_tick;
+        for &i in &lost {
+            want[i * packet..(i + 1) * packet].fill(0);
+        }
+        if let Some(i) = got.iter().zip(&want).position(|(g, w)| g != w) {
+            panic!(
+                "{name} {ssrc}: sample {i} (packet {}) is {}, source says {} \
+                 (if ffmpeg changed its encoders, remake the sources: testdata/make-audio.sh)",
+                i / packet,
+                got[i],
+                want[i]
+            );
+        }
+    }
+    assert_eq!(
+        lost_total > 0,
+        want_lost,
+        "{name}: lost packets in the truth"
+    );
+}
+
+#[test]
+fn media_g711_equals_the_source() {
+    check_media("media-g711.pcap", false);
+}
+
+#[test]
+fn media_g711_impaired_is_silent_exactly_where_packets_were_lost() {
+    check_media("media-g711-impaired.pcap", true);
+}
+
+#[test]
+fn media_g722_and_l16_equal_the_source() {
+    check_media("media-g722-l16.pcap", false);
+}
