@@ -439,3 +439,38 @@ fn media_g711_impaired_is_silent_exactly_where_packets_were_lost() {
 fn media_g722_and_l16_equal_the_source() {
     check_media("media-g722-l16.pcap", false);
 }
+
+/// Metadata naming G.711 tracks by static payload type only (no codec, clock
+/// rate or channels): the clock is G.711's 8000 Hz, not the 48 kHz audio default.
+#[test]
+fn metadata_static_payload_types_get_the_g711_clock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let meta = dir.path().join("session.json");
+    let metadata = r#"{ "room_id": "r", "session_id": "s", "peers": [ { "peer_id": "p", "tracks": [
+        { "track_id": "mu", "kind": "audio", "ssrc": "0x201B8F59", "payload_type": 0 },
+        { "track_id": "a", "kind": "audio", "ssrc": "0x77842A99", "payload_type": 8 } ] } ] }"#;
+    std::fs::write(&meta, metadata).expect("write metadata");
+    let out_dir = dir.path().join("out");
+    let out = rtprec()
+        .arg("record")
+        .arg(testdata("media-g711.pcap"))
+        .arg("-m")
+        .arg(&meta)
+        .arg("-o")
+        .arg(&out_dir)
+        .arg("--json")
+        .output()
+        .expect("the rtprec binary runs");
+    let m = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{m}");
+    for (ssrc, codec) in [("0x201B8F59", "pcmu"), ("0x77842A99", "pcma")] {
+        let (a, wav) = asset(&m, &out_dir, ssrc);
+        assert_eq!(a["codec"], codec);
+        assert_eq!(a["clock_rate"], 8000);
+        assert_eq!(a["duration_ms"], 4000);
+        assert!(wav.ends_with(format!(
+            "r/s/p/{}.wav",
+            a["track_id"].as_str().unwrap_or_default()
+        )));
+    }
+}

@@ -451,6 +451,63 @@ mod tests {
     }
 
     #[test]
+    fn static_payload_type_defaults() {
+        // (codec, payload type, clock rate, channels)
+        let cases = [
+            (Codec::Pcmu, Some(0), Some(8000), 1),
+            (Codec::Pcma, None, Some(8000), 1),
+            (Codec::G722, Some(9), Some(8000), 1),
+            (Codec::L16, Some(10), Some(44_100), 2),
+            (Codec::L16, Some(11), Some(44_100), 1),
+            (Codec::L16, Some(96), None, 1),
+            (Codec::Opus, Some(111), None, 2),
+        ];
+        for (codec, pt, clock, channels) in cases {
+            assert_eq!(default_clock_rate(codec, pt), clock, "{codec:?} {pt:?}");
+            assert_eq!(default_channels(codec, pt), channels, "{codec:?} {pt:?}");
+        }
+    }
+
+    #[test]
+    fn l16_stereo_track_writes_a_stereo_wav_with_gaps_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        let mut t = TrackRecorder::new(TrackSetup {
+            codec: Codec::L16,
+            payload_type: Some(96),
+            clock_rate: 16_000,
+            channels: 2,
+            path: path.clone(),
+            uid: 7,
+            reorder: ReorderConfig::default(),
+        })
+        .expect("track starts");
+        // 20 ms of 16 kHz stereo = 320 ticks, 1280 octets; packet 3 is lost.
+        let payload = [0x01u8, 0x02].repeat(640);
+        for i in (0..10u16).filter(|&i| i != 3) {
+            push(
+                &mut t,
+                i,
+                u32::from(i) * 320,
+                i64::from(i) * 20,
+                96,
+                &payload,
+            );
+        }
+        let (file, stats) = t.finish();
+        let file = file.expect("file written");
+        assert_eq!((stats.frames_written, stats.frames_inserted), (9, 1));
+        assert_eq!(file.duration_ms, 200);
+        let b = std::fs::read(&path).unwrap();
+        assert_eq!(u16::from_le_bytes([b[22], b[23]]), 2, "channels");
+        assert_eq!(u32::from_le_bytes([b[24], b[25], b[26], b[27]]), 16_000);
+        let data = &b[44..];
+        assert_eq!(data.len(), 10 * 1280);
+        assert_eq!(&data[..2], [0x02, 0x01], "little-endian");
+        assert!(data[3 * 1280..4 * 1280].iter().all(|&x| x == 0), "silence");
+    }
+
+    #[test]
     fn other_payload_types_and_padding_are_skipped_without_loss() {
         let dir = tempfile::tempdir().unwrap();
         let mut t = opus_track(dir.path());
