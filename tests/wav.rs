@@ -122,11 +122,12 @@ const CASES: &[Case] = &[
         frames_inserted: 0,
         silent: &[],
     },
-    // 5413 packets of 160 octets, ts 160..866080: 866080 ticks = 1732160 samples at 16 kHz.
+    // 5413 packets of 160 octets, ts 160..866080: 866080 ticks = 1732160 samples at 16 kHz,
+    // decoded to PCM.
     Case {
         capture: "sippscen_g722.pcap",
         ssrc: "0x2D374E76",
-        codec: "adpcm_g722",
+        codec: "pcm_s16le",
         rate: 16_000,
         samples: 1_732_160,
         frames_written: 5413,
@@ -211,7 +212,6 @@ fn check_case(c: &Case, m: &Value, dir: &Path) {
         return;
     }
     let pcm = decode_pcm(&wav, &[]);
-    // G.711 decodes to exactly the samples the WAV holds.
     assert_eq!(pcm.len() as u64, c.samples, "{name}");
     for &(from, to) in c.silent {
         assert!(
@@ -353,6 +353,7 @@ const SOURCES: &[Source] = &[
 
 /// Records a media capture and checks every track's decoded WAV against ffmpeg's
 /// decode of the source, with silence exactly at the packets the truth says were lost.
+/// For G.722 this compares rtprec's decoder with ffmpeg's, sample for sample.
 fn check_media(name: &str, want_lost: bool) {
     let (out, m, dir) = record(&testdata(name));
     assert_eq!(out.status.code(), Some(0), "{name}: {m}");

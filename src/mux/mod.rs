@@ -21,6 +21,7 @@ mod av1c;
 mod ebml;
 #[cfg(test)]
 mod ffmpeg_tests;
+pub mod g722;
 pub mod ogg;
 pub mod opus;
 pub mod wav;

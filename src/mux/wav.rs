@@ -11,19 +11,20 @@
 //!   16-bit value), so nothing is lost but disk space (2x).
 //! - **L16** becomes 16-bit PCM little-endian (WAV's byte order; RTP's is
 //!   big-endian, §4.5.11), with the stream's channels and sample rate (= clock rate).
-//! - **G.722** keeps its bytes in a WAV with format tag `0x028F`
-//!   (`WAVE_FORMAT_G722_ADPCM`), 16000 Hz, mono, 4 bits per sample, block align
-//!   1, and a `fact` chunk with the sample count: the layout ffmpeg's wav muxer
-//!   writes for `adpcm_g722` and its demuxer reads. ffmpeg, VLC and mpv play it;
-//!   browsers do not (convert with `ffmpeg -i X.wav Y.wav`). Decoding G.722
-//!   (ITU-T G.722: QMF and two ADPCM sub-bands) is left to those decoders.
+//! - **G.722** is decoded ([`super::g722`], ITU-T G.722, bit-exact with
+//!   ffmpeg) to 16-bit PCM at 16000 Hz, mono. Keeping the octets in a WAV with
+//!   format tag `0x028F` (what ffmpeg writes for `adpcm_g722`) would be 4x
+//!   smaller, but Chromium refuses such files (`DEMUXER_ERROR_NO_SUPPORTED_STREAMS`,
+//!   checked with Chromium 156), and ADPCM has no code for exact silence, so
+//!   gaps could only be filled approximately.
 //!
 //! Timing: WAV has no timestamps, only consecutive samples, so the written
 //! sample count is the timeline. A frame whose RTP timestamp is after the end
 //! of the audio written so far (loss, or silence suppression: comfort noise
 //! packets, PT 13, are another payload type and never reach the muxer) is
-//! preceded by exactly the missing ticks of silence: zero samples for PCM,
-//! and for G.722 the code `0xFC` repeated (see [`G722_SILENCE`]). Frames
+//! preceded by exactly the missing ticks of silence (zero samples; G.722's
+//! decoder state carries over the gap, as a receiver without concealment
+//! would). Frames
 //! whose timestamp is not after the previous frame's are dropped; a forward
 //! jump of more than an hour is a timestamp discontinuity, not filled (as in
 //! [`super::ogg`]). A frame that starts before the end of the written audio
@@ -32,11 +33,12 @@
 //! first samples (counted as `nudged`), or is dropped when it lies wholly in
 //! the past (`dropped_backward`), so every sample stays at its RTP time.
 //!
-//! The RIFF and `data` sizes (and G.722's `fact` count) are patched in
+//! The RIFF and `data` sizes are patched in
 //! [`WavWriter::finish`]; WAV sizes are 32-bit, so audio that would make the
 //! file reach 4 GiB is dropped and counted (`dropped_invalid`).
 
 use super::atomic::AtomicFile;
+use super::g722::G722Decoder;
 use super::{MuxError, MuxStats, OutputFile};
 use crate::media::Frame;
 use std::io::{Seek, SeekFrom, Write};
@@ -49,7 +51,7 @@ pub enum WavCodec {
     Pcmu,
     /// G.711 A-law, decoded to 16-bit PCM.
     Pcma,
-    /// G.722 kept as is (format tag 0x028F).
+    /// G.722, decoded to 16-bit PCM at 16 kHz.
     G722,
     /// Linear 16-bit PCM, converted from network to little-endian byte order.
     L16,
@@ -68,20 +70,8 @@ pub struct WavConfig {
 
 /// `WAVE_FORMAT_PCM`.
 const FORMAT_PCM: u16 = 1;
-/// `WAVE_FORMAT_G722_ADPCM`, as ffmpeg's `riff.c` maps `adpcm_g722`.
-const FORMAT_G722: u16 = 0x028F;
 /// G.722 audio sample rate: twice the 8000 Hz RTP clock (RFC 3551 §4.5.2).
 const G722_RATE: u32 = 16_000;
-
-/// The G.722 code written for missing audio.
-///
-/// G.722 is ADPCM with no code for "no change" in the high band, so no byte
-/// decodes to exact zeros. With `0xFC` (high-band code 3, the smallest step;
-/// low-band code 60, whose 4-bit inverse quantizer value is 0, ITU-T G.722
-/// Table 7) the decoder's predictors decay: measured with ffmpeg after a
-/// 440 Hz tone, the filled audio is below -60 dBFS (peak 50 of 32767) after
-/// 125 ms, the lowest of all 256 constant bytes.
-pub const G722_SILENCE: u8 = 0xFC;
 
 /// Longest gap filled (one hour): a longer forward jump is a timestamp
 /// discontinuity (a sender reset its timestamps), not silence to write out.
@@ -97,8 +87,8 @@ pub struct WavWriter {
     config: WavConfig,
     /// Offset of the `data` chunk's payload (its size field is 4 bytes before).
     data_start: u64,
-    /// Offset of the `fact` sample count (G.722), patched at the end.
-    fact_at: Option<u64>,
+    /// The G.722 decoder, whose state runs across frames.
+    g722: Option<G722Decoder>,
     /// Octets in the `data` chunk so far.
     data_bytes: u64,
     /// RTP timestamp of the first frame: tick 0 of the file.
@@ -142,12 +132,12 @@ impl WavWriter {
         let header = header(config);
         file.write_all(&header).map_err(|e| file.io_err(e))?;
         let data_start = header.len() as u64;
-        let fact_at = (config.codec == WavCodec::G722).then_some(FACT_COUNT_AT);
+        let g722 = (config.codec == WavCodec::G722).then(G722Decoder::new);
         Ok(WavWriter {
             file,
             config,
             data_start,
-            fact_at,
+            g722,
             data_bytes: 0,
             first_ts: None,
             last_ts: 0,
@@ -184,7 +174,8 @@ impl WavWriter {
     /// Octets of WAV data per tick (all channels).
     fn out_bytes_per_tick(&self) -> u64 {
         match self.config.codec {
-            WavCodec::G722 => 1,
+            // Two 16 kHz samples per 8 kHz tick (RFC 3551 §4.5.2).
+            WavCodec::G722 => 4,
             _ => 2 * u64::from(self.config.channels.max(1)),
         }
     }
@@ -250,10 +241,11 @@ impl WavWriter {
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        // skip < ticks <= len / tb, so the slice start is inside the frame.
-        let data = frame.data.get((skip * tb) as usize..).unwrap_or_default();
-        convert(self.config.codec, data, &mut buf);
-        let r = self.write_data(&buf);
+        // The whole frame is converted, so G.722's decoder state stays in step
+        // with the encoder's; then the overlap is cut (skip < ticks, so inside).
+        convert(self.config.codec, self.g722.as_mut(), &frame.data, &mut buf);
+        let cut = (skip * out_per_tick) as usize;
+        let r = self.write_data(buf.get(cut..).unwrap_or_default());
         self.buf = buf;
         r?;
         self.written += ticks;
@@ -264,11 +256,7 @@ impl WavWriter {
 
     /// Writes `bytes` octets of silence in bounded chunks (the length is input-derived).
     fn write_silence(&mut self, bytes: u64) -> Result<(), MuxError> {
-        let byte = match self.config.codec {
-            WavCodec::G722 => G722_SILENCE,
-            _ => 0,
-        };
-        let chunk = [byte; 8192];
+        let chunk = [0u8; 8192];
         let mut left = bytes;
         while left > 0 {
             let n = left.min(chunk.len() as u64) as usize;
@@ -288,11 +276,7 @@ impl WavWriter {
 
     /// Samples per channel at the WAV sample rate.
     fn samples(&self) -> u64 {
-        match self.config.codec {
-            // One octet codes two 16 kHz samples (RFC 3551 §4.5.2).
-            WavCodec::G722 => self.data_bytes * 2,
-            _ => self.data_bytes / (2 * u64::from(self.config.channels.max(1))),
-        }
+        self.data_bytes / (2 * u64::from(self.config.channels.max(1)))
     }
 
     /// Patches the sizes, and renames the file into place.
@@ -303,18 +287,11 @@ impl WavWriter {
         if self.stats.frames_written == 0 {
             return Err(MuxError::NoFrames);
         }
-        // RIFF chunks are padded to an even length (the pad is not in the chunk size).
-        if self.data_bytes % 2 == 1 {
-            self.file.write_all(&[0]).map_err(|e| self.file.io_err(e))?;
-        }
-        let riff_size = self.data_start + self.data_bytes + self.data_bytes % 2 - 8;
+        // 16-bit samples: the data chunk always has an even length, so no RIFF pad byte.
+        let riff_size = self.data_start + self.data_bytes - 8;
         let samples = self.samples();
         let rate = sample_rate(self.config);
-        let mut patches = vec![(4, riff_size), (self.data_start - 4, self.data_bytes)];
-        if let Some(at) = self.fact_at {
-            patches.push((at, samples));
-        }
-        for (at, value) in patches {
+        for (at, value) in [(4, riff_size), (self.data_start - 4, self.data_bytes)] {
             // Sizes are capped by MAX_DATA_BYTES; saturate rather than wrap all the same.
             let v = u32::try_from(value).unwrap_or(u32::MAX);
             self.file
@@ -334,9 +311,6 @@ impl WavWriter {
     }
 }
 
-/// Where the G.722 `fact` chunk's sample count sits: RIFF header (12), `fmt ` (8 + 18), `fact` (8).
-const FACT_COUNT_AT: u64 = 12 + 8 + 18 + 8;
-
 /// WAV sample rate of a config.
 fn sample_rate(c: WavConfig) -> u32 {
     match c.codec {
@@ -345,55 +319,44 @@ fn sample_rate(c: WavConfig) -> u32 {
     }
 }
 
-/// The header up to the `data` chunk's payload, sizes zero (patched in `finish`).
+/// The 44-byte PCM header (`WAVEFORMAT`, 16 bits per sample), sizes zero (patched in `finish`).
 fn header(c: WavConfig) -> Vec<u8> {
-    let mut h = Vec::with_capacity(64);
-    h.extend_from_slice(b"RIFF");
-    h.extend_from_slice(&0u32.to_le_bytes());
-    h.extend_from_slice(b"WAVE");
     let rate = sample_rate(c);
     let ch = u16::from(c.channels.max(1));
-    match c.codec {
-        WavCodec::G722 => {
-            // WAVEFORMATEX with cbSize 0; 64 kbit/s = 8000 octets per second.
-            h.extend_from_slice(b"fmt ");
-            h.extend_from_slice(&18u32.to_le_bytes());
-            h.extend_from_slice(&FORMAT_G722.to_le_bytes());
-            h.extend_from_slice(&1u16.to_le_bytes());
-            h.extend_from_slice(&rate.to_le_bytes());
-            h.extend_from_slice(&8000u32.to_le_bytes());
-            h.extend_from_slice(&1u16.to_le_bytes()); // block align
-            h.extend_from_slice(&4u16.to_le_bytes()); // bits per sample
-            h.extend_from_slice(&0u16.to_le_bytes()); // cbSize
-            // Non-PCM formats carry their length in samples in a `fact` chunk.
-            h.extend_from_slice(b"fact");
-            h.extend_from_slice(&4u32.to_le_bytes());
-            h.extend_from_slice(&0u32.to_le_bytes());
-        }
-        _ => {
-            let block = ch * 2;
-            h.extend_from_slice(b"fmt ");
-            h.extend_from_slice(&16u32.to_le_bytes());
-            h.extend_from_slice(&FORMAT_PCM.to_le_bytes());
-            h.extend_from_slice(&ch.to_le_bytes());
-            h.extend_from_slice(&rate.to_le_bytes());
-            h.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
-            h.extend_from_slice(&block.to_le_bytes());
-            h.extend_from_slice(&16u16.to_le_bytes());
-        }
-    }
+    let block = ch * 2;
+    let mut h = Vec::with_capacity(44);
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&FORMAT_PCM.to_le_bytes());
+    h.extend_from_slice(&ch.to_le_bytes());
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
+    h.extend_from_slice(&block.to_le_bytes());
+    h.extend_from_slice(&16u16.to_le_bytes());
     h.extend_from_slice(b"data");
     h.extend_from_slice(&0u32.to_le_bytes());
     h
 }
 
-/// Converts RTP payload bytes to WAV data bytes.
-fn convert(codec: WavCodec, data: &[u8], out: &mut Vec<u8>) {
-    match codec {
-        WavCodec::Pcmu => out.extend(data.iter().flat_map(|&b| ulaw_to_linear(b).to_le_bytes())),
-        WavCodec::Pcma => out.extend(data.iter().flat_map(|&b| alaw_to_linear(b).to_le_bytes())),
-        WavCodec::G722 => out.extend_from_slice(data),
-        WavCodec::L16 => out.extend(data.chunks_exact(2).flat_map(|s| [s[1], s[0]])),
+/// Converts RTP payload bytes to WAV data bytes (16-bit little-endian samples).
+fn convert(codec: WavCodec, g722: Option<&mut G722Decoder>, data: &[u8], out: &mut Vec<u8>) {
+    match (codec, g722) {
+        (WavCodec::Pcmu, _) => {
+            out.extend(data.iter().flat_map(|&b| ulaw_to_linear(b).to_le_bytes()))
+        }
+        (WavCodec::Pcma, _) => {
+            out.extend(data.iter().flat_map(|&b| alaw_to_linear(b).to_le_bytes()))
+        }
+        (WavCodec::G722, Some(d)) => out.extend(
+            data.iter()
+                .flat_map(|&b| d.decode(b))
+                .flat_map(i16::to_le_bytes),
+        ),
+        // `new` creates the decoder for G.722; without one, silence of the right length.
+        (WavCodec::G722, None) => out.resize(out.len() + data.len() * 4, 0),
+        (WavCodec::L16, _) => out.extend(data.chunks_exact(2).flat_map(|s| [s[1], s[0]])),
     }
 }
 
@@ -524,27 +487,15 @@ mod tests {
     }
 
     #[test]
-    fn g722_header_bytes_like_ffmpeg() {
-        // 3 octets: odd data, so a pad byte follows; fact counts 6 samples at 16 kHz.
-        let (b, _) = run(cfg(WavCodec::G722, 8000, 1), &[frame(0, vec![1, 2, 3])]);
-        let want: Vec<u8> = [
-            &b"RIFF"[..],
-            &(58u32 - 8 + 4).to_le_bytes(),
-            b"WAVEfmt ",
-            &18u32.to_le_bytes(),
-            &[0x8f, 0x02, 1, 0],
-            &16000u32.to_le_bytes(),
-            &8000u32.to_le_bytes(),
-            &[1, 0, 4, 0, 0, 0],
-            b"fact",
-            &4u32.to_le_bytes(),
-            &6u32.to_le_bytes(),
-            b"data",
-            &3u32.to_le_bytes(),
-            &[1, 2, 3, 0],
-        ]
-        .concat();
-        assert_eq!(b, want);
+    fn g722_is_decoded_to_16_khz_pcm() {
+        // The reset decoder turns the encoder's silence code into near-zero samples.
+        let (b, out) = run(cfg(WavCodec::G722, 8000, 1), &[frame(0, vec![0xfa; 3])]);
+        assert_eq!(u16::from_le_bytes([b[20], b[21]]), 1, "PCM");
+        assert_eq!(u32_at(&b, 24), 16_000);
+        assert_eq!(u32_at(&b, 28), 32_000);
+        assert_eq!(u32_at(&b, 40), 12, "3 octets = 6 samples");
+        assert_eq!(b.len(), 44 + 12);
+        assert_eq!(out.duration_ms, 0);
     }
 
     #[test]
@@ -606,13 +557,14 @@ mod tests {
     }
 
     #[test]
-    fn g722_gap_is_filled_with_the_silence_code() {
+    fn g722_gap_is_exact_silence() {
         let frames = [frame(0, vec![0x11; 160]), frame(400, vec![0x22; 160])];
         let (b, out) = run(cfg(WavCodec::G722, 8000, 1), &frames);
-        let data = &b[58..];
-        assert_eq!(data.len(), 560);
-        assert!(data[160..400].iter().all(|&x| x == G722_SILENCE));
-        assert_eq!(u32_at(&b, 46), 1120, "fact: samples at 16 kHz");
+        let data = &b[44..];
+        // 560 ticks at 8 kHz = 1120 samples at 16 kHz.
+        assert_eq!(data.len(), 1120 * 2);
+        assert!(data[160 * 4..400 * 4].iter().all(|&x| x == 0));
+        assert!(data[..160 * 4].iter().any(|&x| x != 0));
         assert_eq!(out.duration_ms, 70);
     }
 
@@ -664,7 +616,7 @@ mod tests {
             let path = dir.path().join("p.wav");
             let mut w = WavWriter::new(&path, c).unwrap();
             let tick_bytes = if codec == WavCodec::L16 { 2 } else { 1 } * usize::from(channels);
-            let out_per_tick = if codec == WavCodec::G722 { 1 } else { 2 * u64::from(channels) };
+            let out_per_tick = if codec == WavCodec::G722 { 4 } else { 2 * u64::from(channels) };
             // Model: every accepted frame ends at its own RTP time on the written timeline.
             let mut ts = 5000u64;
             let (mut first, mut last, mut end) = (None::<u64>, 0u64, 0u64);
@@ -693,9 +645,8 @@ mod tests {
             let data_bytes = w.data_bytes();
             let out = w.finish().unwrap();
             let b = std::fs::read(&path).unwrap();
-            let data_at = if codec == WavCodec::G722 { 58 } else { 44 };
-            prop_assert_eq!(u64::from(u32_at(&b, data_at - 4)), data_bytes);
-            prop_assert_eq!(b.len() as u64, data_at as u64 + data_bytes + data_bytes % 2);
+            prop_assert_eq!(u64::from(u32_at(&b, 40)), data_bytes);
+            prop_assert_eq!(b.len() as u64, 44 + data_bytes);
             prop_assert_eq!(u64::from(u32_at(&b, 4)), b.len() as u64 - 8);
             prop_assert!(out.stats.frames_written >= 1);
         }
