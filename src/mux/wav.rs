@@ -24,18 +24,17 @@
 //! packets, PT 13, are another payload type and never reach the muxer) is
 //! preceded by exactly the missing ticks of silence (zero samples; G.722's
 //! decoder state carries over the gap, as a receiver without concealment
-//! would). Frames
-//! whose timestamp is not after the previous frame's are dropped; a forward
-//! jump of more than an hour is a timestamp discontinuity, not filled (as in
-//! [`super::ogg`]). A frame that starts before the end of the written audio
+//! would). Frames whose timestamp is not after the previous frame's are
+//! dropped; a forward jump of more than an hour is a timestamp discontinuity,
+//! not filled (as in [`super::ogg`]). A frame that starts before the end of the written audio
 //! (a sender whose timestamps advance less than its payloads last, or SRTP
 //! payloads still carrying their authentication tag) loses its overlapping
 //! first samples (counted as `nudged`), or is dropped when it lies wholly in
 //! the past (`dropped_backward`), so every sample stays at its RTP time.
 //!
-//! The RIFF and `data` sizes are patched in
-//! [`WavWriter::finish`]; WAV sizes are 32-bit, so audio that would make the
-//! file reach 4 GiB is dropped and counted (`dropped_invalid`).
+//! The RIFF and `data` sizes are patched in [`WavWriter::finish`]; WAV sizes
+//! are 32-bit, so audio that would make the file reach 4 GiB is dropped and
+//! counted (`dropped_invalid`).
 
 use super::atomic::AtomicFile;
 use super::g722::G722Decoder;
