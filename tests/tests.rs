@@ -11,3 +11,4 @@ mod record;
 mod sessions;
 mod srtp;
 mod streams;
+mod wav;

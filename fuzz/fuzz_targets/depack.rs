@@ -7,7 +7,16 @@ use rtprec::codec::Codec;
 use rtprec::depack::{Depacketizer, MAX_FRAME_SIZE};
 use rtprec::media::{Frame, RtpIn};
 
-const CODECS: [Codec; 4] = [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::Av1];
+const CODECS: [Codec; 8] = [
+    Codec::Opus,
+    Codec::Vp8,
+    Codec::Vp9,
+    Codec::Av1,
+    Codec::Pcmu,
+    Codec::Pcma,
+    Codec::G722,
+    Codec::L16,
+];
 
 /// Walks AV1 OBUs that must all carry size fields (the depacketizer rewrites them so).
 fn valid_av1(mut b: &[u8]) -> bool {
@@ -47,6 +56,8 @@ fn check(codec: Codec, f: &Frame, last_ts: &mut Option<u64>) {
         Codec::Vp8 if f.keyframe => assert_eq!(f.data.get(3..6), Some(&[0x9d, 0x01, 0x2a][..]), "VP8 keyframe start code"),
         Codec::Av1 => assert!(valid_av1(&f.data), "AV1 temporal unit of sized OBUs"),
         Codec::Opus => assert!(f.duration.is_some_and(|d| d > 0), "Opus frames know their duration"),
+        Codec::Pcmu | Codec::Pcma | Codec::G722 => assert_eq!(f.duration, Some(f.data.len() as u64), "one octet per tick"),
+        Codec::L16 => assert_eq!(f.duration, Some(f.data.len() as u64 / 2), "mono L16: two octets per tick"),
         _ => {}
     }
 }

@@ -115,7 +115,7 @@ pub struct Asset {
     pub source: crate::session::Source,
     /// Codec name (lowercase), or what metadata called it.
     pub codec: Option<String>,
-    /// `ogg` or `webm`; absent for failed tracks.
+    /// `ogg`, `webm` or `wav`; absent for failed tracks.
     pub container: Option<String>,
     /// SSRC in hex (`null` for a metadata track that never showed up).
     pub ssrc: Option<String>,

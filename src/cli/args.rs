@@ -37,7 +37,8 @@ pub enum Command {
     /// Each RTP stream identified as a track (from --metadata, or inferred from
     /// the traffic) is reordered, de-duplicated, depacketized and written to
     /// OUT/<room_id>/<session_id>/<peer_id>/<track_id>.<ext>: Opus to Ogg Opus,
-    /// VP8, VP9 and AV1 to WebM. Lost audio stays a gap of the right length;
+    /// VP8, VP9 and AV1 to WebM, G.711, G.722 and L16 to 16-bit PCM WAV. Lost
+    /// audio stays a gap of the right length (silence in WAV);
     /// video resumes at the next keyframe after a loss. OUT/manifest.json lists
     /// one asset of type `track` per track, completed or failed with a reason.
     /// Files are written under a temporary name and renamed when complete.

@@ -10,6 +10,7 @@
 //! skip, so they work without the reorder buffer's `Gap` items too (but they
 //! need packets in order: a sequence number that goes back is `OutOfOrder`).
 
+pub mod audio;
 pub mod av1;
 mod bits;
 pub mod opus;
@@ -70,6 +71,9 @@ pub enum Malformed {
     /// AV1 Z/Y fragment flags disagree with the previous packet (AV1 RTP §4.4).
     #[error("AV1 fragment flags disagree with the previous packet")]
     Av1Fragment,
+    /// Audio payload not a whole number of sample frames (RFC 3551 §4.5: L16 odd length, channels).
+    #[error("audio payload is not a whole number of samples for every channel")]
+    AudioLength,
 }
 
 impl Malformed {
@@ -89,6 +93,7 @@ impl Malformed {
             Malformed::ObuLength => "av1-obu-length",
             Malformed::ObuHeader => "av1-obu-header",
             Malformed::Av1Fragment => "av1-fragment",
+            Malformed::AudioLength => "audio-length",
         }
     }
 }
@@ -144,6 +149,8 @@ pub enum Depacketizer {
     Vp9(vp9::Depack),
     /// AV1 (AOM RTP payload format v1.0).
     Av1(av1::Depack),
+    /// PCMU, PCMA, G.722, L16 (RFC 3551 §4.5).
+    Audio(audio::Depack),
 }
 
 macro_rules! dispatch {
@@ -153,24 +160,33 @@ macro_rules! dispatch {
             Depacketizer::Vp8($d) => $e,
             Depacketizer::Vp9($d) => $e,
             Depacketizer::Av1($d) => $e,
+            Depacketizer::Audio($d) => $e,
         }
     };
 }
 
 impl Depacketizer {
-    /// A depacketizer for `codec`, or `UnsupportedCodec`.
+    /// A depacketizer for `codec`, or `UnsupportedCodec`; PCM audio is taken as mono
+    /// (use [`Depacketizer::with_channels`] for L16 stereo).
     pub fn new(codec: Codec) -> Result<Self, DepackError> {
+        Self::with_channels(codec, 1)
+    }
+
+    /// A depacketizer for `codec`; `channels` (from the rtpmap) sets how many
+    /// interleaved channels PCMU, PCMA and L16 payloads carry, other codecs ignore it.
+    pub fn with_channels(codec: Codec, channels: u8) -> Result<Self, DepackError> {
+        let audio = |a| Depacketizer::Audio(audio::Depack::new(a, channels));
         Ok(match codec {
             Codec::Opus => Depacketizer::Opus(opus::Depack::new()),
             Codec::Vp8 => Depacketizer::Vp8(vp8::Depack::new()),
             Codec::Vp9 => Depacketizer::Vp9(vp9::Depack::new()),
             Codec::Av1 => Depacketizer::Av1(av1::Depack::new()),
+            Codec::Pcmu => audio(audio::AudioCodec::Pcmu),
+            Codec::Pcma => audio(audio::AudioCodec::Pcma),
+            Codec::G722 => audio(audio::AudioCodec::G722),
+            Codec::L16 => audio(audio::AudioCodec::L16),
             Codec::H264
             | Codec::H265
-            | Codec::Pcmu
-            | Codec::Pcma
-            | Codec::G722
-            | Codec::L16
             | Codec::G729
             | Codec::Cn
             | Codec::TelephoneEvent
@@ -392,7 +408,14 @@ mod tests {
 
     #[test]
     fn new_dispatches_or_refuses() {
-        for c in [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::Av1] {
+        for c in [
+            Codec::Opus,
+            Codec::Vp8,
+            Codec::Vp9,
+            Codec::Av1,
+            Codec::Pcmu,
+            Codec::L16,
+        ] {
             let mut d = Depacketizer::new(c).expect("supported");
             let r = d.push(RtpIn {
                 seq: 1,
@@ -413,7 +436,7 @@ mod tests {
             assert_eq!(d.stats().malformed_total(), 1, "{c:?}");
             assert_eq!(d.pull(), None);
         }
-        for c in [Codec::H264, Codec::Pcmu, Codec::TelephoneEvent] {
+        for c in [Codec::H264, Codec::G729, Codec::TelephoneEvent] {
             assert_eq!(
                 Depacketizer::new(c).err(),
                 Some(DepackError::UnsupportedCodec(c))

@@ -916,11 +916,14 @@ fn start_track(
     if codec == Codec::Opus && template.audio_container.as_deref() == Some("webm") {
         container = Container::Webm;
     }
-    let clock_rate = t.clock_rate.unwrap_or(if t.id.kind == Kind::Video {
-        90_000
-    } else {
-        48_000
-    });
+    let clock_rate = t
+        .clock_rate
+        .or_else(|| track::default_clock_rate(codec, t.payload_type))
+        .unwrap_or(if t.id.kind == Kind::Video {
+            90_000
+        } else {
+            48_000
+        });
     let rel = format!(
         "{}/{}/{}/{}.{}",
         t.id.room_id,
@@ -941,8 +944,10 @@ fn start_track(
         codec,
         payload_type: t.payload_type,
         clock_rate,
-        // RFC 7587 §7: SDP always says 2; the decoder mixes to what the file declares.
-        channels: t.channels.unwrap_or(2),
+        // RFC 7587 §7: SDP always says 2 for Opus; the decoder mixes to what the file declares.
+        channels: t
+            .channels
+            .unwrap_or_else(|| track::default_channels(codec, t.payload_type)),
         path: out_dir.join(&rel),
         uid,
         reorder,

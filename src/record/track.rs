@@ -12,6 +12,7 @@ use crate::media::Frame;
 use crate::mux::{
     MuxError, MuxStats, OggOpusWriter, OpusConfig, OutputFile, WebmCodec, WebmConfig, WebmWriter,
 };
+use crate::mux::{WavCodec, WavConfig, WavWriter};
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderBuffer, ReorderConfig, ReorderStats, TrackItem};
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ const MAX_TS_JUMP_NS: i64 = 10_000_000_000;
 enum Muxer {
     Ogg(OggOpusWriter),
     Webm(WebmWriter),
+    Wav(WavWriter),
 }
 
 impl Muxer {
@@ -30,6 +32,7 @@ impl Muxer {
         match self {
             Muxer::Ogg(w) => w.write_frame(f),
             Muxer::Webm(w) => w.write_frame(f),
+            Muxer::Wav(w) => w.write_frame(f),
         }
     }
 
@@ -37,6 +40,7 @@ impl Muxer {
         match self {
             Muxer::Ogg(w) => w.finish(),
             Muxer::Webm(w) => w.finish(),
+            Muxer::Wav(w) => w.finish(),
         }
     }
 
@@ -44,6 +48,7 @@ impl Muxer {
         match self {
             Muxer::Ogg(w) => w.stats(),
             Muxer::Webm(w) => w.stats(),
+            Muxer::Wav(w) => w.stats(),
         }
     }
 }
@@ -56,6 +61,8 @@ pub enum Container {
     Ogg,
     /// WebM (VP8, VP9, AV1, Opus).
     Webm,
+    /// WAV (PCMU, PCMA, L16 as 16-bit PCM; G.722 as format 0x028F).
+    Wav,
 }
 
 impl Container {
@@ -64,6 +71,7 @@ impl Container {
         match self {
             Container::Ogg => "ogg",
             Container::Webm => "webm",
+            Container::Wav => "wav",
         }
     }
 
@@ -72,8 +80,29 @@ impl Container {
         match codec {
             Codec::Opus => Some(Container::Ogg),
             Codec::Vp8 | Codec::Vp9 | Codec::Av1 => Some(Container::Webm),
+            Codec::Pcmu | Codec::Pcma | Codec::G722 | Codec::L16 => Some(Container::Wav),
             _ => None,
         }
+    }
+}
+
+/// RTP clock rate of a codec when neither metadata nor the payload type says:
+/// G.711 and G.722 are always 8000 Hz (RFC 3551 §4.5.14, §4.5.2), L16 on
+/// static payload types 10 and 11 is 44100 Hz (§6, Table 4).
+pub fn default_clock_rate(codec: Codec, payload_type: Option<u8>) -> Option<u32> {
+    match (codec, payload_type) {
+        (Codec::Pcmu | Codec::Pcma | Codec::G722, _) => Some(8000),
+        (Codec::L16, Some(10 | 11)) => Some(44_100),
+        _ => None,
+    }
+}
+
+/// Channels of a codec when neither metadata nor SDP says: Opus 2 (RFC 7587 §7
+/// always signals 2), L16 on static payload type 10 stereo (RFC 3551 §6), others mono.
+pub fn default_channels(codec: Codec, payload_type: Option<u8>) -> u8 {
+    match (codec, payload_type) {
+        (Codec::Opus, _) | (Codec::L16, Some(10)) => 2,
+        _ => 1,
     }
 }
 
@@ -88,7 +117,7 @@ pub struct TrackSetup {
     pub payload_type: Option<u8>,
     /// RTP clock rate.
     pub clock_rate: u32,
-    /// Audio channels (Opus).
+    /// Audio channels (Opus, L16, G.711).
     pub channels: u8,
     /// Final path of the file.
     pub path: PathBuf,
@@ -171,8 +200,8 @@ impl TrackRecorder {
     pub fn new(setup: TrackSetup) -> Result<Self, TrackError> {
         let container =
             Container::for_codec(setup.codec).ok_or(TrackError::Unsupported(setup.codec))?;
-        let depack =
-            Depacketizer::new(setup.codec).map_err(|_| TrackError::Unsupported(setup.codec))?;
+        let depack = Depacketizer::with_channels(setup.codec, setup.channels)
+            .map_err(|_| TrackError::Unsupported(setup.codec))?;
         if let Some(dir) = setup.path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| MuxError::Io {
                 path: setup.path.clone(),
@@ -203,6 +232,23 @@ impl TrackRecorder {
                         codec,
                         clock_rate: setup.clock_rate,
                         track_uid: setup.uid.max(1),
+                    },
+                )?)
+            }
+            (Container::Wav, codec) => {
+                let codec = match codec {
+                    Codec::Pcmu => WavCodec::Pcmu,
+                    Codec::Pcma => WavCodec::Pcma,
+                    Codec::G722 => WavCodec::G722,
+                    Codec::L16 => WavCodec::L16,
+                    other => return Err(TrackError::Unsupported(other)),
+                };
+                Muxer::Wav(WavWriter::new(
+                    setup.path.clone(),
+                    WavConfig {
+                        codec,
+                        clock_rate: setup.clock_rate,
+                        channels: setup.channels,
                     },
                 )?)
             }
@@ -412,6 +458,64 @@ mod tests {
             "{}",
             file.duration_ms
         );
+    }
+
+    #[test]
+    fn static_payload_type_defaults() {
+        // (codec, payload type, clock rate, channels)
+        let cases = [
+            (Codec::Pcmu, Some(0), Some(8000), 1),
+            (Codec::Pcma, None, Some(8000), 1),
+            (Codec::G722, Some(9), Some(8000), 1),
+            (Codec::L16, Some(10), Some(44_100), 2),
+            (Codec::L16, Some(11), Some(44_100), 1),
+            (Codec::L16, Some(96), None, 1),
+            (Codec::Opus, Some(111), None, 2),
+        ];
+        for (codec, pt, clock, channels) in cases {
+            assert_eq!(default_clock_rate(codec, pt), clock, "{codec:?} {pt:?}");
+            assert_eq!(default_channels(codec, pt), channels, "{codec:?} {pt:?}");
+        }
+    }
+
+    #[test]
+    fn l16_stereo_track_writes_a_stereo_wav_with_gaps_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        let mut t = TrackRecorder::new(TrackSetup {
+            container: Container::Wav,
+            codec: Codec::L16,
+            payload_type: Some(96),
+            clock_rate: 16_000,
+            channels: 2,
+            path: path.clone(),
+            uid: 7,
+            reorder: ReorderConfig::default(),
+        })
+        .expect("track starts");
+        // 20 ms of 16 kHz stereo = 320 ticks, 1280 octets; packet 3 is lost.
+        let payload = [0x01u8, 0x02].repeat(640);
+        for i in (0..10u16).filter(|&i| i != 3) {
+            push(
+                &mut t,
+                i,
+                u32::from(i) * 320,
+                i64::from(i) * 20,
+                96,
+                &payload,
+            );
+        }
+        let (file, stats) = t.finish();
+        let file = file.expect("file written");
+        assert_eq!((stats.frames_written, stats.frames_inserted), (9, 1));
+        assert_eq!(file.duration_ms, 200);
+        let b = std::fs::read(&path).unwrap();
+        assert_eq!(u16::from_le_bytes([b[22], b[23]]), 2, "channels");
+        assert_eq!(u32::from_le_bytes([b[24], b[25], b[26], b[27]]), 16_000);
+        let data = &b[44..];
+        assert_eq!(data.len(), 10 * 1280);
+        assert_eq!(&data[..2], [0x02, 0x01], "little-endian");
+        assert!(data[3 * 1280..4 * 1280].iter().all(|&x| x == 0), "silence");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub enum MediaKind {
     Vp9,
     /// AV1 (AOM RTP), 90 kHz clock; only from encoded frames ([`StreamSpec::encoded`]).
     Av1,
+    /// G.722, PT 9, 8000 Hz RTP clock; only from encoded frames.
+    G722,
+    /// L16 mono, PT 11, 44100 Hz; only from encoded frames.
+    L16,
 }
 
 impl MediaKind {
@@ -37,7 +41,8 @@ impl MediaKind {
     pub fn clock_rate(self) -> u32 {
         match self {
             MediaKind::Opus => 48_000,
-            MediaKind::Pcmu | MediaKind::Pcma => 8_000,
+            MediaKind::Pcmu | MediaKind::Pcma | MediaKind::G722 => 8_000,
+            MediaKind::L16 => 44_100,
             MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1 => 90_000,
         }
     }
@@ -52,6 +57,8 @@ impl MediaKind {
             MediaKind::H264 => 102,
             MediaKind::Vp9 => 98,
             MediaKind::Av1 => 45,
+            MediaKind::G722 => 9,
+            MediaKind::L16 => 11,
         }
     }
 
@@ -73,6 +80,8 @@ impl MediaKind {
             MediaKind::H264 => "h264",
             MediaKind::Vp9 => "vp9",
             MediaKind::Av1 => "av1",
+            MediaKind::G722 => "g722",
+            MediaKind::L16 => "l16",
         }
     }
 }
@@ -143,6 +152,10 @@ impl StreamSpec {
             EncodedCodec::Vp8 => MediaKind::Vp8,
             EncodedCodec::Vp9 => MediaKind::Vp9,
             EncodedCodec::Av1 => MediaKind::Av1,
+            EncodedCodec::Pcmu => MediaKind::Pcmu,
+            EncodedCodec::Pcma => MediaKind::Pcma,
+            EncodedCodec::G722 => MediaKind::G722,
+            EncodedCodec::L16 => MediaKind::L16,
         };
         let mut s = StreamSpec::new(kind, ssrc);
         if let Some((w, h)) = media.dimensions {
@@ -180,7 +193,8 @@ impl StreamSpec {
     pub fn ts_step(&self) -> u32 {
         match self.kind {
             MediaKind::Opus => 960,
-            MediaKind::Pcmu | MediaKind::Pcma => 160,
+            MediaKind::Pcmu | MediaKind::Pcma | MediaKind::G722 => 160,
+            MediaKind::L16 => 882,
             MediaKind::Vp8 | MediaKind::H264 | MediaKind::Vp9 | MediaKind::Av1 => {
                 90_000 / self.fps.max(1)
             }
@@ -306,8 +320,10 @@ impl Packetizer {
             }
             MediaKind::Vp8 => self.vp8_frame(n, pool, out),
             MediaKind::H264 => self.h264_frame(n, pool, out),
-            MediaKind::Vp9 | MediaKind::Av1 => {
-                panic!("synthetic VP9 and AV1 are not generated: set StreamSpec::encoded")
+            MediaKind::Vp9 | MediaKind::Av1 | MediaKind::G722 | MediaKind::L16 => {
+                panic!(
+                    "synthetic VP9, AV1, G.722 and L16 are not generated: set StreamSpec::encoded"
+                )
             }
         }
     }

@@ -69,7 +69,12 @@ impl FramePacketizer {
         let first = self.frames == 0;
         self.frames += 1;
         match self.codec {
-            EncodedCodec::Opus => out.push(Payload {
+            // One packet per frame; the marker starts the talkspurt (RFC 3551 §4.1).
+            EncodedCodec::Opus
+            | EncodedCodec::Pcmu
+            | EncodedCodec::Pcma
+            | EncodedCodec::G722
+            | EncodedCodec::L16 => out.push(Payload {
                 data: frame.data.clone(),
                 marker: first,
             }),
@@ -278,6 +283,10 @@ mod tests {
             EncodedCodec::Vp8 => Codec::Vp8,
             EncodedCodec::Vp9 => Codec::Vp9,
             EncodedCodec::Av1 => Codec::Av1,
+            EncodedCodec::Pcmu => Codec::Pcmu,
+            EncodedCodec::Pcma => Codec::Pcma,
+            EncodedCodec::G722 => Codec::G722,
+            EncodedCodec::L16 => Codec::L16,
         })
         .unwrap();
         let (mut seq, mut out, mut per_frame) = (100u64, Vec::new(), Vec::new());
