@@ -8,6 +8,7 @@ mod cli;
 mod events;
 mod metadata;
 mod record;
+mod repair;
 mod sessions;
 mod srtp;
 mod streams;

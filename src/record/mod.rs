@@ -96,7 +96,7 @@ struct Track {
     container: Option<Container>,
     rel_path: Option<String>,
     state: TrackState,
-    inbox: Vec<Arrival>,
+    inbox: Vec<Inbound>,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
     /// Packets routed to the track, whether or not it could record them.
@@ -228,8 +228,13 @@ impl Track {
         let TrackState::Running(rec) = &mut self.state else {
             return;
         };
-        for a in inbox {
-            if let Err(e) = rec.push(a) {
+        for Inbound { arrival, rtx } in inbox {
+            let pushed = if rtx {
+                rec.push_rtx(arrival)
+            } else {
+                rec.push(arrival)
+            };
+            if let Err(e) = pushed {
                 self.fail(failure_code(&e), e.to_string());
                 return;
             }
@@ -325,7 +330,15 @@ enum BindBy {
 #[derive(Clone, Copy, Debug)]
 enum Route {
     Track(usize),
+    /// RFC 4588 retransmissions of the track's packets.
+    Rtx(usize),
     Ignore,
+}
+
+/// A packet queued for a track: its own, or a retransmission restoring one (RFC 4588).
+struct Inbound {
+    arrival: Arrival,
+    rtx: bool,
 }
 
 struct Recorder<'o> {
@@ -519,7 +532,7 @@ impl Recorder<'_> {
                 }
                 if let Some(rtx) = t.rtx_ssrc {
                     // Retransmissions are not recorded as tracks.
-                    self.by_ssrc.insert(rtx, Route::Ignore);
+                    self.by_ssrc.insert(rtx, Route::Rtx(idx));
                 }
             }
         }
@@ -629,6 +642,7 @@ impl Recorder<'_> {
         if self.opts.session.is_some() {
             match self.by_ssrc.get(&ssrc.0) {
                 Some(Route::Track(i)) => self.enqueue(*i, arrival(&pkt)),
+                Some(Route::Rtx(i)) => self.enqueue_rtx(*i, &pkt, now),
                 Some(Route::Ignore) => {}
                 None => {
                     if let Some(i) = self.bind(d, &pkt) {
@@ -650,7 +664,7 @@ impl Recorder<'_> {
         let key = (d.flow, ssrc);
         match self.by_flow.get(&key) {
             Some(Route::Track(i)) => return self.enqueue(*i, arrival(&pkt)),
-            Some(Route::Ignore) => return,
+            Some(Route::Ignore | Route::Rtx(_)) => return,
             None => {}
         }
         let arrival = arrival(&pkt);
@@ -838,12 +852,38 @@ impl Recorder<'_> {
         }
         let running = matches!(t.state, TrackState::Running(_));
         if running {
-            t.inbox.push(a);
+            t.inbox.push(Inbound {
+                arrival: a,
+                rtx: false,
+            });
             self.queued += 1;
         }
         if first {
             self.emit_started(idx);
         }
+    }
+
+    /// Queues an RFC 4588 retransmission as the original packet it carries.
+    ///
+    /// RFC 4588 §4: the RTX payload starts with the original sequence number (OSN);
+    /// the timestamp is the original's. Payloads of 2 bytes or less are padding
+    /// (bandwidth probes), not retransmissions.
+    fn enqueue_rtx(&mut self, idx: usize, pkt: &RtpPacket<'_>, time: CaptureTime) {
+        let t = &mut self.tracks[idx];
+        let payload = pkt.payload();
+        if payload.len() <= 2 || !matches!(t.state, TrackState::Running(_)) || t.srtp.is_some() {
+            return;
+        }
+        let arrival = Arrival {
+            seq16: u16::from_be_bytes([payload[0], payload[1]]),
+            ts32: pkt.timestamp(),
+            marker: pkt.marker(),
+            pt: t.payload_type.unwrap_or(pkt.payload_type()),
+            payload: payload[2..].to_vec(),
+            time,
+        };
+        t.inbox.push(Inbound { arrival, rtx: true });
+        self.queued += 1;
     }
 
     /// `track.recording.started.success` for a track that has media, at its first packet.
@@ -1035,7 +1075,7 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
             reordered: st.reorder.reordered,
             late: st.reorder.late,
             resets: st.reorder.resets,
-            recovered: 0,
+            recovered: st.recovered_rtx,
             frames_written: st.frames_written,
             frames_dropped_incomplete: st.frames_dropped_incomplete,
             frames_dropped_until_keyframe: st.frames_dropped_until_keyframe,

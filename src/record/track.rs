@@ -171,6 +171,10 @@ pub struct TrackStats {
     pub gaps: u64,
     /// Padding-only packets (no payload) skipped.
     pub padding_only: u64,
+    /// RFC 4588 retransmissions received.
+    pub rtx_packets: u64,
+    /// Retransmissions that restored a packet missing from the media stream.
+    pub recovered_rtx: u64,
 }
 
 /// The per-track pipeline.
@@ -189,6 +193,8 @@ pub struct TrackRecorder {
     jumps: u64,
     gaps: u64,
     padding_only: u64,
+    rtx_packets: u64,
+    recovered_rtx: u64,
     frames_written: u64,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
@@ -267,6 +273,8 @@ impl TrackRecorder {
             jumps: 0,
             gaps: 0,
             padding_only: 0,
+            rtx_packets: 0,
+            recovered_rtx: 0,
             frames_written: 0,
             first_time: None,
             last_time: None,
@@ -280,6 +288,21 @@ impl TrackRecorder {
         self.first_time.get_or_insert(a.time);
         self.last_time = Some(self.last_time.map_or(a.time, |t| t.max(a.time)));
         self.reorder.push(a);
+        self.drain()
+    }
+
+    /// Feeds a packet restored from an RFC 4588 retransmission.
+    ///
+    /// It fills its gap if the original has not been released as lost yet; a
+    /// retransmission of a packet that did arrive is a duplicate and dropped.
+    pub fn push_rtx(&mut self, a: Arrival) -> Result<(), TrackError> {
+        self.rtx_packets += 1;
+        let before = self.reorder.stats();
+        self.reorder.push(a);
+        let after = self.reorder.stats();
+        if after.duplicates == before.duplicates && after.late == before.late {
+            self.recovered_rtx += 1;
+        }
         self.drain()
     }
 
@@ -395,6 +418,8 @@ impl TrackRecorder {
             timestamp_jumps: self.jumps,
             gaps: self.gaps,
             padding_only: self.padding_only,
+            rtx_packets: self.rtx_packets,
+            recovered_rtx: self.recovered_rtx,
         }
     }
 }
