@@ -137,6 +137,8 @@ pub struct Asset {
     pub duration_ms: Option<u64>,
     /// Offset of the track's start on the session timeline (session start = 0).
     pub start_offset_ms: Option<i64>,
+    /// `rtcp-sr` (sender reports map RTP time to the sender's clock) or `capture-time`.
+    pub start_offset_source: Option<String>,
     /// Video resolution from the first keyframe.
     pub resolution: Option<Resolution>,
     /// `completed` or `failed`.
@@ -214,6 +216,7 @@ mod schema_tests {
             stopped_at: None,
             duration_ms: None,
             start_offset_ms: None,
+            start_offset_source: None,
             resolution: None,
             status: Status::Failed,
             error: None,

@@ -270,6 +270,7 @@ pub mod fixtures {
             stopped_at: Some(T1.to_rfc3339_millis()),
             duration_ms: ok.then_some(1_868_860),
             start_offset_ms: Some(0),
+            start_offset_source: None,
             resolution: None,
             status,
             error: (!ok).then(|| Failure {

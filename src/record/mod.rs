@@ -101,6 +101,8 @@ struct Track {
     last_time: Option<CaptureTime>,
     /// Packets routed to the track, whether or not it could record them.
     packets_seen: u64,
+    /// RTP timestamp of the track's first packet (for RTCP sender-report timing).
+    first_ts32: Option<u32>,
     /// The peer's role, from metadata.
     role: Option<String>,
     /// Left out by the template: why.
@@ -204,6 +206,7 @@ impl Track {
             first_time: None,
             last_time: None,
             packets_seen: 0,
+            first_ts32: None,
             role: None,
             skipped: None,
             srtp: None,
@@ -360,6 +363,8 @@ struct Recorder<'o> {
     last_media: Option<CaptureTime>,
     /// Assets of sessions that have ended.
     done: Vec<Asset>,
+    /// First RTCP sender report per SSRC: (NTP seconds, RTP timestamp).
+    first_sr: HashMap<u32, (f64, u32)>,
     diagnostics: Vec<Diagnostic>,
     /// Scratch buffer for decrypted SRTP packets.
     srtp_plain: Vec<u8>,
@@ -404,6 +409,7 @@ pub fn run_record(
         session_start: None,
         last_media: None,
         done: Vec::new(),
+        first_sr: HashMap::new(),
         diagnostics: Vec::new(),
         srtp_plain: Vec::new(),
     };
@@ -559,6 +565,43 @@ impl Recorder<'_> {
         Some(b.track)
     }
 
+    /// Each track's start on the session timeline, in ms, and where it came from.
+    ///
+    /// When every track with media has an RTCP sender report, its first packet's
+    /// RTP timestamp is mapped to the sender's NTP clock (RFC 3550 §6.4.1), so
+    /// audio and video of a peer line up however the network delayed them;
+    /// otherwise capture times are used for all tracks, so offsets stay comparable.
+    fn start_offsets(&self) -> Vec<Option<(i64, &'static str)>> {
+        let ntp_start = |t: &Track| -> Option<f64> {
+            let ssrc = t.id.ssrc?;
+            let (ntp, rtp) = *self.first_sr.get(&ssrc)?;
+            let clock = f64::from(t.clock_rate.filter(|c| *c > 0)?);
+            Some(ntp + f64::from(t.first_ts32?.wrapping_sub(rtp) as i32) / clock)
+        };
+        let with_media: Vec<&Track> = self
+            .tracks
+            .iter()
+            .filter(|t| t.first_time.is_some())
+            .collect();
+        let ntp: Vec<Option<f64>> = with_media.iter().map(|t| ntp_start(t)).collect();
+        if !ntp.is_empty() && ntp.iter().all(Option::is_some) {
+            let min = ntp.iter().flatten().copied().fold(f64::INFINITY, f64::min);
+            return self
+                .tracks
+                .iter()
+                .map(|t| ntp_start(t).map(|s| (((s - min) * 1000.0).round() as i64, "rtcp-sr")))
+                .collect();
+        }
+        let start = self.tracks.iter().filter_map(|t| t.first_time).min();
+        self.tracks
+            .iter()
+            .map(|t| match (t.first_time, start) {
+                (Some(ft), Some(ss)) => Some((ft.nanos_since(ss) / 1_000_000, "capture-time")),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Ends the current session: finishes, lists and announces every track of it.
     ///
     /// A session's tracks start on their own first packets; its start (offset 0
@@ -581,12 +624,13 @@ impl Recorder<'_> {
         {
             t.id.session_id.clone_from(&fallback);
         }
-        let start = self.tracks.iter().filter_map(|t| t.first_time).min();
+        let offsets = self.start_offsets();
         let end = self.last_media.or(self.last_time).unwrap_or_default();
         let mut finished: Vec<(CaptureTime, Asset)> = self
             .tracks
             .iter()
-            .map(|t| (t.last_time.unwrap_or(end), asset_of(t, start)))
+            .zip(offsets)
+            .map(|(t, o)| (t.last_time.unwrap_or(end), asset_of(t, o)))
             .collect();
         // One terminal event per track, once its file is complete.
         finished.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
@@ -602,8 +646,10 @@ impl Recorder<'_> {
     }
 
     fn route(&mut self, d: &Datagram<'_>) {
-        if classify(d.payload) != PacketClass::Rtp {
-            return;
+        match classify(d.payload) {
+            PacketClass::Rtp => {}
+            PacketClass::Rtcp => return self.note_sender_reports(d.payload),
+            _ => return,
         }
         if self.opts.session.is_some() {
             // Before parsing: an SRTP payload's encrypted padding length may not parse.
@@ -837,6 +883,7 @@ impl Recorder<'_> {
         t.packets_seen += 1;
         let first = t.first_time.is_none();
         t.first_time.get_or_insert(a.time);
+        t.first_ts32.get_or_insert(a.ts32);
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
         if t.skipped.is_some() {
             // Left out by the template: counted, not recorded, no events.
@@ -860,6 +907,22 @@ impl Recorder<'_> {
         }
         if first {
             self.emit_started(idx);
+        }
+    }
+
+    /// Keeps each SSRC's first RTCP sender report: it maps RTP time to the sender's NTP clock.
+    fn note_sender_reports(&mut self, payload: &[u8]) {
+        for p in crate::rtp::rtcp::compound(payload) {
+            match p {
+                Ok(crate::rtp::rtcp::RtcpPacket::SenderReport(sr)) => {
+                    self.first_sr
+                        .entry(sr.ssrc.0)
+                        .or_insert((sr.ntp.as_secs_f64(), sr.rtp_timestamp));
+                }
+                Ok(_) => {}
+                // SRTCP or garbage: nothing usable.
+                Err(_) => break,
+            }
         }
     }
 
@@ -1001,7 +1064,7 @@ fn start_track(
     }
 }
 
-fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
+fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
     let (result, stats, dims) = match &t.state {
         TrackState::Done(r, s, d) => (Some(r.as_ref()), s.as_ref(), *d),
         _ => (None, None, None),
@@ -1058,10 +1121,8 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
         started_at: t.first_time.map(assets::time_str),
         stopped_at: t.last_time.map(assets::time_str),
         duration_ms: file.map(|f| f.duration_ms),
-        start_offset_ms: match (t.first_time, session_start) {
-            (Some(ft), Some(ss)) => Some(ft.nanos_since(ss) / 1_000_000),
-            _ => None,
-        },
+        start_offset_ms: offset.map(|(ms, _)| ms),
+        start_offset_source: offset.map(|(_, source)| source.to_string()),
         resolution: dims
             .filter(|_| file.is_some())
             .map(|(width, height)| Resolution { width, height }),
