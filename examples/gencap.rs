@@ -161,7 +161,8 @@ struct Args {
 /// The file, gzip'd or not.
 enum Out {
     Plain(BufWriter<File>),
-    Gz(flate2::write::GzEncoder<BufWriter<File>>),
+    // Boxed: the compressor's state is far larger than a BufWriter.
+    Gz(Box<flate2::write::GzEncoder<BufWriter<File>>>),
 }
 
 impl Write for Out {
@@ -513,7 +514,7 @@ fn run(args: &Args) -> io::Result<serde_json::Value> {
     let server = cfg.server;
     let file = BufWriter::with_capacity(1 << 20, File::create(&args.out)?);
     let out = if args.gzip {
-        Out::Gz(rtprec::testutil::writers::gzip(file, 6))
+        Out::Gz(Box::new(rtprec::testutil::writers::gzip(file, 6)))
     } else {
         Out::Plain(file)
     };

@@ -3,11 +3,14 @@
 //! ```text
 //! cargo run --release --example mkmedia -- --out testdata/media-opus-vp8.pcap \
 //!     --opus sine.ogg --vp8 testsrc.ivf [--vp9 F.ivf] [--av1 F.ivf] \
-//!     [--h264 F.h264] [--h265 F.hevc] [--fps 30] \
+//!     [--pcmu F.ul] [--pcma F.al] [--g722 F.g722] [--l16 F.s16be] [--ptime 20] \
+//!     [--h264 F.h264]... [--h265 F.hevc] [--fps 30] \
 //!     [--loss 0.02 --dup 0.01 --reorder 0.02 --seed 1]
 //! ```
 //!
-//! Frames come from Ogg Opus and IVF files (made by ffmpeg, see
+//! Frames come from Ogg Opus and IVF files, or raw telephony audio cut into
+//! `--ptime` packets (L16 mono 44.1 kHz, PT 11: at most 10 ms, 882 octets, so
+//! a packet fits an Ethernet MTU), all made by ffmpeg (see
 //! `testdata/make-media.sh`); each file becomes one SSRC of the same peer
 //! (10.0.0.10:50000 -> 10.0.0.1:40000, Ethernet, µs pcap), sent at its own
 //! timestamps (Opus every packet duration, video at the IVF pts) with RTCP
@@ -64,6 +67,21 @@ struct Args {
     /// Frame rate of the Annex B files (they carry no timestamps).
     #[arg(long, default_value_t = 30)]
     fps: u32,
+    /// Raw G.711 mu-law file (`ffmpeg -f mulaw`), sent as PT 0.
+    #[arg(long)]
+    pcmu: Option<PathBuf>,
+    /// Raw G.711 A-law file (`ffmpeg -f alaw`), sent as PT 8.
+    #[arg(long)]
+    pcma: Option<PathBuf>,
+    /// Raw G.722 file (`ffmpeg -f g722`), sent as PT 9.
+    #[arg(long)]
+    g722: Option<PathBuf>,
+    /// Raw mono 44.1 kHz big-endian 16-bit PCM (`ffmpeg -f s16be`), sent as L16 PT 11.
+    #[arg(long)]
+    l16: Option<PathBuf>,
+    /// Milliseconds of audio per packet for the raw audio inputs (L16: at most 10).
+    #[arg(long, default_value_t = 20)]
+    ptime: u32,
     /// Loss probability per RTP packet (0.02 = 2 %).
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
@@ -88,6 +106,10 @@ fn codec(c: EncodedCodec) -> Codec {
         EncodedCodec::Av1 => Codec::Av1,
         EncodedCodec::H264 => Codec::H264,
         EncodedCodec::H265 => Codec::H265,
+        EncodedCodec::Pcmu => Codec::Pcmu,
+        EncodedCodec::Pcma => Codec::Pcma,
+        EncodedCodec::G722 => Codec::G722,
+        EncodedCodec::L16 => Codec::L16,
     }
 }
 
@@ -174,8 +196,28 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
             .map_err(|e| format!("{}: {e}", p.display()))?;
         inputs.push((p, s));
     }
+    for (p, c) in [
+        (&args.pcmu, EncodedCodec::Pcmu),
+        (&args.pcma, EncodedCodec::Pcma),
+        (&args.g722, EncodedCodec::G722),
+        (&args.l16, EncodedCodec::L16),
+    ] {
+        let Some(p) = p else { continue };
+        let ms = if c == EncodedCodec::L16 {
+            args.ptime.min(10)
+        } else {
+            args.ptime
+        };
+        let ticks = c.clock_rate() * ms.max(1) / 1000;
+        let s = EncodedStream::read_raw_audio_file(p, c, ticks)
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+        inputs.push((p, s));
+    }
     if inputs.is_empty() {
-        return Err("nothing to send: give --opus, --vp8, --vp9, --av1, --h264 or --h265".into());
+        return Err(
+            "nothing to send: give --opus, --vp8, --vp9, --av1, --h264, --h265, --pcmu, --pcma, --g722 or --l16"
+                .into(),
+        );
     }
     for (p, s) in &inputs {
         self_check(p, s, args.max_payload)?;

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod codec;
 pub mod depack;
 pub mod error;
+pub mod events;
 pub mod media;
 pub mod mux;
 pub mod net;
@@ -21,6 +22,7 @@ pub mod pipeline;
 pub mod record;
 pub mod rtp;
 pub mod session;
+pub mod srtp;
 pub mod streams;
 #[doc(hidden)]
 pub mod testutil;

@@ -1,7 +1,10 @@
 //! The rtprec binary: parse arguments, run, report, exit.
 
 use clap::Parser;
-use rtprec::cli::args::{Cli, Command, RecordArgs, StreamsArgs};
+use rtprec::cli::args::{
+    AssetsCommand, AssetsListArgs, AssetsUrlArgs, Cli, Command, EventsCommand, RecordArgs,
+    ReplayArgs, StreamsArgs,
+};
 use rtprec::cli::exit::ExitCode;
 use rtprec::cli::report;
 use std::io::{self, IsTerminal, Write};
@@ -11,6 +14,9 @@ fn main() -> std::process::ExitCode {
     let code = match &cli.command {
         Command::Streams(args) => streams(args, cli.quiet),
         Command::Record(args) => record(args, cli.quiet),
+        Command::Events(EventsCommand::Replay(args)) => replay(args, cli.quiet),
+        Command::Assets(AssetsCommand::List(args)) => assets_list(args),
+        Command::Assets(AssetsCommand::Url(args)) => assets_url(args),
     };
     code.into()
 }
@@ -24,9 +30,9 @@ fn stdin_once(captures: &[std::path::PathBuf]) -> bool {
     true
 }
 
-/// A spinner on stderr, only when stderr is a terminal and not `--quiet`.
-fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
-    (!quiet && io::stderr().is_terminal()).then(|| {
+/// Runs `work` with a frame-count spinner on stderr, shown only on a terminal and without `--quiet`.
+fn with_progress<T>(quiet: bool, work: impl FnOnce(&mut dyn FnMut(u64)) -> T) -> T {
+    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_style(
             indicatif::ProgressStyle::with_template(
@@ -35,7 +41,16 @@ fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
             .expect("static progress template is valid"),
         );
         pb
-    })
+    });
+    let result = work(&mut |frames| {
+        if let Some(pb) = &bar {
+            pb.set_position(frames);
+        }
+    });
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    result
 }
 
 fn print_warnings(warnings: &[rtprec::pipeline::Warning]) {
@@ -65,15 +80,7 @@ fn streams(args: &StreamsArgs, quiet: bool) -> ExitCode {
     if !stdin_once(&args.captures) {
         return ExitCode::Usage;
     }
-    let bar = progress_bar(quiet);
-    let result = rtprec::pipeline::run_streams(&args.captures, &mut |frames| {
-        if let Some(pb) = &bar {
-            pb.set_position(frames);
-        }
-    });
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
-    }
+    let result = with_progress(quiet, |p| rtprec::pipeline::run_streams(&args.captures, p));
     let out = match result {
         Ok(out) => out,
         Err(e) => {
@@ -125,7 +132,18 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
             eprintln!("rtprec: warning: {note}");
         }
     }
+    let template = match template_of(args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
     let opts = rtprec::record::RecordOptions {
+        template,
+        idle_timeout_nanos: i64::try_from(args.idle_timeout)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000_000),
         out_dir: args.out.clone(),
         jobs: args.jobs,
         session,
@@ -136,14 +154,56 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
                 .unwrap_or(i64::MAX),
         },
     };
-    let bar = progress_bar(quiet);
-    let result = rtprec::record::run_record(&args.captures, &opts, &mut |frames| {
-        if let Some(pb) = &bar {
-            pb.set_position(frames);
-        }
+    let mut sinks = match open_sinks(args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut sink_error: Option<String> = None;
+    let result = with_progress(quiet, |p| {
+        rtprec::record::run_record(&args.captures, &opts, p, &mut |event| {
+            for sink in &mut sinks {
+                match sink.emit(&event) {
+                    Ok(rtprec::events::sink::Delivery::Delivered) => {}
+                    // Always shown: the event is safe in the spool but not delivered.
+                    Ok(rtprec::events::sink::Delivery::Spooled { reason }) => {
+                        eprintln!(
+                            "rtprec: warning: event {} ({}) spooled: {reason}",
+                            event.id,
+                            event.event_type.as_str()
+                        )
+                    }
+                    Err(e) => {
+                        sink_error.get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+        })
     });
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
+    let mut spooled = 0;
+    for sink in &mut sinks {
+        match sink.finish() {
+            Ok(report) => {
+                spooled += report.spooled;
+                if report.spooled > 0 {
+                    let path = sink
+                        .spool_path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    eprintln!(
+                        "rtprec: {} of {} events spooled to {path}; send them later with `rtprec events replay`",
+                        report.spooled, report.emitted
+                    );
+                }
+            }
+            Err(e) => {
+                sink_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    if let Some(e) = sink_error {
+        // An event that could not even be spooled is lost: never report success.
+        eprintln!("rtprec: events: {e}");
+        return ExitCode::BadInput;
     }
     let out = match result {
         Ok(out) => out,
@@ -199,7 +259,277 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
         .any(|a| a.status == Status::Failed)
     {
         ExitCode::TracksFailed
+    } else if spooled > 0 {
+        ExitCode::EventsSpooled
     } else {
         ExitCode::Success
     }
+}
+
+fn replay(args: &ReplayArgs, quiet: bool) -> ExitCode {
+    use rtprec::events::replay::{ReplayError, replay};
+    use rtprec::events::sink::Delivery;
+    use rtprec::events::webhook::WebhookError;
+    let config = match args.delivery.config(&args.webhook, args.spool.clone()) {
+        Ok(c) => c,
+        Err(e @ WebhookError::BadUrl(_)) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::Usage;
+        }
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    let result = replay(&args.spool, config, &mut |entry, delivery| {
+        if let Delivery::Spooled { reason } = delivery
+            && !quiet
+        {
+            eprintln!(
+                "rtprec: warning: event {} (line {}) not delivered: {reason}",
+                entry.id, entry.line
+            );
+        }
+    });
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e @ ReplayError::Webhook(WebhookError::BadUrl(_))) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::Usage;
+        }
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    let r = outcome.report;
+    match &outcome.remaining {
+        Some(path) => {
+            // Always shown, even with --quiet: events are waiting and the exit code alone does not say where.
+            eprintln!(
+                "rtprec: events: {} replayed, {} delivered, {} still spooled in {}",
+                r.emitted,
+                r.delivered,
+                r.spooled,
+                path.display()
+            );
+            ExitCode::EventsSpooled
+        }
+        None => {
+            if !quiet {
+                eprintln!(
+                    "rtprec: events: {} replayed, {} delivered; removed {}",
+                    r.emitted,
+                    r.delivered,
+                    args.spool.display()
+                );
+            }
+            ExitCode::Success
+        }
+    }
+}
+
+/// The event sinks of `record`: --events (default stdout, or none with --json) and --webhook.
+fn open_sinks(args: &RecordArgs) -> Result<Vec<rtprec::events::sink::Sink>, ExitCode> {
+    use rtprec::events::sink::{EventsTarget, Sink};
+    use rtprec::events::webhook::{WebhookError, WebhookSink};
+    let target = args.events.clone().unwrap_or(if args.json {
+        EventsTarget::None
+    } else {
+        EventsTarget::Stdout
+    });
+    if args.json && target == EventsTarget::Stdout {
+        eprintln!(
+            "rtprec: --json and --events - both write to standard output: send events to a file or `none`"
+        );
+        return Err(ExitCode::Usage);
+    }
+    let mut sinks = vec![Sink::open(&target).map_err(|e| {
+        eprintln!("rtprec: events: {e}");
+        ExitCode::BadInput
+    })?];
+    if let Some(url) = &args.webhook {
+        let spool = args
+            .spool
+            .clone()
+            .unwrap_or_else(|| args.out.join("events.spool.jsonl"));
+        let webhook = args
+            .delivery
+            .config(url, spool)
+            .and_then(WebhookSink::new)
+            .map_err(|e| {
+                eprintln!("rtprec: {e}");
+                if matches!(e, WebhookError::BadUrl(_)) {
+                    ExitCode::Usage
+                } else {
+                    ExitCode::BadInput
+                }
+            })?;
+        sinks.push(Sink::Webhook(Box::new(webhook)));
+    }
+    Ok(sinks)
+}
+
+fn assets_list(args: &AssetsListArgs) -> ExitCode {
+    use rtprec::assets::{Status, list};
+    let filter = list::Filter {
+        asset_type: args.asset_type.clone(),
+        room_id: args.room_id.clone(),
+        session_id: args.session_id.clone(),
+        peer_id: args.peer_id.clone(),
+        status: args.status.as_deref().map(|s| {
+            if s == "failed" {
+                Status::Failed
+            } else {
+                Status::Completed
+            }
+        }),
+    };
+    let found = match list::list(&args.dirs, &filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    let written = to_stdout(|w| {
+        if args.json {
+            serde_json::to_writer_pretty(&mut *w, &found).map_err(io::Error::other)?;
+            return w.write_all(b"\n");
+        }
+        let rows: Vec<Vec<String>> = found
+            .iter()
+            .map(|l| {
+                let a = &l.asset;
+                vec![
+                    a.id.clone(),
+                    a.asset_type.clone(),
+                    format!(
+                        "{}/{}/{}/{}",
+                        a.room_id, a.session_id, a.peer_id, a.track_id
+                    ),
+                    match a.kind {
+                        rtprec::session::Kind::Audio => "audio".into(),
+                        rtprec::session::Kind::Video => "video".into(),
+                    },
+                    match a.status {
+                        Status::Completed => "completed".into(),
+                        Status::Failed => "failed".into(),
+                        Status::Skipped => "skipped".into(),
+                    },
+                    a.duration_ms
+                        .map_or_else(|| "-".into(), |d| format!("{:.3}", d as f64 / 1000.0)),
+                    l.file().map_or_else(
+                        || a.error.as_ref().map_or("-".into(), |e| e.code.clone()),
+                        |p| p.display().to_string(),
+                    ),
+                ]
+            })
+            .collect();
+        let head = [
+            "ID",
+            "TYPE",
+            "ROOM/SESSION/PEER/TRACK",
+            "KIND",
+            "STATUS",
+            "DUR(s)",
+            "PATH OR ERROR",
+        ];
+        report::write_aligned(w, &head, &rows, usize::MAX)?;
+        Ok(())
+    });
+    match written {
+        Err(code) => code,
+        Ok(()) if found.is_empty() => ExitCode::NothingFound,
+        Ok(()) => ExitCode::Success,
+    }
+}
+
+fn assets_url(args: &AssetsUrlArgs) -> ExitCode {
+    use rtprec::assets::list;
+    let found = match list::list(&args.dirs, &list::Filter::default()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
+    let Some(l) = found.iter().find(|l| l.asset.id == args.id) else {
+        eprintln!(
+            "rtprec: no asset {} in {}",
+            args.id,
+            args.dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return ExitCode::NothingFound;
+    };
+    let (Some(rel), Some(file)) = (&l.asset.path, l.file()) else {
+        eprintln!("rtprec: asset {} has no file (status failed)", args.id);
+        return ExitCode::NothingFound;
+    };
+    let url = match &args.base_url {
+        None => match std::path::absolute(&file) {
+            Ok(abs) => list::file_url(&abs),
+            Err(e) => {
+                eprintln!("rtprec: {}: {e}", file.display());
+                return ExitCode::BadInput;
+            }
+        },
+        Some(base) => {
+            let secret = match &args.secret_file {
+                Some(p) => std::fs::read_to_string(p)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|e| format!("{}: {e}", p.display())),
+                None => std::env::var("RTPREC_URL_SECRET").map_err(|_| {
+                    "a signed URL needs --secret-file or RTPREC_URL_SECRET".to_string()
+                }),
+            };
+            let secret = match secret {
+                Ok(s) if !s.is_empty() => s,
+                Ok(_) => {
+                    eprintln!("rtprec: the URL signing secret is empty");
+                    return ExitCode::BadInput;
+                }
+                Err(e) => {
+                    eprintln!("rtprec: {e}");
+                    return ExitCode::BadInput;
+                }
+            };
+            // A link's lifetime is about the real world: the wall clock is right here.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            list::signed_url(base, rel, &secret, now.saturating_add(args.expires_in))
+        }
+    };
+    match to_stdout(|w| writeln!(w, "{url}")) {
+        Ok(()) => ExitCode::Success,
+        Err(code) => code,
+    }
+}
+
+/// The recording template: --template FILE, narrowed further by the --only-* flags.
+fn template_of(args: &RecordArgs) -> Result<rtprec::record::template::Template, String> {
+    use rtprec::record::template::Template;
+    let mut t = match &args.template {
+        Some(path) => Template::load(path).map_err(|e| e.to_string())?,
+        None => Template::default(),
+    };
+    if !args.only_role.is_empty() {
+        t.roles.clone_from(&args.only_role);
+    }
+    if let Some(k) = args.only_kind {
+        t.kinds = vec![k];
+    }
+    if let Some(s) = args.only_source {
+        t.sources = vec![s];
+    }
+    if let Some(c) = &args.audio_container {
+        t.audio_container = Some(c.clone());
+    }
+    t.validate()?;
+    Ok(t)
 }

@@ -90,7 +90,20 @@ pub fn run_streams(
     progress(frames);
     let mut diags: Vec<Diagnostic> = set.take_diagnostics();
     diags.extend(net.take_diagnostics());
-    let warnings = diags
+    let warnings = warnings(diags, &names);
+    Ok(StreamsOutput {
+        version: 1,
+        inputs,
+        frames,
+        report: analyzer.finish(),
+        net: net.stats().clone(),
+        warnings,
+    })
+}
+
+/// Resolves diagnostics' file ids to names, in order.
+pub fn warnings(diags: Vec<Diagnostic>, names: &[String]) -> Vec<Warning> {
+    diags
         .into_iter()
         .map(|d| Warning {
             file: names
@@ -102,13 +115,5 @@ pub fn run_streams(
             kind: d.kind,
             message: d.message,
         })
-        .collect();
-    Ok(StreamsOutput {
-        version: 1,
-        inputs,
-        frames,
-        report: analyzer.finish(),
-        net: net.stats().clone(),
-        warnings,
-    })
+        .collect()
 }

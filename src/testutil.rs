@@ -21,6 +21,7 @@ pub mod packetize;
 pub mod rng;
 pub mod rtp;
 pub mod scenario;
+pub mod shared;
 pub mod writers;
 
 pub use media::{MediaKind, StreamSpec};

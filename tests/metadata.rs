@@ -270,3 +270,67 @@ fn metadata_and_sdp_together_is_a_usage_error() {
     let out = run(&["record", "x.pcap", "-m", "a.json", "--sdp", "b.sdp"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A BUNDLE-style capture: one Opus SSRC that no SDP line names, carrying MID "a1"
+/// in a one-byte header extension (id 4), and a second stream with MID "zz".
+fn bundle_capture(path: &Path) {
+    use rtprec::testutil::packet::{LinkKind, udp_frame};
+    use rtprec::testutil::rtp::RtpBuilder;
+    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
+    let mut w =
+        PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
+    let (src, dst) = (
+        "10.0.0.1:5000".parse().unwrap(),
+        "10.0.0.2:6000".parse().unwrap(),
+    );
+    let mut frame = Vec::new();
+    for i in 0..50u16 {
+        for (ssrc, mid) in [(0x1111_1111u32, &b"a1"[..]), (0x2222_2222, &b"zz"[..])] {
+            let pkt = RtpBuilder::new(111, 100 + i, u32::from(i) * 960, ssrc)
+                .ext(4, mid)
+                .build(&[0xfc, 0xff, 0xfe]);
+            frame.clear();
+            udp_frame(&mut frame, LinkKind::Ethernet, src, dst, i, &pkt);
+            w.write_packet(
+                1_795_428_000_000_000_000 + i64::from(i) * 20_000_000,
+                &frame,
+            )
+            .unwrap();
+        }
+    }
+    w.into_inner().unwrap();
+}
+
+#[test]
+fn sdp_without_ssrc_binds_bundled_streams_by_mid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cap = tmp.path().join("bundle.pcap");
+    bundle_capture(&cap);
+    let sdp = tmp.path().join("alice.sdp");
+    std::fs::write(
+        &sdp,
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE a1\r\n\
+         m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:a1\r\na=sendonly\r\n\
+         a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=rtpmap:111 opus/48000/2\r\n",
+    )
+    .unwrap();
+    let (out, dir) = record_with(&cap, &["--sdp", sdp.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = manifest(dir.path());
+    let assets = m["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 1, "{m:#}");
+    assert_eq!(
+        (assets[0]["peer_id"].as_str(), assets[0]["ssrc"].as_str()),
+        (Some("alice"), Some("0x11111111"))
+    );
+    assert_eq!(assets[0]["stats"]["packets"], 50);
+    // The stream with another MID is not in the SDP: reported, not recorded.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0x22222222 is not in the session metadata")
+    );
+}

@@ -351,3 +351,125 @@ fn broken_pipe_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Packets, and (lost, duplicates, reordered) when the summary gives them.
+type Truth = (u64, Option<(u64, u64, u64)>);
+
+/// Ground truth the generator wrote into `testdata/NAME.txt`, by SSRC.
+fn generated_truth(name: &str) -> BTreeMap<String, Truth> {
+    let txt = std::fs::read_to_string(testdata(&format!("{name}.txt"))).expect("summary exists");
+    let mut truth = BTreeMap::new();
+    for line in txt.lines() {
+        let Some((head, rest)) = line.trim().split_once(": truth packets=") else {
+            continue;
+        };
+        let ssrc = head
+            .split_whitespace()
+            .next()
+            .expect("line starts with the SSRC")
+            .to_string();
+        let num = |key: &str| -> Option<u64> {
+            rest.split([' ', ';'])
+                .find_map(|kv| kv.strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+        };
+        let packets: u64 = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let health = match (num("lost="), num("dup="), num("reordered=")) {
+            (Some(l), Some(d), Some(r)) => Some((l, d, r)),
+            _ => None,
+        };
+        truth.insert(ssrc, (packets, health));
+    }
+    assert!(!truth.is_empty(), "{name}.txt has no ground truth lines");
+    truth
+}
+
+#[test]
+fn generated_captures_match_their_ground_truth() {
+    // (file, format, gzip, encapsulations seen)
+    let cases: [(&str, &str, bool, &[&str]); 9] = [
+        ("sll2-ns.pcap", "pcap", false, &["plain"]),
+        ("be-vlan.pcap", "pcap", false, &["plain"]),
+        ("multi-section.pcapng", "pcapng", false, &["plain"]),
+        ("fragments-v4v6.pcap", "pcap", false, &["plain"]),
+        ("rfc4571-tcp.pcap", "pcap", false, &["rfc4571"]),
+        (
+            "turn-channel.pcap",
+            "pcap",
+            false,
+            &["turn-channel", "turn-indication"],
+        ),
+        ("demo.rtpdump", "rtpdump", false, &["plain"]),
+        ("demo-2peers-opus-vp8.pcap.gz", "pcap", true, &["plain"]),
+        ("impaired-vp8-opus.pcapng", "pcapng", false, &["plain"]),
+    ];
+    for (name, format, gzip, encaps) in cases {
+        let (v, _) = rtprec_streams(&testdata(name));
+        assert_eq!(
+            (
+                v["inputs"][0]["format"].as_str(),
+                v["inputs"][0]["gzip"].as_bool()
+            ),
+            (Some(format), Some(gzip)),
+            "{name}"
+        );
+        let truth = generated_truth(name);
+        let mut seen_encaps = std::collections::BTreeSet::new();
+        for (ssrc, (packets, health)) in &truth {
+            let s = stream(&v, ssrc);
+            assert_eq!(s["packets"].as_u64(), Some(*packets), "{name} {ssrc}");
+            if let Some((lost, dup, reord)) = health {
+                let got = (
+                    s["lost"].as_u64(),
+                    s["duplicates"].as_u64(),
+                    s["reordered"].as_u64(),
+                );
+                assert_eq!(
+                    got,
+                    (Some(*lost), Some(*dup), Some(*reord)),
+                    "{name} {ssrc}"
+                );
+            }
+            assert!(
+                s["codec"] == "opus" || s["codec"] == "vp8",
+                "{name} {ssrc}: {}",
+                s["codec"]
+            );
+            for e in s["encapsulation"].as_array().unwrap() {
+                seen_encaps.insert(e.as_str().unwrap().to_string());
+            }
+        }
+        let want: std::collections::BTreeSet<String> =
+            encaps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(seen_encaps, want, "{name}");
+    }
+}
+
+#[test]
+fn jitter_equals_tsharks_on_single_codec_streams() {
+    // (file, ssrc, tshark 4.0 mean and max jitter in ms from `-z rtp,streams`)
+    let cases = [
+        ("sippscen_g711a.pcap", "0x0E330AF3", 0.338, 2.675),
+        ("sippscen_g722.pcap", "0x2D374E76", 0.310, 0.973),
+        ("rtpproxy_alice_srtp.pcap", "0x2A1AD144", 0.080, 0.144),
+        ("ndpi_sip.pcap", "0x3796CB71", 5.646, 7.799),
+    ];
+    for (file, ssrc, mean, max) in cases {
+        let Some(path) = shared(file) else { return };
+        let (v, _) = rtprec_streams(&path);
+        let s = stream(&v, ssrc);
+        let (m, x) = (
+            s["mean_jitter_ms"].as_f64().unwrap(),
+            s["max_jitter_ms"].as_f64().unwrap(),
+        );
+        assert!(
+            (m - mean).abs() <= 0.002 && (x - max).abs() <= 0.002,
+            "{file}: {m}/{x} vs tshark {mean}/{max}"
+        );
+    }
+}

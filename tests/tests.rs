@@ -2,7 +2,14 @@
 
 mod util;
 
+mod assets;
+mod browser;
 mod cli;
+mod events;
 mod metadata;
 mod record;
+mod repair;
+mod sessions;
+mod srtp;
 mod streams;
+mod wav;

@@ -83,3 +83,125 @@ pub fn json(out: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Header names (lowercase) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The value of header `name` (case-insensitive), or "".
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// The headers as an `http::HeaderMap`, for Standard Webhooks verifiers.
+    pub fn header_map(&self) -> ureq::http::HeaderMap {
+        let mut m = ureq::http::HeaderMap::new();
+        for (k, v) in &self.headers {
+            if let (Ok(k), Ok(v)) = (
+                ureq::http::HeaderName::from_bytes(k.as_bytes()),
+                ureq::http::HeaderValue::from_str(v),
+            ) {
+                m.append(k, v);
+            }
+        }
+        m
+    }
+}
+
+/// An HTTP receiver on 127.0.0.1 (port 0) in a thread, answering each request
+/// with `answer(n)` (n counts from 0): a status and extra headers. Stops on drop,
+/// and by itself after a minute so that a failing test never hangs.
+pub struct Receiver {
+    /// `http://127.0.0.1:PORT/hook`.
+    pub url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A status and response headers.
+pub type Answer = (u16, Vec<(&'static str, &'static str)>);
+
+impl Receiver {
+    /// Starts the receiver.
+    pub fn start(mut answer: impl FnMut(usize) -> Answer + Send + 'static) -> Receiver {
+        use std::sync::atomic::Ordering;
+        use std::sync::{Arc, Mutex, atomic::AtomicBool};
+        use std::time::{Duration, Instant};
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (g, s) = (got.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut n = 0;
+            while !s.load(Ordering::SeqCst) && Instant::now() < deadline {
+                let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(20)) else {
+                    continue;
+                };
+                let mut body = Vec::new();
+                let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
+                let headers = req
+                    .headers()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.field.as_str().as_str().to_ascii_lowercase(),
+                            h.value.as_str().to_string(),
+                        )
+                    })
+                    .collect();
+                g.lock().unwrap().push(Received { headers, body });
+                let (status, extra) = answer(n);
+                n += 1;
+                let mut resp = tiny_http::Response::empty(status);
+                for (k, v) in extra {
+                    resp.add_header(
+                        tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes())
+                            .expect("valid test header"),
+                    );
+                }
+                let _ = req.respond(resp);
+            }
+        });
+        Receiver {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            got,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The requests so far, in arrival order.
+    pub fn requests(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A loopback URL where nothing listens (the port was just bound and released).
+pub fn dead_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = l.local_addr().expect("bound").port();
+    drop(l);
+    format!("http://127.0.0.1:{port}/hook")
+}

@@ -7,7 +7,18 @@ use rtprec::codec::Codec;
 use rtprec::depack::{Depacketizer, MAX_FRAME_SIZE, split_length_prefixed};
 use rtprec::media::{Frame, RtpIn};
 
-const CODECS: [Codec; 6] = [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::Av1, Codec::H264, Codec::H265];
+const CODECS: [Codec; 10] = [
+    Codec::Opus,
+    Codec::Vp8,
+    Codec::Vp9,
+    Codec::Av1,
+    Codec::H264,
+    Codec::H265,
+    Codec::Pcmu,
+    Codec::Pcma,
+    Codec::G722,
+    Codec::L16,
+];
 
 /// Walks AV1 OBUs that must all carry size fields (the depacketizer rewrites them so).
 fn valid_av1(mut b: &[u8]) -> bool {
@@ -56,6 +67,8 @@ fn check(codec: Codec, f: &Frame, last_ts: &mut Option<u64>) {
                 assert!(f.dimensions.is_none_or(|(w, h)| w > 0 && h > 0));
             }
         }
+        Codec::Pcmu | Codec::Pcma | Codec::G722 => assert_eq!(f.duration, Some(f.data.len() as u64), "one octet per tick"),
+        Codec::L16 => assert_eq!(f.duration, Some(f.data.len() as u64 / 2), "mono L16: two octets per tick"),
         _ => {}
     }
 }

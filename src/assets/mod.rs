@@ -1,6 +1,8 @@
 //! The asset manifest: one record per track, stable ids, checksums, listing.
 
 use crate::time::CaptureTime;
+pub mod list;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -29,6 +31,8 @@ pub enum Status {
     Completed,
     /// The track could not be recorded; `error` says why.
     Failed,
+    /// The recording template left the track out; `error.message` says why.
+    Skipped,
 }
 
 /// Why a track failed: a stable code and a human message.
@@ -84,6 +88,9 @@ pub struct AssetStats {
     pub other_payload_types: u64,
     /// Padding-only packets (bandwidth probes) skipped.
     pub padding_only: u64,
+    /// SRTP packets whose authentication tag did not match the track's key (not recorded).
+    #[serde(default)]
+    pub srtp_auth_failures: u64,
 }
 
 /// One `track` asset.
@@ -108,7 +115,7 @@ pub struct Asset {
     pub source: crate::session::Source,
     /// Codec name (lowercase), or what metadata called it.
     pub codec: Option<String>,
-    /// `ogg` or `webm`; absent for failed tracks.
+    /// `ogg`, `webm` or `wav`; absent for failed tracks.
     pub container: Option<String>,
     /// SSRC in hex (`null` for a metadata track that never showed up).
     pub ssrc: Option<String>,
@@ -130,6 +137,8 @@ pub struct Asset {
     pub duration_ms: Option<u64>,
     /// Offset of the track's start on the session timeline (session start = 0).
     pub start_offset_ms: Option<i64>,
+    /// `rtcp-sr` (sender reports map RTP time to the sender's clock) or `capture-time`.
+    pub start_offset_source: Option<String>,
     /// Video resolution from the first keyframe.
     pub resolution: Option<Resolution>,
     /// `completed` or `failed`.
@@ -207,6 +216,7 @@ mod schema_tests {
             stopped_at: None,
             duration_ms: None,
             start_offset_ms: None,
+            start_offset_source: None,
             resolution: None,
             status: Status::Failed,
             error: None,

@@ -37,11 +37,96 @@ pub enum Command {
     /// Each RTP stream identified as a track (from --metadata, or inferred from
     /// the traffic) is reordered, de-duplicated, depacketized and written to
     /// OUT/<room_id>/<session_id>/<peer_id>/<track_id>.<ext>: Opus to Ogg Opus,
-    /// VP8, VP9 and AV1 to WebM. Lost audio stays a gap of the right length;
+    /// VP8, VP9 and AV1 to WebM, G.711, G.722 and L16 to 16-bit PCM WAV. Lost
+    /// audio stays a gap of the right length (silence in WAV);
     /// video resumes at the next keyframe after a loss. OUT/manifest.json lists
     /// one asset of type `track` per track, completed or failed with a reason.
     /// Files are written under a temporary name and renamed when complete.
     Record(RecordArgs),
+    /// Work with recording events: replay a spool of undelivered webhook events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// List recorded assets and address them by URL.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
+}
+
+/// Subcommands of `rtprec events`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Send the events of a spool file to a webhook again, in order, with their original ids.
+    ///
+    /// Events a webhook could not take are appended to a spool file (NDJSON,
+    /// one event envelope per line). Replay reads the whole spool first (a
+    /// malformed line stops it before anything is sent, exit 3), then POSTs each
+    /// event with the same body and `webhook-id`, so receivers deduplicate
+    /// events they already have. Signing, timeouts and retries work as for
+    /// `record --webhook`. Events that still cannot be delivered replace the
+    /// spool atomically (temporary file + rename), and the exit code is 5; when
+    /// all are delivered the spool file is removed and the exit code is 0. Do
+    /// not replay a spool that a running `record` is still writing.
+    Replay(ReplayArgs),
+}
+
+/// Webhook delivery settings shared by every command that POSTs events.
+#[derive(Debug, Args, Clone)]
+pub struct WebhookOptions {
+    /// File holding the signing secret, `whsec_` + base64 (Standard Webhooks form).
+    ///
+    /// Without it, the secret comes from the environment variable
+    /// RTPREC_WEBHOOK_SECRET; with neither, events are sent unsigned. The
+    /// secret is never accepted on the command line, where other users could
+    /// read it, and never printed.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+
+    /// Longest time for one delivery attempt (connect, send, response), in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
+
+    /// Attempts after the first on 5xx, 429, 408, timeouts and connection errors (never on other 4xx).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub retries: u32,
+
+    /// Wait before the first retry, doubled for each next one (a Retry-After header overrides it).
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub backoff_ms: u64,
+}
+
+impl WebhookOptions {
+    /// The delivery configuration for `url`, spooling to `spool`; reads the secret (file or environment).
+    pub fn config(
+        &self,
+        url: &str,
+        spool: PathBuf,
+    ) -> Result<crate::events::webhook::WebhookConfig, crate::events::webhook::WebhookError> {
+        use crate::events::webhook::{Secret, WebhookConfig, validate_url};
+        use std::time::Duration;
+        validate_url(url)?;
+        let mut c = WebhookConfig::new(url, spool);
+        c.secret = Secret::resolve(self.webhook_secret_file.as_deref())?;
+        c.timeout = Duration::from_millis(self.timeout_ms);
+        c.connect_timeout = c.timeout;
+        c.retry.retries = self.retries;
+        c.retry.backoff = Duration::from_millis(self.backoff_ms);
+        Ok(c)
+    }
+}
+
+/// Arguments of `rtprec events replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The spool file (NDJSON event envelopes), e.g. OUT/events.spool.jsonl.
+    #[arg(value_name = "SPOOL")]
+    pub spool: PathBuf,
+
+    /// The receiver's URL (http or https); each event is POSTed with Standard Webhooks headers.
+    #[arg(long, required = true, value_name = "URL")]
+    pub webhook: String,
+
+    /// Delivery settings.
+    #[command(flatten)]
+    pub delivery: WebhookOptions,
 }
 
 /// Arguments of `rtprec record`.
@@ -81,9 +166,61 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 500, value_name = "MS")]
     pub reorder_ms: u64,
 
-    /// Also write the manifest to standard output as JSON.
+    /// Recording template (JSON): which roles, kinds and sources to record, and the audio container.
+    ///
+    /// Example: {"roles": ["host", "co-host"], "kinds": ["audio", "video"],
+    /// "sources": ["regular", "screen"], "audio_container": "ogg"}. Tracks it
+    /// leaves out are listed in the manifest as `skipped` with the reason.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+
+    /// Record only peers with these roles (metadata `role`); overrides the template's roles.
+    #[arg(long, value_name = "ROLE", num_args = 1.., value_delimiter = ',')]
+    pub only_role: Vec<String>,
+
+    /// Record only audio or only video tracks.
+    #[arg(long, value_name = "KIND", value_parser = kind_parser)]
+    pub only_kind: Option<crate::session::Kind>,
+
+    /// Record only camera/microphone (`regular`) or only `screen` tracks.
+    #[arg(long, value_name = "SOURCE", value_parser = source_parser)]
+    pub only_source: Option<crate::session::Source>,
+
+    /// Container for Opus audio: `ogg` (default) or `webm`.
+    #[arg(long, value_name = "CONTAINER", value_parser = ["ogg", "webm"])]
+    pub audio_container: Option<String>,
+
+    /// Without metadata, a session ends when no RTP has flowed for this many seconds (capture time).
+    ///
+    /// What follows is a new session: its own session id (s<start time>) and
+    /// its own assets, even for an SSRC that comes back.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+
+    /// Also write the manifest to standard output as JSON (events then default to `none`).
     #[arg(long)]
     pub json: bool,
+
+    /// Where recording events go: `-` (standard output, one JSON object per line), a file (appended), or `none`.
+    ///
+    /// The default is `-`, or `none` with --json. Each track gets
+    /// track.recording.started.success when its first packet is seen and
+    /// exactly one terminal event, track.recording.success or
+    /// track.recording.failure, when its file is complete or it cannot be recorded.
+    #[arg(long, value_name = "-|FILE|none")]
+    pub events: Option<crate::events::sink::EventsTarget>,
+
+    /// Also POST every event to this URL, signed per Standard Webhooks when a secret is given.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+
+    /// Where events the webhook could not take are appended [default: DIR/events.spool.jsonl].
+    #[arg(long, value_name = "FILE", requires = "webhook")]
+    pub spool: Option<PathBuf>,
+
+    /// Webhook delivery settings.
+    #[command(flatten)]
+    pub delivery: WebhookOptions,
 }
 
 /// Arguments of `rtprec streams`.
@@ -96,4 +233,92 @@ pub struct StreamsArgs {
     /// Write one JSON document to standard output instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rtprec assets ...`.
+#[derive(Debug, Subcommand)]
+pub enum AssetsCommand {
+    /// List the assets of one or more output directories, filtered.
+    ///
+    /// Reads DIR/manifest.json of every DIR. A table on standard output, or
+    /// with --json a JSON array of the asset records, each with the `dir` it
+    /// belongs to.
+    List(AssetsListArgs),
+    /// Print a URL for an asset: file:// by default, or a signed expiring URL.
+    ///
+    /// With --base-url, the URL is BASE/<path>?md5=...&expires=... in nginx
+    /// `secure_link` form: MD5 over "<expires><uri> <secret>", base64url
+    /// without padding. A stock nginx verifies it with
+    /// `secure_link $arg_md5,$arg_expires;` and
+    /// `secure_link_md5 "$secure_link_expires$uri SECRET";`. The secret comes
+    /// from --secret-file or the environment variable RTPREC_URL_SECRET, never
+    /// from the command line.
+    Url(AssetsUrlArgs),
+}
+
+/// Arguments of `rtprec assets list`.
+#[derive(Debug, Args)]
+pub struct AssetsListArgs {
+    /// Output directories of `rtprec record` (each holds manifest.json).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Only assets of this session.
+    #[arg(long, value_name = "ID")]
+    pub session_id: Option<String>,
+    /// Only assets of this type (`track`).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub asset_type: Option<String>,
+    /// Only assets of this room.
+    #[arg(long, value_name = "ID")]
+    pub room_id: Option<String>,
+    /// Only assets of this peer.
+    #[arg(long, value_name = "ID")]
+    pub peer_id: Option<String>,
+    /// Only completed or only failed assets.
+    #[arg(long, value_parser = ["completed", "failed"])]
+    pub status: Option<String>,
+    /// Write a JSON array instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `rtprec assets url`.
+#[derive(Debug, Args)]
+pub struct AssetsUrlArgs {
+    /// The asset id (from the manifest or `assets list`).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Output directories to look in.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dirs: Vec<PathBuf>,
+    /// Base URL the output directory is served under; makes a signed, expiring URL.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// File holding the signing secret (else RTPREC_URL_SECRET).
+    #[arg(long, value_name = "FILE", requires = "base_url")]
+    pub secret_file: Option<PathBuf>,
+    /// Lifetime of a signed URL, in seconds from now.
+    #[arg(
+        long,
+        default_value_t = 3600,
+        value_name = "SECONDS",
+        requires = "base_url"
+    )]
+    pub expires_in: u64,
+}
+
+fn kind_parser(s: &str) -> Result<crate::session::Kind, String> {
+    match s {
+        "audio" => Ok(crate::session::Kind::Audio),
+        "video" => Ok(crate::session::Kind::Video),
+        _ => Err(format!("{s:?}: expected audio or video")),
+    }
+}
+
+fn source_parser(s: &str) -> Result<crate::session::Source, String> {
+    match s {
+        "regular" => Ok(crate::session::Source::Regular),
+        "screen" => Ok(crate::session::Source::Screen),
+        _ => Err(format!("{s:?}: expected regular or screen")),
+    }
 }

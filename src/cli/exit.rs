@@ -14,13 +14,15 @@ pub enum ExitCode {
     BadInput = 3,
     /// Some tracks could not be recorded (the others were).
     TracksFailed = 4,
+    /// Some events could not be delivered to the webhook and are in the spool file.
+    EventsSpooled = 5,
     /// Interrupted by Ctrl-C.
     Interrupted = 130,
 }
 
 impl ExitCode {
     /// Every code with its one-line meaning, for the man page and README.
-    pub const ALL: [(ExitCode, &'static str); 6] = [
+    pub const ALL: [(ExitCode, &'static str); 7] = [
         (
             ExitCode::Success,
             "success: everything asked for was done (a broken pipe on stdout also ends quietly with 0)",
@@ -40,6 +42,10 @@ impl ExitCode {
         (
             ExitCode::TracksFailed,
             "record: at least one track failed (its manifest entry says why); the other tracks were recorded",
+        ),
+        (
+            ExitCode::EventsSpooled,
+            "events: some events could not be delivered to the webhook; they are in the spool file (send them with rtprec events replay)",
         ),
         (ExitCode::Interrupted, "interrupted (SIGINT)"),
     ];

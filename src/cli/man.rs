@@ -15,9 +15,8 @@ pub fn render() -> std::io::Result<Vec<u8>> {
     man.render_description_section(&mut out)?;
     man.render_options_section(&mut out)?;
     man.render_subcommands_section(&mut out)?;
-    for sub in cmd.get_subcommands() {
-        let name = format!("{} {}", cmd.get_name(), sub.get_name());
-        let sub = sub.clone().bin_name(name.clone());
+    for (name, sub) in leaf_subcommands(&cmd, cmd.get_name()) {
+        let sub = sub.bin_name(name.clone());
         out.extend_from_slice(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes());
         let sman = clap_mangen::Man::new(sub);
         let mut body = Vec::new();
@@ -42,8 +41,23 @@ pub fn render() -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Every runnable subcommand with its full name (`rtprec events replay`), depth first.
+fn leaf_subcommands(cmd: &clap::Command, prefix: &str) -> Vec<(String, clap::Command)> {
+    let mut out = Vec::new();
+    for sub in cmd.get_subcommands() {
+        let name = format!("{prefix} {}", sub.get_name());
+        // A group like `events` only dispatches: its page section is its subcommands'.
+        if sub.has_subcommands() {
+            out.extend(leaf_subcommands(sub, &name));
+        } else {
+            out.push((name, sub.clone()));
+        }
+    }
+    out
+}
+
 /// The JSON Schemas shipped in `schemas/`, printed verbatim in the page.
-const SCHEMAS: [(&str, &str, &str); 2] = [
+const SCHEMAS: [(&str, &str, &str); 3] = [
     (
         "SESSION METADATA",
         "The file given to \\fB\\-\\-metadata\\fR says which SSRC is which peer's which track. Ids become path parts: \\fB..\\fR, \\fB/\\fR, \\fB\\e\\fR, control characters and absolute paths are rejected; other characters outside [A\\-Za\\-z0\\-9._\\-] become \\fB_\\fR. Its JSON Schema (schemas/session\\-metadata.schema.json):",
@@ -53,6 +67,11 @@ const SCHEMAS: [(&str, &str, &str); 2] = [
         "MANIFEST",
         "\\fBrtprec record\\fR writes DIR/manifest.json, one asset of type \\fBtrack\\fR per track. Its JSON Schema (schemas/manifest.schema.json):",
         include_str!("../../schemas/manifest.schema.json"),
+    ),
+    (
+        "EVENTS",
+        "Recording events are one JSON object per line, the same bytes on standard output, in an events file, in a webhook POST body and in a spool file. Webhook requests carry the Standard Webhooks headers \\fBwebhook\\-id\\fR (the event id), \\fBwebhook\\-timestamp\\fR (Unix seconds when sent) and, with a secret, \\fBwebhook\\-signature\\fR (v1, HMAC\\-SHA256 over id.timestamp.body). The envelope's JSON Schema (schemas/events.schema.json):",
+        include_str!("../../schemas/events.schema.json"),
     ),
 ];
 
@@ -82,6 +101,9 @@ Record every track of the demo capture; the manifest is recordings/manifest.json
 .TP
 \fBrtprec record call.pcapng \-m session.json \-o out \-\-json | jq '.assets[] | {track_id, status}'\fR
 Record with session metadata and list each track's outcome.
+.TP
+\fBrtprec events replay out/events.spool.jsonl \-\-webhook https://hooks.example.com/rtprec \-\-webhook\-secret\-file whsec.txt\fR
+Send the events a webhook could not take earlier, signed, with their original ids; exit 5 if some are still undeliverable.
 .TP
 \fBrtprec streams testdata/demo\-2peers\-opus\-vp8.pcap\fR
 List the RTP streams of a capture.

@@ -74,32 +74,8 @@ pub fn write_table(out: &mut dyn Write, o: &StreamsOutput) -> io::Result<()> {
             ]
         })
         .collect();
-    let mut widths = HEAD.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    // Numbers right-aligned, text left-aligned.
-    let right = |i: usize| i >= 6;
-    let line = |cells: &[String]| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i > 0 {
-                s.push_str("  ");
-            }
-            if right(i) {
-                s.push_str(&format!("{c:>w$}", w = widths[i]));
-            } else {
-                s.push_str(&format!("{c:<w$}", w = widths[i]));
-            }
-        }
-        s.trim_end().to_string()
-    };
-    writeln!(out, "{}", line(&HEAD.map(String::from)))?;
-    for r in &rows {
-        writeln!(out, "{}", line(r))?;
-    }
+    // Counters right-aligned (from PKTS on), text left-aligned.
+    write_aligned(out, &HEAD, &rows, 6)?;
     let c = &o.report.classified;
     writeln!(
         out,
@@ -127,6 +103,41 @@ pub fn write_table(out: &mut dyn Write, o: &StreamsOutput) -> io::Result<()> {
                 .map_or("?".into(), |c| format!("{c:?}").to_lowercase()),
             s.codec_evidence
         )?;
+    }
+    Ok(())
+}
+
+/// Writes `head` and `rows` as columns two spaces apart; columns from `right_from` on are right-aligned.
+pub fn write_aligned<R: AsRef<[String]>>(
+    out: &mut dyn Write,
+    head: &[&str],
+    rows: &[R],
+    right_from: usize,
+) -> io::Result<()> {
+    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r.as_ref()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (i, c) in cells.enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i >= right_from {
+                s.push_str(&format!("{c:>w$}"));
+            } else {
+                s.push_str(&format!("{c:<w$}"));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(&mut head.iter().copied()))?;
+    for r in rows {
+        writeln!(out, "{}", line(&mut r.as_ref().iter().map(String::as_str)))?;
     }
     Ok(())
 }

@@ -1,32 +1,15 @@
-//! Real captures from `../shared/captures/` through reorder buffer + depacketizer.
-//!
-//! A deliberately small reader (pcap, Ethernet/IPv4/UDP, RTP header by hand)
-//! so these tests do not depend on the project's capture and RTP stages.
+//! Real captures from `../shared/captures/` through reorder buffer + depacketizer,
+//! read with rtprec's own capture, network and RTP stages.
 //! Absent captures skip with a printed reason, except under `CI`, where they fail.
 
 use super::{DepackStats, Depacketizer};
 use crate::codec::Codec;
 use crate::media::Frame;
+use crate::rtp::{PacketClass, RtpPacket, classify};
+use crate::testutil::shared::{datagrams, read_shared};
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderBuffer, ReorderStats, TrackItem};
-use etherparse::{SlicedPacket, TransportSlice};
-use pcap_parser::{LegacyPcapSlice, PcapBlockOwned};
 use std::collections::BTreeMap;
-
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures/");
-
-/// The file's bytes, or `None` (test skipped) when absent outside CI.
-fn read_shared(name: &str) -> Option<Vec<u8>> {
-    let path = format!("{DIR}{name}");
-    match std::fs::read(&path) {
-        Ok(data) => Some(data),
-        Err(e) if std::env::var_os("CI").is_some() => panic!("{path}: {e} (required under CI)"),
-        Err(e) => {
-            eprintln!("skipping: {path}: {e}");
-            None
-        }
-    }
-}
 
 /// One RTP packet as captured.
 #[derive(Clone, Debug)]
@@ -39,49 +22,23 @@ pub(crate) struct Captured {
     pub time: CaptureTime,
 }
 
-/// Parses an RTP header by hand (RFC 3550 §5.1): CSRCs, extension, padding.
-fn parse_rtp(d: &[u8], time: CaptureTime) -> Option<Captured> {
-    if d.len() < 12 || d[0] >> 6 != 2 || (200..=207).contains(&d[1]) {
-        return None;
-    }
-    let mut start = 12 + 4 * usize::from(d[0] & 0x0f);
-    if d[0] & 0x10 != 0 {
-        let words = u16::from_be_bytes([*d.get(start + 2)?, *d.get(start + 3)?]);
-        start += 4 + 4 * usize::from(words);
-    }
-    let mut end = d.len();
-    if d[0] & 0x20 != 0 {
-        end = end.checked_sub(usize::from(*d.last()?))?;
-    }
-    Some(Captured {
-        pt: d[1] & 0x7f,
-        seq: u16::from_be_bytes([d[2], d[3]]),
-        ts: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
-        marker: d[1] & 0x80 != 0,
-        payload: d.get(start..end)?.to_vec(),
-        time,
-    })
-}
-
-/// RTP packets of a classic pcap with Ethernet link type, in capture order.
-pub(crate) fn rtp_packets(pcap: &[u8]) -> Vec<Captured> {
-    let slice = LegacyPcapSlice::from_slice(pcap).expect("pcap header");
-    let nanos = slice.header.is_nanosecond_precision();
-    let mut out = Vec::new();
-    for block in slice {
-        let Ok(PcapBlockOwned::Legacy(b)) = block else {
-            break;
-        };
-        let sub = i64::from(b.ts_usec) * if nanos { 1 } else { 1000 };
-        let time = CaptureTime::from_secs_nanos(i64::from(b.ts_sec), sub);
-        let Ok(eth) = SlicedPacket::from_ethernet(b.data) else {
-            continue;
-        };
-        if let Some(TransportSlice::Udp(udp)) = eth.transport {
-            out.extend(parse_rtp(udp.payload(), time));
-        }
-    }
-    out
+/// RTP packets of an in-memory capture, in capture order.
+pub(crate) fn rtp_packets(capture: &[u8]) -> Vec<Captured> {
+    datagrams(capture)
+        .into_iter()
+        .filter(|d| classify(&d.payload) == PacketClass::Rtp)
+        .filter_map(|d| {
+            let p = RtpPacket::parse(&d.payload).ok()?;
+            Some(Captured {
+                pt: p.payload_type(),
+                seq: p.sequence_number(),
+                ts: p.timestamp(),
+                marker: p.marker(),
+                payload: p.payload().to_vec(),
+                time: d.time,
+            })
+        })
+        .collect()
 }
 
 /// Runs one payload type through reorder buffer and depacketizer, like the pipeline will.

@@ -10,6 +10,7 @@
 //! skip, so they work without the reorder buffer's `Gap` items too (but they
 //! need packets in order: a sequence number that goes back is `OutOfOrder`).
 
+pub mod audio;
 pub mod av1;
 mod bits;
 pub mod h264;
@@ -87,6 +88,9 @@ pub enum Malformed {
     /// H.265 with DONL fields (`sprop-max-don-diff` > 0, RFC 7798 §4.4): not supported.
     #[error("H.265 DONL fields (sprop-max-don-diff > 0) not supported")]
     Donl,
+    /// Audio payload not a whole number of sample frames (RFC 3551 §4.5: L16 odd length, channels).
+    #[error("audio payload is not a whole number of samples for every channel")]
+    AudioLength,
 }
 
 impl Malformed {
@@ -110,6 +114,7 @@ impl Malformed {
             Malformed::AggregationLength => "h26x-aggregation-length",
             Malformed::Fragment => "h26x-fragment",
             Malformed::Donl => "h265-donl",
+            Malformed::AudioLength => "audio-length",
         }
     }
 }
@@ -169,6 +174,8 @@ pub enum Depacketizer {
     H264(Box<h264::Depack>),
     /// H.265 (RFC 7798).
     H265(Box<h265::Depack>),
+    /// PCMU, PCMA, G.722, L16 (RFC 3551 §4.5).
+    Audio(audio::Depack),
 }
 
 macro_rules! dispatch {
@@ -180,13 +187,22 @@ macro_rules! dispatch {
             Depacketizer::Av1($d) => $e,
             Depacketizer::H264($d) => $e,
             Depacketizer::H265($d) => $e,
+            Depacketizer::Audio($d) => $e,
         }
     };
 }
 
 impl Depacketizer {
-    /// A depacketizer for `codec`, or `UnsupportedCodec`.
+    /// A depacketizer for `codec`, or `UnsupportedCodec`; PCM audio is taken as mono
+    /// (use [`Depacketizer::with_channels`] for L16 stereo).
     pub fn new(codec: Codec) -> Result<Self, DepackError> {
+        Self::with_channels(codec, 1)
+    }
+
+    /// A depacketizer for `codec`; `channels` (from the rtpmap) sets how many
+    /// interleaved channels PCMU, PCMA and L16 payloads carry, other codecs ignore it.
+    pub fn with_channels(codec: Codec, channels: u8) -> Result<Self, DepackError> {
+        let audio = |a| Depacketizer::Audio(audio::Depack::new(a, channels));
         Ok(match codec {
             Codec::Opus => Depacketizer::Opus(opus::Depack::new()),
             Codec::Vp8 => Depacketizer::Vp8(vp8::Depack::new()),
@@ -194,11 +210,11 @@ impl Depacketizer {
             Codec::Av1 => Depacketizer::Av1(av1::Depack::new()),
             Codec::H264 => Depacketizer::H264(Box::default()),
             Codec::H265 => Depacketizer::H265(Box::default()),
-            Codec::Pcmu
-            | Codec::Pcma
-            | Codec::G722
-            | Codec::L16
-            | Codec::G729
+            Codec::Pcmu => audio(audio::AudioCodec::Pcmu),
+            Codec::Pcma => audio(audio::AudioCodec::Pcma),
+            Codec::G722 => audio(audio::AudioCodec::G722),
+            Codec::L16 => audio(audio::AudioCodec::L16),
+            Codec::G729
             | Codec::Cn
             | Codec::TelephoneEvent
             | Codec::H263
@@ -212,13 +228,13 @@ impl Depacketizer {
         })
     }
 
-    /// Like [`Depacketizer::new`], with the SDP fmtp parameters of the payload
-    /// type (H.264/H.265 parameter sets from `sprop-*`); other codecs ignore them.
-    pub fn with_fmtp(codec: Codec, fmtp: Option<&str>) -> Result<Self, DepackError> {
+    /// Like [`Depacketizer::with_channels`], with the SDP fmtp parameters of the
+    /// payload type (H.264/H.265 parameter sets from `sprop-*`); other codecs ignore them.
+    pub fn with_fmtp(codec: Codec, channels: u8, fmtp: Option<&str>) -> Result<Self, DepackError> {
         Ok(match (codec, fmtp) {
             (Codec::H264, Some(f)) => Depacketizer::H264(Box::new(h264::Depack::with_sprop(f))),
             (Codec::H265, Some(f)) => Depacketizer::H265(Box::new(h265::Depack::with_sprop(f))),
-            _ => Self::new(codec)?,
+            _ => Self::with_channels(codec, channels)?,
         })
     }
 
@@ -436,6 +452,8 @@ mod tests {
             Codec::Av1,
             Codec::H264,
             Codec::H265,
+            Codec::Pcmu,
+            Codec::L16,
         ] {
             let mut d = Depacketizer::new(c).expect("supported");
             let r = d.push(RtpIn {
@@ -457,7 +475,7 @@ mod tests {
             assert_eq!(d.stats().malformed_total(), 1, "{c:?}");
             assert_eq!(d.pull(), None);
         }
-        for c in [Codec::H263, Codec::Pcmu, Codec::TelephoneEvent] {
+        for c in [Codec::H263, Codec::G729, Codec::TelephoneEvent] {
             assert_eq!(
                 Depacketizer::new(c).err(),
                 Some(DepackError::UnsupportedCodec(c))

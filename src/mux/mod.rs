@@ -2,6 +2,7 @@
 //!
 //! Ogg Opus (RFC 7845) in [`ogg`], WebM (VP8, VP9, AV1, Opus) in [`webm`],
 //! MP4 (H.264, H.265) in [`mp4`].
+//! WAV (PCMU, PCMA, G.722, L16) in [`wav`].
 //! Every file goes through [`atomic::AtomicFile`]: it is written under a
 //! temporary name, hashed (SHA-256) while written, synced and renamed, so a
 //! file that exists under its final name is complete.
@@ -13,16 +14,19 @@
 //! backwards (dropped), equal timestamps (video: nudged by 1 ms), video before
 //! the first usable keyframe (dropped), Opus packets whose duration cannot be
 //! read (dropped), Opus loss/DTX gaps (filled with packets the decoder conceals;
-//! a jump of more than an hour is taken as a timestamp discontinuity, not filled).
+//! a jump of more than an hour is taken as a timestamp discontinuity, not filled),
+//! WAV loss/DTX gaps (filled with silence of exactly the missing length).
 
 pub mod atomic;
 mod av1c;
 mod ebml;
 #[cfg(test)]
 mod ffmpeg_tests;
+pub mod g722;
 pub mod mp4;
 pub mod ogg;
 pub mod opus;
+pub mod wav;
 pub mod webm;
 
 use std::io;
@@ -31,6 +35,7 @@ use std::path::PathBuf;
 pub use atomic::AtomicFile;
 pub use mp4::{Mp4Codec, Mp4Config, Mp4Writer};
 pub use ogg::{OggOpusWriter, OpusConfig};
+pub use wav::{WavCodec, WavConfig, WavWriter};
 pub use webm::{WebmCodec, WebmConfig, WebmWriter};
 
 /// A finished recording file, as the asset manifest describes it.
@@ -71,7 +76,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub struct MuxStats {
     /// Frames written as given.
     pub frames_written: u64,
-    /// Packets inserted to fill loss or DTX gaps (Ogg Opus).
+    /// Packets inserted to fill loss or DTX gaps (Ogg Opus), or silences inserted (WAV).
     pub frames_inserted: u64,
     /// Frames dropped because their timestamp went backwards.
     pub dropped_backward: u64,
@@ -81,7 +86,7 @@ pub struct MuxStats {
     pub dropped_before_keyframe: u64,
     /// Frames whose timestamp was moved later to keep timestamps strictly increasing.
     pub nudged: u64,
-    /// Forward timestamp jumps too large to be a gap (Ogg Opus): audio continues unshifted-by-fill.
+    /// Forward timestamp jumps too large to be a gap (Ogg Opus, WAV): audio continues unshifted-by-fill.
     pub discontinuities: u64,
 }
 

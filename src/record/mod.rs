@@ -8,16 +8,19 @@
 //! depend on `--jobs`. Memory is bounded by the batch size plus each track's
 //! reorder window.
 
+pub mod template;
 pub mod track;
 
 use crate::assets::{self, Asset, AssetStats, Failure, Manifest, Resolution, Status};
 use crate::capture::CaptureSet;
 use crate::codec::{Codec, CodecGuesser};
 use crate::error::{Diagnostic, Error};
+use crate::events::Event;
 use crate::net::{Datagram, Flow, NetConfig, NetDecoder};
 use crate::pipeline::Warning;
 use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
-use crate::session::{Kind, SessionMap, Source};
+use crate::session::{Kind, SessionMap, Source, SrtpSpec};
+use crate::srtp::SrtpContext;
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderConfig};
 use rayon::prelude::*;
@@ -33,6 +36,9 @@ const PENDING_PACKETS: usize = 96;
 const PENDING_NANOS: i64 = 3_000_000_000;
 /// Largest forward sequence step that counts as an RTP stream advancing.
 const MAX_GOOD_STEP: u16 = 512;
+/// SRTP packets of a track that may fail authentication with every candidate key before
+/// the track fails with `srtp-auth-failed`.
+const SRTP_PROBE_PACKETS: u64 = 32;
 
 /// Options of a recording run.
 #[derive(Clone, Debug)]
@@ -47,6 +53,10 @@ pub struct RecordOptions {
     pub identification: &'static str,
     /// Reorder window per track.
     pub reorder: ReorderConfig,
+    /// Without metadata, a session ends when no RTP has flowed for this long (capture time).
+    pub idle_timeout_nanos: i64,
+    /// Which tracks to record.
+    pub template: template::Template,
 }
 
 /// Result of a recording run.
@@ -88,11 +98,80 @@ struct Track {
     container: Option<Container>,
     rel_path: Option<String>,
     state: TrackState,
-    inbox: Vec<Arrival>,
+    inbox: Vec<Inbound>,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
     /// Packets routed to the track, whether or not it could record them.
     packets_seen: u64,
+    /// RTP timestamp of the track's first packet (for RTCP sender-report timing).
+    first_ts32: Option<u32>,
+    /// The peer's role, from metadata.
+    role: Option<String>,
+    /// Left out by the template: why.
+    skipped: Option<String>,
+    /// SRTP keys of a metadata track (`None`: the track is plain RTP).
+    srtp: Option<TrackSrtp>,
+}
+
+/// SRTP decryption of one track: the candidate keys until one authenticates, then that one.
+struct TrackSrtp {
+    /// One context per candidate key, in the order given.
+    candidates: Vec<SrtpContext>,
+    /// Index of the candidate that authenticated first.
+    chosen: Option<usize>,
+    /// Packets no candidate authenticated (after the choice: the chosen key did not).
+    failures: u64,
+    /// Profile names of the candidates, for messages (never the keys).
+    profiles: Vec<&'static str>,
+}
+
+impl TrackSrtp {
+    fn new(specs: &[SrtpSpec]) -> Option<Self> {
+        // Metadata and SDP loading already rejected unusable keys; skip any left.
+        let candidates: Vec<SrtpContext> = specs
+            .iter()
+            .filter_map(|s| SrtpContext::from_base64(&s.profile, &s.key_base64).ok())
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let profiles = candidates.iter().map(|c| c.profile().name()).collect();
+        Some(TrackSrtp {
+            candidates,
+            chosen: None,
+            failures: 0,
+            profiles,
+        })
+    }
+
+    /// Decrypts one packet into `out`; before a key is chosen each candidate is tried.
+    fn decrypt(&mut self, packet: &[u8], out: &mut Vec<u8>) -> bool {
+        if let Some(i) = self.chosen {
+            let ok = self.candidates[i].decrypt_rtp(packet, out).is_ok();
+            self.failures += u64::from(!ok);
+            return ok;
+        }
+        for (i, c) in self.candidates.iter_mut().enumerate() {
+            if c.decrypt_rtp(packet, out).is_ok() {
+                self.chosen = Some(i);
+                return true;
+            }
+        }
+        self.failures += 1;
+        false
+    }
+
+    /// Why the track failed, without the keys.
+    fn failure_message(&self) -> String {
+        let mut names = self.profiles.clone();
+        names.dedup();
+        format!(
+            "none of the {} SRTP key(s) given for this track ({}) authenticates any of its first {} packets: wrong key or profile",
+            self.candidates.len(),
+            names.join(", "),
+            self.failures,
+        )
+    }
 }
 
 enum TrackState {
@@ -108,6 +187,35 @@ enum TrackState {
 }
 
 impl Track {
+    fn new(
+        id: Identity,
+        codec: Option<Codec>,
+        codec_name: Option<String>,
+        pt: Option<u8>,
+        clock: Option<u32>,
+    ) -> Self {
+        Track {
+            id,
+            codec_name,
+            codec,
+            payload_type: pt,
+            clock_rate: clock,
+            channels: None,
+            fmtp: None,
+            container: None,
+            rel_path: None,
+            state: TrackState::Idle,
+            inbox: Vec::new(),
+            first_time: None,
+            last_time: None,
+            packets_seen: 0,
+            first_ts32: None,
+            role: None,
+            skipped: None,
+            srtp: None,
+        }
+    }
+
     fn fail(&mut self, code: &str, message: String) {
         let stats = match &self.state {
             TrackState::Running(rec) => Some(rec.stats()),
@@ -126,8 +234,13 @@ impl Track {
         let TrackState::Running(rec) = &mut self.state else {
             return;
         };
-        for a in inbox {
-            if let Err(e) = rec.push(a) {
+        for Inbound { arrival, rtx } in inbox {
+            let pushed = if rtx {
+                rec.push_rtx(arrival)
+            } else {
+                rec.push(arrival)
+            };
+            if let Err(e) = pushed {
                 self.fail(failure_code(&e), e.to_string());
                 return;
             }
@@ -145,10 +258,13 @@ impl Track {
                 });
                 self.state = TrackState::Done(Box::new(result), Some(stats), dims);
             }
-            TrackState::Idle => self.fail(
-                "no-media",
-                "no RTP packet of this track was captured".into(),
-            ),
+            TrackState::Idle => match &self.srtp {
+                Some(s) if s.failures > 0 => self.fail("srtp-auth-failed", s.failure_message()),
+                _ => self.fail(
+                    "no-media",
+                    "no RTP packet of this track was captured".into(),
+                ),
+            },
             done @ TrackState::Done(..) => self.state = done,
         }
     }
@@ -219,11 +335,21 @@ enum BindBy {
 #[derive(Clone, Copy, Debug)]
 enum Route {
     Track(usize),
+    /// RFC 4588 retransmissions of the track's packets.
+    Rtx(usize),
     Ignore,
+}
+
+/// A packet queued for a track: its own, or a retransmission restoring one (RFC 4588).
+struct Inbound {
+    arrival: Arrival,
+    rtx: bool,
 }
 
 struct Recorder<'o> {
     opts: &'o RecordOptions,
+    /// Receives events as they happen, in a deterministic order.
+    events: &'o mut dyn FnMut(Event),
     tracks: Vec<Track>,
     by_ssrc: HashMap<u32, Route>,
     by_flow: HashMap<(Flow, Ssrc), Route>,
@@ -232,14 +358,30 @@ struct Recorder<'o> {
     queued: usize,
     pool: rayon::ThreadPool,
     first_time: Option<CaptureTime>,
+    last_time: Option<CaptureTime>,
+    /// First RTP packet of the current session.
+    session_start: Option<CaptureTime>,
+    /// Last RTP packet seen (for the idle rule).
+    last_media: Option<CaptureTime>,
+    /// Assets of sessions that have ended.
+    done: Vec<Asset>,
+    /// First RTCP sender report per SSRC: (NTP seconds, RTP timestamp).
+    first_sr: HashMap<u32, (f64, u32)>,
     diagnostics: Vec<Diagnostic>,
+    /// Scratch buffer for decrypted SRTP packets.
+    srtp_plain: Vec<u8>,
 }
 
 /// Records every track of the captures at `paths`.
+///
+/// `events` receives `track.recording.started.success` when a track's first
+/// packet is routed (capture order) and one terminal event per track at the end
+/// (ordered by the track's last packet time, then asset id).
 pub fn run_record(
     paths: &[PathBuf],
     opts: &RecordOptions,
     progress: &mut dyn FnMut(u64),
+    events: &mut dyn FnMut(Event),
 ) -> Result<RecordOutput, Error> {
     let mut set = CaptureSet::open(paths)?;
     let names = set.names();
@@ -256,6 +398,7 @@ pub fn run_record(
         })?;
     let mut rec = Recorder {
         opts,
+        events,
         tracks: Vec::new(),
         by_ssrc: HashMap::new(),
         by_flow: HashMap::new(),
@@ -264,7 +407,13 @@ pub fn run_record(
         queued: 0,
         pool,
         first_time: None,
+        last_time: None,
+        session_start: None,
+        last_media: None,
+        done: Vec::new(),
+        first_sr: HashMap::new(),
         diagnostics: Vec::new(),
+        srtp_plain: Vec::new(),
     };
     rec.declare_metadata_tracks();
     let mut net = NetDecoder::new(NetConfig::default());
@@ -272,6 +421,10 @@ pub fn run_record(
     while let Some(frame) = set.next_frame()? {
         frames += 1;
         rec.first_time.get_or_insert(frame.meta.time);
+        rec.last_time = Some(
+            rec.last_time
+                .map_or(frame.meta.time, |t| t.max(frame.meta.time)),
+        );
         net.push(&frame, &mut |d| rec.route(&d));
         if rec.queued >= BATCH_PACKETS {
             rec.process_batch();
@@ -281,32 +434,12 @@ pub fn run_record(
         }
     }
     progress(frames);
-    rec.resolve_all_pending();
-    rec.process_batch();
-    rec.pool
-        .install(|| rec.tracks.par_iter_mut().for_each(Track::finish));
+    rec.end_session();
 
     let mut diags = set.take_diagnostics();
     diags.extend(net.take_diagnostics());
     diags.append(&mut rec.diagnostics);
-    let warnings = diags
-        .into_iter()
-        .map(|d| Warning {
-            file: names
-                .get(usize::from(d.ctx.file.0))
-                .cloned()
-                .unwrap_or_default(),
-            frame: d.ctx.frame,
-            offset: d.ctx.offset,
-            kind: d.kind,
-            message: d.message,
-        })
-        .collect();
-    // Metadata tracks that never saw a packet still belong to the run's session.
-    let fallback_session = format!("s{}", compact_time(rec.first_time.unwrap_or_default()));
-    for t in rec.tracks.iter_mut().filter(|t| t.id.session_id.is_empty()) {
-        t.id.session_id.clone_from(&fallback_session);
-    }
+    let warnings = crate::pipeline::warnings(diags, &names);
     let manifest = rec.manifest(names.clone());
     let manifest_path = opts.out_dir.join("manifest.json");
     write_json_atomically(&manifest_path, &manifest)?;
@@ -358,36 +491,31 @@ impl Recorder<'_> {
                 let codec_label = codec
                     .map(|c| codec_name(c).to_string())
                     .or_else(|| t.codec_name.clone());
-                self.tracks.push(Track {
-                    id: Identity {
-                        room_id: map.room_id.clone(),
-                        // Filled from the first packet's time when metadata gives none.
-                        session_id: map.session_id.clone().unwrap_or_default(),
-                        peer_id: peer.peer_id.clone(),
-                        track_id: t.track_id.clone(),
-                        kind: t.kind,
-                        source: t.source,
-                        ssrc: t.ssrc,
-                        inferred: if map.session_id.is_none() {
-                            vec!["session_id".into()]
-                        } else {
-                            Vec::new()
-                        },
+                let id = Identity {
+                    room_id: map.room_id.clone(),
+                    // Filled from the first packet's time when metadata gives none.
+                    session_id: map.session_id.clone().unwrap_or_default(),
+                    peer_id: peer.peer_id.clone(),
+                    track_id: t.track_id.clone(),
+                    kind: t.kind,
+                    source: t.source,
+                    ssrc: t.ssrc,
+                    inferred: if map.session_id.is_none() {
+                        vec!["session_id".into()]
+                    } else {
+                        Vec::new()
                     },
-                    codec_name: codec_label,
-                    codec,
-                    payload_type: t.payload_type,
-                    clock_rate: t.clock_rate,
-                    channels: t.channels,
-                    fmtp: t.fmtp.clone(),
-                    container: None,
-                    rel_path: None,
-                    state: TrackState::Idle,
-                    inbox: Vec::new(),
-                    first_time: None,
-                    last_time: None,
-                    packets_seen: 0,
-                });
+                };
+                let mut track = Track::new(id, codec, codec_label, t.payload_type, t.clock_rate);
+                track.channels = t.channels;
+                track.fmtp.clone_from(&t.fmtp);
+                track.role.clone_from(&peer.role);
+                track.srtp = TrackSrtp::new(&t.srtp_candidates);
+                track.skipped = self
+                    .opts
+                    .template
+                    .excludes(peer.role.as_deref(), t.kind, t.source);
+                self.tracks.push(track);
                 match t.ssrc {
                     Some(ssrc) => {
                         self.by_ssrc.insert(ssrc, Route::Track(idx));
@@ -413,7 +541,7 @@ impl Recorder<'_> {
                 }
                 if let Some(rtx) = t.rtx_ssrc {
                     // Retransmissions are not recorded as tracks.
-                    self.by_ssrc.insert(rtx, Route::Ignore);
+                    self.by_ssrc.insert(rtx, Route::Rtx(idx));
                 }
             }
         }
@@ -440,15 +568,119 @@ impl Recorder<'_> {
         Some(b.track)
     }
 
+    /// Each track's start on the session timeline, in ms, and where it came from.
+    ///
+    /// When every track with media has an RTCP sender report, its first packet's
+    /// RTP timestamp is mapped to the sender's NTP clock (RFC 3550 §6.4.1), so
+    /// audio and video of a peer line up however the network delayed them;
+    /// otherwise capture times are used for all tracks, so offsets stay comparable.
+    fn start_offsets(&self) -> Vec<Option<(i64, &'static str)>> {
+        let ntp_start = |t: &Track| -> Option<f64> {
+            let ssrc = t.id.ssrc?;
+            let (ntp, rtp) = *self.first_sr.get(&ssrc)?;
+            let clock = f64::from(t.clock_rate.filter(|c| *c > 0)?);
+            Some(ntp + f64::from(t.first_ts32?.wrapping_sub(rtp) as i32) / clock)
+        };
+        let with_media: Vec<&Track> = self
+            .tracks
+            .iter()
+            .filter(|t| t.first_time.is_some())
+            .collect();
+        let ntp: Vec<Option<f64>> = with_media.iter().map(|t| ntp_start(t)).collect();
+        if !ntp.is_empty() && ntp.iter().all(Option::is_some) {
+            let min = ntp.iter().flatten().copied().fold(f64::INFINITY, f64::min);
+            return self
+                .tracks
+                .iter()
+                .map(|t| ntp_start(t).map(|s| (((s - min) * 1000.0).round() as i64, "rtcp-sr")))
+                .collect();
+        }
+        let start = self.tracks.iter().filter_map(|t| t.first_time).min();
+        self.tracks
+            .iter()
+            .map(|t| match (t.first_time, start) {
+                (Some(ft), Some(ss)) => Some((ft.nanos_since(ss) / 1_000_000, "capture-time")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Ends the current session: finishes, lists and announces every track of it.
+    ///
+    /// A session's tracks start on their own first packets; its start (offset 0
+    /// of `start_offset_ms`) is the first packet of any of them.
+    fn end_session(&mut self) {
+        self.resolve_all_pending();
+        self.process_batch();
+        let tracks = &mut self.tracks;
+        self.pool
+            .install(|| tracks.par_iter_mut().for_each(Track::finish));
+        // Metadata tracks that never saw a packet still belong to the session.
+        let fallback = format!(
+            "s{}",
+            compact_time(self.session_start.or(self.first_time).unwrap_or_default())
+        );
+        for t in self
+            .tracks
+            .iter_mut()
+            .filter(|t| t.id.session_id.is_empty())
+        {
+            t.id.session_id.clone_from(&fallback);
+        }
+        let offsets = self.start_offsets();
+        let end = self.last_media.or(self.last_time).unwrap_or_default();
+        let mut finished: Vec<(CaptureTime, Asset)> = self
+            .tracks
+            .iter()
+            .zip(offsets)
+            .map(|(t, o)| (t.last_time.unwrap_or(end), asset_of(t, o)))
+            .collect();
+        // One terminal event per track, once its file is complete.
+        finished.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
+        for (t, a) in finished.iter().filter(|(_, a)| a.status != Status::Skipped) {
+            (self.events)(Event::finished(a, *t));
+        }
+        self.done.extend(finished.into_iter().map(|(_, a)| a));
+        self.tracks.clear();
+        self.by_flow.clear();
+        self.by_ssrc.clear();
+        self.bindings.clear();
+        self.session_start = None;
+    }
+
     fn route(&mut self, d: &Datagram<'_>) {
-        if classify(d.payload) != PacketClass::Rtp {
-            return;
+        match classify(d.payload) {
+            PacketClass::Rtp => {}
+            PacketClass::Rtcp => return self.note_sender_reports(d.payload),
+            _ => return,
+        }
+        if self.opts.session.is_some() {
+            // Before parsing: an SRTP payload's encrypted padding length may not parse.
+            let p = d.payload;
+            let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+            if let Some(Route::Track(i)) = self.by_ssrc.get(&ssrc).copied()
+                && self.tracks[i].srtp.is_some()
+            {
+                return self.enqueue_srtp(i, d);
+            }
         }
         let Ok(pkt) = RtpPacket::parse(d.payload) else {
             return;
         };
+        let now = d.meta.time;
+        // Without metadata, a room is empty once no media has flowed for the idle time:
+        // what follows is a new session with its own id and assets.
+        if self.opts.session.is_none()
+            && let Some(last) = self.last_media
+            && now.nanos_since(last) >= self.opts.idle_timeout_nanos
+        {
+            self.end_session();
+        }
+        self.last_media = Some(self.last_media.map_or(now, |t| t.max(now)));
+        self.session_start.get_or_insert(now);
         let ssrc = pkt.ssrc();
-        let arrival = Arrival {
+        // Copy the payload only for packets that go somewhere.
+        let arrival = |pkt: &RtpPacket<'_>| Arrival {
             seq16: pkt.sequence_number(),
             ts32: pkt.timestamp(),
             marker: pkt.marker(),
@@ -458,11 +690,15 @@ impl Recorder<'_> {
         };
         if self.opts.session.is_some() {
             match self.by_ssrc.get(&ssrc.0) {
-                Some(Route::Track(i)) => self.enqueue(*i, arrival),
+                Some(Route::Track(i)) => self.enqueue(*i, arrival(&pkt)),
+                Some(Route::Rtx(i)) => self.enqueue_rtx(*i, &pkt, now),
                 Some(Route::Ignore) => {}
                 None => {
                     if let Some(i) = self.bind(d, &pkt) {
-                        return self.enqueue(i, arrival);
+                        if self.tracks[i].srtp.is_some() {
+                            return self.enqueue_srtp(i, d);
+                        }
+                        return self.enqueue(i, arrival(&pkt));
                     }
                     self.by_ssrc.insert(ssrc.0, Route::Ignore);
                     self.note(
@@ -476,10 +712,11 @@ impl Recorder<'_> {
         }
         let key = (d.flow, ssrc);
         match self.by_flow.get(&key) {
-            Some(Route::Track(i)) => return self.enqueue(*i, arrival),
-            Some(Route::Ignore) => return,
+            Some(Route::Track(i)) => return self.enqueue(*i, arrival(&pkt)),
+            Some(Route::Ignore | Route::Rtx(_)) => return,
             None => {}
         }
+        let arrival = arrival(&pkt);
         let p = self.pending.entry(key).or_insert_with(|| Pending {
             flow: d.flow,
             ssrc,
@@ -507,6 +744,39 @@ impl Recorder<'_> {
         if ripe {
             self.resolve_pending(key);
         }
+    }
+
+    /// Decrypts an SRTP packet of track `i` and queues it; packets that fail
+    /// authentication are counted, and a track none of whose keys authenticates its
+    /// first [`SRTP_PROBE_PACKETS`] packets fails.
+    fn enqueue_srtp(&mut self, i: usize, d: &Datagram<'_>) {
+        let t = &mut self.tracks[i];
+        let Some(srtp) = t.srtp.as_mut() else {
+            return;
+        };
+        if !srtp.decrypt(d.payload, &mut self.srtp_plain) {
+            let give_up = srtp.chosen.is_none() && srtp.failures >= SRTP_PROBE_PACKETS;
+            if give_up && !matches!(t.state, TrackState::Done(..)) {
+                let message = srtp.failure_message();
+                t.fail("srtp-auth-failed", message);
+            }
+            t.packets_seen += 1;
+            t.first_time.get_or_insert(d.meta.time);
+            t.last_time = Some(t.last_time.map_or(d.meta.time, |x| x.max(d.meta.time)));
+            return;
+        }
+        let Ok(pkt) = RtpPacket::parse(&self.srtp_plain) else {
+            return;
+        };
+        let arrival = Arrival {
+            seq16: pkt.sequence_number(),
+            ts32: pkt.timestamp(),
+            marker: pkt.marker(),
+            pt: pkt.payload_type(),
+            payload: pkt.payload().to_vec(),
+            time: d.meta.time,
+        };
+        self.enqueue(i, arrival);
     }
 
     fn note(&mut self, d: &Datagram<'_>, kind: &'static str, message: String) {
@@ -540,23 +810,15 @@ impl Recorder<'_> {
         }
         let (pt, guess, video_timing) = p.guess();
         let kind = match guess.codec {
-            Some(
-                Codec::Vp8
-                | Codec::Vp9
-                | Codec::Av1
-                | Codec::H264
-                | Codec::H265
-                | Codec::H263
-                | Codec::Jpeg
-                | Codec::H261
-                | Codec::Mpv,
-            ) => Kind::Video,
-            Some(_) => Kind::Audio,
+            Some(c) => crate::session::metadata::codec_kind(c),
             None if video_timing => Kind::Video,
             None => Kind::Audio,
         };
         let ssrc_hex = format!("{:08x}", p.ssrc.0);
-        let session_id = format!("s{}", compact_time(self.first_time.unwrap_or(p.first_time)));
+        let session_id = format!(
+            "s{}",
+            compact_time(self.session_start.unwrap_or(p.first_time))
+        );
         let peer_id = peer_from_addr(&p.flow.src);
         let kind_name = if kind == Kind::Video {
             "video"
@@ -584,24 +846,19 @@ impl Recorder<'_> {
             .to_vec(),
         };
         let idx = self.tracks.len();
-        self.tracks.push(Track {
+        let name = guess.codec.map(|c| codec_name(c).to_string());
+        self.tracks.push(Track::new(
             id,
-            codec_name: guess.codec.map(|c| codec_name(c).to_string()),
-            codec: guess.codec,
-            payload_type: Some(pt),
-            clock_rate: guess.clock_rate,
-            channels: None,
-            fmtp: None,
-            container: None,
-            rel_path: None,
-            state: TrackState::Idle,
-            inbox: Vec::new(),
-            first_time: None,
-            last_time: None,
-            packets_seen: 0,
-        });
+            guess.codec,
+            name,
+            Some(pt),
+            guess.clock_rate,
+        ));
         self.by_flow.insert(key, Route::Track(idx));
-        if guess.codec.is_none() {
+        let skipped = self.opts.template.excludes(None, kind, Source::Regular);
+        if skipped.is_some() {
+            self.tracks[idx].skipped = skipped;
+        } else if guess.codec.is_none() {
             let t = &mut self.tracks[idx];
             t.first_time = Some(p.first_time);
             t.last_time = p.packets.last().map(|a| a.time);
@@ -613,6 +870,7 @@ impl Recorder<'_> {
                     guess.evidence
                 ),
             );
+            self.emit_started(idx);
             return;
         }
         for a in p.packets {
@@ -623,18 +881,86 @@ impl Recorder<'_> {
     fn enqueue(&mut self, idx: usize, a: Arrival) {
         let t = &mut self.tracks[idx];
         if t.id.session_id.is_empty() {
-            t.id.session_id = format!("s{}", compact_time(self.first_time.unwrap_or(a.time)));
+            t.id.session_id = format!("s{}", compact_time(self.session_start.unwrap_or(a.time)));
         }
         t.packets_seen += 1;
+        let first = t.first_time.is_none();
         t.first_time.get_or_insert(a.time);
+        t.first_ts32.get_or_insert(a.ts32);
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
-        if matches!(t.state, TrackState::Idle) {
-            start_track(t, &self.opts.out_dir, self.opts.reorder);
+        if t.skipped.is_some() {
+            // Left out by the template: counted, not recorded, no events.
+            return;
         }
-        if matches!(t.state, TrackState::Running(_)) {
-            t.inbox.push(a);
+        if matches!(t.state, TrackState::Idle) {
+            start_track(
+                t,
+                &self.opts.out_dir,
+                self.opts.reorder,
+                &self.opts.template,
+            );
+        }
+        let running = matches!(t.state, TrackState::Running(_));
+        if running {
+            t.inbox.push(Inbound {
+                arrival: a,
+                rtx: false,
+            });
             self.queued += 1;
         }
+        if first {
+            self.emit_started(idx);
+        }
+    }
+
+    /// Keeps each SSRC's first RTCP sender report: it maps RTP time to the sender's NTP clock.
+    fn note_sender_reports(&mut self, payload: &[u8]) {
+        for p in crate::rtp::rtcp::compound(payload) {
+            match p {
+                Ok(crate::rtp::rtcp::RtcpPacket::SenderReport(sr)) => {
+                    self.first_sr
+                        .entry(sr.ssrc.0)
+                        .or_insert((sr.ntp.as_secs_f64(), sr.rtp_timestamp));
+                }
+                Ok(_) => {}
+                // SRTCP or garbage: nothing usable.
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Queues an RFC 4588 retransmission as the original packet it carries.
+    ///
+    /// RFC 4588 §4: the RTX payload starts with the original sequence number (OSN);
+    /// the timestamp is the original's. Payloads of 2 bytes or less are padding
+    /// (bandwidth probes), not retransmissions.
+    fn enqueue_rtx(&mut self, idx: usize, pkt: &RtpPacket<'_>, time: CaptureTime) {
+        let t = &mut self.tracks[idx];
+        let payload = pkt.payload();
+        if payload.len() <= 2 || !matches!(t.state, TrackState::Running(_)) || t.srtp.is_some() {
+            return;
+        }
+        let arrival = Arrival {
+            seq16: u16::from_be_bytes([payload[0], payload[1]]),
+            ts32: pkt.timestamp(),
+            marker: pkt.marker(),
+            pt: t.payload_type.unwrap_or(pkt.payload_type()),
+            payload: payload[2..].to_vec(),
+            time,
+        };
+        t.inbox.push(Inbound { arrival, rtx: true });
+        self.queued += 1;
+    }
+
+    /// `track.recording.started.success` for a track that has media, at its first packet.
+    fn emit_started(&mut self, idx: usize) {
+        let t = &self.tracks[idx];
+        if t.skipped.is_some() {
+            return;
+        }
+        let snapshot = asset_of(t, None);
+        let at = t.first_time.unwrap_or_default();
+        (self.events)(Event::started(&snapshot, at));
     }
 
     fn process_batch(&mut self) {
@@ -644,27 +970,8 @@ impl Recorder<'_> {
             .install(|| tracks.par_iter_mut().for_each(Track::drain));
     }
 
-    fn manifest(&self, inputs: Vec<String>) -> Manifest {
-        // Session start: the first packet of any track of the session.
-        let mut session_start: HashMap<(&str, &str), CaptureTime> = HashMap::new();
-        for t in &self.tracks {
-            if let Some(ft) = t.first_time {
-                let e = session_start
-                    .entry((&t.id.room_id, &t.id.session_id))
-                    .or_insert(ft);
-                *e = (*e).min(ft);
-            }
-        }
-        let mut assets: Vec<Asset> = self
-            .tracks
-            .iter()
-            .map(|t| {
-                let start = session_start
-                    .get(&(t.id.room_id.as_str(), t.id.session_id.as_str()))
-                    .copied();
-                asset_of(t, start)
-            })
-            .collect();
+    fn manifest(&mut self, inputs: Vec<String>) -> Manifest {
+        let mut assets = std::mem::take(&mut self.done);
         assets.sort_by(|a, b| {
             (&a.room_id, &a.session_id, &a.peer_id, &a.track_id).cmp(&(
                 &b.room_id,
@@ -688,7 +995,12 @@ impl Recorder<'_> {
 }
 
 /// Creates the recorder of a track on its first packet, or marks why it cannot be recorded.
-fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
+fn start_track(
+    t: &mut Track,
+    out_dir: &Path,
+    reorder: ReorderConfig,
+    template: &template::Template,
+) {
     let Some(codec) = t.codec else {
         let name = t.codec_name.clone().unwrap_or_else(|| "unknown".into());
         t.fail(
@@ -697,7 +1009,7 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
         );
         return;
     };
-    let Some(container) = Container::for_codec(codec) else {
+    let Some(mut container) = Container::for_codec(codec) else {
         t.fail(
             "unsupported-codec",
             format!(
@@ -707,11 +1019,17 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
         );
         return;
     };
-    let clock_rate = t.clock_rate.unwrap_or(if t.id.kind == Kind::Video {
-        90_000
-    } else {
-        48_000
-    });
+    if codec == Codec::Opus && template.audio_container.as_deref() == Some("webm") {
+        container = Container::Webm;
+    }
+    let clock_rate = t
+        .clock_rate
+        .or_else(|| track::default_clock_rate(codec, t.payload_type))
+        .unwrap_or(if t.id.kind == Kind::Video {
+            90_000
+        } else {
+            48_000
+        });
     let rel = format!(
         "{}/{}/{}/{}.{}",
         t.id.room_id,
@@ -728,11 +1046,14 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
     );
     let uid = u64::from_str_radix(&asset[..16], 16).unwrap_or(1);
     let setup = TrackSetup {
+        container,
         codec,
         payload_type: t.payload_type,
         clock_rate,
-        // RFC 7587 §7: SDP always says 2; the decoder mixes to what the file declares.
-        channels: t.channels.unwrap_or(2),
+        // RFC 7587 §7: SDP always says 2 for Opus; the decoder mixes to what the file declares.
+        channels: t
+            .channels
+            .unwrap_or_else(|| track::default_channels(codec, t.payload_type)),
         path: out_dir.join(&rel),
         uid,
         reorder,
@@ -747,12 +1068,23 @@ fn start_track(t: &mut Track, out_dir: &Path, reorder: ReorderConfig) {
     }
 }
 
-fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
+fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
     let (result, stats, dims) = match &t.state {
         TrackState::Done(r, s, d) => (Some(r.as_ref()), s.as_ref(), *d),
         _ => (None, None, None),
     };
     let (status, error, file) = match result {
+        _ if t.skipped.is_some() => {
+            let message = t.skipped.clone().unwrap_or_default();
+            (
+                Status::Skipped,
+                Some(Failure {
+                    code: "skipped".into(),
+                    message,
+                }),
+                None,
+            )
+        }
         Some(Ok(file)) => (Status::Completed, None, Some(file)),
         Some(Err(f)) => (Status::Failed, Some(f.clone()), None),
         None => {
@@ -793,10 +1125,8 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
         started_at: t.first_time.map(assets::time_str),
         stopped_at: t.last_time.map(assets::time_str),
         duration_ms: file.map(|f| f.duration_ms),
-        start_offset_ms: match (t.first_time, session_start) {
-            (Some(ft), Some(ss)) => Some(ft.nanos_since(ss) / 1_000_000),
-            _ => None,
-        },
+        start_offset_ms: offset.map(|(ms, _)| ms),
+        start_offset_source: offset.map(|(_, source)| source.to_string()),
         resolution: dims
             .filter(|_| file.is_some())
             .map(|(width, height)| Resolution { width, height }),
@@ -810,7 +1140,7 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
             reordered: st.reorder.reordered,
             late: st.reorder.late,
             resets: st.reorder.resets,
-            recovered: 0,
+            recovered: st.recovered_rtx,
             frames_written: st.frames_written,
             frames_dropped_incomplete: st.frames_dropped_incomplete,
             frames_dropped_until_keyframe: st.frames_dropped_until_keyframe,
@@ -820,6 +1150,7 @@ fn asset_of(t: &Track, session_start: Option<CaptureTime>) -> Asset {
             malformed: st.malformed,
             other_payload_types: st.other_payload_types,
             padding_only: st.padding_only,
+            srtp_auth_failures: t.srtp.as_ref().map_or(0, |s| s.failures),
         },
     }
 }

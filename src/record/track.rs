@@ -13,6 +13,7 @@ use crate::mux::{Mp4Codec, Mp4Config, Mp4Writer};
 use crate::mux::{
     MuxError, MuxStats, OggOpusWriter, OpusConfig, OutputFile, WebmCodec, WebmConfig, WebmWriter,
 };
+use crate::mux::{WavCodec, WavConfig, WavWriter};
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderBuffer, ReorderConfig, ReorderStats, TrackItem};
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ enum Muxer {
     Ogg(OggOpusWriter),
     Webm(WebmWriter),
     Mp4(Box<Mp4Writer>),
+    Wav(WavWriter),
 }
 
 impl Muxer {
@@ -33,6 +35,7 @@ impl Muxer {
             Muxer::Ogg(w) => w.write_frame(f),
             Muxer::Webm(w) => w.write_frame(f),
             Muxer::Mp4(w) => w.write_frame(f),
+            Muxer::Wav(w) => w.write_frame(f),
         }
     }
 
@@ -41,6 +44,7 @@ impl Muxer {
             Muxer::Ogg(w) => w.finish(),
             Muxer::Webm(w) => w.finish(),
             Muxer::Mp4(w) => w.finish(),
+            Muxer::Wav(w) => w.finish(),
         }
     }
 
@@ -49,6 +53,7 @@ impl Muxer {
             Muxer::Ogg(w) => w.stats(),
             Muxer::Webm(w) => w.stats(),
             Muxer::Mp4(w) => w.stats(),
+            Muxer::Wav(w) => w.stats(),
         }
     }
 }
@@ -63,6 +68,8 @@ pub enum Container {
     Webm,
     /// MP4 (H.264, H.265).
     Mp4,
+    /// WAV (PCMU, PCMA, L16 as 16-bit PCM; G.722 as format 0x028F).
+    Wav,
 }
 
 impl Container {
@@ -72,6 +79,7 @@ impl Container {
             Container::Ogg => "ogg",
             Container::Webm => "webm",
             Container::Mp4 => "mp4",
+            Container::Wav => "wav",
         }
     }
 
@@ -81,21 +89,44 @@ impl Container {
             Codec::Opus => Some(Container::Ogg),
             Codec::Vp8 | Codec::Vp9 | Codec::Av1 => Some(Container::Webm),
             Codec::H264 | Codec::H265 => Some(Container::Mp4),
+            Codec::Pcmu | Codec::Pcma | Codec::G722 | Codec::L16 => Some(Container::Wav),
             _ => None,
         }
+    }
+}
+
+/// RTP clock rate of a codec when neither metadata nor the payload type says:
+/// G.711 and G.722 are always 8000 Hz (RFC 3551 §4.5.14, §4.5.2), L16 on
+/// static payload types 10 and 11 is 44100 Hz (§6, Table 4).
+pub fn default_clock_rate(codec: Codec, payload_type: Option<u8>) -> Option<u32> {
+    match (codec, payload_type) {
+        (Codec::Pcmu | Codec::Pcma | Codec::G722, _) => Some(8000),
+        (Codec::L16, Some(10 | 11)) => Some(44_100),
+        _ => None,
+    }
+}
+
+/// Channels of a codec when neither metadata nor SDP says: Opus 2 (RFC 7587 §7
+/// always signals 2), L16 on static payload type 10 stereo (RFC 3551 §6), others mono.
+pub fn default_channels(codec: Codec, payload_type: Option<u8>) -> u8 {
+    match (codec, payload_type) {
+        (Codec::Opus, _) | (Codec::L16, Some(10)) => 2,
+        _ => 1,
     }
 }
 
 /// Everything fixed about a track before its first packet.
 #[derive(Clone, Debug)]
 pub struct TrackSetup {
+    /// The container to write (one that carries the codec).
+    pub container: Container,
     /// Codec of the media payload type.
     pub codec: Codec,
     /// Payload type carrying the media; other payload types on the SSRC are skipped.
     pub payload_type: Option<u8>,
     /// RTP clock rate.
     pub clock_rate: u32,
-    /// Audio channels (Opus).
+    /// Audio channels (Opus, L16, G.711).
     pub channels: u8,
     /// Final path of the file.
     pub path: PathBuf,
@@ -151,6 +182,10 @@ pub struct TrackStats {
     pub gaps: u64,
     /// Padding-only packets (no payload) skipped.
     pub padding_only: u64,
+    /// RFC 4588 retransmissions received.
+    pub rtx_packets: u64,
+    /// Retransmissions that restored a packet missing from the media stream.
+    pub recovered_rtx: u64,
 }
 
 /// The per-track pipeline.
@@ -169,6 +204,8 @@ pub struct TrackRecorder {
     jumps: u64,
     gaps: u64,
     padding_only: u64,
+    rtx_packets: u64,
+    recovered_rtx: u64,
     frames_written: u64,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
@@ -180,7 +217,7 @@ impl TrackRecorder {
     pub fn new(setup: TrackSetup) -> Result<Self, TrackError> {
         let container =
             Container::for_codec(setup.codec).ok_or(TrackError::Unsupported(setup.codec))?;
-        let depack = Depacketizer::with_fmtp(setup.codec, setup.fmtp.as_deref())
+        let depack = Depacketizer::with_fmtp(setup.codec, setup.channels, setup.fmtp.as_deref())
             .map_err(|_| TrackError::Unsupported(setup.codec))?;
         if let Some(dir) = setup.path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| MuxError::Io {
@@ -189,7 +226,7 @@ impl TrackRecorder {
             })?;
         }
         let muxer = match (container, setup.codec) {
-            (Container::Ogg, _) => Muxer::Ogg(OggOpusWriter::new(
+            (Container::Ogg, Codec::Opus) => Muxer::Ogg(OggOpusWriter::new(
                 setup.path.clone(),
                 OpusConfig::new(setup.channels, setup.uid as u32),
             )?),
@@ -198,6 +235,12 @@ impl TrackRecorder {
                     Codec::Vp8 => WebmCodec::Vp8,
                     Codec::Vp9 => WebmCodec::Vp9,
                     Codec::Av1 => WebmCodec::Av1,
+                    // RFC 7845 §5.1 pre-skip, as the Ogg writer uses.
+                    Codec::Opus => WebmCodec::Opus {
+                        channels: setup.channels,
+                        pre_skip: 312,
+                        input_sample_rate: 48_000,
+                    },
                     other => return Err(TrackError::Unsupported(other)),
                 };
                 Muxer::Webm(WebmWriter::new(
@@ -223,6 +266,24 @@ impl TrackRecorder {
                     },
                 )?))
             }
+            (Container::Wav, codec) => {
+                let codec = match codec {
+                    Codec::Pcmu => WavCodec::Pcmu,
+                    Codec::Pcma => WavCodec::Pcma,
+                    Codec::G722 => WavCodec::G722,
+                    Codec::L16 => WavCodec::L16,
+                    other => return Err(TrackError::Unsupported(other)),
+                };
+                Muxer::Wav(WavWriter::new(
+                    setup.path.clone(),
+                    WavConfig {
+                        codec,
+                        clock_rate: setup.clock_rate,
+                        channels: setup.channels,
+                    },
+                )?)
+            }
+            (_, codec) => return Err(TrackError::Unsupported(codec)),
         };
         Ok(TrackRecorder {
             reorder: ReorderBuffer::new(setup.reorder),
@@ -237,6 +298,8 @@ impl TrackRecorder {
             jumps: 0,
             gaps: 0,
             padding_only: 0,
+            rtx_packets: 0,
+            recovered_rtx: 0,
             frames_written: 0,
             first_time: None,
             last_time: None,
@@ -250,6 +313,21 @@ impl TrackRecorder {
         self.first_time.get_or_insert(a.time);
         self.last_time = Some(self.last_time.map_or(a.time, |t| t.max(a.time)));
         self.reorder.push(a);
+        self.drain()
+    }
+
+    /// Feeds a packet restored from an RFC 4588 retransmission.
+    ///
+    /// It fills its gap if the original has not been released as lost yet; a
+    /// retransmission of a packet that did arrive is a duplicate and dropped.
+    pub fn push_rtx(&mut self, a: Arrival) -> Result<(), TrackError> {
+        self.rtx_packets += 1;
+        let before = self.reorder.stats();
+        self.reorder.push(a);
+        let after = self.reorder.stats();
+        if after.duplicates == before.duplicates && after.late == before.late {
+            self.recovered_rtx += 1;
+        }
         self.drain()
     }
 
@@ -379,6 +457,8 @@ impl TrackRecorder {
             timestamp_jumps: self.jumps,
             gaps: self.gaps,
             padding_only: self.padding_only,
+            rtx_packets: self.rtx_packets,
+            recovered_rtx: self.recovered_rtx,
         }
     }
 }
@@ -392,6 +472,7 @@ mod tests {
 
     fn opus_track(dir: &std::path::Path) -> TrackRecorder {
         TrackRecorder::new(TrackSetup {
+            container: Container::Ogg,
             codec: Codec::Opus,
             payload_type: Some(111),
             clock_rate: 48_000,
@@ -422,6 +503,7 @@ mod tests {
     fn h264_parameter_sets_from_fmtp() {
         let dir = tempfile::tempdir().unwrap();
         let mut t = TrackRecorder::new(TrackSetup {
+            container: Container::Mp4,
             codec: Codec::H264,
             payload_type: Some(96),
             clock_rate: 90_000,
@@ -484,6 +566,65 @@ mod tests {
             "{}",
             file.duration_ms
         );
+    }
+
+    #[test]
+    fn static_payload_type_defaults() {
+        // (codec, payload type, clock rate, channels)
+        let cases = [
+            (Codec::Pcmu, Some(0), Some(8000), 1),
+            (Codec::Pcma, None, Some(8000), 1),
+            (Codec::G722, Some(9), Some(8000), 1),
+            (Codec::L16, Some(10), Some(44_100), 2),
+            (Codec::L16, Some(11), Some(44_100), 1),
+            (Codec::L16, Some(96), None, 1),
+            (Codec::Opus, Some(111), None, 2),
+        ];
+        for (codec, pt, clock, channels) in cases {
+            assert_eq!(default_clock_rate(codec, pt), clock, "{codec:?} {pt:?}");
+            assert_eq!(default_channels(codec, pt), channels, "{codec:?} {pt:?}");
+        }
+    }
+
+    #[test]
+    fn l16_stereo_track_writes_a_stereo_wav_with_gaps_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        let mut t = TrackRecorder::new(TrackSetup {
+            container: Container::Wav,
+            codec: Codec::L16,
+            payload_type: Some(96),
+            clock_rate: 16_000,
+            channels: 2,
+            path: path.clone(),
+            uid: 7,
+            reorder: ReorderConfig::default(),
+            fmtp: None,
+        })
+        .expect("track starts");
+        // 20 ms of 16 kHz stereo = 320 ticks, 1280 octets; packet 3 is lost.
+        let payload = [0x01u8, 0x02].repeat(640);
+        for i in (0..10u16).filter(|&i| i != 3) {
+            push(
+                &mut t,
+                i,
+                u32::from(i) * 320,
+                i64::from(i) * 20,
+                96,
+                &payload,
+            );
+        }
+        let (file, stats) = t.finish();
+        let file = file.expect("file written");
+        assert_eq!((stats.frames_written, stats.frames_inserted), (9, 1));
+        assert_eq!(file.duration_ms, 200);
+        let b = std::fs::read(&path).unwrap();
+        assert_eq!(u16::from_le_bytes([b[22], b[23]]), 2, "channels");
+        assert_eq!(u32::from_le_bytes([b[24], b[25], b[26], b[27]]), 16_000);
+        let data = &b[44..];
+        assert_eq!(data.len(), 10 * 1280);
+        assert_eq!(&data[..2], [0x02, 0x01], "little-endian");
+        assert!(data[3 * 1280..4 * 1280].iter().all(|&x| x == 0), "silence");
     }
 
     #[test]

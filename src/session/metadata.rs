@@ -331,7 +331,53 @@ struct RawTrack {
 #[serde(deny_unknown_fields)]
 struct RawSrtp {
     profile: String,
-    key_base64: String,
+    #[serde(default)]
+    key_base64: Option<String>,
+    #[serde(default)]
+    key_file: Option<String>,
+    #[serde(default)]
+    key_env: Option<String>,
+}
+
+/// The base64 key of `srtp` and the field it came from: `key_base64` itself, the
+/// contents of `key_file` (relative to the metadata file) or the environment variable
+/// `key_env`, surrounding whitespace trimmed. Exactly one must be given.
+fn srtp_key_text(
+    p: &mut Problems,
+    at: &str,
+    s: &RawSrtp,
+    path: &Path,
+) -> Option<(&'static str, String)> {
+    match (&s.key_base64, &s.key_file, &s.key_env) {
+        (Some(k), None, None) => Some(("key_base64", k.clone())),
+        (None, Some(f), None) => {
+            let file = path.parent().unwrap_or(Path::new("")).join(f);
+            match std::fs::read_to_string(&file) {
+                Ok(text) => Some(("key_file", text.trim().to_string())),
+                Err(e) => {
+                    let at = format!("{at}.srtp.key_file");
+                    p.push(&at, format_args!("cannot read {}: {e}", file.display()));
+                    None
+                }
+            }
+        }
+        (None, None, Some(v)) => match std::env::var(v) {
+            Ok(text) => Some(("key_env", text.trim().to_string())),
+            Err(_) => {
+                let at = format!("{at}.srtp.key_env");
+                p.push(
+                    &at,
+                    format_args!("environment variable {} is not set", escape(v)),
+                );
+                None
+            }
+        },
+        _ => {
+            let at = format!("{at}.srtp");
+            p.push(&at, "needs exactly one of key_base64, key_file, key_env");
+            None
+        }
+    }
 }
 
 fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CaptureTime>, D::Error> {
@@ -442,7 +488,7 @@ fn build(raw: RawSession, path: &Path) -> Result<SessionMap, MetadataError> {
         }
         for (ti, rt) in rp.tracks.iter().enumerate() {
             let at = format!("{at}.tracks[{ti}]");
-            let track = build_track(&mut p, &at, rt);
+            let track = build_track(&mut p, &at, rt, path);
             for (field, ssrc) in [("ssrc", track.ssrc), ("rtx_ssrc", track.rtx_ssrc)] {
                 let Some(ssrc) = ssrc else { continue };
                 let here = format!("{at}.{field}");
@@ -491,7 +537,7 @@ fn build(raw: RawSession, path: &Path) -> Result<SessionMap, MetadataError> {
     })
 }
 
-fn build_track(p: &mut Problems, at: &str, rt: &RawTrack) -> TrackSpec {
+fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackSpec {
     let mut t = TrackSpec::new(p.id(&format!("{at}.track_id"), &rt.track_id), rt.kind);
     t.source = rt.source;
     t.ssrc = rt.ssrc;
@@ -552,7 +598,9 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack) -> TrackSpec {
     t.mid = rt.mid.clone();
     t.rid = rt.rid.clone();
     t.fmtp = rt.fmtp.clone();
-    if let Some(s) = &rt.srtp {
+    if let Some(s) = &rt.srtp
+        && let Some((field, key)) = srtp_key_text(p, at, s, path)
+    {
         match srtp_key_len(&s.profile) {
             None => p.push(
                 &format!("{at}.srtp.profile"),
@@ -567,10 +615,10 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack) -> TrackSpec {
                 ),
             ),
             // Never print the key itself, not even when it is wrong.
-            Some(want) => match base64_decoded_len(&s.key_base64) {
-                None => p.push(&format!("{at}.srtp.key_base64"), "is not base64"),
+            Some(want) => match base64_decoded_len(&key) {
+                None => p.push(&format!("{at}.srtp.{field}"), "is not base64"),
                 Some(n) if n != want => p.push(
-                    &format!("{at}.srtp.key_base64"),
+                    &format!("{at}.srtp.{field}"),
                     format_args!(
                         "decodes to {n} bytes, {} needs {want} (master key || salt)",
                         s.profile
@@ -579,7 +627,7 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack) -> TrackSpec {
                 Some(_) => {
                     let spec = SrtpSpec {
                         profile: s.profile.clone(),
-                        key_base64: s.key_base64.clone(),
+                        key_base64: key,
                     };
                     t.srtp_candidates.push(spec.clone());
                     t.srtp = Some(spec);
@@ -988,10 +1036,7 @@ mod tests {
             defs["track"]["required"],
             serde_json::json!(["track_id", "kind"])
         );
-        assert_eq!(
-            defs["srtp"]["required"],
-            serde_json::json!(["profile", "key_base64"])
-        );
+        assert_eq!(defs["srtp"]["required"], serde_json::json!(["profile"]));
         let profiles: Vec<&str> = SRTP_PROFILES.iter().map(|(p, _)| *p).collect();
         assert_eq!(
             defs["srtp"]["properties"]["profile"]["enum"],
@@ -1075,6 +1120,62 @@ mod tests {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod srtp_key_sources {
+    use super::*;
+
+    const KEY: &str = "9sOd+W72ilwfNgNt0FzlGYj6YZPMqN1sJJx43UuS";
+
+    fn with_srtp(srtp: &str, path: &Path) -> Result<SessionMap, String> {
+        let text = format!(
+            r#"{{"room_id": "r", "peers": [{{"peer_id": "a", "tracks": [{{"track_id": "m", "kind": "audio", "srtp": {srtp}}}]}}]}}"#
+        );
+        parse_metadata(&text, path).map_err(|e| e.to_string())
+    }
+
+    /// Keys from a file (relative to the metadata file); errors name the field, never
+    /// the key.
+    #[test]
+    fn key_file_and_key_env() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("alice.key"), format!("{KEY}\n")).unwrap();
+        std::fs::write(dir.path().join("short.key"), "c2VjcmV0").unwrap();
+        let meta = dir.path().join("m.json");
+        // key_env is read through a child process's environment in tests/srtp.rs: setting
+        // a variable here would race with other test threads reading theirs.
+        let srtp = r#"{"profile": "AES_CM_128_HMAC_SHA1_80", "key_file": "alice.key"}"#;
+        let m = with_srtp(srtp, &meta).unwrap();
+        assert_eq!(m.peers[0].tracks[0].srtp.as_ref().unwrap().key_base64, KEY);
+        let errors = [
+            (
+                r#"{"profile": "AES_CM_128_HMAC_SHA1_80"}"#,
+                "peers[0].tracks[0].srtp: needs exactly one of key_base64, key_file, key_env",
+            ),
+            (
+                r#"{"profile": "AES_CM_128_HMAC_SHA1_80", "key_file": "x", "key_env": "y"}"#,
+                "peers[0].tracks[0].srtp: needs exactly one of key_base64, key_file, key_env",
+            ),
+            (
+                r#"{"profile": "AES_CM_128_HMAC_SHA1_80", "key_env": "RTPREC_TEST_UNSET_6"}"#,
+                "peers[0].tracks[0].srtp.key_env: environment variable \"RTPREC_TEST_UNSET_6\" is not set",
+            ),
+            (
+                r#"{"profile": "AES_CM_128_HMAC_SHA1_80", "key_file": "short.key"}"#,
+                "peers[0].tracks[0].srtp.key_file: decodes to 6 bytes, AES_CM_128_HMAC_SHA1_80 needs 30 (master key || salt)",
+            ),
+            (
+                r#"{"profile": "AES_CM_128_HMAC_SHA1_80", "key_file": "missing.key"}"#,
+                "peers[0].tracks[0].srtp.key_file: cannot read",
+            ),
+        ];
+        for (srtp, want) in errors {
+            let e = with_srtp(srtp, &meta).unwrap_err();
+            assert!(e.contains(want), "{e}\nwant: {want}");
+            assert!(!e.contains("c2VjcmV0") && !e.contains(KEY), "{e}");
         }
     }
 }

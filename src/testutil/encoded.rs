@@ -1,5 +1,6 @@
 //! Real encoded media for the generator: frames read from IVF (VP8, VP9, AV1),
-//! Annex B (H.264, H.265, as ffmpeg's `-f h264`/`-f hevc` write) and Ogg Opus files.
+//! Annex B (H.264, H.265, as ffmpeg's `-f h264`/`-f hevc` write) and Ogg Opus files,
+//! and raw sample-based audio (G.711 `.ul`/`.al`, `.g722`, big-endian 16-bit PCM) cut into packets.
 //!
 //! IVF: a 32-byte file header (`DKIF`, version, header size, fourcc, width,
 //! height, timebase denominator and numerator, frame count), then per frame a
@@ -36,6 +37,14 @@ pub enum EncodedCodec {
     H264,
     /// H.265 access units from Annex B, stored length-prefixed.
     H265,
+    /// G.711 mu-law bytes (`ffmpeg -f mulaw`), 8000 Hz.
+    Pcmu,
+    /// G.711 A-law bytes (`ffmpeg -f alaw`), 8000 Hz.
+    Pcma,
+    /// G.722 bytes (`ffmpeg -f g722`), 8000 Hz RTP clock (RFC 3551 §4.5.2).
+    G722,
+    /// Mono 16-bit big-endian PCM at 44100 Hz (`ffmpeg -f s16be`), static PT 11.
+    L16,
 }
 
 impl EncodedCodec {
@@ -48,6 +57,22 @@ impl EncodedCodec {
             | EncodedCodec::Av1
             | EncodedCodec::H264
             | EncodedCodec::H265 => 90_000,
+            EncodedCodec::Pcmu | EncodedCodec::Pcma | EncodedCodec::G722 => 8000,
+            EncodedCodec::L16 => 44_100,
+        }
+    }
+
+    /// Octets per RTP tick of sample-based audio (RFC 3551 §4.5), `None` for framed codecs.
+    pub fn bytes_per_tick(self) -> Option<usize> {
+        match self {
+            EncodedCodec::Pcmu | EncodedCodec::Pcma | EncodedCodec::G722 => Some(1),
+            EncodedCodec::L16 => Some(2),
+            EncodedCodec::Opus
+            | EncodedCodec::Vp8
+            | EncodedCodec::Vp9
+            | EncodedCodec::Av1
+            | EncodedCodec::H264
+            | EncodedCodec::H265 => None,
         }
     }
 }
@@ -163,6 +188,45 @@ impl EncodedStream {
         Ok(EncodedStream {
             codec,
             dimensions: Some((u16le(12), u16le(14))),
+            frames,
+        })
+    }
+
+    /// Reads raw sample-based audio and cuts it into packets of `ticks` RTP ticks
+    /// (the last one shorter when the file ends mid-packet).
+    pub fn read_raw_audio_file(
+        path: &Path,
+        codec: EncodedCodec,
+        ticks: u32,
+    ) -> Result<Self, EncodedError> {
+        Self::parse_raw_audio(&std::fs::read(path)?, codec, ticks)
+    }
+
+    /// Cuts raw sample-based audio into packets of `ticks` RTP ticks.
+    pub fn parse_raw_audio(
+        b: &[u8],
+        codec: EncodedCodec,
+        ticks: u32,
+    ) -> Result<Self, EncodedError> {
+        let per_tick = codec
+            .bytes_per_tick()
+            .ok_or_else(|| bad(format!("{codec:?} is not sample-based audio")))?;
+        if ticks == 0 || !b.len().is_multiple_of(per_tick) {
+            return Err(bad("raw audio: zero packet length or a partial sample"));
+        }
+        let frames = b
+            .chunks(ticks as usize * per_tick)
+            .enumerate()
+            .map(|(i, c)| EncodedFrame {
+                offset: i as u32 * ticks,
+                duration: (c.len() / per_tick) as u32,
+                keyframe: true,
+                data: c.to_vec(),
+            })
+            .collect();
+        Ok(EncodedStream {
+            codec,
+            dimensions: None,
             frames,
         })
     }

@@ -30,6 +30,10 @@ pub enum MediaKind {
     Vp9,
     /// AV1 (AOM RTP), 90 kHz clock; only from encoded frames ([`StreamSpec::encoded`]).
     Av1,
+    /// G.722, PT 9, 8000 Hz RTP clock; only from encoded frames.
+    G722,
+    /// L16 mono, PT 11, 44100 Hz; only from encoded frames.
+    L16,
     /// H.265 (RFC 7798), 90 kHz clock; only from encoded frames ([`StreamSpec::encoded`]).
     H265,
 }
@@ -39,7 +43,8 @@ impl MediaKind {
     pub fn clock_rate(self) -> u32 {
         match self {
             MediaKind::Opus => 48_000,
-            MediaKind::Pcmu | MediaKind::Pcma => 8_000,
+            MediaKind::Pcmu | MediaKind::Pcma | MediaKind::G722 => 8_000,
+            MediaKind::L16 => 44_100,
             MediaKind::Vp8
             | MediaKind::H264
             | MediaKind::Vp9
@@ -58,6 +63,8 @@ impl MediaKind {
             MediaKind::H264 => 102,
             MediaKind::Vp9 => 98,
             MediaKind::Av1 => 45,
+            MediaKind::G722 => 9,
+            MediaKind::L16 => 11,
             MediaKind::H265 => 104,
         }
     }
@@ -80,6 +87,8 @@ impl MediaKind {
             MediaKind::H264 => "h264",
             MediaKind::Vp9 => "vp9",
             MediaKind::Av1 => "av1",
+            MediaKind::G722 => "g722",
+            MediaKind::L16 => "l16",
             MediaKind::H265 => "h265",
         }
     }
@@ -151,6 +160,10 @@ impl StreamSpec {
             EncodedCodec::Vp8 => MediaKind::Vp8,
             EncodedCodec::Vp9 => MediaKind::Vp9,
             EncodedCodec::Av1 => MediaKind::Av1,
+            EncodedCodec::Pcmu => MediaKind::Pcmu,
+            EncodedCodec::Pcma => MediaKind::Pcma,
+            EncodedCodec::G722 => MediaKind::G722,
+            EncodedCodec::L16 => MediaKind::L16,
             EncodedCodec::H264 => MediaKind::H264,
             EncodedCodec::H265 => MediaKind::H265,
         };
@@ -190,7 +203,8 @@ impl StreamSpec {
     pub fn ts_step(&self) -> u32 {
         match self.kind {
             MediaKind::Opus => 960,
-            MediaKind::Pcmu | MediaKind::Pcma => 160,
+            MediaKind::Pcmu | MediaKind::Pcma | MediaKind::G722 => 160,
+            MediaKind::L16 => 882,
             MediaKind::Vp8
             | MediaKind::H264
             | MediaKind::Vp9
@@ -318,8 +332,14 @@ impl Packetizer {
             }
             MediaKind::Vp8 => self.vp8_frame(n, pool, out),
             MediaKind::H264 => self.h264_frame(n, pool, out),
-            MediaKind::Vp9 | MediaKind::Av1 | MediaKind::H265 => {
-                panic!("synthetic VP9, AV1 and H.265 are not generated: set StreamSpec::encoded")
+            MediaKind::Vp9
+            | MediaKind::Av1
+            | MediaKind::G722
+            | MediaKind::L16
+            | MediaKind::H265 => {
+                panic!(
+                    "synthetic VP9, AV1, G.722, L16 and H.265 are not generated: set StreamSpec::encoded"
+                )
             }
         }
     }

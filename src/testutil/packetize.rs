@@ -74,7 +74,12 @@ impl FramePacketizer {
         let first = self.frames == 0;
         self.frames += 1;
         match self.codec {
-            EncodedCodec::Opus => out.push(Payload {
+            // One packet per frame; the marker starts the talkspurt (RFC 3551 §4.1).
+            EncodedCodec::Opus
+            | EncodedCodec::Pcmu
+            | EncodedCodec::Pcma
+            | EncodedCodec::G722
+            | EncodedCodec::L16 => out.push(Payload {
                 data: frame.data.clone(),
                 marker: first,
             }),
@@ -162,7 +167,6 @@ impl FramePacketizer {
     }
 }
 
-/// Splits `len` bytes into the fewest chunks of at most `max`, sizes differing by at most one.
 /// H.264/H.265 access unit (length-prefixed NAL units) to STAP-A/AP, single NAL and FU-A/FU packets.
 fn h26x(frame: &EncodedFrame, h265: bool, max: usize, out: &mut Vec<Payload>) {
     let mut nals = Vec::new();
@@ -245,6 +249,7 @@ fn h26x(frame: &EncodedFrame, h265: bool, max: usize, out: &mut Vec<Payload>) {
     }
 }
 
+/// Splits `len` bytes into the fewest chunks of at most `max`, sizes differing by at most one.
 fn split_even(len: usize, max: usize) -> Vec<(usize, usize)> {
     let n = len.div_ceil(max.max(1)).max(1);
     let (base, extra) = (len / n, len % n);
@@ -369,6 +374,10 @@ mod tests {
             EncodedCodec::Av1 => Codec::Av1,
             EncodedCodec::H264 => Codec::H264,
             EncodedCodec::H265 => Codec::H265,
+            EncodedCodec::Pcmu => Codec::Pcmu,
+            EncodedCodec::Pcma => Codec::Pcma,
+            EncodedCodec::G722 => Codec::G722,
+            EncodedCodec::L16 => Codec::L16,
         })
         .unwrap();
         let (mut seq, mut out, mut per_frame) = (100u64, Vec::new(), Vec::new());

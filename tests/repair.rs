@@ -1,0 +1,236 @@
+//! Repair: RFC 4588 retransmissions restore lost packets before depacketization.
+
+use crate::util::*;
+use serde_json::json;
+use std::path::Path;
+
+/// 100 Opus packets; 5 are lost and retransmitted 60 ms later on the RTX SSRC, one
+/// is lost and never retransmitted, and one that did arrive is retransmitted anyway.
+fn rtx_capture(path: &Path) {
+    use rtprec::testutil::packet::{LinkKind, udp_frame};
+    use rtprec::testutil::rtp::RtpBuilder;
+    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
+    let mut w =
+        PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
+    let t0 = 1_795_428_000_000_000_000i64;
+    let (src, dst) = (
+        "10.0.0.1:4000".parse().unwrap(),
+        "10.0.0.9:5000".parse().unwrap(),
+    );
+    let opus = [0xfc, 0xff, 0xfe];
+    let lost = [10u16, 11, 40, 70, 71];
+    let mut packets: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut rtx_seq = 500u16;
+    for i in 0..100u16 {
+        let t = t0 + i64::from(i) * 20_000_000;
+        let media = RtpBuilder::new(111, 1000 + i, u32::from(i) * 960, 0x1111_1111).build(&opus);
+        if i != 90 && !lost.contains(&i) {
+            packets.push((t, media));
+        }
+        if lost.contains(&i) || i == 50 {
+            let mut payload = (1000 + i).to_be_bytes().to_vec();
+            payload.extend_from_slice(&opus);
+            packets.push((
+                t + 60_000_000,
+                RtpBuilder::new(97, rtx_seq, u32::from(i) * 960, 0x1111_2222).build(&payload),
+            ));
+            rtx_seq += 1;
+        }
+    }
+    packets.sort_by_key(|p| p.0);
+    let mut frame = Vec::new();
+    for (n, (t, pkt)) in packets.iter().enumerate() {
+        frame.clear();
+        udp_frame(&mut frame, LinkKind::Ethernet, src, dst, n as u16, pkt);
+        w.write_packet(*t, &frame).unwrap();
+    }
+    w.into_inner().unwrap();
+}
+
+#[test]
+fn rtx_restores_lost_packets_and_drops_retransmitted_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cap = tmp.path().join("rtx.pcap");
+    rtx_capture(&cap);
+    let meta = tmp.path().join("m.json");
+    std::fs::write(
+        &meta,
+        serde_json::to_vec(
+            &json!({"room_id": "r", "session_id": "s", "peers": [{"peer_id": "p", "tracks": [
+            {"track_id": "mic", "kind": "audio", "ssrc": "0x11111111", "rtx_ssrc": "0x11112222",
+             "codec": "opus", "payload_type": 111, "rtx_payload_type": 97}]}]}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let out = rtprec()
+        .arg("record")
+        .arg(&cap)
+        .arg("-m")
+        .arg(&meta)
+        .arg("-o")
+        .arg(tmp.path().join("out"))
+        .args(["--events", "none", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = json(&out);
+    assert_eq!(
+        m["assets"].as_array().unwrap().len(),
+        1,
+        "the RTX stream is not a track"
+    );
+    let st = &m["assets"][0]["stats"];
+    // 94 originals arrived; 5 of the 6 missing were retransmitted in time; packet 90 stays lost.
+    assert_eq!(st["packets"], 94);
+    assert_eq!(st["recovered"], 5);
+    assert_eq!(st["lost"], 1);
+    assert_eq!(st["duplicates"], 1);
+    assert_eq!(st["frames_written"], 99);
+    assert_eq!(
+        st["frames_inserted"], 1,
+        "the one unrecovered packet is concealed"
+    );
+}
+
+/// A peer's camera (VP8) and microphone (Opus). On the sender's clock the audio
+/// starts 300 ms after the video; the network delays audio 200 ms more, so in
+/// capture time it arrives 500 ms after. Each sends an RTCP sender report.
+fn av_capture(path: &Path, with_srs: bool) {
+    use rtprec::testutil::packet::{LinkKind, udp_frame};
+    use rtprec::testutil::rtp::{RtpBuilder, ntp_from_unix_nanos, push_sender_report};
+    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
+    let mut w =
+        PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
+    let t0 = 1_795_428_000_000_000_000i64; // sender clock = capture clock for video
+    let (v_ssrc, a_ssrc) = (0x0000_0a01u32, 0x0000_0b01u32);
+    let (v_ts0, a_ts0) = (90_000u32 * 7, 48_000u32 * 3);
+    let vp8_key = [
+        0x10, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, 1, 2, 3, 4,
+    ];
+    let mut packets: Vec<(i64, Vec<u8>)> = Vec::new();
+    for i in 0..60u32 {
+        let t = t0 + i64::from(i) * 33_333_333;
+        let pkt = RtpBuilder::new(96, 100 + i as u16, v_ts0 + i * 3000, v_ssrc)
+            .marker(true)
+            .build(&vp8_key);
+        packets.push((t, pkt));
+    }
+    for i in 0..100u32 {
+        // Sent 300 ms after the video's first frame, captured 200 ms later still.
+        let t = t0 + 500_000_000 + i64::from(i) * 20_000_000;
+        packets.push((
+            t,
+            RtpBuilder::new(111, 7 + i as u16, a_ts0 + i * 960, a_ssrc).build(&[0xfc, 0xff, 0xfe]),
+        ));
+    }
+    if with_srs {
+        // Each SR maps an RTP timestamp to the sender's NTP time.
+        let mut sr = Vec::new();
+        push_sender_report(
+            &mut sr,
+            v_ssrc,
+            ntp_from_unix_nanos(t0 + 1_000_000_000),
+            v_ts0 + 90_000,
+            30,
+            0,
+            &[],
+        );
+        packets.push((t0 + 1_000_000_000, sr));
+        let mut sr = Vec::new();
+        push_sender_report(
+            &mut sr,
+            a_ssrc,
+            ntp_from_unix_nanos(t0 + 1_300_000_000),
+            a_ts0 + 48_000,
+            50,
+            0,
+            &[],
+        );
+        packets.push((t0 + 1_500_000_000, sr));
+    }
+    packets.sort_by_key(|p| p.0);
+    let mut frame = Vec::new();
+    for (n, (t, pkt)) in packets.iter().enumerate() {
+        frame.clear();
+        let src = if pkt[1] == 200 || pkt.get(8..12) == Some(&a_ssrc.to_be_bytes()[..]) {
+            "10.0.0.1:4002"
+        } else {
+            "10.0.0.1:4000"
+        };
+        udp_frame(
+            &mut frame,
+            LinkKind::Ethernet,
+            src.parse().unwrap(),
+            "10.0.0.9:5000".parse().unwrap(),
+            n as u16,
+            pkt,
+        );
+        w.write_packet(*t, &frame).unwrap();
+    }
+    w.into_inner().unwrap();
+}
+
+#[test]
+fn sender_reports_place_audio_and_video_on_the_senders_timeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = tmp.path().join("m.json");
+    std::fs::write(
+        &meta,
+        serde_json::to_vec(&json!({"room_id": "r", "session_id": "s", "peers": [{"peer_id": "p", "tracks": [
+            {"track_id": "cam", "kind": "video", "ssrc": 0x0a01, "codec": "vp8", "payload_type": 96},
+            {"track_id": "mic", "kind": "audio", "ssrc": 0x0b01, "codec": "opus", "payload_type": 111}]}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let offsets = |with_srs: bool| {
+        let cap = tmp.path().join(format!("av-{with_srs}.pcap"));
+        av_capture(&cap, with_srs);
+        let out = rtprec()
+            .arg("record")
+            .arg(&cap)
+            .arg("-m")
+            .arg(&meta)
+            .arg("-o")
+            .arg(tmp.path().join(format!("out-{with_srs}")))
+            .args(["--events", "none", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m = json(&out);
+        let get = |id: &str| {
+            let a = m["assets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["track_id"] == id)
+                .unwrap();
+            (
+                a["start_offset_ms"].as_i64().unwrap(),
+                a["start_offset_source"].as_str().unwrap().to_string(),
+            )
+        };
+        (get("cam"), get("mic"))
+    };
+    let ((cam, cam_src), (mic, mic_src)) = offsets(true);
+    assert_eq!((cam_src.as_str(), mic_src.as_str()), ("rtcp-sr", "rtcp-sr"));
+    assert!(
+        (mic - cam - 300).abs() <= 10,
+        "audio starts {} ms after video on the sender's clock",
+        mic - cam
+    );
+    // Without sender reports only capture time is known: the network's 200 ms shows.
+    let ((cam, cam_src), (mic, _)) = offsets(false);
+    assert_eq!(cam_src, "capture-time");
+    assert_eq!(mic - cam, 500);
+}

@@ -1,0 +1,171 @@
+//! `rtprec record` of SRTP captures with keys in the session metadata (issue #6).
+
+use crate::util::*;
+use serde_json::{Value, json};
+use std::path::Path;
+
+const ALICE_KEY: &str = "9sOd+W72ilwfNgNt0FzlGYj6YZPMqN1sJJx43UuS";
+const OPUS_KEYS: [(u32, &str); 2] = [
+    (0x1C06_5362, "NjZiYTBmY2FmOGE2ZGU3MmVlMzM4ZDQ0OGVhMTI0"),
+    (0x1C06_5364, "YTEzNjhhMTNmNWUxMjljZTg3MTEyNWQ2YTE2ODQ2"),
+];
+/// A valid key that is none of the above.
+const WRONG_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+fn track(id: &str, ssrc: u32, codec: &str, pt: u8, srtp: Value) -> Value {
+    json!({
+        "track_id": id, "kind": "audio", "ssrc": format!("0x{ssrc:08X}"),
+        "codec": codec, "payload_type": pt, "srtp": srtp,
+    })
+}
+
+fn key(k: &str) -> Value {
+    json!({ "profile": "AES_CM_128_HMAC_SHA1_80", "key_base64": k })
+}
+
+/// Records `capture` with `meta`; returns the output, the out dir and the manifest.
+fn record(
+    capture: &Path,
+    meta: &Value,
+    envs: &[(&str, &str)],
+) -> (std::process::Output, tempfile::TempDir, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let meta_path = dir.path().join("meta.json");
+    std::fs::write(&meta_path, serde_json::to_vec(meta).unwrap()).unwrap();
+    let out = rtprec()
+        .arg("record")
+        .arg(capture)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .arg("-m")
+        .arg(&meta_path)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let manifest = std::fs::read(dir.path().join("out/manifest.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    (out, dir, manifest)
+}
+
+fn asset<'m>(m: &'m Value, track: &str) -> &'m Value {
+    m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["track_id"] == track)
+        .unwrap_or_else(|| panic!("no asset {track} in {m:#}"))
+}
+
+/// No key, whole or in part, in anything rtprec wrote.
+fn assert_no_key(out: &std::process::Output, dir: &Path, keys: &[&str]) {
+    let mut texts = vec![
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ];
+    texts.push(std::fs::read_to_string(dir.join("out/manifest.json")).unwrap_or_default());
+    for k in keys {
+        for t in &texts {
+            assert!(!t.contains(&k[..16]), "a key leaked:\n{t}");
+        }
+    }
+}
+
+/// See: issue #6. G.722 in SRTP, key from the environment: every packet authenticates.
+#[test]
+fn r6_rtpproxy_alice_srtp_authenticates() {
+    let Some(cap) = shared("rtpproxy_alice_srtp.pcap") else {
+        return;
+    };
+    let meta = json!({ "room_id": "r", "peers": [{ "peer_id": "alice", "tracks": [
+        track("mic", 0x2A1A_D144, "g722", 9,
+            json!({ "profile": "AES_CM_128_HMAC_SHA1_80", "key_env": "RTPREC_TEST_ALICE_KEY" })),
+    ]}]});
+    let (out, dir, m) = record(&cap, &meta, &[("RTPREC_TEST_ALICE_KEY", ALICE_KEY)]);
+    let a = asset(&m, "mic");
+    assert_eq!(a["stats"]["packets"], 1556, "{a:#}");
+    assert_eq!(a["stats"]["srtp_auth_failures"], 0, "{a:#}");
+    assert_ne!(a["error"]["code"], "srtp-auth-failed", "{a:#}");
+    assert_no_key(&out, dir.path(), &[ALICE_KEY]);
+}
+
+fn opus_meta(second_key: &str) -> Value {
+    json!({ "room_id": "r", "session_id": "s", "peers": [
+        { "peer_id": "a", "tracks": [track("mic", OPUS_KEYS[0].0, "opus", 111, key(OPUS_KEYS[0].1))] },
+        { "peer_id": "b", "tracks": [track("mic", OPUS_KEYS[1].0, "opus", 111, key(second_key))] },
+    ]})
+}
+
+/// See: issue #6. Opus via TURN, both directions keyed: two clean Ogg files.
+#[test]
+fn r6_srtp_opus_via_turn_records_two_clean_files() {
+    let Some(cap) = shared("srtpdec_udp_call_02_03_client.pcap") else {
+        return;
+    };
+    let (out, dir, m) = record(&cap, &opus_meta(OPUS_KEYS[1].1), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files = Vec::new();
+    for a in m["assets"].as_array().unwrap() {
+        assert_eq!(a["status"], "completed", "{a:#}");
+        assert_eq!(a["container"], "ogg", "{a:#}");
+        assert_eq!(a["stats"]["srtp_auth_failures"], 0, "{a:#}");
+        assert!(
+            a["stats"]["frames_written"].as_u64().unwrap() > 1000,
+            "{a:#}"
+        );
+        files.push(dir.path().join("out").join(a["path"].as_str().unwrap()));
+    }
+    assert_eq!(files.len(), 2);
+    assert_no_key(&out, dir.path(), &[OPUS_KEYS[0].1, OPUS_KEYS[1].1]);
+    if !have_tool("ffmpeg") {
+        return;
+    }
+    for f in files {
+        let o = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&f)
+            .args(["-f", "null", "-"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", f.display());
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            "",
+            "ffmpeg errors on {}",
+            f.display()
+        );
+    }
+}
+
+/// See: issue #6. A wrong key fails exactly that track; the other completes.
+#[test]
+fn r6_srtp_wrong_key_fails_only_that_track() {
+    let Some(cap) = shared("srtpdec_udp_call_02_03_client.pcap") else {
+        return;
+    };
+    let (out, dir, m) = record(&cap, &opus_meta(WRONG_KEY), &[]);
+    assert_eq!(out.status.code(), Some(4));
+    let good = &m["assets"][0];
+    let bad = &m["assets"][1];
+    assert_eq!(
+        (&good["peer_id"], &bad["peer_id"]),
+        (&json!("a"), &json!("b"))
+    );
+    assert_eq!(good["status"], "completed", "{good:#}");
+    assert_eq!(bad["status"], "failed", "{bad:#}");
+    assert_eq!(bad["error"]["code"], "srtp-auth-failed", "{bad:#}");
+    let msg = bad["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("AES_CM_128_HMAC_SHA1_80"), "{msg}");
+    assert_eq!(bad["stats"]["srtp_auth_failures"], 1571, "{bad:#}");
+    assert_eq!(bad["stats"]["packets"], 1571, "{bad:#}");
+    assert_no_key(
+        &out,
+        dir.path(),
+        &[OPUS_KEYS[0].1, OPUS_KEYS[1].1, WRONG_KEY],
+    );
+}
