@@ -20,7 +20,7 @@ ff "${video[@]}" -c:v libvpx-vp9 -b:v 200k -g 30 -deadline realtime -cpu-used 8 
 ff "${video[@]}" -c:v libaom-av1 -b:v 200k -g 30 -cpu-used 8 -usage realtime -lag-in-frames 0 "$src/av1.ivf"
 ff -f lavfi -i sine=frequency=440:sample_rate=48000 -t 4 -c:a libopus -b:a 32k -frame_duration 20 "$src/opus.ogg"
 # H.264/H.265 as raw Annex B, no B-frames (RTP timestamps are presentation times), headers on every key frame.
-# Baseline with 4 slices per picture (zerolatency: sliced threads); High with CABAC and 8x8 transforms.
+# Baseline with 3 slices per picture (zerolatency: sliced threads, 4 threads at 320x240); High with CABAC and 8x8 transforms.
 ff "${video[@]}" -c:v libx264 -profile:v baseline -preset veryfast -tune zerolatency -threads 4 -b:v 150k -g 30 -bf 0 -f h264 "$src/h264-baseline.h264"
 ff "${video[@]}" -c:v libx264 -profile:v high -preset veryfast -threads 1 -b:v 150k -g 30 -bf 0 -f h264 "$src/h264-high.h264"
 ff "${video[@]}" -c:v libx265 -preset ultrafast -b:v 150k -x265-params keyint=30:min-keyint=30:bframes=0:repeat-headers=1:log-level=error -f hevc "$src/h265.hevc"
