@@ -234,3 +234,30 @@ fn sender_reports_place_audio_and_video_on_the_senders_timeline() {
     assert_eq!(cam_src, "capture-time");
     assert_eq!(mic - cam, 500);
 }
+
+#[test]
+fn without_metadata_an_rtx_stream_is_recognised_and_repairs_its_media() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cap = tmp.path().join("rtx.pcap");
+    rtx_capture(&cap);
+    let out = rtprec()
+        .arg("record")
+        .arg(&cap)
+        .arg("-o")
+        .arg(tmp.path().join("out"))
+        .args(["--events", "none", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = json(&out);
+    let assets = m["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 1, "the RTX stream is not a track: {m:#}");
+    assert_eq!(assets[0]["ssrc"], "0x11111111");
+    assert_eq!(assets[0]["stats"]["recovered"], 5);
+    assert_eq!(assets[0]["stats"]["lost"], 1);
+}

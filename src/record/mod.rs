@@ -105,6 +105,10 @@ struct Track {
     packets_seen: u64,
     /// RTP timestamp of the track's first packet (for RTCP sender-report timing).
     first_ts32: Option<u32>,
+    /// Sequence number of the latest packet (to recognise RTX streams without metadata).
+    last_seq16: Option<u16>,
+    /// The 5-tuple of an inferred track.
+    flow: Option<Flow>,
     /// The peer's role, from metadata.
     role: Option<String>,
     /// Left out by the template: why.
@@ -210,6 +214,8 @@ impl Track {
             last_time: None,
             packets_seen: 0,
             first_ts32: None,
+            last_seq16: None,
+            flow: None,
             role: None,
             skipped: None,
             srtp: None,
@@ -713,7 +719,8 @@ impl Recorder<'_> {
         let key = (d.flow, ssrc);
         match self.by_flow.get(&key) {
             Some(Route::Track(i)) => return self.enqueue(*i, arrival(&pkt)),
-            Some(Route::Ignore | Route::Rtx(_)) => return,
+            Some(Route::Rtx(i)) => return self.enqueue_rtx(*i, &pkt, now),
+            Some(Route::Ignore) => return,
             None => {}
         }
         let arrival = arrival(&pkt);
@@ -741,7 +748,17 @@ impl Recorder<'_> {
         p.packets.push(arrival);
         let ripe = p.packets.len() >= PENDING_PACKETS
             || d.meta.time.nanos_since(p.first_time) >= PENDING_NANOS;
-        if ripe {
+        // Retransmissions must reach their track while the gap is still open: an
+        // RTX stream is recognised from its first few packets, not after seconds.
+        let rtx = (2..=8).contains(&p.packets.len()) && p.confirmed();
+        if ripe
+            || (rtx
+                && self
+                    .pending
+                    .get(&key)
+                    .and_then(|p| self.rtx_target(p))
+                    .is_some())
+        {
             self.resolve_pending(key);
         }
     }
@@ -809,6 +826,16 @@ impl Recorder<'_> {
             return;
         }
         let (pt, guess, video_timing) = p.guess();
+        if guess.codec.is_none()
+            && let Some(idx) = self.rtx_target(&p)
+        {
+            // A retransmission stream, not a track: its packets repair the media's.
+            self.by_flow.insert(key, Route::Rtx(idx));
+            for a in p.packets {
+                self.enqueue_rtx_arrival(idx, a);
+            }
+            return;
+        }
         let kind = match guess.codec {
             Some(c) => crate::session::metadata::codec_kind(c),
             None if video_timing => Kind::Video,
@@ -855,6 +882,7 @@ impl Recorder<'_> {
             guess.clock_rate,
         ));
         self.by_flow.insert(key, Route::Track(idx));
+        self.tracks[idx].flow = Some(p.flow);
         let skipped = self.opts.template.excludes(None, kind, Source::Regular);
         if skipped.is_some() {
             self.tracks[idx].skipped = skipped;
@@ -873,8 +901,32 @@ impl Recorder<'_> {
             self.emit_started(idx);
             return;
         }
-        for a in p.packets {
-            self.enqueue(idx, a);
+        // Retransmission streams of this media that were waiting for it join now;
+        // everything buffered is queued in capture order so RTX meets open gaps.
+        self.tracks[idx].last_seq16 = p.packets.last().map(|a| a.seq16);
+        let mut keys: Vec<(Flow, Ssrc)> = self
+            .pending
+            .iter()
+            .filter(|(_, q)| q.flow.src.ip() == p.flow.src.ip() && q.confirmed())
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort();
+        let mut batch: Vec<(Arrival, bool)> = p.packets.into_iter().map(|a| (a, false)).collect();
+        for k in keys {
+            if self.pending.get(&k).and_then(|q| self.rtx_target(q)) == Some(idx)
+                && let Some(q) = self.pending.remove(&k)
+            {
+                self.by_flow.insert(k, Route::Rtx(idx));
+                batch.extend(q.packets.into_iter().map(|a| (a, true)));
+            }
+        }
+        batch.sort_by_key(|(a, _)| a.time);
+        for (a, rtx) in batch {
+            if rtx {
+                self.enqueue_rtx_arrival(idx, a);
+            } else {
+                self.enqueue(idx, a);
+            }
         }
     }
 
@@ -887,6 +939,7 @@ impl Recorder<'_> {
         let first = t.first_time.is_none();
         t.first_time.get_or_insert(a.time);
         t.first_ts32.get_or_insert(a.ts32);
+        t.last_seq16 = Some(a.seq16);
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
         if t.skipped.is_some() {
             // Left out by the template: counted, not recorded, no events.
@@ -935,21 +988,74 @@ impl Recorder<'_> {
     /// the timestamp is the original's. Payloads of 2 bytes or less are padding
     /// (bandwidth probes), not retransmissions.
     fn enqueue_rtx(&mut self, idx: usize, pkt: &RtpPacket<'_>, time: CaptureTime) {
+        let rtx = Arrival {
+            seq16: pkt.sequence_number(),
+            ts32: pkt.timestamp(),
+            marker: pkt.marker(),
+            pt: pkt.payload_type(),
+            payload: pkt.payload().to_vec(),
+            time,
+        };
+        self.enqueue_rtx_arrival(idx, rtx);
+    }
+
+    /// Unwraps an RTX packet (as received) into the original it carries and queues it.
+    fn enqueue_rtx_arrival(&mut self, idx: usize, rtx: Arrival) {
         let t = &mut self.tracks[idx];
-        let payload = pkt.payload();
-        if payload.len() <= 2 || !matches!(t.state, TrackState::Running(_)) || t.srtp.is_some() {
+        if rtx.payload.len() <= 2 || !matches!(t.state, TrackState::Running(_)) || t.srtp.is_some()
+        {
             return;
         }
         let arrival = Arrival {
-            seq16: u16::from_be_bytes([payload[0], payload[1]]),
-            ts32: pkt.timestamp(),
-            marker: pkt.marker(),
-            pt: t.payload_type.unwrap_or(pkt.payload_type()),
-            payload: payload[2..].to_vec(),
-            time,
+            seq16: u16::from_be_bytes([rtx.payload[0], rtx.payload[1]]),
+            ts32: rtx.ts32,
+            marker: rtx.marker,
+            pt: t.payload_type.unwrap_or(rtx.pt),
+            payload: rtx.payload[2..].to_vec(),
+            time: rtx.time,
         };
         t.inbox.push(Inbound { arrival, rtx: true });
         self.queued += 1;
+    }
+
+    /// Without metadata: the track an unidentified stream retransmits (RFC 4588), if any.
+    ///
+    /// An RTX stream shares its media's 5-tuple under BUNDLE (or at least its
+    /// source address), and the first two bytes of its payloads are original
+    /// sequence numbers close to the ones the media stream is sending.
+    fn rtx_target(&self, p: &Pending) -> Option<usize> {
+        let osns: Vec<u16> = p
+            .packets
+            .iter()
+            .filter(|a| a.payload.len() > 2)
+            .map(|a| u16::from_be_bytes([a.payload[0], a.payload[1]]))
+            .collect();
+        let mut distinct = osns.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        // Retransmissions carry different packets (a constant, like a payload
+        // descriptor's first bytes, is not a sequence number) of a stream whose
+        // own payload format rtprec could not recognise.
+        if osns.len() < 2 || distinct.len() * 5 < osns.len() * 4 || p.guess().1.codec.is_some() {
+            return None;
+        }
+        // Packets already sent: at most 1000 behind the media's latest sequence number.
+        let near = |t: &Track| -> usize {
+            let Some(last) = t.last_seq16 else { return 0 };
+            osns.iter()
+                .filter(|&&o| last.wrapping_sub(o) <= 1000)
+                .count()
+        };
+        let (idx, hits) = self
+            .tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                t.flow.is_some_and(|f| f.src.ip() == p.flow.src.ip()) && t.id.ssrc != Some(p.ssrc.0)
+            })
+            .map(|(i, t)| (i, near(t)))
+            .max_by_key(|&(i, hits)| (hits, std::cmp::Reverse(i)))?;
+        (hits * 5 >= osns.len() * 4).then_some(idx)
     }
 
     /// `track.recording.started.success` for a track that has media, at its first packet.
