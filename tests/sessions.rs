@@ -265,3 +265,81 @@ fn a_template_narrows_what_is_recorded_and_lists_the_rest_as_skipped() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("t.json"));
 }
+
+#[test]
+fn metadata_presence_bounds_what_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = tmp.path().join("m.json");
+    std::fs::write(
+        &meta,
+        serde_json::to_vec(&serde_json::json!({"room_id": "r", "session_id": "s", "peers": [{"peer_id": "alice",
+            "joined_at": "2026-11-23T10:00:01Z", "left_at": "2026-11-23T10:00:03Z", "tracks": [
+            {"track_id": "mic", "kind": "audio", "ssrc": "0xB2C7016A", "codec": "opus", "payload_type": 111}]}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let (out, m, _) = record(
+        &testdata("media-opus-vp8.pcap"),
+        &["-m", meta.to_str().unwrap()],
+    );
+    assert!(
+        matches!(out.status.code(), Some(0)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = &m["assets"][0];
+    let (inside, outside) = (
+        a["stats"]["packets"].as_u64().unwrap(),
+        a["stats"]["outside_presence"].as_u64().unwrap(),
+    );
+    assert_eq!(inside + outside, 201);
+    assert!(
+        (99..=101).contains(&inside),
+        "2 s of 20 ms packets inside the presence: {inside}"
+    );
+    assert!(a["started_at"].as_str().unwrap() >= "2026-11-23T10:00:01.000Z");
+    assert!(a["stopped_at"].as_str().unwrap() <= "2026-11-23T10:00:03.000Z");
+    // The session starts when the peer joins: its first packet is at offset 0..20 ms.
+    let off = a["start_offset_ms"].as_i64().unwrap();
+    assert!((0..=20).contains(&off), "{off}");
+}
+
+/// Manifest and events of the demo recording, byte for byte, against tests/snapshots/
+/// (refresh with RTPREC_UPDATE_SNAPSHOTS=1 after an intended change, and review the diff).
+#[test]
+fn manifest_and_events_snapshots() {
+    let meta = testdata("media-opus-vp8.session.json");
+    let dir = tempfile::tempdir().unwrap();
+    let out = rtprec()
+        .arg("record")
+        .arg(testdata("media-opus-vp8.pcap"))
+        .args(["-m", meta.to_str().unwrap(), "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    // The input path is the only machine-dependent field.
+    manifest["inputs"] = serde_json::json!(["media-opus-vp8.pcap"]);
+    manifest["generator"] = serde_json::json!("rtprec");
+    let got = [
+        (
+            "demo-manifest.json",
+            serde_json::to_string_pretty(&manifest).unwrap() + "\n",
+        ),
+        ("demo-events.ndjson", String::from_utf8(out.stdout).unwrap()),
+    ];
+    let snap_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    for (name, text) in got {
+        let path = snap_dir.join(name);
+        if std::env::var_os("RTPREC_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            want == text,
+            "{name} differs from tests/snapshots/{name}:\n{text}"
+        );
+    }
+}

@@ -91,6 +91,9 @@ pub struct AssetStats {
     /// SRTP packets whose authentication tag did not match the track's key (not recorded).
     #[serde(default)]
     pub srtp_auth_failures: u64,
+    /// Packets outside the peer's `joined_at`..`left_at` (metadata), not recorded.
+    #[serde(default)]
+    pub outside_presence: u64,
 }
 
 /// One `track` asset.

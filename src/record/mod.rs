@@ -113,6 +113,10 @@ struct Track {
     role: Option<String>,
     /// Left out by the template: why.
     skipped: Option<String>,
+    /// The peer's presence from metadata (`joined_at`, `left_at`): media outside it is not recorded.
+    presence: (Option<CaptureTime>, Option<CaptureTime>),
+    /// Packets dropped because they fell outside the peer's presence.
+    outside_presence: u64,
     /// SRTP keys of a metadata track (`None`: the track is plain RTP).
     srtp: Option<TrackSrtp>,
 }
@@ -218,6 +222,8 @@ impl Track {
             flow: None,
             role: None,
             skipped: None,
+            presence: (None, None),
+            outside_presence: 0,
             srtp: None,
         }
     }
@@ -516,6 +522,7 @@ impl Recorder<'_> {
                 track.channels = t.channels;
                 track.fmtp.clone_from(&t.fmtp);
                 track.role.clone_from(&peer.role);
+                track.presence = (peer.joined_at, peer.left_at);
                 track.srtp = TrackSrtp::new(&t.srtp_candidates);
                 track.skipped = self
                     .opts
@@ -601,7 +608,18 @@ impl Recorder<'_> {
                 .map(|t| ntp_start(t).map(|s| (((s - min) * 1000.0).round() as i64, "rtcp-sr")))
                 .collect();
         }
-        let start = self.tracks.iter().filter_map(|t| t.first_time).min();
+        // The session starts when its first peer joins (metadata) or with its first packet.
+        let first_join = self
+            .tracks
+            .iter()
+            .filter(|t| t.first_time.is_some())
+            .filter_map(|t| t.presence.0)
+            .min();
+        let first_packet = self.tracks.iter().filter_map(|t| t.first_time).min();
+        let start = match (first_join, first_packet) {
+            (Some(j), Some(p)) => Some(j.min(p)),
+            (j, p) => j.or(p),
+        };
         self.tracks
             .iter()
             .map(|t| match (t.first_time, start) {
@@ -932,6 +950,12 @@ impl Recorder<'_> {
 
     fn enqueue(&mut self, idx: usize, a: Arrival) {
         let t = &mut self.tracks[idx];
+        // A peer's media before it joined or after it left (metadata) is not part of the session.
+        let (joined, left) = t.presence;
+        if joined.is_some_and(|j| a.time < j) || left.is_some_and(|l| a.time > l) {
+            t.outside_presence += 1;
+            return;
+        }
         if t.id.session_id.is_empty() {
             t.id.session_id = format!("s{}", compact_time(self.session_start.unwrap_or(a.time)));
         }
@@ -1256,6 +1280,7 @@ fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
             malformed: st.malformed,
             other_payload_types: st.other_payload_types,
             padding_only: st.padding_only,
+            outside_presence: t.outside_presence,
             srtp_auth_failures: t.srtp.as_ref().map_or(0, |s| s.failures),
         },
     }
