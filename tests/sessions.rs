@@ -343,3 +343,66 @@ fn manifest_and_events_snapshots() {
         );
     }
 }
+
+#[test]
+fn camera_mic_and_screen_are_three_assets_and_screen_can_be_picked() {
+    // Alice publishes mic + camera + screen (her second video stream, here bob's SSRC).
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = tmp.path().join("m.json");
+    std::fs::write(
+        &meta,
+        serde_json::to_vec(&serde_json::json!({"room_id": "r", "session_id": "s", "peers": [{"peer_id": "alice", "role": "host", "tracks": [
+            {"track_id": "mic", "kind": "audio", "ssrc": "0xDF45471F", "codec": "opus", "payload_type": 111},
+            {"track_id": "cam", "kind": "video", "ssrc": "0x5B006D8E", "codec": "vp8", "payload_type": 96},
+            {"track_id": "screen", "kind": "video", "source": "screen", "ssrc": 2232804064u32, "codec": "vp8", "payload_type": 96}]}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let cap = testdata("demo-2peers-opus-vp8.pcap");
+    let (out, m, events) = record(&cap, &["-m", meta.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<(&str, &str, &str)> = m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["track_id"].as_str().unwrap(),
+                a["source"].as_str().unwrap(),
+                a["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("cam", "regular", "completed"),
+            ("mic", "regular", "completed"),
+            ("screen", "screen", "completed")
+        ]
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "track.recording.success")
+            .count(),
+        3
+    );
+    assert!(events.iter().any(|e| e["data"]["source"] == "screen"));
+    let (_, m, _) = record(
+        &cap,
+        &["-m", meta.to_str().unwrap(), "--only-source", "screen"],
+    );
+    let status: Vec<&str> = m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["skipped", "skipped", "completed"]);
+}
