@@ -261,3 +261,98 @@ fn without_metadata_an_rtx_stream_is_recognised_and_repairs_its_media() {
     assert_eq!(assets[0]["stats"]["recovered"], 5);
     assert_eq!(assets[0]["stats"]["lost"], 1);
 }
+
+/// Opus in RED (RFC 2198, PT 63): every packet carries the previous one as a
+/// redundant block; 6 single packets are lost, one pair of consecutive ones too.
+fn red_capture(path: &Path) {
+    use rtprec::testutil::packet::{LinkKind, udp_frame};
+    use rtprec::testutil::rtp::RtpBuilder;
+    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
+    let mut w =
+        PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
+    let t0 = 1_795_428_000_000_000_000i64;
+    let opus = |i: u16| [0xfc, (i >> 8) as u8, i as u8];
+    let lost = [5u16, 17, 33, 48, 60, 77, 90, 91];
+    let mut frame = Vec::new();
+    for i in 0..100u16 {
+        if lost.contains(&i) {
+            continue;
+        }
+        let mut red = Vec::new();
+        if i > 0 {
+            // F=1, PT 111, timestamp offset 960, length 3; then the primary's 1-byte header.
+            red.extend_from_slice(&[
+                0x80 | 111,
+                (960u16 >> 6) as u8,
+                ((960u16 & 0x3f) << 2) as u8,
+                3,
+            ]);
+        }
+        red.push(111);
+        if i > 0 {
+            red.extend_from_slice(&opus(i - 1));
+        }
+        red.extend_from_slice(&opus(i));
+        let pkt = RtpBuilder::new(63, 2000 + i, u32::from(i) * 960, 0x3333_3333).build(&red);
+        frame.clear();
+        udp_frame(
+            &mut frame,
+            LinkKind::Ethernet,
+            "10.0.0.1:4000".parse().unwrap(),
+            "10.0.0.9:5000".parse().unwrap(),
+            i,
+            &pkt,
+        );
+        w.write_packet(t0 + i64::from(i) * 20_000_000, &frame)
+            .unwrap();
+    }
+    w.into_inner().unwrap();
+}
+
+#[test]
+fn red_restores_lost_primaries_from_redundant_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cap = tmp.path().join("red.pcap");
+    red_capture(&cap);
+    let meta = tmp.path().join("m.json");
+    std::fs::write(
+        &meta,
+        serde_json::to_vec(&json!({"room_id": "r", "session_id": "s", "peers": [{"peer_id": "p", "tracks": [
+            {"track_id": "mic", "kind": "audio", "ssrc": "0x33333333", "codec": "opus", "payload_type": 111,
+             "red_payload_type": 63}]}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = rtprec()
+        .arg("record")
+        .arg(&cap)
+        .arg("-m")
+        .arg(&meta)
+        .arg("-o")
+        .arg(tmp.path().join("out"))
+        .args(["--events", "none", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = json(&out);
+    let st = &m["assets"][0]["stats"];
+    // 92 packets arrived; 7 of the 8 lost are in the next packet's redundancy (90's next, 91, is lost too).
+    assert_eq!(st["packets"], 92);
+    assert_eq!(st["recovered"], 7);
+    assert_eq!(st["lost"], 1);
+    assert_eq!(
+        st["duplicates"], 0,
+        "redundancy of packets that arrived is not duplication"
+    );
+    assert_eq!(st["frames_written"], 99);
+    assert_eq!(
+        m["assets"][0]["duration_ms"].as_u64().map(|d| d / 100),
+        Some(19),
+        "2 s of audio, nothing shifted"
+    );
+}

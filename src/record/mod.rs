@@ -95,6 +95,8 @@ struct Track {
     channels: Option<u8>,
     /// SDP/metadata fmtp of the payload type (H.264/H.265 parameter sets).
     fmtp: Option<String>,
+    /// RED payload type (RFC 2198) carrying the media, from metadata/SDP.
+    red_payload_type: Option<u8>,
     container: Option<Container>,
     rel_path: Option<String>,
     state: TrackState,
@@ -210,6 +212,7 @@ impl Track {
             clock_rate: clock,
             channels: None,
             fmtp: None,
+            red_payload_type: None,
             container: None,
             rel_path: None,
             state: TrackState::Idle,
@@ -520,6 +523,7 @@ impl Recorder<'_> {
                 };
                 let mut track = Track::new(id, codec, codec_label, t.payload_type, t.clock_rate);
                 track.channels = t.channels;
+                track.red_payload_type = t.red_payload_type;
                 track.fmtp.clone_from(&t.fmtp);
                 track.role.clone_from(&peer.role);
                 track.presence = (peer.joined_at, peer.left_at);
@@ -1188,6 +1192,7 @@ fn start_track(
         uid,
         reorder,
         fmtp: t.fmtp.clone(),
+        red_payload_type: t.red_payload_type,
     };
     t.container = Some(container);
     t.clock_rate = Some(clock_rate);
@@ -1270,7 +1275,7 @@ fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
             reordered: st.reorder.reordered,
             late: st.reorder.late,
             resets: st.reorder.resets,
-            recovered: st.recovered_rtx,
+            recovered: st.recovered_rtx + st.recovered_red,
             frames_written: st.frames_written,
             frames_dropped_incomplete: st.frames_dropped_incomplete,
             frames_dropped_until_keyframe: st.frames_dropped_until_keyframe,

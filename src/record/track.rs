@@ -134,6 +134,8 @@ pub struct TrackSetup {
     pub uid: u64,
     /// Reorder window.
     pub reorder: ReorderConfig,
+    /// RED payload type (RFC 2198) whose blocks carry this track's media.
+    pub red_payload_type: Option<u8>,
     /// SDP fmtp parameters of the payload type (H.264/H.265 `sprop-*` parameter sets).
     pub fmtp: Option<String>,
 }
@@ -186,6 +188,8 @@ pub struct TrackStats {
     pub rtx_packets: u64,
     /// Retransmissions that restored a packet missing from the media stream.
     pub recovered_rtx: u64,
+    /// RED redundant blocks that restored a lost packet.
+    pub recovered_red: u64,
 }
 
 /// The per-track pipeline.
@@ -206,6 +210,9 @@ pub struct TrackRecorder {
     padding_only: u64,
     rtx_packets: u64,
     recovered_rtx: u64,
+    recovered_red: u64,
+    red_redundant: u64,
+    red_malformed: u64,
     frames_written: u64,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
@@ -300,6 +307,9 @@ impl TrackRecorder {
             padding_only: 0,
             rtx_packets: 0,
             recovered_rtx: 0,
+            recovered_red: 0,
+            red_redundant: 0,
+            red_malformed: 0,
             frames_written: 0,
             first_time: None,
             last_time: None,
@@ -312,7 +322,56 @@ impl TrackRecorder {
         self.packets += 1;
         self.first_time.get_or_insert(a.time);
         self.last_time = Some(self.last_time.map_or(a.time, |t| t.max(a.time)));
+        if self.setup.red_payload_type == Some(a.pt) {
+            return self.push_red(a);
+        }
         self.reorder.push(a);
+        self.drain()
+    }
+
+    /// Unwraps a RED packet: redundant blocks restore earlier packets that were
+    /// lost (RFC 2198), then the primary goes on as the packet itself.
+    ///
+    /// Block k of n (oldest first) is taken as the packet n-1-k sequence numbers
+    /// back, as libwebrtc sends one block per earlier packet.
+    fn push_red(&mut self, a: Arrival) -> Result<(), TrackError> {
+        let Ok(blocks) = crate::track::red::split(&a.payload) else {
+            self.red_malformed += 1;
+            return Ok(());
+        };
+        let Some((primary, redundant)) = blocks.split_last() else {
+            return Ok(());
+        };
+        let n = redundant.len();
+        for (k, b) in redundant.iter().enumerate() {
+            if b.data.is_empty() {
+                continue;
+            }
+            let back = u16::try_from(n - k).unwrap_or(u16::MAX);
+            let restored = Arrival {
+                seq16: a.seq16.wrapping_sub(back),
+                ts32: a.ts32.wrapping_sub(u32::from(b.ts_offset)),
+                marker: false,
+                pt: b.pt,
+                payload: b.data.to_vec(),
+                time: a.time,
+            };
+            let before = self.reorder.stats();
+            self.reorder.push(restored);
+            let after = self.reorder.stats();
+            if after.duplicates == before.duplicates && after.late == before.late {
+                self.recovered_red += 1;
+            } else {
+                // Redundancy of a packet that arrived is expected, not a duplicate sent.
+                self.red_redundant += 1;
+            }
+        }
+        let primary = Arrival {
+            pt: primary.pt,
+            payload: primary.data.to_vec(),
+            ..a
+        };
+        self.reorder.push(primary);
         self.drain()
     }
 
@@ -447,18 +506,27 @@ impl TrackRecorder {
         TrackStats {
             packets: self.packets,
             other_payload_types: self.other_pt,
-            reorder: self.reorder.stats(),
+            // Redundant copies of packets that did arrive are not duplicates the network made.
+            reorder: {
+                let mut r = self.reorder.stats();
+                r.duplicates = r.duplicates.saturating_sub(self.red_redundant);
+                r.packets = r
+                    .packets
+                    .saturating_sub(self.recovered_red + self.red_redundant);
+                r
+            },
             frames_assembled: d.frames,
             frames_written: m.frames_written,
             frames_dropped_incomplete: d.dropped_incomplete,
             frames_dropped_until_keyframe: d.dropped_waiting_keyframe + m.dropped_before_keyframe,
-            malformed: d.malformed_total(),
+            malformed: d.malformed_total() + self.red_malformed,
             frames_inserted: m.frames_inserted,
             timestamp_jumps: self.jumps,
             gaps: self.gaps,
             padding_only: self.padding_only,
             rtx_packets: self.rtx_packets,
             recovered_rtx: self.recovered_rtx,
+            recovered_red: self.recovered_red,
         }
     }
 }
@@ -480,6 +548,7 @@ mod tests {
             path: dir.join("a.ogg"),
             uid: 7,
             reorder: ReorderConfig::default(),
+            red_payload_type: None,
             fmtp: None,
         })
         .expect("track starts")
@@ -511,6 +580,7 @@ mod tests {
             path: dir.path().join("v.mp4"),
             uid: 9,
             reorder: ReorderConfig::default(),
+            red_payload_type: None,
             fmtp: Some(
                 "packetization-mode=1;sprop-parameter-sets=Z0LAHoyNQPhj1EQDwiEagA==,aM48gA=="
                     .into(),
@@ -599,6 +669,7 @@ mod tests {
             path: path.clone(),
             uid: 7,
             reorder: ReorderConfig::default(),
+            red_payload_type: None,
             fmtp: None,
         })
         .expect("track starts");

@@ -3,6 +3,7 @@
 //! `reorder` turns packets in capture order into packets in sequence order,
 //! with `Gap` items where packets were lost (loss is data, not an error).
 
+pub mod red;
 pub mod reorder;
 
 pub use reorder::{
