@@ -156,6 +156,13 @@ fn a_gap_shorter_than_the_timeout_keeps_one_asset_with_a_gap() {
     // The 10 s pause stays on the timeline: 2 s + 10 s + 2 s of audio.
     let d = a["duration_ms"].as_u64().unwrap();
     assert!((13_950..=14_010).contains(&d), "{d}");
+    // No packet is missing across it: a pause, not loss.
+    assert_eq!(
+        (a["stats"]["pauses"].as_u64(), a["stats"]["lost"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let paused = a["stats"]["paused_ms"].as_u64().unwrap();
+    assert!((10_000..=10_040).contains(&paused), "{paused}");
     // --idle-timeout 5 splits the same capture.
     let (_, m, _) = record(&cap, &["--idle-timeout", "5"]);
     assert_eq!(m["assets"].as_array().unwrap().len(), 3);

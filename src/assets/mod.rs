@@ -94,6 +94,12 @@ pub struct AssetStats {
     /// Packets outside the peer's `joined_at`..`left_at` (metadata), not recorded.
     #[serde(default)]
     pub outside_presence: u64,
+    /// Pauses with no packet missing (DTX, mute, paused screen share): kept on the timeline, not loss.
+    #[serde(default)]
+    pub pauses: u64,
+    /// Total length of the pauses, ms.
+    #[serde(default)]
+    pub paused_ms: u64,
 }
 
 /// One `track` asset.

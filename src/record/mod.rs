@@ -1286,6 +1286,8 @@ fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
             other_payload_types: st.other_payload_types,
             padding_only: st.padding_only,
             outside_presence: t.outside_presence,
+            pauses: st.pauses,
+            paused_ms: st.paused_ms,
             srtp_auth_failures: t.srtp.as_ref().map_or(0, |s| s.failures),
         },
     }

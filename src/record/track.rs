@@ -18,6 +18,9 @@ use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderBuffer, ReorderConfig, ReorderStats, TrackItem};
 use std::path::PathBuf;
 
+/// A step in media time this long between consecutive packets is a pause (DTX, mute).
+const PAUSE_NS: i64 = 500_000_000;
+
 /// A timestamp step this much longer than the capture time it took is a jump, not media.
 const MAX_TS_JUMP_NS: i64 = 10_000_000_000;
 
@@ -190,6 +193,10 @@ pub struct TrackStats {
     pub recovered_rtx: u64,
     /// RED redundant blocks that restored a lost packet.
     pub recovered_red: u64,
+    /// Pauses: media time stood still with no packet missing (DTX, mute, paused screen share).
+    pub pauses: u64,
+    /// Total length of the pauses, in ms.
+    pub paused_ms: u64,
 }
 
 /// The per-track pipeline.
@@ -212,6 +219,9 @@ pub struct TrackRecorder {
     recovered_rtx: u64,
     recovered_red: u64,
     red_redundant: u64,
+    gap_since_last: bool,
+    pauses: u64,
+    paused_ns: u64,
     red_malformed: u64,
     frames_written: u64,
     first_time: Option<CaptureTime>,
@@ -309,6 +319,9 @@ impl TrackRecorder {
             recovered_rtx: 0,
             recovered_red: 0,
             red_redundant: 0,
+            gap_since_last: false,
+            pauses: 0,
+            paused_ns: 0,
             red_malformed: 0,
             frames_written: 0,
             first_time: None,
@@ -419,6 +432,7 @@ impl TrackRecorder {
                 }
                 TrackItem::Gap { lost } => {
                     self.gaps += 1;
+                    self.gap_since_last = true;
                     self.depack.gap(lost);
                 }
                 TrackItem::Reset => {
@@ -440,6 +454,12 @@ impl TrackRecorder {
             // Capture times may be synthetic (all equal): only a step far beyond
             // both the capture time and a sane frame gap, or a step backwards, is a jump.
             let jump = dts_ns > dt_ns + i128::from(MAX_TS_JUMP_NS) || dts_ns < -1_000_000_000;
+            // No packet missing, yet media time stood still for a while: DTX, a muted
+            // track or a paused screen share. It stays on the timeline and is a pause, not loss.
+            if !jump && !self.gap_since_last && dts_ns >= i128::from(PAUSE_NS) {
+                self.pauses += 1;
+                self.paused_ns += u64::try_from(dts_ns).unwrap_or(0);
+            }
             if jump || self.anchor_pending {
                 self.jumps += u64::from(jump);
                 // Continue the timeline where capture time says the packet belongs.
@@ -448,6 +468,7 @@ impl TrackRecorder {
             }
         }
         self.anchor_pending = false;
+        self.gap_since_last = false;
         self.last = Some((i128::from(ts) + self.ts_offset, ts, time));
     }
 
@@ -527,6 +548,8 @@ impl TrackRecorder {
             rtx_packets: self.rtx_packets,
             recovered_rtx: self.recovered_rtx,
             recovered_red: self.recovered_red,
+            pauses: self.pauses,
+            paused_ms: self.paused_ns / 1_000_000,
         }
     }
 }
