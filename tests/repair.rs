@@ -4,6 +4,35 @@ use crate::util::*;
 use serde_json::json;
 use std::path::Path;
 
+/// Records `cap` with the peers' tracks given as metadata (`None`: inferred), expecting exit 0; the manifest.
+fn record_manifest(
+    tmp: &Path,
+    cap: &Path,
+    tracks: Option<serde_json::Value>,
+    name: &str,
+) -> serde_json::Value {
+    let mut cmd = rtprec();
+    cmd.arg("record")
+        .arg(cap)
+        .arg("-o")
+        .arg(tmp.join(name))
+        .args(["--events", "none", "--json"]);
+    if let Some(tracks) = tracks {
+        let meta = tmp.join(format!("{name}.json"));
+        let doc = json!({"room_id": "r", "session_id": "s", "peers": [{"peer_id": "p", "tracks": tracks}]});
+        std::fs::write(&meta, serde_json::to_vec(&doc).unwrap()).unwrap();
+        cmd.arg("-m").arg(&meta);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out)
+}
+
 /// 100 Opus packets; 5 are lost and retransmitted 60 ms later on the RTX SSRC, one
 /// is lost and never retransmitted, and one that did arrive is retransmitted anyway.
 fn rtx_capture(path: &Path) {
@@ -52,34 +81,9 @@ fn rtx_restores_lost_packets_and_drops_retransmitted_duplicates() {
     let tmp = tempfile::tempdir().unwrap();
     let cap = tmp.path().join("rtx.pcap");
     rtx_capture(&cap);
-    let meta = tmp.path().join("m.json");
-    std::fs::write(
-        &meta,
-        serde_json::to_vec(
-            &json!({"room_id": "r", "session_id": "s", "peers": [{"peer_id": "p", "tracks": [
-            {"track_id": "mic", "kind": "audio", "ssrc": "0x11111111", "rtx_ssrc": "0x11112222",
-             "codec": "opus", "payload_type": 111, "rtx_payload_type": 97}]}]}),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let out = rtprec()
-        .arg("record")
-        .arg(&cap)
-        .arg("-m")
-        .arg(&meta)
-        .arg("-o")
-        .arg(tmp.path().join("out"))
-        .args(["--events", "none", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let m = json(&out);
+    let tracks = json!([{"track_id": "mic", "kind": "audio", "ssrc": "0x11111111", "rtx_ssrc": "0x11112222",
+        "codec": "opus", "payload_type": 111, "rtx_payload_type": 97}]);
+    let m = record_manifest(tmp.path(), &cap, Some(tracks), "out");
     assert_eq!(
         m["assets"].as_array().unwrap().len(),
         1,
@@ -240,21 +244,7 @@ fn without_metadata_an_rtx_stream_is_recognised_and_repairs_its_media() {
     let tmp = tempfile::tempdir().unwrap();
     let cap = tmp.path().join("rtx.pcap");
     rtx_capture(&cap);
-    let out = rtprec()
-        .arg("record")
-        .arg(&cap)
-        .arg("-o")
-        .arg(tmp.path().join("out"))
-        .args(["--events", "none", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let m = json(&out);
+    let m = record_manifest(tmp.path(), &cap, None, "out");
     let assets = m["assets"].as_array().unwrap();
     assert_eq!(assets.len(), 1, "the RTX stream is not a track: {m:#}");
     assert_eq!(assets[0]["ssrc"], "0x11111111");
@@ -314,32 +304,9 @@ fn red_restores_lost_primaries_from_redundant_blocks() {
     let tmp = tempfile::tempdir().unwrap();
     let cap = tmp.path().join("red.pcap");
     red_capture(&cap);
-    let meta = tmp.path().join("m.json");
-    std::fs::write(
-        &meta,
-        serde_json::to_vec(&json!({"room_id": "r", "session_id": "s", "peers": [{"peer_id": "p", "tracks": [
-            {"track_id": "mic", "kind": "audio", "ssrc": "0x33333333", "codec": "opus", "payload_type": 111,
-             "red_payload_type": 63}]}]}))
-        .unwrap(),
-    )
-    .unwrap();
-    let out = rtprec()
-        .arg("record")
-        .arg(&cap)
-        .arg("-m")
-        .arg(&meta)
-        .arg("-o")
-        .arg(tmp.path().join("out"))
-        .args(["--events", "none", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let m = json(&out);
+    let tracks = json!([{"track_id": "mic", "kind": "audio", "ssrc": "0x33333333", "codec": "opus",
+        "payload_type": 111, "red_payload_type": 63}]);
+    let m = record_manifest(tmp.path(), &cap, Some(tracks), "out");
     let st = &m["assets"][0]["stats"];
     // 92 packets arrived; 7 of the 8 lost are in the next packet's redundancy (90's next, 91, is lost too).
     assert_eq!(st["packets"], 92);
