@@ -118,6 +118,8 @@ fn r6_srtp_opus_via_turn_records_two_clean_files() {
             a["stats"]["frames_written"].as_u64().unwrap() > 1000,
             "{a:#}"
         );
+        // Its SRTCP sender reports were decrypted with the same key and used for timing.
+        assert_eq!(a["start_offset_source"], "rtcp-sr", "{a:#}");
         files.push(dir.path().join("out").join(a["path"].as_str().unwrap()));
     }
     assert_eq!(files.len(), 2);

@@ -587,10 +587,12 @@ impl Recorder<'_> {
 
     /// Each track's start on the session timeline, in ms, and where it came from.
     ///
-    /// When every track with media has an RTCP sender report, its first packet's
-    /// RTP timestamp is mapped to the sender's NTP clock (RFC 3550 §6.4.1), so
-    /// audio and video of a peer line up however the network delayed them;
-    /// otherwise capture times are used for all tracks, so offsets stay comparable.
+    /// Capture time places each peer (the session starts at its first join or
+    /// packet). Within a peer whose tracks all have RTCP sender reports, each
+    /// track's first RTP timestamp is mapped to that peer's NTP clock (RFC 3550
+    /// §6.4.1), so its audio and video line up however differently the network
+    /// delayed them. Different peers' NTP clocks are not comparable, so SRs
+    /// never place one peer against another.
     fn start_offsets(&self) -> Vec<Option<(i64, &'static str)>> {
         let ntp_start = |t: &Track| -> Option<f64> {
             let ssrc = t.id.ssrc?;
@@ -598,20 +600,6 @@ impl Recorder<'_> {
             let clock = f64::from(t.clock_rate.filter(|c| *c > 0)?);
             Some(ntp + f64::from(t.first_ts32?.wrapping_sub(rtp) as i32) / clock)
         };
-        let with_media: Vec<&Track> = self
-            .tracks
-            .iter()
-            .filter(|t| t.first_time.is_some())
-            .collect();
-        let ntp: Vec<Option<f64>> = with_media.iter().map(|t| ntp_start(t)).collect();
-        if !ntp.is_empty() && ntp.iter().all(Option::is_some) {
-            let min = ntp.iter().flatten().copied().fold(f64::INFINITY, f64::min);
-            return self
-                .tracks
-                .iter()
-                .map(|t| ntp_start(t).map(|s| (((s - min) * 1000.0).round() as i64, "rtcp-sr")))
-                .collect();
-        }
         // The session starts when its first peer joins (metadata) or with its first packet.
         let first_join = self
             .tracks
@@ -624,11 +612,28 @@ impl Recorder<'_> {
             (Some(j), Some(p)) => Some(j.min(p)),
             (j, p) => j.or(p),
         };
+        let ms_since_start = |t: CaptureTime| start.map(|s| t.nanos_since(s) / 1_000_000);
         self.tracks
             .iter()
-            .map(|t| match (t.first_time, start) {
-                (Some(ft), Some(ss)) => Some((ft.nanos_since(ss) / 1_000_000, "capture-time")),
-                _ => None,
+            .map(|t| {
+                let own = t.first_time?;
+                let peer: Vec<&Track> = self
+                    .tracks
+                    .iter()
+                    .filter(|o| o.id.peer_id == t.id.peer_id && o.first_time.is_some())
+                    .collect();
+                let ntp: Vec<Option<f64>> = peer.iter().map(|o| ntp_start(o)).collect();
+                if let (Some(mine), true) = (ntp_start(t), ntp.iter().all(Option::is_some)) {
+                    let peer_ntp = ntp.iter().flatten().copied().fold(f64::INFINITY, f64::min);
+                    let peer_cap = peer
+                        .iter()
+                        .filter_map(|o| o.first_time)
+                        .min()
+                        .unwrap_or(own);
+                    let within = ((mine - peer_ntp) * 1000.0).round() as i64;
+                    return Some((ms_since_start(peer_cap)? + within, "rtcp-sr"));
+                }
+                Some((ms_since_start(own)?, "capture-time"))
             })
             .collect()
     }
@@ -996,6 +1001,29 @@ impl Recorder<'_> {
 
     /// Keeps each SSRC's first RTCP sender report: it maps RTP time to the sender's NTP clock.
     fn note_sender_reports(&mut self, payload: &[u8]) {
+        // SRTCP (RFC 3711 §3.4) leaves only the first header and SSRC in clear: a
+        // track with keys decrypts its reports with the key that authenticated its
+        // media; a report that cannot be decrypted says nothing about timing.
+        let sender = payload
+            .get(4..8)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let track = sender.and_then(|ssrc| match self.by_ssrc.get(&ssrc) {
+            Some(Route::Track(i)) => Some(*i),
+            _ => None,
+        });
+        let mut plain = Vec::new();
+        let payload = match track.and_then(|i| self.tracks[i].srtp.as_mut()) {
+            Some(srtp) => {
+                let Some(ctx) = srtp.chosen.and_then(|c| srtp.candidates.get_mut(c)) else {
+                    return;
+                };
+                if ctx.decrypt_rtcp(payload, &mut plain).is_err() {
+                    return;
+                }
+                plain.as_slice()
+            }
+            None => payload,
+        };
         for p in crate::rtp::rtcp::compound(payload) {
             match p {
                 Ok(crate::rtp::rtcp::RtcpPacket::SenderReport(sr)) => {
@@ -1004,7 +1032,7 @@ impl Recorder<'_> {
                         .or_insert((sr.ntp.as_secs_f64(), sr.rtp_timestamp));
                 }
                 Ok(_) => {}
-                // SRTCP or garbage: nothing usable.
+                // Garbage (or SRTCP without a key): nothing usable.
                 Err(_) => break,
             }
         }
