@@ -300,7 +300,7 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, SpsError> {
 mod tests {
     use super::*;
     use crate::depack::split_length_prefixed;
-    use crate::depack::testutil::{OwnedPkt, arb_packets_with, check_frames, pkt};
+    use crate::depack::testutil::{OwnedPkt, arb_packets_with, check_frames, drive, pkt};
     use proptest::prelude::*;
 
     fn hex(s: &str) -> Vec<u8> {
@@ -506,21 +506,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_packets_keep_invariants(pkts in arb_h265(), use_gap in any::<bool>()) {
-            let mut d = Depack::new();
-            let mut frames = Vec::new();
-            for (p, lost) in &pkts {
-                if use_gap && *lost > 0 {
-                    d.gap(*lost);
-                }
-                let _ = d.push(p.as_rtp_in());
-                d.check_invariants();
-                frames.extend(std::iter::from_fn(|| d.pull()));
-            }
-            d.flush();
-            d.check_invariants();
-            frames.extend(std::iter::from_fn(|| d.pull()));
-            check_frames(&frames);
-            prop_assert_eq!(d.stats().frames, frames.len() as u64);
+            let frames = drive(&mut crate::depack::Depacketizer::new(crate::codec::Codec::H265).unwrap(), &pkts, use_gap);
             if let Some(f) = frames.first() {
                 prop_assert!(f.keyframe);
             }

@@ -116,3 +116,27 @@ impl Bits {
         self
     }
 }
+
+/// Drives `d` through `pkts` (announcing losses when `use_gap`), checking its
+/// invariants after every step and the frames at the end; returns the frames.
+pub fn drive(d: &mut super::Depacketizer, pkts: &[(OwnedPkt, u64)], use_gap: bool) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for (p, lost) in pkts {
+        if use_gap && *lost > 0 {
+            d.gap(*lost);
+        }
+        let _ = d.push(p.as_rtp_in());
+        d.check_invariants();
+        frames.extend(std::iter::from_fn(|| d.pull()));
+    }
+    d.flush();
+    d.check_invariants();
+    frames.extend(std::iter::from_fn(|| d.pull()));
+    check_frames(&frames);
+    assert_eq!(
+        d.stats().frames,
+        frames.len() as u64,
+        "every emitted frame is counted"
+    );
+    frames
+}

@@ -401,7 +401,7 @@ impl Depack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::depack::testutil::{Bits, OwnedPkt, arb_packets, check_frames};
+    use crate::depack::testutil::{Bits, OwnedPkt, arb_packets, check_frames, drive};
     use proptest::prelude::*;
 
     /// (name, rows, frame timestamps, dropped incomplete, dropped waiting keyframe, malformed)
@@ -741,21 +741,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_packets_keep_invariants(pkts in arb_vp9(), use_gap in any::<bool>()) {
-            let mut d = Depack::new();
-            let mut frames = Vec::new();
-            for (p, lost) in &pkts {
-                if use_gap && *lost > 0 {
-                    d.gap(*lost);
-                }
-                let _ = d.push(p.as_rtp_in());
-                d.check_invariants();
-                frames.extend(std::iter::from_fn(|| d.pull()));
-            }
-            d.flush();
-            d.check_invariants();
-            frames.extend(std::iter::from_fn(|| d.pull()));
-            check_frames(&frames);
-            prop_assert_eq!(d.stats().frames, frames.len() as u64);
+            let frames = drive(&mut crate::depack::Depacketizer::new(crate::codec::Codec::Vp9).unwrap(), &pkts, use_gap);
             if let Some(f) = frames.first() {
                 prop_assert!(f.keyframe);
             }
