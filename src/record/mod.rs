@@ -689,9 +689,11 @@ impl Recorder<'_> {
         }
         if self.opts.session.is_some() {
             // Before parsing: an SRTP payload's encrypted padding length may not parse.
-            let p = d.payload;
-            let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
-            if let Some(Route::Track(i)) = self.by_ssrc.get(&ssrc).copied()
+            let ssrc = d
+                .payload
+                .get(8..12)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            if let Some(Route::Track(i)) = ssrc.and_then(|s| self.by_ssrc.get(&s).copied())
                 && self.tracks[i].srtp.is_some()
             {
                 return self.enqueue_srtp(i, d);
