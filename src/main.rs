@@ -139,7 +139,30 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
             return ExitCode::BadInput;
         }
     };
+    let keys = match (&args.srtp_keys, &args.srtp_keys_env) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|text| {
+                rtprec::srtp::keyring::parse_key_file(&text, &path.display().to_string())
+                    .map_err(|e| e.to_string())
+            }),
+        (None, Some(var)) => std::env::var(var)
+            .map_err(|_| format!("environment variable {var:?} (--srtp-keys-env) is not set"))
+            .and_then(|text| {
+                rtprec::srtp::keyring::parse_key_file(&text, &format!("${var}"))
+                    .map_err(|e| e.to_string())
+            }),
+        (None, None) => Ok(Vec::new()),
+    };
+    let srtp_keys = match keys {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
     let opts = rtprec::record::RecordOptions {
+        srtp_keys,
         template,
         idle_timeout_nanos: i64::try_from(args.idle_timeout)
             .unwrap_or(i64::MAX)

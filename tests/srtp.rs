@@ -128,19 +128,7 @@ fn r6_srtp_opus_via_turn_records_two_clean_files() {
         return;
     }
     for f in files {
-        let o = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(&f)
-            .args(["-f", "null", "-"])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", f.display());
-        assert_eq!(
-            String::from_utf8_lossy(&o.stderr),
-            "",
-            "ffmpeg errors on {}",
-            f.display()
-        );
+        assert_decodes_cleanly(&f);
     }
 }
 
@@ -170,4 +158,130 @@ fn r6_srtp_wrong_key_fails_only_that_track() {
         dir.path(),
         &[OPUS_KEYS[0].1, OPUS_KEYS[1].1, WRONG_KEY],
     );
+}
+
+/// Records `capture` with no metadata and `--srtp-keys FILE` (or `--srtp-keys-env`).
+fn record_with_key_file(
+    capture: &Path,
+    keys: &str,
+    env: bool,
+) -> (std::process::Output, tempfile::TempDir, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys_path = dir.path().join("keys.txt");
+    std::fs::write(&keys_path, keys).unwrap();
+    let mut cmd = rtprec();
+    cmd.arg("record")
+        .arg(capture)
+        .arg("-o")
+        .arg(dir.path().join("out"));
+    if env {
+        cmd.args(["--srtp-keys-env", "RTPREC_TEST_KEYS"])
+            .env("RTPREC_TEST_KEYS", keys);
+    } else {
+        cmd.arg("--srtp-keys").arg(&keys_path);
+    }
+    let out = cmd.output().unwrap();
+    let manifest = std::fs::read(dir.path().join("out/manifest.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    (out, dir, manifest)
+}
+
+/// See: issue #6. No metadata: the streams are found and identified after
+/// decryption with the keys of a key file, SRTCP included.
+#[test]
+fn r6_inferred_srtp_streams_decrypt_with_a_key_file() {
+    let Some(cap) = shared("srtpdec_udp_call_02_03_client.pcap") else {
+        return;
+    };
+    let keys = format!(
+        "# both directions\nAES_CM_128_HMAC_SHA1_32 {WRONG_KEY}\nAES_CM_128_HMAC_SHA1_80 inline:{}\nAES_CM_128_HMAC_SHA1_80 {} ssrc=0x{:08x}\n",
+        OPUS_KEYS[0].1, OPUS_KEYS[1].1, OPUS_KEYS[1].0
+    );
+    let (out, dir, m) = record_with_key_file(&cap, &keys, false);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let assets = m["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 2, "{m:#}");
+    for a in assets {
+        assert_eq!(
+            (&a["status"], &a["codec"]),
+            (&json!("completed"), &json!("opus")),
+            "{a:#}"
+        );
+        assert_eq!(a["stats"]["srtp_auth_failures"], 0, "{a:#}");
+        assert!(
+            a["stats"]["frames_written"].as_u64().unwrap() > 1000,
+            "{a:#}"
+        );
+        assert_eq!(
+            a["start_offset_source"], "rtcp-sr",
+            "SRTCP decrypted: {a:#}"
+        );
+        if have_tool("ffmpeg") {
+            assert_decodes_cleanly(&dir.path().join("out").join(a["path"].as_str().unwrap()));
+        }
+    }
+    assert_no_key(
+        &out,
+        dir.path(),
+        &[OPUS_KEYS[0].1, OPUS_KEYS[1].1, WRONG_KEY],
+    );
+}
+
+/// See: issue #6. G.722 in SRTP with no metadata, the key from the environment:
+/// every packet authenticates (without the key the track is noise).
+#[test]
+fn r6_inferred_srtp_key_from_the_environment() {
+    let Some(cap) = shared("rtpproxy_alice_srtp.pcap") else {
+        return;
+    };
+    let (out, dir, m) = record_with_key_file(
+        &cap,
+        &format!("AES_CM_128_HMAC_SHA1_80 {ALICE_KEY}\n"),
+        true,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ssrc"] == "0x2A1AD144")
+        .unwrap_or_else(|| panic!("{m:#}"));
+    assert_eq!(
+        (
+            &a["codec"],
+            &a["stats"]["packets"],
+            &a["stats"]["srtp_auth_failures"]
+        ),
+        (&json!("g722"), &json!(1556), &json!(0)),
+        "{a:#}"
+    );
+    assert_no_key(&out, dir.path(), &[ALICE_KEY]);
+}
+
+/// See: issue #6. A key file with a bad line is an error naming the file and line, not the key.
+#[test]
+fn r6_bad_key_file_names_the_line() {
+    let (out, _dir, _) = record_with_key_file(
+        &testdata("media-g711.pcap"),
+        "AES_CM_128_HMAC_SHA1_80 c2hvcnQ=\n",
+        false,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("keys.txt: line 1: master key || salt is 5 bytes"),
+        "{err}"
+    );
+    assert!(!err.contains("c2hvcnQ"), "{err}");
 }

@@ -6,6 +6,7 @@ mod assets;
 mod browser;
 mod cli;
 mod events;
+mod gst;
 mod metadata;
 mod record;
 mod repair;

@@ -73,6 +73,22 @@ pub fn have_tool(tool: &str) -> bool {
     ok
 }
 
+/// Fails unless ffmpeg decodes `file` completely with no error line.
+pub fn assert_decodes_cleanly(file: &Path) {
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "ffmpeg errors on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Parses stdout as JSON, failing the test with stderr when it is not.
 pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

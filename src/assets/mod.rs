@@ -68,8 +68,23 @@ pub struct AssetStats {
     pub late: u64,
     /// Sequence number resets.
     pub resets: u64,
-    /// Packets recovered by RTX/RED/FEC.
+    /// Packets recovered by RTX, RED and FEC together; `lost` is what is still missing after them.
     pub recovered: u64,
+    /// Packets RFC 4588 retransmissions restored.
+    #[serde(default)]
+    pub recovered_rtx: u64,
+    /// Packets RED (RFC 2198) redundant blocks restored.
+    #[serde(default)]
+    pub recovered_red: u64,
+    /// Packets FEC (ULPFEC RFC 5109, FlexFEC RFC 8627) restored.
+    #[serde(default)]
+    pub recovered_fec: u64,
+    /// Retransmissions received (RTX stream), including those of packets that had arrived.
+    #[serde(default)]
+    pub rtx_packets: u64,
+    /// FEC repair packets received.
+    #[serde(default)]
+    pub fec_packets: u64,
     /// Frames written to the file.
     pub frames_written: u64,
     /// Frames dropped because a packet was lost or malformed.

@@ -42,7 +42,7 @@ pub enum Command {
     /// video resumes at the next keyframe after a loss. OUT/manifest.json lists
     /// one asset of type `track` per track, completed or failed with a reason.
     /// Files are written under a temporary name and renamed when complete.
-    Record(RecordArgs),
+    Record(Box<RecordArgs>),
     /// Work with recording events: replay a spool of undelivered webhook events.
     #[command(subcommand)]
     Events(EventsCommand),
@@ -153,6 +153,20 @@ pub struct RecordArgs {
     /// The peers' SDP files (one per peer), an alternative to --metadata.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub sdp: Vec<PathBuf>,
+
+    /// SRTP keys for streams the metadata gives no key (or with no metadata): one
+    /// `PROFILE KEY [ssrc=N]` per line, KEY base64 master key || salt as in SDP
+    /// `a=crypto ... inline:`.
+    ///
+    /// Each stream takes the first key that authenticates one of its first 16
+    /// packets (a key with `ssrc=` only that SSRC); streams no key authenticates
+    /// are plain RTP. Keys are never printed.
+    #[arg(long, value_name = "FILE", conflicts_with = "srtp_keys_env")]
+    pub srtp_keys: Option<PathBuf>,
+
+    /// Like --srtp-keys, the lines read from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub srtp_keys_env: Option<String>,
 
     /// Worker threads for per-track work (0: one per core). Output does not depend on it.
     #[arg(short, long, default_value_t = 0, value_name = "N")]

@@ -300,6 +300,11 @@ impl Depack {
         self.asm.end_frame();
     }
 
+    /// Notes a sequence number that carried no media (not a loss).
+    pub fn skip(&mut self, seq: u64) {
+        self.asm.skip(seq);
+    }
+
     /// Notes `lost` missing packets: the unit in progress is dropped, then wait for a key frame.
     pub fn gap(&mut self, lost: u64) {
         self.clear_frag();

@@ -139,6 +139,11 @@ impl Depack {
         Ok(())
     }
 
+    /// Notes a sequence number that carried no media (not a loss).
+    pub fn skip(&mut self, seq: u64) {
+        self.core.asm.skip(seq);
+    }
+
     /// Notes `lost` missing packets: the AU in progress is dropped, then wait for an IRAP.
     pub fn gap(&mut self, lost: u64) {
         self.core.gap(lost);

@@ -150,6 +150,8 @@ pub struct DepackStats {
     pub dropped_waiting_keyframe: u64,
     /// Malformed packets by reason.
     pub malformed: BTreeMap<Malformed, u64>,
+    /// Gaps between pictures that lost no picture (VP8 PictureIDs consecutive): decoding went on.
+    pub gaps_without_picture_loss: u64,
 }
 
 impl DepackStats {
@@ -248,6 +250,12 @@ impl Depacketizer {
         dispatch!(self, d => d.gap(lost))
     }
 
+    /// Notes that sequence number `seq` carried no media (FEC, padding, another
+    /// payload type): not a loss, as libwebrtc's packet buffer treats padding.
+    pub fn skip(&mut self, seq: u64) {
+        dispatch!(self, d => d.skip(seq))
+    }
+
     /// The next finished frame.
     pub fn pull(&mut self) -> Option<Frame> {
         dispatch!(self, d => d.pull())
@@ -316,6 +324,19 @@ impl Assembler {
         }
         self.last_seq = Some(pkt.seq);
         Ok(())
+    }
+
+    /// A sequence number without media: it continues the sequence (a skip before it is still a gap).
+    fn skip(&mut self, seq: u64) {
+        if let Some(last) = self.last_seq {
+            if seq <= last {
+                return;
+            }
+            if seq > last + 1 {
+                self.gap(seq - last - 1);
+            }
+        }
+        self.last_seq = Some(seq);
     }
 
     /// Loss: the frame in progress cannot be completed, and later frames may

@@ -94,6 +94,11 @@ impl Depack {
         Ok(())
     }
 
+    /// Notes a sequence number that carried no media (not a loss).
+    pub fn skip(&mut self, seq: u64) {
+        self.asm.skip(seq);
+    }
+
     /// Notes lost packets; Opus frames are independent, so nothing is dropped.
     pub fn gap(&mut self, lost: u64) {
         self.asm.gap(lost);

@@ -28,6 +28,8 @@ pub struct Vp8Descriptor {
     pub partition: u8,
     /// PictureID, 7 or 15 bits (M bit).
     pub picture_id: Option<u16>,
+    /// The PictureID is 15 bits (M bit set).
+    pub long_picture_id: bool,
     /// TL0PICIDX.
     pub tl0_pic_idx: Option<u8>,
     /// Temporal layer index (T bit).
@@ -58,6 +60,7 @@ impl Vp8Descriptor {
                 let m = byte(i)?;
                 if m & 0x80 != 0 {
                     d.picture_id = Some(u16::from(m & 0x7f) << 8 | u16::from(byte(i + 1)?));
+                    d.long_picture_id = true;
                     i += 2;
                 } else {
                     d.picture_id = Some(u16::from(m));
@@ -107,6 +110,11 @@ pub fn parse_payload_header(vp8: &[u8]) -> Result<(bool, Option<(u16, u16)>), Ma
 #[derive(Debug)]
 pub struct Depack {
     asm: Assembler,
+    /// PictureID of the last picture that started, and whether it is 15 bits.
+    last_picture: Option<(u16, bool)>,
+    /// Packets were lost between two pictures while video was decodable: the
+    /// next picture decides whether a picture went missing.
+    gap_between_pictures: bool,
 }
 
 impl Default for Depack {
@@ -120,21 +128,26 @@ impl Depack {
     pub fn new() -> Self {
         Depack {
             asm: Assembler::new(true),
+            last_picture: None,
+            gap_between_pictures: false,
         }
     }
 
     /// Adds the next packet in sequence order.
     pub fn push(&mut self, pkt: RtpIn<'_>) -> Result<(), DepackError> {
+        self.note_gap_between_pictures(pkt.seq);
         self.asm.begin_packet(&pkt)?;
         let d = Vp8Descriptor::parse(pkt.payload).map_err(|m| self.asm.malformed(&pkt, m, true))?;
         let vp8 = &pkt.payload[d.len..];
         if d.start && d.partition == 0 {
+            self.resume_if_no_picture_lost(&d);
             let (keyframe, dimensions) =
                 parse_payload_header(vp8).map_err(|m| self.asm.malformed(&pkt, m, true))?;
             let p = self.asm.start(pkt.ts);
             p.keyframe = keyframe;
             p.dimensions = dimensions;
         } else if self.asm.continue_at(pkt.ts).is_none() {
+            self.gap_between_pictures = false;
             // Start lost or frame already broken: skip, but still end it at the marker.
             if pkt.marker {
                 self.asm.end_frame();
@@ -148,9 +161,46 @@ impl Depack {
         Ok(())
     }
 
-    /// Notes `lost` missing packets: the frame in progress is dropped, then wait for a key frame.
+    /// Notes a sequence number that carried no media (not a loss).
+    pub fn skip(&mut self, seq: u64) {
+        self.asm.skip(seq);
+    }
+
+    /// Notes `lost` missing packets: the frame in progress is dropped, then wait
+    /// for a key frame, unless the next picture shows that no picture was lost.
     pub fn gap(&mut self, lost: u64) {
+        self.gap_between_pictures |= self.decodable_between_pictures();
         self.asm.gap(lost);
+    }
+
+    /// No picture in progress and none missing so far.
+    fn decodable_between_pictures(&self) -> bool {
+        self.asm.cur.is_none() && !self.asm.need_keyframe && self.last_picture.is_some()
+    }
+
+    /// A sequence skip the assembler is about to see, between pictures.
+    fn note_gap_between_pictures(&mut self, seq: u64) {
+        if self.asm.last_seq.is_some_and(|l| seq > l + 1) {
+            self.gap_between_pictures |= self.decodable_between_pictures();
+        }
+    }
+
+    /// RFC 7741 §4.2: PictureIDs count pictures. When packets went missing between
+    /// two complete pictures and the new picture's ID follows the last one, no
+    /// picture was lost (the missing sequence numbers were FEC, padding or RTX
+    /// probes), so decoding goes on without waiting for a key frame.
+    fn resume_if_no_picture_lost(&mut self, d: &Vp8Descriptor) {
+        let next = d.picture_id.map(|p| (p, d.long_picture_id));
+        if std::mem::take(&mut self.gap_between_pictures)
+            && let (Some((last, long)), Some((pid, now_long))) = (self.last_picture, next)
+        {
+            let modulus = if long { 1 << 15 } else { 1 << 7 };
+            if long == now_long && pid == (last + 1) % modulus {
+                self.asm.need_keyframe = false;
+                self.asm.stats.gaps_without_picture_loss += 1;
+            }
+        }
+        self.last_picture = next;
     }
 
     /// The next frame.
@@ -273,6 +323,7 @@ mod tests {
                 Ok(Vp8Descriptor {
                     start: true,
                     picture_id: Some(0x102),
+                    long_picture_id: true,
                     tl0_pic_idx: Some(7),
                     tid: Some(2),
                     key_idx: Some(3),
@@ -346,6 +397,60 @@ mod tests {
             ),
             (2, 0, 0)
         );
+    }
+
+    /// A picture start with a PictureID (X=1, I=1; 15-bit when `long`), key frame or not.
+    fn with_pid(pid: u16, long: bool, keyframe: bool) -> Vec<u8> {
+        let mut v = vec![0x90, 0x80];
+        if long {
+            v.extend((pid | 0x8000).to_be_bytes());
+        } else {
+            v.push(pid as u8 & 0x7f);
+        }
+        if keyframe {
+            v.extend([0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]);
+        } else {
+            v.extend([0x01, 0x00, 0x00, 0x11]);
+        }
+        v
+    }
+
+    /// Packets missing between two complete pictures whose PictureIDs follow each
+    /// other (lost FEC or padding) lose nothing; a PictureID jump means a lost picture.
+    #[test]
+    fn a_gap_between_consecutive_pictures_loses_no_picture() {
+        for long in [false, true] {
+            // 127 -> 0 wraps the 7-bit ID; 15-bit IDs go on to 128.
+            let next = |p: u16| if long { p + 1 } else { (p + 1) % 128 };
+            let p0 = 126;
+            let rows: Vec<Row> = vec![
+                (1, 0, true, with_pid(p0, long, true)),
+                (2, 3000, true, with_pid(next(p0), long, false)),
+                // 3 and 4 lost (FEC), the next picture follows.
+                (5, 6000, true, with_pid(next(next(p0)), long, false)),
+                // 6 lost and a picture skipped: wait for the key frame.
+                (
+                    7,
+                    12000,
+                    true,
+                    with_pid(next(next(next(next(p0)))), long, false),
+                ),
+                (8, 15000, true, with_pid(5, long, true)),
+            ];
+            let (frames, _, st) = run(&rows);
+            assert_eq!(
+                frames,
+                [(0, true), (3000, false), (6000, false), (15000, true)],
+                "long={long}"
+            );
+            assert_eq!(
+                (st.gaps_without_picture_loss, st.dropped_waiting_keyframe),
+                (1, 1)
+            );
+        }
+        // Without PictureIDs nothing tells: any gap waits for a key frame.
+        let rows: Vec<Row> = vec![(1, 0, true, key(8, 8, &[1])), (3, 3000, true, inter(&[2]))];
+        assert_eq!(run(&rows).0, [(0, true)]);
     }
 
     #[test]

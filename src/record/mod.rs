@@ -21,6 +21,7 @@ use crate::pipeline::Warning;
 use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
 use crate::session::{Kind, SessionMap, Source, SrtpSpec};
 use crate::srtp::SrtpContext;
+use crate::srtp::keyring::{KeyRing, Unprotect};
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderConfig};
 use rayon::prelude::*;
@@ -57,6 +58,8 @@ pub struct RecordOptions {
     pub idle_timeout_nanos: i64,
     /// Which tracks to record.
     pub template: template::Template,
+    /// SRTP keys for streams the metadata gives none (`--srtp-keys`).
+    pub srtp_keys: Vec<crate::srtp::keyring::KeyLine>,
 }
 
 /// Result of a recording run.
@@ -97,6 +100,8 @@ struct Track {
     fmtp: Option<String>,
     /// RED payload type (RFC 2198) carrying the media, from metadata/SDP.
     red_payload_type: Option<u8>,
+    /// FEC protecting the media (scheme, payload type of in-stream repair packets), from metadata/SDP.
+    fec: Option<(crate::track::fec::FecScheme, Option<u8>)>,
     container: Option<Container>,
     rel_path: Option<String>,
     state: TrackState,
@@ -121,6 +126,8 @@ struct Track {
     outside_presence: u64,
     /// SRTP keys of a metadata track (`None`: the track is plain RTP).
     srtp: Option<TrackSrtp>,
+    /// Packets of the track's SSRC that its `--srtp-keys` key did not authenticate.
+    keyring_failures: u64,
 }
 
 /// SRTP decryption of one track: the candidate keys until one authenticates, then that one.
@@ -152,6 +159,18 @@ impl TrackSrtp {
             failures: 0,
             profiles,
         })
+    }
+
+    /// Decrypts a packet of the track's RTX or FEC stream (same keys, own SSRC)
+    /// into `out`. Failures are not the media's: they are not counted.
+    fn decrypt_aux(&mut self, packet: &[u8], out: &mut Vec<u8>) -> bool {
+        match self.chosen {
+            Some(i) => self.candidates[i].decrypt_rtp(packet, out).is_ok(),
+            None => self
+                .candidates
+                .iter_mut()
+                .any(|c| c.decrypt_rtp(packet, out).is_ok()),
+        }
     }
 
     /// Decrypts one packet into `out`; before a key is chosen each candidate is tried.
@@ -191,7 +210,7 @@ enum TrackState {
     /// Finished: the file or why not, the counters (when the track ran), the video size.
     Done(
         Box<Result<crate::mux::OutputFile, Failure>>,
-        Option<TrackStats>,
+        Option<Box<TrackStats>>,
         Option<(u16, u16)>,
     ),
 }
@@ -213,6 +232,7 @@ impl Track {
             channels: None,
             fmtp: None,
             red_payload_type: None,
+            fec: None,
             container: None,
             rel_path: None,
             state: TrackState::Idle,
@@ -228,12 +248,13 @@ impl Track {
             presence: (None, None),
             outside_presence: 0,
             srtp: None,
+            keyring_failures: 0,
         }
     }
 
     fn fail(&mut self, code: &str, message: String) {
         let stats = match &self.state {
-            TrackState::Running(rec) => Some(rec.stats()),
+            TrackState::Running(rec) => Some(Box::new(rec.stats())),
             _ => None,
         };
         let failure = Failure {
@@ -249,11 +270,11 @@ impl Track {
         let TrackState::Running(rec) = &mut self.state else {
             return;
         };
-        for Inbound { arrival, rtx } in inbox {
-            let pushed = if rtx {
-                rec.push_rtx(arrival)
-            } else {
-                rec.push(arrival)
+        for inbound in inbox {
+            let pushed = match inbound {
+                Inbound::Media { arrival, raw } => rec.push_packet(arrival, raw.as_deref()),
+                Inbound::Rtx(arrival) => rec.push_rtx(arrival),
+                Inbound::Fec { raw, time } => rec.push_fec_stream(&raw, time),
             };
             if let Err(e) = pushed {
                 self.fail(failure_code(&e), e.to_string());
@@ -271,7 +292,7 @@ impl Track {
                     code: failure_code(&e).into(),
                     message: e.to_string(),
                 });
-                self.state = TrackState::Done(Box::new(result), Some(stats), dims);
+                self.state = TrackState::Done(Box::new(result), Some(Box::new(stats)), dims);
             }
             TrackState::Idle => match &self.srtp {
                 Some(s) if s.failures > 0 => self.fail("srtp-auth-failed", s.failure_message()),
@@ -352,13 +373,22 @@ enum Route {
     Track(usize),
     /// RFC 4588 retransmissions of the track's packets.
     Rtx(usize),
+    /// The track's separate FEC stream (FlexFEC, RFC 8627).
+    Fec(usize),
     Ignore,
 }
 
-/// A packet queued for a track: its own, or a retransmission restoring one (RFC 4588).
-struct Inbound {
-    arrival: Arrival,
-    rtx: bool,
+/// A packet queued for a track.
+enum Inbound {
+    /// The track's own packet; with its plain RTP bytes when FEC protects the track.
+    Media {
+        arrival: Arrival,
+        raw: Option<Vec<u8>>,
+    },
+    /// The original a retransmission carries (RFC 4588).
+    Rtx(Arrival),
+    /// A packet of the track's separate FEC stream, plain RTP bytes.
+    Fec { raw: Vec<u8>, time: CaptureTime },
 }
 
 struct Recorder<'o> {
@@ -385,6 +415,8 @@ struct Recorder<'o> {
     diagnostics: Vec<Diagnostic>,
     /// Scratch buffer for decrypted SRTP packets.
     srtp_plain: Vec<u8>,
+    /// `--srtp-keys`: keys for streams the metadata gives none.
+    keyring: KeyRing,
 }
 
 /// Records every track of the captures at `paths`.
@@ -429,6 +461,7 @@ pub fn run_record(
         first_sr: HashMap::new(),
         diagnostics: Vec::new(),
         srtp_plain: Vec::new(),
+        keyring: KeyRing::new(opts.srtp_keys.clone()),
     };
     rec.declare_metadata_tracks();
     let mut net = NetDecoder::new(NetConfig::default());
@@ -524,6 +557,7 @@ impl Recorder<'_> {
                 let mut track = Track::new(id, codec, codec_label, t.payload_type, t.clock_rate);
                 track.channels = t.channels;
                 track.red_payload_type = t.red_payload_type;
+                track.fec = t.fec_scheme.map(|s| (s, t.fec_payload_type));
                 track.fmtp.clone_from(&t.fmtp);
                 track.role.clone_from(&peer.role);
                 track.presence = (peer.joined_at, peer.left_at);
@@ -556,9 +590,12 @@ impl Recorder<'_> {
                         }
                     }
                 }
+                // Retransmission and repair streams are not recorded as tracks.
                 if let Some(rtx) = t.rtx_ssrc {
-                    // Retransmissions are not recorded as tracks.
                     self.by_ssrc.insert(rtx, Route::Rtx(idx));
+                }
+                if let Some(fec) = t.fec_ssrc {
+                    self.by_ssrc.insert(fec, Route::Fec(idx));
                 }
             }
         }
@@ -660,6 +697,9 @@ impl Recorder<'_> {
         {
             t.id.session_id.clone_from(&fallback);
         }
+        for t in &mut self.tracks {
+            t.keyring_failures = t.id.ssrc.map_or(0, |s| self.keyring.failures(s));
+        }
         let offsets = self.start_offsets();
         let end = self.last_media.or(self.last_time).unwrap_or_default();
         let mut finished: Vec<(CaptureTime, Asset)> = self
@@ -693,12 +733,45 @@ impl Recorder<'_> {
                 .payload
                 .get(8..12)
                 .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-            if let Some(Route::Track(i)) = ssrc.and_then(|s| self.by_ssrc.get(&s).copied())
-                && self.tracks[i].srtp.is_some()
-            {
-                return self.enqueue_srtp(i, d);
+            match ssrc.and_then(|s| self.by_ssrc.get(&s).copied()) {
+                Some(Route::Track(i)) if self.tracks[i].srtp.is_some() => {
+                    return self.enqueue_srtp(i, d);
+                }
+                Some(route @ (Route::Rtx(i) | Route::Fec(i))) if self.tracks[i].srtp.is_some() => {
+                    return self.enqueue_srtp_aux(i, route, d);
+                }
+                _ => {}
             }
         }
+        // `--srtp-keys`: streams the metadata gives no key are decrypted when a key authenticates them.
+        if !self.keyring.is_empty()
+            && let Some(b) = d.payload.get(8..12)
+        {
+            let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let mut plain = std::mem::take(&mut self.srtp_plain);
+            match self.keyring.unprotect_rtp(ssrc, d.payload, &mut plain) {
+                Unprotect::Plain => {
+                    self.srtp_plain = plain;
+                }
+                Unprotect::Failed => {
+                    self.srtp_plain = plain;
+                    return;
+                }
+                Unprotect::Decrypted => {
+                    self.route_plain(&Datagram {
+                        payload: &plain,
+                        ..*d
+                    });
+                    self.srtp_plain = plain;
+                    return;
+                }
+            }
+        }
+        self.route_plain(d);
+    }
+
+    /// Routes a plain (or decrypted) RTP packet.
+    fn route_plain(&mut self, d: &Datagram<'_>) {
         let Ok(pkt) = RtpPacket::parse(d.payload) else {
             return;
         };
@@ -715,25 +788,19 @@ impl Recorder<'_> {
         self.session_start.get_or_insert(now);
         let ssrc = pkt.ssrc();
         // Copy the payload only for packets that go somewhere.
-        let arrival = |pkt: &RtpPacket<'_>| Arrival {
-            seq16: pkt.sequence_number(),
-            ts32: pkt.timestamp(),
-            marker: pkt.marker(),
-            pt: pkt.payload_type(),
-            payload: pkt.payload().to_vec(),
-            time: d.meta.time,
-        };
+        let arrival = |pkt: &RtpPacket<'_>| Arrival::from_rtp(pkt, d.meta.time);
         if self.opts.session.is_some() {
             match self.by_ssrc.get(&ssrc.0) {
-                Some(Route::Track(i)) => self.enqueue(*i, arrival(&pkt)),
+                Some(Route::Track(i)) => self.enqueue(*i, arrival(&pkt), Some(d.payload)),
                 Some(Route::Rtx(i)) => self.enqueue_rtx(*i, &pkt, now),
+                Some(Route::Fec(i)) => self.enqueue_fec(*i, d.payload, now),
                 Some(Route::Ignore) => {}
                 None => {
                     if let Some(i) = self.bind(d, &pkt) {
                         if self.tracks[i].srtp.is_some() {
                             return self.enqueue_srtp(i, d);
                         }
-                        return self.enqueue(i, arrival(&pkt));
+                        return self.enqueue(i, arrival(&pkt), Some(d.payload));
                     }
                     self.by_ssrc.insert(ssrc.0, Route::Ignore);
                     self.note(
@@ -747,8 +814,9 @@ impl Recorder<'_> {
         }
         let key = (d.flow, ssrc);
         match self.by_flow.get(&key) {
-            Some(Route::Track(i)) => return self.enqueue(*i, arrival(&pkt)),
+            Some(Route::Track(i)) => return self.enqueue(*i, arrival(&pkt), Some(d.payload)),
             Some(Route::Rtx(i)) => return self.enqueue_rtx(*i, &pkt, now),
+            Some(Route::Fec(i)) => return self.enqueue_fec(*i, d.payload, now),
             Some(Route::Ignore) => return,
             None => {}
         }
@@ -814,15 +882,41 @@ impl Recorder<'_> {
         let Ok(pkt) = RtpPacket::parse(&self.srtp_plain) else {
             return;
         };
-        let arrival = Arrival {
-            seq16: pkt.sequence_number(),
-            ts32: pkt.timestamp(),
-            marker: pkt.marker(),
-            pt: pkt.payload_type(),
-            payload: pkt.payload().to_vec(),
-            time: d.meta.time,
+        let arrival = Arrival::from_rtp(&pkt, d.meta.time);
+        let plain = std::mem::take(&mut self.srtp_plain);
+        self.enqueue(i, arrival, Some(&plain));
+        self.srtp_plain = plain;
+    }
+
+    /// Decrypts a packet of track `i`'s RTX or FEC stream with the track's keys and queues it.
+    fn enqueue_srtp_aux(&mut self, i: usize, route: Route, d: &Datagram<'_>) {
+        let Some(srtp) = self.tracks[i].srtp.as_mut() else {
+            return;
         };
-        self.enqueue(i, arrival);
+        let mut plain = std::mem::take(&mut self.srtp_plain);
+        if srtp.decrypt_aux(d.payload, &mut plain)
+            && let Ok(pkt) = RtpPacket::parse(&plain)
+        {
+            match route {
+                Route::Rtx(_) => self.enqueue_rtx(i, &pkt, d.meta.time),
+                Route::Fec(_) => self.enqueue_fec(i, &plain, d.meta.time),
+                _ => {}
+            }
+        }
+        self.srtp_plain = plain;
+    }
+
+    /// Queues a packet of a track's separate FEC stream (plain RTP bytes).
+    fn enqueue_fec(&mut self, idx: usize, raw: &[u8], time: CaptureTime) {
+        let t = &mut self.tracks[idx];
+        if t.fec.is_none() || !matches!(t.state, TrackState::Running(_)) {
+            return;
+        }
+        t.inbox.push(Inbound::Fec {
+            raw: raw.to_vec(),
+            time,
+        });
+        self.queued += 1;
     }
 
     fn note(&mut self, d: &Datagram<'_>, kind: &'static str, message: String) {
@@ -954,12 +1048,13 @@ impl Recorder<'_> {
             if rtx {
                 self.enqueue_rtx_arrival(idx, a);
             } else {
-                self.enqueue(idx, a);
+                self.enqueue(idx, a, None);
             }
         }
     }
 
-    fn enqueue(&mut self, idx: usize, a: Arrival) {
+    /// Queues a packet of track `idx`; `raw` is its plain RTP bytes, kept when FEC protects the track.
+    fn enqueue(&mut self, idx: usize, a: Arrival, raw: Option<&[u8]>) {
         let t = &mut self.tracks[idx];
         // A peer's media before it joined or after it left (metadata) is not part of the session.
         let (joined, left) = t.presence;
@@ -990,10 +1085,8 @@ impl Recorder<'_> {
         }
         let running = matches!(t.state, TrackState::Running(_));
         if running {
-            t.inbox.push(Inbound {
-                arrival: a,
-                rtx: false,
-            });
+            let raw = raw.filter(|_| t.fec.is_some()).map(<[u8]>::to_vec);
+            t.inbox.push(Inbound::Media { arrival: a, raw });
             self.queued += 1;
         }
         if first {
@@ -1003,6 +1096,23 @@ impl Recorder<'_> {
 
     /// Keeps each SSRC's first RTCP sender report: it maps RTP time to the sender's NTP clock.
     fn note_sender_reports(&mut self, payload: &[u8]) {
+        // `--srtp-keys`: SRTCP of a stream a key decrypts, with that key.
+        if let Some(b) = payload.get(4..8)
+            && !self.keyring.is_empty()
+        {
+            let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let mut plain = Vec::new();
+            match self.keyring.unprotect_rtcp(ssrc, payload, &mut plain) {
+                Unprotect::Plain => {}
+                Unprotect::Failed => return,
+                Unprotect::Decrypted => return self.note_plain_sender_reports(&plain),
+            }
+        }
+        self.note_sender_reports_of_tracks(payload);
+    }
+
+    /// Decrypts SRTCP of metadata tracks with keys, then keeps the sender reports.
+    fn note_sender_reports_of_tracks(&mut self, payload: &[u8]) {
         // SRTCP (RFC 3711 §3.4) leaves only the first header and SSRC in clear: a
         // track with keys decrypts its reports with the key that authenticated its
         // media; a report that cannot be decrypted says nothing about timing.
@@ -1026,6 +1136,11 @@ impl Recorder<'_> {
             }
             None => payload,
         };
+        self.note_plain_sender_reports(payload);
+    }
+
+    /// Keeps each SSRC's first sender report of a plain RTCP compound packet.
+    fn note_plain_sender_reports(&mut self, payload: &[u8]) {
         for p in crate::rtp::rtcp::compound(payload) {
             match p {
                 Ok(crate::rtp::rtcp::RtcpPacket::SenderReport(sr)) => {
@@ -1046,22 +1161,14 @@ impl Recorder<'_> {
     /// the timestamp is the original's. Payloads of 2 bytes or less are padding
     /// (bandwidth probes), not retransmissions.
     fn enqueue_rtx(&mut self, idx: usize, pkt: &RtpPacket<'_>, time: CaptureTime) {
-        let rtx = Arrival {
-            seq16: pkt.sequence_number(),
-            ts32: pkt.timestamp(),
-            marker: pkt.marker(),
-            pt: pkt.payload_type(),
-            payload: pkt.payload().to_vec(),
-            time,
-        };
+        let rtx = Arrival::from_rtp(pkt, time);
         self.enqueue_rtx_arrival(idx, rtx);
     }
 
     /// Unwraps an RTX packet (as received) into the original it carries and queues it.
     fn enqueue_rtx_arrival(&mut self, idx: usize, rtx: Arrival) {
         let t = &mut self.tracks[idx];
-        if rtx.payload.len() <= 2 || !matches!(t.state, TrackState::Running(_)) || t.srtp.is_some()
-        {
+        if rtx.payload.len() <= 2 || !matches!(t.state, TrackState::Running(_)) {
             return;
         }
         let arrival = Arrival {
@@ -1072,7 +1179,7 @@ impl Recorder<'_> {
             payload: rtx.payload[2..].to_vec(),
             time: rtx.time,
         };
-        t.inbox.push(Inbound { arrival, rtx: true });
+        t.inbox.push(Inbound::Rtx(arrival));
         self.queued += 1;
     }
 
@@ -1223,6 +1330,14 @@ fn start_track(
         reorder,
         fmtp: t.fmtp.clone(),
         red_payload_type: t.red_payload_type,
+        fec: t
+            .fec
+            .zip(t.id.ssrc)
+            .map(|((scheme, payload_type), media_ssrc)| track::FecSetup {
+                scheme,
+                payload_type,
+                media_ssrc,
+            }),
     };
     t.container = Some(container);
     t.clock_rate = Some(clock_rate);
@@ -1235,7 +1350,7 @@ fn start_track(
 
 fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
     let (result, stats, dims) = match &t.state {
-        TrackState::Done(r, s, d) => (Some(r.as_ref()), s.as_ref(), *d),
+        TrackState::Done(r, s, d) => (Some(r.as_ref()), s.as_deref(), *d),
         _ => (None, None, None),
     };
     let (status, error, file) = match result {
@@ -1305,7 +1420,12 @@ fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
             reordered: st.reorder.reordered,
             late: st.reorder.late,
             resets: st.reorder.resets,
-            recovered: st.recovered_rtx + st.recovered_red,
+            recovered: st.recovered_rtx + st.recovered_red + st.recovered_fec,
+            recovered_rtx: st.recovered_rtx,
+            recovered_red: st.recovered_red,
+            recovered_fec: st.recovered_fec,
+            rtx_packets: st.rtx_packets,
+            fec_packets: st.fec_packets,
             frames_written: st.frames_written,
             frames_dropped_incomplete: st.frames_dropped_incomplete,
             frames_dropped_until_keyframe: st.frames_dropped_until_keyframe,
@@ -1318,7 +1438,7 @@ fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
             outside_presence: t.outside_presence,
             pauses: st.pauses,
             paused_ms: st.paused_ms,
-            srtp_auth_failures: t.srtp.as_ref().map_or(0, |s| s.failures),
+            srtp_auth_failures: t.srtp.as_ref().map_or(0, |s| s.failures) + t.keyring_failures,
         },
     }
 }

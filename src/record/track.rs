@@ -15,6 +15,7 @@ use crate::mux::{
 };
 use crate::mux::{WavCodec, WavConfig, WavWriter};
 use crate::time::CaptureTime;
+use crate::track::fec::{self, FecDecoder, FecScheme, FecSource};
 use crate::track::{Arrival, ReorderBuffer, ReorderConfig, ReorderStats, TrackItem};
 use std::path::PathBuf;
 
@@ -141,6 +142,19 @@ pub struct TrackSetup {
     pub red_payload_type: Option<u8>,
     /// SDP fmtp parameters of the payload type (H.264/H.265 `sprop-*` parameter sets).
     pub fmtp: Option<String>,
+    /// Forward error correction protecting the track, when metadata or SDP says so.
+    pub fec: Option<FecSetup>,
+}
+
+/// How a track's media is protected by FEC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FecSetup {
+    /// The repair packets' format.
+    pub scheme: FecScheme,
+    /// Payload type of repair packets inside the media stream (ULPFEC, or a RED block's).
+    pub payload_type: Option<u8>,
+    /// The media SSRC: FlexFEC names it, recovered packets carry it.
+    pub media_ssrc: u32,
 }
 
 /// Why a track could not be recorded.
@@ -193,6 +207,12 @@ pub struct TrackStats {
     pub recovered_rtx: u64,
     /// RED redundant blocks that restored a lost packet.
     pub recovered_red: u64,
+    /// FEC repair packets received (ULPFEC or FlexFEC).
+    pub fec_packets: u64,
+    /// FEC repair packets that could not be parsed.
+    pub fec_malformed: u64,
+    /// Packets FEC restored that were still missing from the media stream.
+    pub recovered_fec: u64,
     /// Pauses: media time stood still with no packet missing (DTX, mute, paused screen share).
     pub pauses: u64,
     /// Total length of the pauses, in ms.
@@ -219,6 +239,11 @@ pub struct TrackRecorder {
     recovered_rtx: u64,
     recovered_red: u64,
     red_redundant: u64,
+    /// The FEC decoder of a protected track, with its setup.
+    fec: Option<(FecSetup, FecDecoder)>,
+    fec_packets: u64,
+    fec_malformed: u64,
+    recovered_fec: u64,
     gap_since_last: bool,
     pauses: u64,
     paused_ns: u64,
@@ -302,6 +327,7 @@ impl TrackRecorder {
             }
             (_, codec) => return Err(TrackError::Unsupported(codec)),
         };
+        let fec_setup = setup.fec;
         Ok(TrackRecorder {
             reorder: ReorderBuffer::new(setup.reorder),
             setup,
@@ -319,6 +345,10 @@ impl TrackRecorder {
             recovered_rtx: 0,
             recovered_red: 0,
             red_redundant: 0,
+            fec: fec_setup.map(|f| (f, FecDecoder::new())),
+            fec_packets: 0,
+            fec_malformed: 0,
+            recovered_fec: 0,
             gap_since_last: false,
             pauses: 0,
             paused_ns: 0,
@@ -332,14 +362,90 @@ impl TrackRecorder {
 
     /// Feeds one captured packet of the track's SSRC.
     pub fn push(&mut self, a: Arrival) -> Result<(), TrackError> {
+        self.push_packet(a, None)
+    }
+
+    /// Feeds one captured packet of the track's SSRC with its complete (plain)
+    /// RTP bytes, which FEC needs: it protects headers and extensions too.
+    pub fn push_packet(&mut self, a: Arrival, raw: Option<&[u8]>) -> Result<(), TrackError> {
         self.packets += 1;
         self.first_time.get_or_insert(a.time);
         self.last_time = Some(self.last_time.map_or(a.time, |t| t.max(a.time)));
         if self.setup.red_payload_type == Some(a.pt) {
-            return self.push_red(a);
+            return self.push_red(a, raw);
+        }
+        let fec_pt = self.fec.as_ref().and_then(|(f, _)| f.payload_type);
+        if let Some(raw) = raw {
+            if fec_pt == Some(a.pt) {
+                // In-band ULPFEC (RFC 5109 §14.1): repair data in the media's sequence space.
+                self.add_repair(fec::parse_ulpfec(&a.payload), a.time);
+            } else if let Some(s) = FecSource::from_rtp(raw) {
+                self.add_fec_source(s, a.time);
+            }
         }
         self.reorder.push(a);
         self.drain()
+    }
+
+    /// Feeds a packet of the track's separate FEC stream (FlexFEC): the whole plain RTP packet.
+    pub fn push_fec_stream(&mut self, raw: &[u8], time: CaptureTime) -> Result<(), TrackError> {
+        let Some((setup, _)) = &self.fec else {
+            return Ok(());
+        };
+        let ssrc = setup.media_ssrc;
+        let parsed = match setup.scheme {
+            FecScheme::Flexfec => fec::parse_flexfec(raw, ssrc),
+            FecScheme::Flexfec03 => fec::parse_flexfec03(raw, ssrc),
+            // ULPFEC as its own stream (RFC 5109 §14.2): the payload after the RTP header.
+            FecScheme::Ulpfec => match crate::rtp::RtpPacket::parse(raw) {
+                Ok(p) => fec::parse_ulpfec(p.payload()),
+                Err(_) => {
+                    self.fec_malformed += 1;
+                    return Ok(());
+                }
+            },
+        };
+        self.add_repair(parsed, time);
+        self.drain()
+    }
+
+    /// Hands a media packet to the FEC decoder; packets it now recovers fill their gaps.
+    fn add_fec_source(&mut self, s: FecSource, time: CaptureTime) {
+        let recovered = match &mut self.fec {
+            Some((_, dec)) => dec.add_source(s),
+            None => return,
+        };
+        self.push_recovered(recovered, time);
+    }
+
+    fn add_repair(&mut self, parsed: Result<fec::RepairPacket, fec::FecError>, time: CaptureTime) {
+        self.fec_packets += 1;
+        let recovered = match (&mut self.fec, parsed) {
+            (Some((_, dec)), Ok(r)) => dec.add_repair(r),
+            (_, Err(_)) => {
+                self.fec_malformed += 1;
+                return;
+            }
+            (None, Ok(_)) => return,
+        };
+        self.push_recovered(recovered, time);
+    }
+
+    /// Queues packets FEC restored, like retransmissions: they count only if still missing.
+    fn push_recovered(&mut self, recovered: Vec<FecSource>, time: CaptureTime) {
+        let Some((setup, _)) = &self.fec else { return };
+        let ssrc = setup.media_ssrc;
+        for s in recovered {
+            let raw = s.to_rtp(ssrc);
+            let Ok(p) = crate::rtp::RtpPacket::parse(&raw) else {
+                self.fec_malformed += 1;
+                continue;
+            };
+            let a = Arrival::from_rtp(&p, time);
+            if self.fill(a) {
+                self.recovered_fec += 1;
+            }
+        }
     }
 
     /// Unwraps a RED packet: redundant blocks restore earlier packets that were
@@ -347,7 +453,11 @@ impl TrackRecorder {
     ///
     /// Block k of n (oldest first) is taken as the packet n-1-k sequence numbers
     /// back, as libwebrtc sends one block per earlier packet.
-    fn push_red(&mut self, a: Arrival) -> Result<(), TrackError> {
+    ///
+    /// With FEC (Chrome's video RED): a primary block of the FEC payload type is
+    /// ULPFEC repair data; a media primary is protected as the packet it was
+    /// before RED wrapped it (the media payload type, the RED header removed).
+    fn push_red(&mut self, a: Arrival, raw: Option<&[u8]>) -> Result<(), TrackError> {
         let Ok(blocks) = crate::track::red::split(&a.payload) else {
             self.red_malformed += 1;
             return Ok(());
@@ -355,6 +465,16 @@ impl TrackRecorder {
         let Some((primary, redundant)) = blocks.split_last() else {
             return Ok(());
         };
+        let fec_pt = self.fec.as_ref().and_then(|(f, _)| f.payload_type);
+        if let (Some(raw), true) = (raw, self.fec.is_some()) {
+            if fec_pt == Some(primary.pt) {
+                self.add_repair(fec::parse_ulpfec(primary.data), a.time);
+            } else if let Some(s) =
+                unwrap_red_source(raw, a.payload.len(), primary.pt, primary.data.len())
+            {
+                self.add_fec_source(s, a.time);
+            }
+        }
         let n = redundant.len();
         for (k, b) in redundant.iter().enumerate() {
             if b.data.is_empty() {
@@ -369,10 +489,7 @@ impl TrackRecorder {
                 payload: b.data.to_vec(),
                 time: a.time,
             };
-            let before = self.reorder.stats();
-            self.reorder.push(restored);
-            let after = self.reorder.stats();
-            if after.duplicates == before.duplicates && after.late == before.late {
+            if self.fill(restored) {
                 self.recovered_red += 1;
             } else {
                 // Redundancy of a packet that arrived is expected, not a duplicate sent.
@@ -394,13 +511,19 @@ impl TrackRecorder {
     /// retransmission of a packet that did arrive is a duplicate and dropped.
     pub fn push_rtx(&mut self, a: Arrival) -> Result<(), TrackError> {
         self.rtx_packets += 1;
-        let before = self.reorder.stats();
-        self.reorder.push(a);
-        let after = self.reorder.stats();
-        if after.duplicates == before.duplicates && after.late == before.late {
+        if self.fill(a) {
             self.recovered_rtx += 1;
         }
         self.drain()
+    }
+
+    /// Pushes a restored packet; true when it filled a gap (neither a duplicate
+    /// of one that arrived nor too late for the reorder window).
+    fn fill(&mut self, a: Arrival) -> bool {
+        let before = self.reorder.stats();
+        self.reorder.push(a);
+        let after = self.reorder.stats();
+        after.duplicates == before.duplicates && after.late == before.late
     }
 
     /// Coded size of the first video frame that carried one.
@@ -414,17 +537,25 @@ impl TrackRecorder {
     }
 
     fn drain(&mut self) -> Result<(), TrackError> {
+        let fec_pt = self.fec.as_ref().and_then(|(f, _)| f.payload_type);
         while let Some(item) = self.reorder.pull() {
             match item {
                 TrackItem::Packet(p) => {
-                    if self.setup.payload_type.is_some_and(|pt| pt != p.pt) {
-                        self.other_pt += 1;
+                    // Repair packets, other payload types (DTMF, CN) and padding-only
+                    // packets (bandwidth probes) take sequence numbers of the media
+                    // stream without carrying media: not a loss, nothing to depacketize.
+                    if fec_pt == Some(p.pt) {
+                        self.depack.skip(p.seq);
                         continue;
                     }
-                    // Padding-only packets (bandwidth probes) keep sequence numbers
-                    // contiguous but carry no media: not a loss, nothing to depacketize.
+                    if self.setup.payload_type.is_some_and(|pt| pt != p.pt) {
+                        self.other_pt += 1;
+                        self.depack.skip(p.seq);
+                        continue;
+                    }
                     if p.payload.is_empty() {
                         self.padding_only += 1;
+                        self.depack.skip(p.seq);
                         continue;
                     }
                     self.check_jump(p.ts, p.time);
@@ -548,10 +679,28 @@ impl TrackRecorder {
             rtx_packets: self.rtx_packets,
             recovered_rtx: self.recovered_rtx,
             recovered_red: self.recovered_red,
+            fec_packets: self.fec_packets,
+            fec_malformed: self.fec_malformed,
+            recovered_fec: self.recovered_fec,
             pauses: self.pauses,
             paused_ms: self.paused_ns / 1_000_000,
         }
     }
+}
+
+/// The media packet a RED packet carries, as FEC protects it: the RTP header
+/// with the block's payload type, then the primary data and any padding.
+///
+/// `payload_len` is the RED payload (blocks, without padding), `data_len` the primary's.
+fn unwrap_red_source(raw: &[u8], payload_len: usize, pt: u8, data_len: usize) -> Option<FecSource> {
+    let header_len = crate::rtp::RtpPacket::parse(raw).ok()?.header_len();
+    let red_header = payload_len.checked_sub(data_len)?;
+    let mut packet = Vec::with_capacity(raw.len().saturating_sub(red_header));
+    packet.extend_from_slice(raw.get(..header_len)?);
+    packet.extend_from_slice(raw.get(header_len + red_header..)?);
+    let b1 = packet.get_mut(1)?;
+    *b1 = (*b1 & 0x80) | (pt & 0x7f);
+    FecSource::from_rtp(&packet)
 }
 
 #[cfg(test)]
@@ -573,6 +722,7 @@ mod tests {
             reorder: ReorderConfig::default(),
             red_payload_type: None,
             fmtp: None,
+            fec: None,
         })
         .expect("track starts")
     }
@@ -604,6 +754,7 @@ mod tests {
             uid: 9,
             reorder: ReorderConfig::default(),
             red_payload_type: None,
+            fec: None,
             fmtp: Some(
                 "packetization-mode=1;sprop-parameter-sets=Z0LAHoyNQPhj1EQDwiEagA==,aM48gA=="
                     .into(),
@@ -694,6 +845,7 @@ mod tests {
             reorder: ReorderConfig::default(),
             red_payload_type: None,
             fmtp: None,
+            fec: None,
         })
         .expect("track starts");
         // 20 ms of 16 kHz stereo = 320 ticks, 1280 octets; packet 3 is lost.

@@ -4,8 +4,8 @@
 //! Schema draft 2020-12; a test keeps it in sync with the structs here). In short:
 //! `room_id` (required), `session_id`, `peers[]` with `peer_id` (required), `name`,
 //! `role`, `joined_at`/`left_at` (RFC 3339), `tracks[]` with `track_id` and `kind`
-//! (required), `source`, `ssrc`/`rtx_ssrc` (integer or `"0x..."` hex string),
-//! `codec`, payload types, `clock_rate`, `channels`, `mid`, `rid`, `fmtp`, `srtp`.
+//! (required), `source`, `ssrc`/`rtx_ssrc`/`fec_ssrc` (integer or `"0x..."` hex
+//! string), `codec`, payload types, `fec_scheme`, `clock_rate`, `channels`, `mid`, `rid`, `fmtp`, `srtp`.
 //!
 //! Unknown fields are errors (a typo such as `ssrcs` must not silently drop a
 //! track's SSRC). User data goes in an `extra` object, allowed on the session,
@@ -312,6 +312,12 @@ struct RawTrack {
     #[serde(default)]
     red_payload_type: Option<u8>,
     #[serde(default)]
+    fec_scheme: Option<crate::track::fec::FecScheme>,
+    #[serde(default)]
+    fec_payload_type: Option<u8>,
+    #[serde(default, deserialize_with = "de_ssrc")]
+    fec_ssrc: Option<u32>,
+    #[serde(default)]
     clock_rate: Option<u32>,
     #[serde(default)]
     channels: Option<u8>,
@@ -489,7 +495,11 @@ fn build(raw: RawSession, path: &Path) -> Result<SessionMap, MetadataError> {
         for (ti, rt) in rp.tracks.iter().enumerate() {
             let at = format!("{at}.tracks[{ti}]");
             let track = build_track(&mut p, &at, rt, path);
-            for (field, ssrc) in [("ssrc", track.ssrc), ("rtx_ssrc", track.rtx_ssrc)] {
+            for (field, ssrc) in [
+                ("ssrc", track.ssrc),
+                ("rtx_ssrc", track.rtx_ssrc),
+                ("fec_ssrc", track.fec_ssrc),
+            ] {
                 let Some(ssrc) = ssrc else { continue };
                 let here = format!("{at}.{field}");
                 if let Some(first) = ssrcs.get(&ssrc) {
@@ -548,6 +558,7 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackS
         ("payload_type", rt.payload_type),
         ("rtx_payload_type", rt.rtx_payload_type),
         ("red_payload_type", rt.red_payload_type),
+        ("fec_payload_type", rt.fec_payload_type),
     ] {
         if let Some(pt) = pt
             && pt > 127
@@ -561,6 +572,17 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackS
     t.payload_type = rt.payload_type;
     t.rtx_payload_type = rt.rtx_payload_type;
     t.red_payload_type = rt.red_payload_type;
+    t.fec_scheme = rt.fec_scheme;
+    t.fec_payload_type = rt.fec_payload_type;
+    t.fec_ssrc = rt.fec_ssrc;
+    if (t.fec_payload_type.is_some() || t.fec_ssrc.is_some()) && t.fec_scheme.is_none() {
+        p.push(
+            &format!("{at}.fec_scheme"),
+            format_args!(
+                "is required with fec_payload_type or fec_ssrc (ulpfec, flexfec or flexfec-03)"
+            ),
+        );
+    }
     if t.codec_name.is_none()
         && let Some((codec, _)) = rt.payload_type.and_then(static_payload_type)
     {
@@ -760,7 +782,8 @@ mod tests {
             (track(r#"{"track_id": "t1", "kind": "audio", "ssrc": "0xZZ"}"#), "m.json: peers[0].tracks[1].ssrc: invalid value: string \"0xZZ\", expected an SSRC: an integer 0..=4294967295 or a hex string like \"0x1A2B3C4D\" at line 1 column 142"),
             (track(r#"{"track_id": "t1", "kind": "audio", "ssrc": 4294967296}"#), "m.json: peers[0].tracks[1].ssrc: invalid value: integer `4294967296`, expected an SSRC: an integer 0..=4294967295 or a hex string like \"0x1A2B3C4D\" at line 1 column 146"),
             (track(r#"{"track_id": "t1", "kind": "data"}"#), "m.json: peers[0].tracks[1].kind: unknown variant `data`, expected `audio` or `video` at line 1 column 125"),
-            (track(r#"{"track_id": "t1", "kind": "audio", "ssrcs": 1}"#), "m.json: peers[0].tracks[1].ssrcs: unknown field `ssrcs`, expected one of `track_id`, `kind`, `source`, `ssrc`, `rtx_ssrc`, `codec`, `payload_type`, `rtx_payload_type`, `red_payload_type`, `clock_rate`, `channels`, `mid`, `rid`, `fmtp`, `srtp`, `extra` at line 1 column 135"),
+            (track(r#"{"track_id": "t1", "kind": "audio", "ssrcs": 1}"#), "m.json: peers[0].tracks[1].ssrcs: unknown field `ssrcs`, expected one of `track_id`, `kind`, `source`, `ssrc`, `rtx_ssrc`, `codec`, `payload_type`, `rtx_payload_type`, `red_payload_type`, `fec_scheme`, `fec_payload_type`, `fec_ssrc`, `clock_rate`, `channels`, `mid`, `rid`, `fmtp`, `srtp`, `extra` at line 1 column 135"),
+            (track(r#"{"track_id": "t1", "kind": "video", "fec_payload_type": 122}"#), "m.json: peers[0].tracks[1].fec_scheme: is required with fec_payload_type or fec_ssrc (ulpfec, flexfec or flexfec-03)"),
             (track(r#"{"track_id": "t1", "kind": "video", "codec": "opus"}"#), "m.json: peers[0].tracks[1].codec: \"opus\" is an audio codec but kind is \"video\""),
             (track(r#"{"track_id": "t1", "kind": "video", "payload_type": 0}"#), "m.json: peers[0].tracks[1].payload_type: \"pcmu\" is an audio codec but kind is \"video\""),
             (track(r#"{"track_id": "t1", "kind": "audio", "payload_type": 128}"#), "m.json: peers[0].tracks[1].payload_type: 128 is not an RTP payload type (0..=127)"),

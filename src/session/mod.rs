@@ -86,6 +86,12 @@ pub struct TrackSpec {
     pub rtx_payload_type: Option<u8>,
     /// RED payload type (RFC 2198).
     pub red_payload_type: Option<u8>,
+    /// FEC format of the track's repair packets (ULPFEC, FlexFEC).
+    pub fec_scheme: Option<crate::track::fec::FecScheme>,
+    /// Payload type of the repair packets (for ULPFEC in RED: the RED block's).
+    pub fec_payload_type: Option<u8>,
+    /// SSRC of a separate repair stream (FlexFEC; SDP `a=ssrc-group:FEC-FR`).
+    pub fec_ssrc: Option<u32>,
     /// RTP clock rate.
     pub clock_rate: Option<u32>,
     /// Audio channels (Opus: 2 in SDP, per RFC 7587).
@@ -229,6 +235,9 @@ impl TrackSpec {
             payload_type: None,
             rtx_payload_type: None,
             red_payload_type: None,
+            fec_scheme: None,
+            fec_payload_type: None,
+            fec_ssrc: None,
             clock_rate: None,
             channels: None,
             mid: None,
@@ -241,9 +250,12 @@ impl TrackSpec {
         }
     }
 
-    /// The track's SSRCs: media, then RTX.
+    /// The track's SSRCs: media, then RTX, then FEC.
     pub fn ssrcs(&self) -> impl Iterator<Item = u32> + '_ {
-        self.ssrc.into_iter().chain(self.rtx_ssrc)
+        self.ssrc
+            .into_iter()
+            .chain(self.rtx_ssrc)
+            .chain(self.fec_ssrc)
     }
 
     /// Whether a codec name was given that rtprec does not know (e.g. `h266`).
@@ -404,6 +416,9 @@ fn merge_peer(mine: &mut PeerSpec, other: PeerSpec) -> Result<(), MergeError> {
                 m.payload_type = m.payload_type.or(t.payload_type);
                 m.rtx_payload_type = m.rtx_payload_type.or(t.rtx_payload_type);
                 m.red_payload_type = m.red_payload_type.or(t.red_payload_type);
+                m.fec_scheme = m.fec_scheme.or(t.fec_scheme);
+                m.fec_payload_type = m.fec_payload_type.or(t.fec_payload_type);
+                m.fec_ssrc = m.fec_ssrc.or(t.fec_ssrc);
                 m.clock_rate = m.clock_rate.or(t.clock_rate);
                 m.channels = m.channels.or(t.channels);
                 m.mid = m.mid.take().or(t.mid);

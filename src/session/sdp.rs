@@ -22,9 +22,12 @@
 //!   3551 table) gives codec, clock rate and channels; `a=fmtp` is kept verbatim.
 //!   An encoding name rtprec does not know is kept in `codec_name` (unsupported).
 //! - `rtx_payload_type`: the `rtx` format whose `apt=` is that payload type;
-//!   `red_payload_type`: the first `red` format with the same clock rate.
+//!   `red_payload_type`: the first `red` format with the same clock rate;
+//!   `fec_scheme`/`fec_payload_type`: the first `ulpfec`, `flexfec` or
+//!   `flexfec-03` format with the same clock rate.
 //! - `ssrc`: the first `a=ssrc` that is not the second of an `a=ssrc-group:FID`
-//!   (RTX) or `FEC-FR` group; `rtx_ssrc` from its FID group. Simulcast: only the
+//!   (RTX) or `FEC-FR`/`FEC` group; `rtx_ssrc` from its FID group, `fec_ssrc`
+//!   from its FEC-FR (or FEC) group. Simulcast: only the
 //!   first layer (first SSRC of `SIM`, or first `a=rid:... send`) is the track.
 //! - `track_id`: the track part of `a=msid` (or of `a=ssrc:N msid:`), braces
 //!   removed, sanitised; else `mid-<mid>`; else `m<index>`.
@@ -400,6 +403,15 @@ fn track_from_section(
                 n.eq_ignore_ascii_case("red") && Some(*rate) == t.clock_rate
             })
         });
+        // The first FEC format of the section (RFC 5109 ulpfec, RFC 8627 flexfec).
+        if let Some((fec_pt, scheme)) = formats.iter().find_map(|p| {
+            let (n, rate, _) = rtpmap.get(p)?;
+            let scheme = crate::track::fec::FecScheme::from_encoding_name(n)?;
+            (Some(*rate) == t.clock_rate).then_some((*p, scheme))
+        }) {
+            t.fec_scheme = Some(scheme);
+            t.fec_payload_type = Some(fec_pt);
+        }
     }
 
     // SSRCs: media first, RTX/FEC-FR second members of their groups.
@@ -449,6 +461,10 @@ fn track_from_section(
         t.rtx_ssrc = secondary
             .iter()
             .find(|(m, _, rtx)| *m == ssrc && *rtx)
+            .map(|(_, r, _)| *r);
+        t.fec_ssrc = secondary
+            .iter()
+            .find(|(m, _, rtx)| *m == ssrc && !*rtx)
             .map(|(_, r, _)| *r);
     }
 
@@ -644,6 +660,10 @@ mod tests {
             (Some(116), Some(90000), None)
         );
         assert_eq!((cam.ssrc, cam.rtx_ssrc), (Some(2002), Some(2003)));
+        assert_eq!(
+            (cam.fec_scheme, cam.fec_payload_type, cam.fec_ssrc),
+            (Some(crate::track::fec::FecScheme::Ulpfec), Some(39), None)
+        );
         assert_eq!(cam.source, Source::Regular);
 
         let screen = &p.tracks[2];
@@ -672,6 +692,34 @@ mod tests {
             "5e6f7a8b-display"
         );
         assert!(m.track_by_mid("9", None).is_none());
+    }
+
+    /// FlexFEC (RFC 8627) in an `FEC-FR` group: the repair SSRC is no track.
+    #[test]
+    fn flexfec_group() {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 10.0.0.10\r\ns=-\r\nt=0 0\r\nc=IN IP4 10.0.0.10\r\n\
+            m=video 50000 RTP/AVP 96 49\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:49 flexfec-03/90000\r\n\
+            a=ssrc-group:FEC-FR 11 12\r\na=ssrc:11 cname:p\r\na=ssrc:12 cname:p\r\na=sendonly\r\n";
+        let m = parse_sdp(sdp, Path::new("f.sdp")).unwrap();
+        let t = &m.peers[0].tracks;
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (
+                t[0].ssrc,
+                t[0].payload_type,
+                t[0].fec_scheme,
+                t[0].fec_payload_type,
+                t[0].fec_ssrc
+            ),
+            (
+                Some(11),
+                Some(96),
+                Some(crate::track::fec::FecScheme::Flexfec03),
+                Some(49),
+                Some(12)
+            )
+        );
+        assert_eq!(m.track_by_ssrc(12).map(|(_, t)| t.track_id.as_str()), None);
     }
 
     #[test]

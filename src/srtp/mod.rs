@@ -28,6 +28,7 @@ use std::collections::HashMap;
 
 #[cfg(test)]
 mod capture_tests;
+pub mod keyring;
 #[cfg(test)]
 mod tests;
 

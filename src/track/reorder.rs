@@ -130,6 +130,18 @@ pub struct Arrival {
 }
 
 impl Arrival {
+    /// A parsed RTP packet captured at `time` (its payload copied).
+    pub fn from_rtp(pkt: &crate::rtp::RtpPacket<'_>, time: CaptureTime) -> Self {
+        Arrival {
+            seq16: pkt.sequence_number(),
+            ts32: pkt.timestamp(),
+            marker: pkt.marker(),
+            pt: pkt.payload_type(),
+            payload: pkt.payload().to_vec(),
+            time,
+        }
+    }
+
     /// An arrival with payload type 0 (tests and callers that do not care).
     pub fn new(seq16: u16, ts32: u32, marker: bool, payload: Vec<u8>, time: CaptureTime) -> Self {
         Arrival {
