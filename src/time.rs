@@ -34,16 +34,27 @@ impl CaptureTime {
 
     /// RFC 3339 UTC text with millisecond precision, e.g. `2026-11-23T10:00:01.120Z`.
     pub fn to_rfc3339_millis(self) -> String {
+        self.rfc3339(3)
+    }
+
+    /// RFC 3339 UTC text with microsecond precision, e.g. `2026-11-23T10:00:01.120345Z`.
+    pub fn to_rfc3339_micros(self) -> String {
+        self.rfc3339(6)
+    }
+
+    /// RFC 3339 UTC text with `digits` (3 or 6) fractional digits, truncated.
+    fn rfc3339(self, digits: u32) -> String {
         let secs = self.0.div_euclid(1_000_000_000);
-        let millis = self.0.rem_euclid(1_000_000_000) / 1_000_000;
+        let frac = self.0.rem_euclid(1_000_000_000) / 10i64.pow(9 - digits);
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
         format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:0w$}Z",
             sod / 3600,
             (sod / 60) % 60,
-            sod % 60
+            sod % 60,
+            w = digits as usize
         )
     }
 }
@@ -88,6 +99,10 @@ mod tests {
         assert_eq!(
             CaptureTime::from_secs_nanos(951_782_400, 0).to_string(),
             "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            CaptureTime::from_secs_nanos(1_795_428_001, 120_345_999).to_rfc3339_micros(),
+            "2026-11-23T10:00:01.120345Z"
         );
     }
 }

@@ -239,6 +239,205 @@ fn sender_reports_place_audio_and_video_on_the_senders_timeline() {
     assert_eq!(mic - cam, 500);
 }
 
+/// How [`clock_capture`]'s sender behaves.
+struct SenderSetup {
+    /// How fast the audio RTP clock runs against the sender's NTP clock, ppm.
+    audio_ppm: f64,
+    /// Sender time (s) at which the audio's RTP timestamps jump to a new base.
+    audio_reset_at: Option<f64>,
+    /// Sender time (s) of the audio's first sender report.
+    audio_srs_from: f64,
+}
+
+/// 150 s of a peer's camera (VP8) and microphone (Opus), sender reports every 5 s.
+/// On the sender's clock the audio starts 300 ms after the video; the network
+/// delays audio 200 ms more (capture time = sender time + 0 / 200 ms).
+fn clock_capture(path: &Path, setup: &SenderSetup) {
+    use rtprec::testutil::packet::{LinkKind, udp_frame};
+    use rtprec::testutil::rtp::{RtpBuilder, ntp_from_unix_nanos, push_sender_report};
+    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
+    let mut w =
+        PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
+    let t0 = 1_795_428_000_000_000_000i64;
+    let nanos = |secs: f64| t0 + (secs * 1e9).round() as i64;
+    let (v_ssrc, a_ssrc) = (0x0000_0a01u32, 0x0000_0b01u32);
+    let (v_ts0, a_ts0) = (90_000u32 * 7, 48_000u32 * 3);
+    let (a_start, a_delay, end) = (0.3, 0.2, 150.0);
+    // The audio device's clock runs fast: 960 samples take less than 20 ms of NTP time.
+    let a_rate = 48_000.0 * (1.0 + setup.audio_ppm * 1e-6);
+    // Audio RTP timestamp at sender time `t` (the reset adds a new random-looking base).
+    let a_ts = |t: f64| {
+        let ts = a_ts0.wrapping_add(((t - a_start) * a_rate).round() as i64 as u32);
+        match setup.audio_reset_at {
+            Some(r) if t >= r => ts.wrapping_add(0x7654_3210),
+            _ => ts,
+        }
+    };
+    let vp8_key = [
+        0x10, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, 1, 2, 3, 4,
+    ];
+    let mut packets: Vec<(i64, Vec<u8>)> = Vec::new();
+    for i in 0..(end * 30.0) as u32 {
+        let pkt = RtpBuilder::new(96, 100 + i as u16, v_ts0 + i * 3000, v_ssrc)
+            .marker(true)
+            .build(&vp8_key);
+        packets.push((nanos(f64::from(i) / 30.0), pkt));
+    }
+    for i in 0..((end - a_start) * 50.0) as u32 {
+        let t = a_start + f64::from(i) * 960.0 / a_rate;
+        let ts = a_ts(t);
+        packets.push((
+            nanos(t + a_delay),
+            RtpBuilder::new(111, 7 + i as u16, ts, a_ssrc).build(&[0xfc, 0xff, 0xfe]),
+        ));
+    }
+    for k in 0..30 {
+        let t = 1.0 + 5.0 * f64::from(k);
+        let mut sr = Vec::new();
+        push_sender_report(
+            &mut sr,
+            v_ssrc,
+            ntp_from_unix_nanos(nanos(t)),
+            v_ts0 + (t * 90_000.0).round() as u32,
+            0,
+            0,
+            &[],
+        );
+        packets.push((nanos(t), sr));
+        if t >= setup.audio_srs_from {
+            let mut sr = Vec::new();
+            push_sender_report(
+                &mut sr,
+                a_ssrc,
+                ntp_from_unix_nanos(nanos(t)),
+                a_ts(t),
+                0,
+                0,
+                &[],
+            );
+            packets.push((nanos(t + a_delay), sr));
+        }
+    }
+    packets.sort_by_key(|p| p.0);
+    let mut frame = Vec::new();
+    for (n, (t, pkt)) in packets.iter().enumerate() {
+        frame.clear();
+        let src = if pkt.get(4..8) == Some(&a_ssrc.to_be_bytes()[..])
+            || pkt.get(8..12) == Some(&a_ssrc.to_be_bytes()[..])
+        {
+            "10.0.0.1:4002"
+        } else {
+            "10.0.0.1:4000"
+        };
+        udp_frame(
+            &mut frame,
+            LinkKind::Ethernet,
+            src.parse().unwrap(),
+            "10.0.0.9:5000".parse().unwrap(),
+            n as u16,
+            pkt,
+        );
+        w.write_packet(*t, &frame).unwrap();
+    }
+    w.into_inner().unwrap();
+}
+
+/// Records [`clock_capture`] with metadata; the camera's and the microphone's assets.
+fn record_clock_capture(
+    tmp: &Path,
+    name: &str,
+    setup: &SenderSetup,
+) -> (serde_json::Value, serde_json::Value) {
+    let cap = tmp.join(format!("{name}.pcap"));
+    clock_capture(&cap, setup);
+    let tracks = json!([
+        {"track_id": "cam", "kind": "video", "ssrc": 0x0a01, "codec": "vp8", "payload_type": 96},
+        {"track_id": "mic", "kind": "audio", "ssrc": 0x0b01, "codec": "opus", "payload_type": 111}]);
+    let m = record_manifest(tmp, &cap, Some(tracks), name);
+    let get = |id: &str| {
+        m["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["track_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    (get("cam"), get("mic"))
+}
+
+/// Audio 300 ms after video on the sender's clock, from the manifest's offsets.
+fn assert_sender_aligned(cam: &serde_json::Value, mic: &serde_json::Value) {
+    assert_eq!(cam["start_offset_source"], "rtcp-sr", "{cam:#}");
+    assert_eq!(mic["start_offset_source"], "rtcp-sr", "{mic:#}");
+    let gap = mic["start_offset_ms"].as_i64().unwrap() - cam["start_offset_ms"].as_i64().unwrap();
+    assert!(
+        (gap - 300).abs() <= 10,
+        "audio starts {gap} ms after video on the sender's clock"
+    );
+}
+
+#[test]
+fn sender_reports_measure_a_drifting_audio_clock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = SenderSetup {
+        audio_ppm: 500.0,
+        audio_reset_at: None,
+        audio_srs_from: 0.0,
+    };
+    let (cam, mic) = record_clock_capture(tmp.path(), "drift", &setup);
+    assert_sender_aligned(&cam, &mic);
+    let (c, m) = (&cam["sender_clock"], &mic["sender_clock"]);
+    assert_eq!(c["sender_reports"], 30);
+    assert_eq!(m["sender_reports"], 30);
+    assert_eq!(m["rtp_timestamp_resets"], 0);
+    assert_eq!(m["first_rtp_timestamp"], 48_000 * 3);
+    assert_eq!(c["first_rtp_timestamp"], 90_000 * 7);
+    let drift = m["drift_ppm"].as_f64().unwrap();
+    assert!((drift - 500.0).abs() < 5.0, "{m:#}");
+    assert!(c["drift_ppm"].as_f64().unwrap().abs() < 5.0, "{c:#}");
+    let rate = m["measured_clock_rate"].as_f64().unwrap();
+    assert!((rate - 48_024.0).abs() < 0.25, "{m:#}");
+    // The sender's NTP clock at the first timestamps: 0 and 300 ms after t0.
+    assert_eq!(c["ntp_at_first_rtp"], "2026-11-23T10:00:00.000000Z");
+    let ntp = m["ntp_at_first_rtp"].as_str().unwrap();
+    let micros: i64 = ntp
+        .strip_prefix("2026-11-23T10:00:00.")
+        .and_then(|f| f.strip_suffix('Z'))
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("{ntp}"));
+    assert!((micros - 300_000).abs() < 1000, "{ntp}");
+}
+
+#[test]
+fn sender_reports_across_an_rtp_timestamp_reset() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The microphone's RTP timestamps jump to a new base 60 s in; SRs before and after.
+    let setup = SenderSetup {
+        audio_ppm: 0.0,
+        audio_reset_at: Some(60.5),
+        audio_srs_from: 0.0,
+    };
+    let (cam, mic) = record_clock_capture(tmp.path(), "reset", &setup);
+    assert_sender_aligned(&cam, &mic);
+    assert_eq!(mic["sender_clock"]["rtp_timestamp_resets"], 1, "{mic:#}");
+    assert_eq!(mic["sender_clock"]["sender_reports"], 30);
+    assert_eq!(cam["sender_clock"]["rtp_timestamp_resets"], 0);
+    let drift = mic["sender_clock"]["drift_ppm"].as_f64().unwrap();
+    assert!(drift.abs() < 5.0, "{mic:#}");
+    // With SRs only after the reset, the first audio packet is on no SR timeline:
+    // capture time places the peer's tracks rather than a wrong mapping.
+    let setup = SenderSetup {
+        audio_srs_from: 61.0,
+        ..setup
+    };
+    let (cam, mic) = record_clock_capture(tmp.path(), "reset-late", &setup);
+    assert_eq!(cam["start_offset_source"], "capture-time");
+    assert_eq!(mic["start_offset_source"], "capture-time");
+    assert!(mic.get("sender_clock").is_none(), "{mic:#}");
+    assert_eq!(cam["sender_clock"]["sender_reports"], 30);
+}
+
 #[test]
 fn without_metadata_an_rtx_stream_is_recognised_and_repairs_its_media() {
     let tmp = tempfile::tempdir().unwrap();

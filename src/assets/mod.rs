@@ -117,6 +117,28 @@ pub struct AssetStats {
     pub paused_ms: u64,
 }
 
+/// A track's RTP clock against its sender's NTP clock, from RTCP sender reports
+/// (RFC 3550 §6.4.1). The file keeps the track's own RTP timeline; this maps it:
+/// RTP timestamp `ts` was sent at `ntp_at_first_rtp + (ts - first_rtp_timestamp)
+/// / measured_clock_rate` seconds (the nominal `clock_rate` when not measured).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SenderClockMapping {
+    /// Sender reports received for the track's SSRC (garbage and duplicates left out).
+    pub sender_reports: u64,
+    /// Breaks in the sender's RTP-to-NTP relation: RTP timestamp resets and NTP clock steps.
+    pub rtp_timestamp_resets: u64,
+    /// RTP timestamp of the track's first packet.
+    pub first_rtp_timestamp: u32,
+    /// The sender's NTP clock at that timestamp, RFC 3339 with microseconds (the
+    /// sender's wall clock, not capture time).
+    pub ntp_at_first_rtp: String,
+    /// RTP ticks per second of the sender's NTP clock, least squares over the sender
+    /// reports of the first packet's segment (to 0.001); `null` when they span less than 5 s.
+    pub measured_clock_rate: Option<f64>,
+    /// `(measured_clock_rate / clock_rate - 1) * 1e6`, to 0.1 ppm; `null` likewise.
+    pub drift_ppm: Option<f64>,
+}
+
 /// One `track` asset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Asset {
@@ -163,6 +185,11 @@ pub struct Asset {
     pub start_offset_ms: Option<i64>,
     /// `rtcp-sr` (sender reports map RTP time to the sender's clock) or `capture-time`.
     pub start_offset_source: Option<String>,
+    /// How the track's RTP clock maps to its sender's NTP clock, from RTCP sender
+    /// reports; absent without any, or when the first packet's timestamp is on none
+    /// of their timelines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_clock: Option<SenderClockMapping>,
     /// Video resolution from the first keyframe.
     pub resolution: Option<Resolution>,
     /// `completed` or `failed`.
@@ -241,6 +268,14 @@ mod schema_tests {
             duration_ms: None,
             start_offset_ms: None,
             start_offset_source: None,
+            sender_clock: Some(SenderClockMapping {
+                sender_reports: 2,
+                rtp_timestamp_resets: 0,
+                first_rtp_timestamp: 0,
+                ntp_at_first_rtp: "2026-11-23T10:00:00.000000Z".into(),
+                measured_clock_rate: None,
+                drift_ppm: None,
+            }),
             resolution: None,
             status: Status::Failed,
             error: None,
@@ -264,6 +299,10 @@ mod schema_tests {
         assert_eq!(
             keys(&v["assets"][0]),
             keys(&schema["$defs"]["asset"]["properties"])
+        );
+        assert_eq!(
+            keys(&v["assets"][0]["sender_clock"]),
+            keys(&schema["$defs"]["asset"]["properties"]["sender_clock"]["properties"])
         );
         assert_eq!(
             keys(&v["assets"][0]["stats"]),

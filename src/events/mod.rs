@@ -271,6 +271,7 @@ pub mod fixtures {
             duration_ms: ok.then_some(1_868_860),
             start_offset_ms: Some(0),
             start_offset_source: None,
+            sender_clock: None,
             resolution: None,
             status,
             error: (!ok).then(|| Failure {

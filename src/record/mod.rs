@@ -18,6 +18,7 @@ use crate::error::{Diagnostic, Error};
 use crate::events::Event;
 use crate::net::{Datagram, Flow, NetConfig, NetDecoder};
 use crate::pipeline::Warning;
+use crate::rtp::sr_clock::SenderClock;
 use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
 use crate::session::{Kind, SessionMap, Source, SrtpSpec};
 use crate::srtp::SrtpContext;
@@ -410,8 +411,8 @@ struct Recorder<'o> {
     last_media: Option<CaptureTime>,
     /// Assets of sessions that have ended.
     done: Vec<Asset>,
-    /// First RTCP sender report per SSRC: (NTP seconds, RTP timestamp).
-    first_sr: HashMap<u32, (f64, u32)>,
+    /// RTCP sender reports per SSRC: the sender's RTP-to-NTP clock mapping.
+    sender_clocks: HashMap<u32, SenderClock>,
     diagnostics: Vec<Diagnostic>,
     /// Scratch buffer for decrypted SRTP packets.
     srtp_plain: Vec<u8>,
@@ -458,7 +459,7 @@ pub fn run_record(
         session_start: None,
         last_media: None,
         done: Vec::new(),
-        first_sr: HashMap::new(),
+        sender_clocks: HashMap::new(),
         diagnostics: Vec::new(),
         srtp_plain: Vec::new(),
         keyring: KeyRing::new(opts.srtp_keys.clone()),
@@ -626,17 +627,15 @@ impl Recorder<'_> {
     ///
     /// Capture time places each peer (the session starts at its first join or
     /// packet). Within a peer whose tracks all have RTCP sender reports, each
-    /// track's first RTP timestamp is mapped to that peer's NTP clock (RFC 3550
-    /// §6.4.1), so its audio and video line up however differently the network
-    /// delayed them. Different peers' NTP clocks are not comparable, so SRs
-    /// never place one peer against another.
+    /// track's first RTP timestamp (at its first packet's capture time) is
+    /// mapped to that peer's NTP clock (RFC 3550 §6.4.1) through the track's
+    /// [`SenderClock`] (measured clock rate, RTP timestamp resets), so its
+    /// audio and video line up however differently the network delayed them.
+    /// Different peers' NTP clocks are not comparable, so SRs never place one
+    /// peer against another.
     fn start_offsets(&self) -> Vec<Option<(i64, &'static str)>> {
-        let ntp_start = |t: &Track| -> Option<f64> {
-            let ssrc = t.id.ssrc?;
-            let (ntp, rtp) = *self.first_sr.get(&ssrc)?;
-            let clock = f64::from(t.clock_rate.filter(|c| *c > 0)?);
-            Some(ntp + f64::from(t.first_ts32?.wrapping_sub(rtp) as i32) / clock)
-        };
+        let ntp_start =
+            |t: &Track| -> Option<f64> { Some(self.sender_clock_at_start(t)?.1.ntp_secs) };
         // The session starts when its first peer joins (metadata) or with its first packet.
         let first_join = self
             .tracks
@@ -675,6 +674,38 @@ impl Recorder<'_> {
             .collect()
     }
 
+    /// The track's sender clock and its first RTP timestamp mapped through it.
+    fn sender_clock_at_start(
+        &self,
+        t: &Track,
+    ) -> Option<(crate::rtp::sr_clock::Timeline, crate::rtp::sr_clock::Mapped)> {
+        let clock = self.sender_clocks.get(&t.id.ssrc?)?;
+        let timeline = clock.timeline(t.clock_rate?)?;
+        // A first timestamp off every segment's timeline cannot be placed by them.
+        let mapped = timeline
+            .map(t.first_ts32?, t.first_time?)
+            .filter(|m| m.fits)?;
+        Some((timeline, mapped))
+    }
+
+    /// The manifest's `sender_clock` of a track: its RTP-to-NTP mapping from sender reports.
+    fn sender_clock_mapping(&self, t: &Track) -> Option<assets::SenderClockMapping> {
+        let (timeline, m) = self.sender_clock_at_start(t)?;
+        let nominal = f64::from(t.clock_rate?);
+        let round = |x: f64, places: i32| {
+            let p = 10f64.powi(places);
+            (x * p).round() / p
+        };
+        Some(assets::SenderClockMapping {
+            sender_reports: self.sender_clocks.get(&t.id.ssrc?)?.received(),
+            rtp_timestamp_resets: timeline.resets() as u64,
+            first_rtp_timestamp: t.first_ts32?,
+            ntp_at_first_rtp: CaptureTime::from_nanos(m.unix_nanos()).to_rfc3339_micros(),
+            measured_clock_rate: m.measured_rate.map(|r| round(r, 3)),
+            drift_ppm: m.measured_rate.map(|r| round((r / nominal - 1.0) * 1e6, 1)),
+        })
+    }
+
     /// Ends the current session: finishes, lists and announces every track of it.
     ///
     /// A session's tracks start on their own first packets; its start (offset 0
@@ -706,7 +737,11 @@ impl Recorder<'_> {
             .tracks
             .iter()
             .zip(offsets)
-            .map(|(t, o)| (t.last_time.unwrap_or(end), asset_of(t, o)))
+            .map(|(t, o)| {
+                let mut a = asset_of(t, o);
+                a.sender_clock = self.sender_clock_mapping(t);
+                (t.last_time.unwrap_or(end), a)
+            })
             .collect();
         // One terminal event per track, once its file is complete.
         finished.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
@@ -724,7 +759,7 @@ impl Recorder<'_> {
     fn route(&mut self, d: &Datagram<'_>) {
         match classify(d.payload) {
             PacketClass::Rtp => {}
-            PacketClass::Rtcp => return self.note_sender_reports(d.payload),
+            PacketClass::Rtcp => return self.note_sender_reports(d.payload, d.meta.time),
             _ => return,
         }
         if self.opts.session.is_some() {
@@ -1094,8 +1129,9 @@ impl Recorder<'_> {
         }
     }
 
-    /// Keeps each SSRC's first RTCP sender report: it maps RTP time to the sender's NTP clock.
-    fn note_sender_reports(&mut self, payload: &[u8]) {
+    /// Adds RTCP sender reports, captured at `time`, to their SSRC's [`SenderClock`]:
+    /// they map its RTP time to the sender's NTP clock.
+    fn note_sender_reports(&mut self, payload: &[u8], time: CaptureTime) {
         // `--srtp-keys`: SRTCP of a stream a key decrypts, with that key.
         if let Some(b) = payload.get(4..8)
             && !self.keyring.is_empty()
@@ -1105,14 +1141,14 @@ impl Recorder<'_> {
             match self.keyring.unprotect_rtcp(ssrc, payload, &mut plain) {
                 Unprotect::Plain => {}
                 Unprotect::Failed => return,
-                Unprotect::Decrypted => return self.note_plain_sender_reports(&plain),
+                Unprotect::Decrypted => return self.note_plain_sender_reports(&plain, time),
             }
         }
-        self.note_sender_reports_of_tracks(payload);
+        self.note_sender_reports_of_tracks(payload, time);
     }
 
     /// Decrypts SRTCP of metadata tracks with keys, then keeps the sender reports.
-    fn note_sender_reports_of_tracks(&mut self, payload: &[u8]) {
+    fn note_sender_reports_of_tracks(&mut self, payload: &[u8], time: CaptureTime) {
         // SRTCP (RFC 3711 §3.4) leaves only the first header and SSRC in clear: a
         // track with keys decrypts its reports with the key that authenticated its
         // media; a report that cannot be decrypted says nothing about timing.
@@ -1136,17 +1172,19 @@ impl Recorder<'_> {
             }
             None => payload,
         };
-        self.note_plain_sender_reports(payload);
+        self.note_plain_sender_reports(payload, time);
     }
 
-    /// Keeps each SSRC's first sender report of a plain RTCP compound packet.
-    fn note_plain_sender_reports(&mut self, payload: &[u8]) {
+    /// Adds the sender reports of a plain RTCP compound packet to their SSRCs' clocks.
+    fn note_plain_sender_reports(&mut self, payload: &[u8], time: CaptureTime) {
         for p in crate::rtp::rtcp::compound(payload) {
             match p {
                 Ok(crate::rtp::rtcp::RtcpPacket::SenderReport(sr)) => {
-                    self.first_sr
-                        .entry(sr.ssrc.0)
-                        .or_insert((sr.ntp.as_secs_f64(), sr.rtp_timestamp));
+                    self.sender_clocks.entry(sr.ssrc.0).or_default().push(
+                        time,
+                        sr.ntp,
+                        sr.rtp_timestamp,
+                    );
                 }
                 Ok(_) => {}
                 // Garbage (or SRTCP without a key): nothing usable.
@@ -1407,6 +1445,7 @@ fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
         duration_ms: file.map(|f| f.duration_ms),
         start_offset_ms: offset.map(|(ms, _)| ms),
         start_offset_source: offset.map(|(_, source)| source.to_string()),
+        sender_clock: None,
         resolution: dims
             .filter(|_| file.is_some())
             .map(|(width, height)| Resolution { width, height }),

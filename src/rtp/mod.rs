@@ -4,7 +4,8 @@
 //! RFC 5761 §4); [`RtpPacket`] is a validated borrowed view of an RTP packet
 //! (RFC 3550 §5.1) whose accessors never fail; [`ext`] reads RFC 8285 header
 //! extensions, [`rtcp`] RTCP compound packets (RFC 3550 §6, RFC 4585) and
-//! [`seq`] extends wrapping sequence numbers and timestamps.
+//! [`seq`] extends wrapping sequence numbers and timestamps, and [`sr_clock`]
+//! maps RTP timestamps to the sender's NTP clock from its sender reports.
 //!
 //! Nothing here panics on input: every length is checked before it is used.
 
@@ -14,6 +15,7 @@ pub mod ext;
 pub mod packet;
 pub mod rtcp;
 pub mod seq;
+pub mod sr_clock;
 #[cfg(test)]
 pub(crate) mod testcap;
 

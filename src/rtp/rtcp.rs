@@ -62,7 +62,7 @@ pub enum RtcpError {
 pub struct NtpTime(pub u64);
 
 /// Seconds from the NTP epoch (1900) to the Unix epoch (1970).
-const NTP_UNIX_OFFSET_SECS: u64 = 2_208_988_800;
+pub(crate) const NTP_UNIX_OFFSET_SECS: u64 = 2_208_988_800;
 
 impl NtpTime {
     /// Seconds since 1900-01-01 as a float.
