@@ -16,6 +16,7 @@
 //! first [`MAX_EXAMINED`] packets only.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// A media codec carried over RTP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -95,6 +96,31 @@ pub struct CodecGuess {
     pub clock_rate: Option<u32>,
     /// Human-readable reasons for the guess.
     pub evidence: String,
+    /// The packets are RED (RFC 2198) blocks: what they carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub red: Option<RedGuess>,
+}
+
+/// What a payload type's RED (RFC 2198) packets carry, as Chrome sends Opus
+/// (and video with ULPFEC) when RED is negotiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RedGuess {
+    /// The RED payload type (the packets' own).
+    pub red_payload_type: u8,
+    /// Payload type of the media blocks.
+    pub media_payload_type: u8,
+    /// Payload type of blocks that are ULPFEC (RFC 5109) repair data, if any.
+    pub ulpfec_payload_type: Option<u8>,
+}
+
+/// Evidence that a payload type's packets are RED blocks.
+#[derive(Clone, Debug, Default)]
+struct RedSniff {
+    /// Packets that split exactly into blocks of other dynamic payload types.
+    parsed: u32,
+    /// Per primary block payload type: a guesser of the block data, and how many
+    /// of those blocks parse as ULPFEC.
+    blocks: BTreeMap<u8, (CodecGuesser, u32)>,
 }
 
 /// Payloads of this many packets are examined; later packets only count.
@@ -122,6 +148,9 @@ const CANDIDATES: [Codec; 8] = [
 #[derive(Clone, Debug, Default)]
 pub struct CodecGuesser {
     payload_type: u8,
+    /// Look inside RED blocks too (not for the guessers of the blocks themselves).
+    sniff_red: bool,
+    red: Option<Box<RedSniff>>,
     packets: u64,
     examined: u32,
     markers: u32,
@@ -238,6 +267,7 @@ impl CodecGuesser {
     pub fn new(payload_type: u8) -> Self {
         CodecGuesser {
             payload_type,
+            sniff_red: true,
             ..Default::default()
         }
     }
@@ -286,8 +316,83 @@ impl CodecGuesser {
             self.consistent[i] += u32::from(ok);
             self.strong[i] += u32::from(ok && strong);
         }
+        if self.sniff_red {
+            self.sniff_red_blocks(marker, timestamp, payload);
+        }
         self.last_ts = Some(timestamp);
         self.last_marker = marker;
+    }
+
+    /// RFC 2198: a packet that splits exactly into blocks of other dynamic payload
+    /// types may be RED; its primary (last) block is what the sender is sending now.
+    fn sniff_red_blocks(&mut self, marker: bool, timestamp: u32, payload: &[u8]) {
+        let Ok(blocks) = crate::track::red::split(payload) else {
+            return;
+        };
+        let pt = self.payload_type;
+        let Some(primary) = blocks.last() else { return };
+        if !blocks
+            .iter()
+            .all(|b| (96..=127).contains(&b.pt) && b.pt != pt)
+        {
+            return;
+        }
+        let s = self.red.get_or_insert_with(Box::default);
+        s.parsed += 1;
+        let (g, fec) = s
+            .blocks
+            .entry(primary.pt)
+            .or_insert_with(|| (CodecGuesser::new_inner(primary.pt), 0));
+        g.push(marker, timestamp, primary.data);
+        *fec += u32::from(crate::track::fec::parse_ulpfec(primary.data).is_ok());
+    }
+
+    /// A guesser of RED block data (which is not itself looked into for RED).
+    fn new_inner(payload_type: u8) -> Self {
+        CodecGuesser {
+            payload_type,
+            ..Default::default()
+        }
+    }
+
+    /// When the packets are RED blocks of a recognised codec: the guess for that codec.
+    fn red_guess(&self, n: u32) -> Option<CodecGuess> {
+        let s = self.red.as_deref()?;
+        if f64::from(s.parsed) < MIN_CONSISTENT * f64::from(n) {
+            return None;
+        }
+        // The media: the recognised block payload type with the most packets.
+        let (media_pt, inner, _) = s
+            .blocks
+            .iter()
+            .filter_map(|(pt, (g, _))| {
+                let guess = g.guess();
+                guess.codec.map(|_| (*pt, guess, g.packets()))
+            })
+            .max_by_key(|(pt, _, packets)| (*packets, std::cmp::Reverse(*pt)))?;
+        // Blocks of another payload type that (nearly) all parse as ULPFEC are its repair data.
+        let ulpfec = s
+            .blocks
+            .iter()
+            .find(|(pt, (g, fec))| **pt != media_pt && u64::from(*fec) * 10 >= g.packets() * 9)
+            .map(|(pt, _)| *pt);
+        let pt = self.payload_type;
+        let fec_note = ulpfec.map_or(String::new(), |f| {
+            format!("; blocks of PT {f} are ULPFEC (RFC 5109)")
+        });
+        Some(CodecGuess {
+            codec: inner.codec,
+            clock_rate: inner.clock_rate,
+            evidence: format!(
+                "PT {pt}: RED (RFC 2198) in {} of {n} packets, primary blocks {}{fec_note}",
+                s.parsed, inner.evidence
+            ),
+            red: Some(RedGuess {
+                red_payload_type: pt,
+                media_payload_type: media_pt,
+                ulpfec_payload_type: ulpfec,
+            }),
+        })
     }
 
     fn count_step(&mut self, d: u32) {
@@ -327,6 +432,7 @@ impl CodecGuesser {
                 codec: Some(codec),
                 clock_rate: Some(clock),
                 evidence: format!("static payload type {pt} (RFC 3551)"),
+                red: None,
             };
         }
         let n = self.examined;
@@ -336,6 +442,7 @@ impl CodecGuesser {
                 codec: None,
                 clock_rate: None,
                 evidence: format!("PT {pt}: only {n} packets, too few to guess; {timing}"),
+                red: None,
             };
         }
         let mut passing: Vec<(Codec, f64, String)> = Vec::new();
@@ -351,6 +458,9 @@ impl CodecGuesser {
         }
         passing.sort_by(|a, b| b.1.total_cmp(&a.1));
         match passing.as_slice() {
+            [] if self.red_guess(n).is_some() => {
+                self.red_guess(n).unwrap_or_else(|| unreachable!())
+            }
             [] => {
                 let mut evidence = format!(
                     "PT {pt}: no known payload format is confirmed by {n} packets; {timing}"
@@ -368,6 +478,7 @@ impl CodecGuesser {
                     codec: None,
                     clock_rate: None,
                     evidence,
+                    red: None,
                 }
             }
             [(a, sa, wa), (b, sb, _), ..] if sa - sb < 0.02 => CodecGuess {
@@ -378,6 +489,7 @@ impl CodecGuesser {
                     sa * 100.0,
                     sb * 100.0
                 ),
+                red: None,
             },
             [(codec, share, why), ..] => CodecGuess {
                 codec: Some(*codec),
@@ -386,6 +498,7 @@ impl CodecGuesser {
                     "PT {pt}: {:.0}% of {n} packets fit {codec:?}; {why}; {timing}",
                     share * 100.0
                 ),
+                red: None,
             },
         }
     }
@@ -1020,7 +1133,6 @@ mod capture_tests {
     use super::*;
     use crate::rtp::testcap::udp_payloads;
     use crate::rtp::{PacketClass, RtpPacket, classify};
-    use std::collections::BTreeMap;
 
     /// Guesses per (SSRC, PT) for every RTP packet of an Ethernet capture.
     fn guesses(name: &str) -> Option<BTreeMap<(u32, u8), (u64, CodecGuess)>> {
@@ -1223,6 +1335,49 @@ mod tests {
             serde_json::to_string(&Codec::G723).ok().as_deref(),
             Some("\"g723\"")
         );
+    }
+
+    /// Opus in RED (Chrome: one redundant block, the previous packet): the guess
+    /// is the codec of the primary blocks, with the RED and media payload types.
+    #[test]
+    fn opus_in_red() {
+        let opus = |i: u32| [vec![0xF8], noise(u64::from(i), 40)].concat();
+        let pkts: Vec<_> = (1..60)
+            .map(|i| {
+                let prev = opus(i - 1);
+                let mut p = vec![0x80 | 111, 0x03, 0xc0, prev.len() as u8, 111];
+                p.extend(prev);
+                p.extend(opus(i));
+                (i == 1, i * 960, p)
+            })
+            .collect();
+        let g = run(63, &pkts);
+        assert_eq!(
+            (g.codec, g.clock_rate),
+            (Some(Codec::Opus), Some(48000)),
+            "{}",
+            g.evidence
+        );
+        assert_eq!(
+            g.red,
+            Some(RedGuess {
+                red_payload_type: 63,
+                media_payload_type: 111,
+                ulpfec_payload_type: None
+            })
+        );
+        // Noise whose first byte reads as a RED primary header is not RED.
+        let pkts: Vec<_> = (0..60)
+            .map(|i| {
+                (
+                    false,
+                    i * 960,
+                    [vec![0x6f], noise(u64::from(i), 40)].concat(),
+                )
+            })
+            .collect();
+        let g = run(63, &pkts);
+        assert_eq!((g.codec, g.red), (None, None), "{}", g.evidence);
     }
 
     #[test]

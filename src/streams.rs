@@ -557,6 +557,7 @@ fn report(k: StreamKey, s: StreamState, origin: CaptureTime) -> StreamReport {
         codec: None,
         clock_rate: None,
         evidence: String::new(),
+        red: None,
     });
     let jitter = guess
         .clock_rate

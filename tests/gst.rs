@@ -267,3 +267,46 @@ fn gstreamer_srtp_with_loss_across_the_rollover() {
         }
     }
 }
+
+/// Without metadata, RED is recognised from its blocks (RFC 2198) and ULPFEC
+/// from the blocks of another payload type that parse as RFC 5109 repair data:
+/// both captures are repaired as fully as with metadata.
+#[test]
+fn without_metadata_red_and_ulpfec_are_inferred() {
+    for (name, ssrc, codec) in [
+        ("fec-ulpfec-red-vp8.pcap", "0fec0001", "vp8"),
+        ("red-opus.pcap", "0fec0006", "opus"),
+    ] {
+        let t = truth(name);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = rtprec()
+            .arg("record")
+            .arg(testdata(name))
+            .arg("-o")
+            .arg(tmp.path().join("out"))
+            .args(["--events", "none", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m = json(&out);
+        let a = asset(&m, ssrc);
+        let s = &a["stats"];
+        assert_eq!(a["codec"], codec, "{a}");
+        let recovered = if codec == "vp8" {
+            &s["recovered_fec"]
+        } else {
+            &s["recovered_red"]
+        };
+        assert_eq!(recovered, &t["recoverable"], "{name}: {s}");
+        assert_eq!(s["lost"], t["lost_after_repair"], "{name}: {s}");
+        if let Some(frames) = decoded_frames(&file_of(tmp.path(), a)) {
+            assert_eq!(Some(frames), s["frames_written"].as_u64(), "{name}");
+            assert!(frames >= 150, "{name}: {frames}");
+        }
+    }
+}

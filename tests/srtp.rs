@@ -285,3 +285,59 @@ fn r6_bad_key_file_names_the_line() {
     );
     assert!(!err.contains("c2hvcnQ"), "{err}");
 }
+
+/// See: issue #6. Keys from the peers' SDP `a=crypto` lines, end to end: the
+/// offer lists a `_32` key that does not match before the `_80` one that does;
+/// both directions of the TURN-relayed PCMA call decrypt and decode cleanly.
+#[test]
+fn r6_sdp_crypto_lines_decrypt_both_directions() {
+    let Some(cap) = shared("srtpdec_WebRTC_PCMA_Turn_SDES_Call_1.pcap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = rtprec()
+        .arg("record")
+        .arg(&cap)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .arg("--sdp")
+        .arg(testdata("sdp/turn-sdes-offer.sdp"))
+        .arg(testdata("sdp/turn-sdes-answer.sdp"))
+        .args(["--events", "none", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = json(&out);
+    let assets = m["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 2, "{m:#}");
+    // (SSRC, packets captured)
+    for (ssrc, packets) in [("0xED42A10F", 659), ("0x15CBA085", 609)] {
+        let a = assets
+            .iter()
+            .find(|a| a["ssrc"] == ssrc)
+            .unwrap_or_else(|| panic!("{m:#}"));
+        assert_eq!(
+            (&a["status"], &a["codec"], &a["container"]),
+            (&json!("completed"), &json!("pcma"), &json!("wav")),
+            "{a:#}"
+        );
+        assert_eq!(a["stats"]["packets"], packets, "{a:#}");
+        assert_eq!(a["stats"]["srtp_auth_failures"], 0, "{a:#}");
+        if have_tool("ffmpeg") {
+            assert_decodes_cleanly(&dir.path().join("out").join(a["path"].as_str().unwrap()));
+        }
+    }
+    assert_no_key(
+        &out,
+        dir.path(),
+        &[
+            "Dyx7iKCU5AiJVgclTHa2wjdB6GwL7RtvihVePyoJ",
+            "x+rWLABtQ+BQGVnLII8eIdpdlApQp6SnXREVx/e5",
+        ],
+    );
+}

@@ -323,6 +323,8 @@ struct Pending {
     ssrc: Ssrc,
     first_time: CaptureTime,
     packets: Vec<Arrival>,
+    /// The plain RTP bytes of `packets`: FEC needs them if the stream turns out to carry it.
+    raws: Vec<Vec<u8>>,
     guessers: BTreeMap<u8, CodecGuesser>,
     last_seq: Option<u16>,
     good_steps: u64,
@@ -861,6 +863,7 @@ impl Recorder<'_> {
             ssrc,
             first_time: d.meta.time,
             packets: Vec::new(),
+            raws: Vec::new(),
             guessers: BTreeMap::new(),
             last_seq: None,
             good_steps: 0,
@@ -878,6 +881,7 @@ impl Recorder<'_> {
             .or_insert_with(|| CodecGuesser::new(arrival.pt))
             .push(arrival.marker, arrival.ts32, &arrival.payload);
         p.packets.push(arrival);
+        p.raws.push(d.payload.to_vec());
         let ripe = p.packets.len() >= PENDING_PACKETS
             || d.meta.time.nanos_since(p.first_time) >= PENDING_NANOS;
         // Retransmissions must reach their track while the gap is still open: an
@@ -1041,6 +1045,15 @@ impl Recorder<'_> {
         ));
         self.by_flow.insert(key, Route::Track(idx));
         self.tracks[idx].flow = Some(p.flow);
+        if let Some(red) = guess.red {
+            // RED-wrapped media (Chrome's Opus, video with ULPFEC): record what the blocks carry.
+            let t = &mut self.tracks[idx];
+            t.payload_type = Some(red.media_payload_type);
+            t.red_payload_type = Some(red.red_payload_type);
+            t.fec = red
+                .ulpfec_payload_type
+                .map(|pt| (crate::track::fec::FecScheme::Ulpfec, Some(pt)));
+        }
         let skipped = self.opts.template.excludes(None, kind, Source::Regular);
         if skipped.is_some() {
             self.tracks[idx].skipped = skipped;
@@ -1069,21 +1082,25 @@ impl Recorder<'_> {
             .map(|(k, _)| *k)
             .collect();
         keys.sort();
-        let mut batch: Vec<(Arrival, bool)> = p.packets.into_iter().map(|a| (a, false)).collect();
+        // (packet, its plain bytes for FEC, or None for a retransmission)
+        let mut batch: Vec<(Arrival, Option<Vec<u8>>)> = p
+            .packets
+            .into_iter()
+            .zip(p.raws.into_iter().map(Some))
+            .collect();
         for k in keys {
             if self.pending.get(&k).and_then(|q| self.rtx_target(q)) == Some(idx)
                 && let Some(q) = self.pending.remove(&k)
             {
                 self.by_flow.insert(k, Route::Rtx(idx));
-                batch.extend(q.packets.into_iter().map(|a| (a, true)));
+                batch.extend(q.packets.into_iter().map(|a| (a, None)));
             }
         }
         batch.sort_by_key(|(a, _)| a.time);
-        for (a, rtx) in batch {
-            if rtx {
-                self.enqueue_rtx_arrival(idx, a);
-            } else {
-                self.enqueue(idx, a, None);
+        for (a, raw) in batch {
+            match raw {
+                Some(raw) => self.enqueue(idx, a, Some(&raw)),
+                None => self.enqueue_rtx_arrival(idx, a),
             }
         }
     }

@@ -711,7 +711,11 @@ mod tests {
     const OPUS_20MS: [u8; 3] = [0xfc, 0xff, 0xfe];
 
     fn opus_track(dir: &std::path::Path) -> TrackRecorder {
-        TrackRecorder::new(TrackSetup {
+        TrackRecorder::new(opus_setup(dir)).expect("track starts")
+    }
+
+    fn opus_setup(dir: &std::path::Path) -> TrackSetup {
+        TrackSetup {
             container: Container::Ogg,
             codec: Codec::Opus,
             payload_type: Some(111),
@@ -723,8 +727,7 @@ mod tests {
             red_payload_type: None,
             fmtp: None,
             fec: None,
-        })
-        .expect("track starts")
+        }
     }
 
     fn push(t: &mut TrackRecorder, seq: u16, ts: u32, ms: i64, pt: u8, payload: &[u8]) {
@@ -907,5 +910,123 @@ mod tests {
             ),
             (4, 4, 0, 20)
         );
+    }
+
+    /// The Opus packets of an Ogg file, after the two header packets.
+    fn ogg_packets(path: &std::path::Path) -> Vec<Vec<u8>> {
+        let mut r = ogg::PacketReader::new(std::fs::File::open(path).expect("file written"));
+        let mut out = Vec::new();
+        while let Some(p) = r.read_packet().expect("valid Ogg") {
+            out.push(p.data);
+        }
+        out.split_off(2)
+    }
+
+    /// Whether a packet's original arrives, whether it is duplicated, and after how
+    /// many packets an RTX copy of it arrives (if any).
+    type PacketFate = (bool, bool, Option<u8>);
+
+    /// One loss/repair scenario: for packet i, whether the original arrives, whether
+    /// it is duplicated, and after how many packets an RTX copy of it arrives (if any).
+    fn arb_repair() -> impl proptest::strategy::Strategy<Value = (u16, bool, Vec<PacketFate>)> {
+        use proptest::prelude::*;
+        (
+            any::<u16>(),
+            any::<bool>(),
+            proptest::collection::vec(
+                (
+                    prop::bool::weighted(0.8),
+                    prop::bool::weighted(0.05),
+                    prop::option::weighted(0.2, 1u8..10),
+                ),
+                10..80,
+            ),
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// RTX and RED repair never reorder or duplicate what is written: the
+        /// file holds each packet that arrived or was restored exactly once, in
+        /// sequence order, whatever arrives twice or late (and across the
+        /// sequence-number wrap).
+        #[test]
+        fn repair_never_reorders_or_duplicates(scenario in arb_repair()) {
+            let (seq0, red, plan) = scenario;
+            let dir = tempfile::tempdir().unwrap();
+            let mut t = TrackRecorder::new(TrackSetup {
+                red_payload_type: red.then_some(63),
+                ..opus_setup(dir.path())
+            })
+            .expect("track starts");
+            // A unique Opus packet per sequence number: 20 ms CELT, then the number.
+            let opus = |i: usize| {
+                let seq = seq0.wrapping_add(i as u16);
+                vec![0xfc, (seq >> 8) as u8, seq as u8, 0xab]
+            };
+            let mut expected = std::collections::BTreeSet::new();
+            // Events at (time slot, order): originals, duplicates, RTX copies.
+            let mut events: Vec<(usize, u8, usize)> = Vec::new();
+            for (i, &(arrives, dup, rtx)) in plan.iter().enumerate() {
+                if arrives {
+                    events.push((i, 0, i));
+                    expected.insert(i);
+                    if red && i > 0 {
+                        // Its RED block carries packet i-1 again.
+                        expected.insert(i - 1);
+                    }
+                }
+                if dup {
+                    events.push((i, 1, i));
+                    expected.insert(i);
+                    if red && i > 0 {
+                        expected.insert(i - 1);
+                    }
+                }
+                if let Some(d) = rtx {
+                    events.push((i + usize::from(d), 2, i));
+                    expected.insert(i);
+                }
+            }
+            events.sort();
+            for (slot, kind, i) in events {
+                let seq = seq0.wrapping_add(i as u16);
+                let ts = (i as u32) * 960;
+                let time = CaptureTime::from_nanos(slot as i64 * 20_000_000 + i64::from(kind));
+                let a = if red && kind != 2 {
+                    // RFC 2198: one redundant block (the previous packet), then the primary.
+                    let mut p = Vec::new();
+                    if i > 0 {
+                        let prev = opus(i - 1);
+                        p.extend([0x80 | 111, 0x03, 0xc0, prev.len() as u8]);
+                        p.push(111);
+                        p.extend(prev);
+                    } else {
+                        p.push(111);
+                    }
+                    p.extend(opus(i));
+                    Arrival { seq16: seq, ts32: ts, marker: false, pt: 63, payload: p, time }
+                } else {
+                    Arrival { seq16: seq, ts32: ts, marker: false, pt: 111, payload: opus(i), time }
+                };
+                if kind == 2 {
+                    t.push_rtx(a).expect("push");
+                } else {
+                    t.push(a).expect("push");
+                }
+            }
+            let (file, _) = t.finish();
+            let Ok(file) = file else {
+                proptest::prop_assert!(expected.is_empty(), "{:?}", file.err());
+                return Ok(());
+            };
+            let written: Vec<usize> = ogg_packets(&file.path)
+                .iter()
+                .filter(|p| p.len() == 4 && p[3] == 0xab)
+                .map(|p| usize::from(u16::from_be_bytes([p[1], p[2]]).wrapping_sub(seq0)))
+                .collect();
+            proptest::prop_assert_eq!(written, expected.into_iter().collect::<Vec<_>>());
+        }
     }
 }
