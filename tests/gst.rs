@@ -279,21 +279,7 @@ fn without_metadata_red_and_ulpfec_are_inferred() {
     ] {
         let t = truth(name);
         let tmp = tempfile::tempdir().unwrap();
-        let out = rtprec()
-            .arg("record")
-            .arg(testdata(name))
-            .arg("-o")
-            .arg(tmp.path().join("out"))
-            .args(["--events", "none", "--json"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let m = json(&out);
+        let (_, m) = record_manifest_json(&testdata(name), &tmp.path().join("out"), &[]);
         let a = asset(&m, ssrc);
         let s = &a["stats"];
         assert_eq!(a["codec"], codec, "{a}");

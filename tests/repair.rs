@@ -195,23 +195,8 @@ fn sender_reports_place_audio_and_video_on_the_senders_timeline() {
     let offsets = |with_srs: bool| {
         let cap = tmp.path().join(format!("av-{with_srs}.pcap"));
         av_capture(&cap, with_srs);
-        let out = rtprec()
-            .arg("record")
-            .arg(&cap)
-            .arg("-m")
-            .arg(&meta)
-            .arg("-o")
-            .arg(tmp.path().join(format!("out-{with_srs}")))
-            .args(["--events", "none", "--json"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let m = json(&out);
+        let out_dir = tmp.path().join(format!("out-{with_srs}"));
+        let (_, m) = record_manifest_json(&cap, &out_dir, &["-m".as_ref(), meta.as_os_str()]);
         let get = |id: &str| {
             let a = m["assets"]
                 .as_array()

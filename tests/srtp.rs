@@ -295,24 +295,12 @@ fn r6_sdp_crypto_lines_decrypt_both_directions() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let out = rtprec()
-        .arg("record")
-        .arg(&cap)
-        .arg("-o")
-        .arg(dir.path().join("out"))
-        .arg("--sdp")
-        .arg(testdata("sdp/turn-sdes-offer.sdp"))
-        .arg(testdata("sdp/turn-sdes-answer.sdp"))
-        .args(["--events", "none", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (offer, answer) = (
+        testdata("sdp/turn-sdes-offer.sdp"),
+        testdata("sdp/turn-sdes-answer.sdp"),
     );
-    let m = json(&out);
+    let args = ["--sdp".as_ref(), offer.as_os_str(), answer.as_os_str()];
+    let (out, m) = record_manifest_json(&cap, &dir.path().join("out"), &args);
     let assets = m["assets"].as_array().unwrap();
     assert_eq!(assets.len(), 2, "{m:#}");
     // (SSRC, packets captured)

@@ -73,6 +73,32 @@ pub fn have_tool(tool: &str) -> bool {
     ok
 }
 
+/// Runs `rtprec record CAPTURE -o OUT ARGS... --events none --json`, expecting
+/// exit 0; the output and the manifest it printed.
+pub fn record_manifest_json(
+    capture: &Path,
+    out_dir: &Path,
+    args: &[&std::ffi::OsStr],
+) -> (Output, serde_json::Value) {
+    let out = rtprec()
+        .arg("record")
+        .arg(capture)
+        .arg("-o")
+        .arg(out_dir)
+        .args(args)
+        .args(["--events", "none", "--json"])
+        .output()
+        .expect("the rtprec binary runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = json(&out);
+    (out, manifest)
+}
+
 /// Fails unless ffmpeg decodes `file` completely with no error line.
 pub fn assert_decodes_cleanly(file: &Path) {
     let o = Command::new("ffmpeg")
