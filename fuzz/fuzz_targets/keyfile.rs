@@ -1,0 +1,22 @@
+//! `--srtp-keys` files: any text parses to keys or to an error naming a line of it; never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rtprec::srtp::keyring::{KeyRing, Unprotect, parse_key_file};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match parse_key_file(text, "k") {
+        Ok(keys) => {
+            assert!(keys.len() <= text.lines().count());
+            // Any packet through a ring of these keys: plain, decrypted or dropped, never a panic.
+            let mut ring = KeyRing::new(keys);
+            let mut out = Vec::new();
+            let r = ring.unprotect_rtp(1, data, &mut out);
+            assert!(r != Unprotect::Decrypted || !out.is_empty());
+        }
+        Err(e) => assert!((1..=text.lines().count()).contains(&e.line)),
+    }
+});
