@@ -372,6 +372,13 @@ fn guess_roc(highest: Option<u64>, seq: u16) -> u32 {
     }
 }
 
+/// Highest rollover counter tried for a stream's first packets: 512 wraps is
+/// over 18 hours of 500 packets/s video.
+const MAX_INITIAL_ROC: u32 = 512;
+
+/// Packets of a stream that try every ROC up to [`MAX_INITIAL_ROC`] before one authenticates.
+const ROC_SEARCH_PACKETS: u64 = 4;
+
 /// Sequence numbers this close to a wrap also try ROC +- 1 when the guess fails.
 const NEAR_WRAP: u16 = 0x1000;
 
@@ -465,7 +472,12 @@ impl SrtpContext {
             rocs[1] = guess.checked_add(1);
             rocs[2] = guess.checked_sub(1);
         }
-        for roc in rocs.into_iter().flatten() {
+        // A capture that starts mid-call finds the stream's ROC above 0 (it counts
+        // wraps since the sender's first packet, RFC 3711 §3.3.1): until one packet
+        // of the SSRC authenticates, the first few also try every ROC up to a bound.
+        let search = stream.highest.is_none() && stream.stats.auth_failures < ROC_SEARCH_PACKETS;
+        let deep = (1..=MAX_INITIAL_ROC).filter(|_| search);
+        for roc in rocs.into_iter().flatten().chain(deep) {
             let index = (u64::from(roc) << 16) | u64::from(seq);
             if decrypt_rtp_at(
                 &self.rtp,

@@ -234,6 +234,41 @@ fn capture_starting_before_a_wrap() {
     assert_eq!(rx.roc(7), Some(1));
 }
 
+/// A capture that starts hours into a call: the sender's ROC is already 37. The
+/// first packet finds it (every profile), later ones follow it; beyond the bound
+/// or after the first few packets nothing more is searched.
+#[test]
+fn capture_starting_mid_call_finds_the_rollover_counter() {
+    for profile in SrtpProfile::ALL {
+        let tx = SrtpContext::new(profile, &master(profile, 5)).unwrap();
+        let mut rx = tx.clone();
+        let mut out = Vec::new();
+        for (seq, roc) in [(1_000u16, 37u32), (1_001, 37), (65_535, 37), (2, 38)] {
+            let plain = rtp(seq, 9, 0, false, b"mid-call");
+            rx.decrypt_rtp(&tx.encrypt_rtp(roc, &plain).unwrap(), &mut out)
+                .unwrap_or_else(|e| panic!("{profile:?} seq {seq}: {e}"));
+            assert_eq!(out, plain);
+        }
+        assert_eq!(rx.roc(9), Some(38), "{profile:?}");
+    }
+    let p = SrtpProfile::AesCm128HmacSha1_80;
+    let tx = SrtpContext::new(p, &master(p, 6)).unwrap();
+    let mut rx = tx.clone();
+    let mut out = Vec::new();
+    let far = tx
+        .encrypt_rtp(MAX_INITIAL_ROC + 1, &rtp(5, 4, 0, false, b"x"))
+        .unwrap();
+    assert!(rx.decrypt_rtp(&far, &mut out).is_err());
+    // After ROC_SEARCH_PACKETS failures, a packet at ROC 3 is no longer searched for.
+    for seq in 0..ROC_SEARCH_PACKETS as u16 {
+        let bad = SrtpContext::new(p, &master(p, 7)).unwrap();
+        let p3 = bad.encrypt_rtp(0, &rtp(seq, 8, 0, false, b"y")).unwrap();
+        assert!(rx.decrypt_rtp(&p3, &mut out).is_err());
+    }
+    let late = tx.encrypt_rtp(3, &rtp(10, 8, 0, false, b"z")).unwrap();
+    assert!(rx.decrypt_rtp(&late, &mut out).is_err());
+}
+
 /// More than half the sequence space lost across a wrap: the §3.3.1 guess is ROC, the
 /// ROC + 1 retry near the wrap finds it.
 #[test]
