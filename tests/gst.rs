@@ -296,3 +296,31 @@ fn without_metadata_red_and_ulpfec_are_inferred() {
         }
     }
 }
+
+/// Without metadata, a FlexFEC stream is recognised from the SSRC it names (its
+/// CSRC list) and repairs that track instead of failing as a track of its own;
+/// in-band ULPFEC is recognised as the payload type whose packets are RFC 5109
+/// repair data for sequence numbers just behind them. Same counts as with metadata.
+#[test]
+fn without_metadata_flexfec_and_inband_ulpfec_are_inferred() {
+    let name = "fec-flexfec-ulpfec-vp8.pcap";
+    let t = truth(name);
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, m) = record_manifest_json(&testdata(name), &tmp.path().join("out"), &[]);
+    assert_eq!(
+        m["assets"].as_array().unwrap().len(),
+        2,
+        "the FEC stream is no track: {m}"
+    );
+    for (ssrc, truth) in [("0fec0002", &t["camera"]), ("0fec0004", &t["screen"])] {
+        let a = asset(&m, ssrc);
+        let s = &a["stats"];
+        assert_eq!(a["status"], "completed", "{a}");
+        assert_eq!(s["recovered_fec"], truth["recoverable"], "{ssrc}: {s}");
+        assert_eq!(s["lost"], truth["lost_after_repair"], "{ssrc}: {s}");
+        assert_eq!(s["other_payload_types"], 0, "{ssrc}: {s}");
+        if let Some(frames) = decoded_frames(&file_of(tmp.path(), a)) {
+            assert_eq!(Some(frames), s["frames_written"].as_u64(), "{ssrc}");
+        }
+    }
+}

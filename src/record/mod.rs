@@ -347,6 +347,31 @@ impl Pending {
     }
 }
 
+/// Without metadata: a payload type of a stream, other than its media and RED,
+/// whose packets all parse as ULPFEC (RFC 5109) protecting sequence numbers just
+/// behind their own: in-band repair data.
+fn inband_ulpfec(packets: &[Arrival], media_pt: u8, red_pt: Option<u8>) -> Option<u8> {
+    let mut by_pt: BTreeMap<u8, (usize, usize)> = BTreeMap::new();
+    for a in packets
+        .iter()
+        .filter(|a| a.pt != media_pt && Some(a.pt) != red_pt)
+    {
+        let ok = crate::track::fec::parse_ulpfec(&a.payload).is_ok_and(|r| {
+            !r.protected().is_empty()
+                && r.protected()
+                    .iter()
+                    .all(|s| a.seq16.wrapping_sub(*s).wrapping_sub(1) < 1024)
+        });
+        let e = by_pt.entry(a.pt).or_default();
+        e.0 += 1;
+        e.1 += usize::from(ok);
+    }
+    by_pt
+        .into_iter()
+        .find(|(_, (n, ok))| *n >= 2 && ok == n)
+        .map(|(pt, _)| pt)
+}
+
 /// `a=extmap` URI of the MID header extension (RFC 8843 §15).
 const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 /// `a=extmap` URI of the RID header extension (RFC 8852).
@@ -379,6 +404,16 @@ enum Route {
     /// The track's separate FEC stream (FlexFEC, RFC 8627).
     Fec(usize),
     Ignore,
+}
+
+/// A packet buffered while its stream was unidentified, and what it turned out to be.
+enum Buffered {
+    /// The track's own packet, with its plain bytes.
+    Media(Vec<u8>),
+    /// A retransmission of one of its packets.
+    Rtx,
+    /// A packet of its FlexFEC stream, plain bytes.
+    Fec(Vec<u8>),
 }
 
 /// A packet queued for a track.
@@ -989,6 +1024,17 @@ impl Recorder<'_> {
         }
         let (pt, guess, video_timing) = p.guess();
         if guess.codec.is_none()
+            && let Some((idx, scheme)) = self.fec_owner(&p)
+        {
+            // A FlexFEC stream naming a track's SSRC: its packets repair the media's.
+            self.by_flow.insert(key, Route::Fec(idx));
+            self.enable_fec(idx, scheme);
+            for (a, raw) in p.packets.into_iter().zip(p.raws) {
+                self.enqueue_fec(idx, &raw, a.time);
+            }
+            return;
+        }
+        if guess.codec.is_none()
             && let Some(idx) = self.rtx_target(&p)
         {
             // A retransmission stream, not a track: its packets repair the media's.
@@ -1072,8 +1118,16 @@ impl Recorder<'_> {
             self.emit_started(idx);
             return;
         }
-        // Retransmission streams of this media that were waiting for it join now;
-        // everything buffered is queued in capture order so RTX meets open gaps.
+        // In-band ULPFEC: another payload type of the stream whose packets are RFC 5109 repair data.
+        let media_pt = self.tracks[idx].payload_type.unwrap_or(pt);
+        if self.tracks[idx].fec.is_none()
+            && let Some(fec_pt) =
+                inband_ulpfec(&p.packets, media_pt, self.tracks[idx].red_payload_type)
+        {
+            self.tracks[idx].fec = Some((crate::track::fec::FecScheme::Ulpfec, Some(fec_pt)));
+        }
+        // Retransmission and FlexFEC streams of this media that were waiting for it
+        // join now; everything buffered is queued in capture order so repair meets open gaps.
         self.tracks[idx].last_seq16 = p.packets.last().map(|a| a.seq16);
         let mut keys: Vec<(Flow, Ssrc)> = self
             .pending
@@ -1082,26 +1136,81 @@ impl Recorder<'_> {
             .map(|(k, _)| *k)
             .collect();
         keys.sort();
-        // (packet, its plain bytes for FEC, or None for a retransmission)
-        let mut batch: Vec<(Arrival, Option<Vec<u8>>)> = p
+        let mut batch: Vec<(Arrival, Buffered)> = p
             .packets
             .into_iter()
-            .zip(p.raws.into_iter().map(Some))
+            .zip(p.raws.into_iter().map(Buffered::Media))
             .collect();
         for k in keys {
-            if self.pending.get(&k).and_then(|q| self.rtx_target(q)) == Some(idx)
-                && let Some(q) = self.pending.remove(&k)
-            {
+            let Some(q) = self.pending.get(&k) else {
+                continue;
+            };
+            let fec = self.fec_owner(q).filter(|(owner, _)| *owner == idx);
+            if fec.is_none() && self.rtx_target(q) != Some(idx) {
+                continue;
+            }
+            let Some(q) = self.pending.remove(&k) else {
+                continue;
+            };
+            if let Some((_, scheme)) = fec {
+                self.by_flow.insert(k, Route::Fec(idx));
+                self.enable_fec(idx, scheme);
+                batch.extend(
+                    q.packets
+                        .into_iter()
+                        .zip(q.raws.into_iter().map(Buffered::Fec)),
+                );
+            } else {
                 self.by_flow.insert(k, Route::Rtx(idx));
-                batch.extend(q.packets.into_iter().map(|a| (a, None)));
+                batch.extend(q.packets.into_iter().map(|a| (a, Buffered::Rtx)));
             }
         }
         batch.sort_by_key(|(a, _)| a.time);
-        for (a, raw) in batch {
-            match raw {
-                Some(raw) => self.enqueue(idx, a, Some(&raw)),
-                None => self.enqueue_rtx_arrival(idx, a),
+        for (a, item) in batch {
+            match item {
+                Buffered::Media(raw) => self.enqueue(idx, a, Some(&raw)),
+                Buffered::Rtx => self.enqueue_rtx_arrival(idx, a),
+                Buffered::Fec(raw) => self.enqueue_fec(idx, &raw, a.time),
             }
+        }
+    }
+
+    /// Without metadata: the track a FlexFEC stream protects (its CSRC list, or
+    /// for draft 03 its FEC header, names the track's SSRC) and the format.
+    fn fec_owner(&self, p: &Pending) -> Option<(usize, crate::track::fec::FecScheme)> {
+        use crate::track::fec::{FecScheme, parse_flexfec, parse_flexfec03};
+        self.tracks.iter().enumerate().find_map(|(i, t)| {
+            let ssrc = t.id.ssrc?;
+            if ssrc == p.ssrc.0 || t.flow.is_none_or(|f| f.src.ip() != p.flow.src.ip()) {
+                return None;
+            }
+            let share = |parse: fn(&[u8], u32) -> Result<_, _>| {
+                let ok = p.raws.iter().filter(|r| parse(r, ssrc).is_ok()).count();
+                ok * 10 >= p.raws.len() * 9 && ok >= 2
+            };
+            if share(parse_flexfec) {
+                Some((i, FecScheme::Flexfec))
+            } else if share(parse_flexfec03) {
+                Some((i, FecScheme::Flexfec03))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Turns on FEC for track `idx` (inferred: no FEC was known when it started).
+    fn enable_fec(&mut self, idx: usize, scheme: crate::track::fec::FecScheme) {
+        let t = &mut self.tracks[idx];
+        if t.fec.is_some() {
+            return;
+        }
+        t.fec = Some((scheme, None));
+        if let (TrackState::Running(rec), Some(media_ssrc)) = (&mut t.state, t.id.ssrc) {
+            rec.enable_fec(track::FecSetup {
+                scheme,
+                payload_type: None,
+                media_ssrc,
+            });
         }
     }
 

@@ -387,6 +387,14 @@ impl TrackRecorder {
         self.drain()
     }
 
+    /// Turns FEC on for a track that started without (inferred: its repair stream
+    /// was recognised later); media from now on is remembered for recovery.
+    pub fn enable_fec(&mut self, setup: FecSetup) {
+        if self.fec.is_none() {
+            self.fec = Some((setup, FecDecoder::new()));
+        }
+    }
+
     /// Feeds a packet of the track's separate FEC stream (FlexFEC): the whole plain RTP packet.
     pub fn push_fec_stream(&mut self, raw: &[u8], time: CaptureTime) -> Result<(), TrackError> {
         let Some((setup, _)) = &self.fec else {
