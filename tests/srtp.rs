@@ -153,6 +153,21 @@ fn r6_srtp_wrong_key_fails_only_that_track() {
     assert!(msg.contains("AES_CM_128_HMAC_SHA1_80"), "{msg}");
     assert_eq!(bad["stats"]["srtp_auth_failures"], 1571, "{bad:#}");
     assert_eq!(bad["stats"]["packets"], 1571, "{bad:#}");
+    // On stdout: one clean failure event for that track, a success for the other.
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    let of = |kind: &str| -> Vec<&Value> { events.iter().filter(|e| e["type"] == kind).collect() };
+    let failures = of("track.recording.failure");
+    assert_eq!(failures.len(), 1, "{events:#?}");
+    assert_eq!(failures[0]["data"]["error"]["code"], "srtp-auth-failed");
+    assert_eq!(
+        failures[0]["data"]["asset_id"], bad["id"],
+        "{:#}",
+        failures[0]
+    );
+    assert_eq!(of("track.recording.success").len(), 1);
     assert_no_key(
         &out,
         dir.path(),
@@ -328,4 +343,104 @@ fn r6_sdp_crypto_lines_decrypt_both_directions() {
             "x+rWLABtQ+BQGVnLII8eIdpdlApQp6SnXREVx/e5",
         ],
     );
+}
+
+/// See: issue #6. Every shared SRTP capture (SDES p2p, TURN ChannelData, TURN
+/// over UDP, TURN over TCP, both legs of the rtpproxy call) records with the
+/// keys its README lists: every track completes, no packet fails
+/// authentication, and ffmpeg decodes every file without an error.
+#[test]
+fn r6_every_shared_srtp_capture_records_clean_files() {
+    // (capture, [(SSRC, codec, payload type, key)])
+    let calls: [(&str, &[(u32, &str, u8, &str)]); 5] = [
+        (
+            "rtpproxy_alice_srtp.pcap",
+            &[(0x2A1A_D144, "g722", 9, ALICE_KEY)],
+        ),
+        (
+            "rtpproxy_bob_srtp.pcap",
+            &[(
+                0xC2F6_A014,
+                "g722",
+                9,
+                "NhqBK/JjtVJgmOgPyDKpvMTEjvFCQ4eiyVQelF6x",
+            )],
+        ),
+        (
+            "srtpdec_WebRTC_PCMA_p2p_SDES_Call_1.pcap",
+            &[
+                (
+                    0xD092_D296,
+                    "pcma",
+                    8,
+                    "7SYMKhu8sVMhCr4VXh+ZqkteB01QgqDSgLr4L9iU",
+                ),
+                (
+                    0x522B_93AB,
+                    "pcma",
+                    8,
+                    "bhn3DDDcf7GhHEnFkGLW9V223XncT60nJrTQK06x",
+                ),
+            ],
+        ),
+        (
+            "srtpdec_udp_call_02_03_client.pcap",
+            &[
+                (OPUS_KEYS[0].0, "opus", 111, OPUS_KEYS[0].1),
+                (OPUS_KEYS[1].0, "opus", 111, OPUS_KEYS[1].1),
+            ],
+        ),
+        (
+            "srtpdec_wifi-tcp_to_3g.pcap",
+            &[
+                (
+                    0x3482_B39F,
+                    "opus",
+                    111,
+                    "ZGRjMTA4OWRkYWJmMGJhM2YxZWQ1MjExODJmMTVl",
+                ),
+                (
+                    0x3482_B3A1,
+                    "opus",
+                    111,
+                    "ZmVlOWQwMGJhNDIxMzcyZmVlM2U0NTllMmZiMzM4",
+                ),
+            ],
+        ),
+    ];
+    for (name, tracks) in calls {
+        let Some(cap) = shared(name) else {
+            return;
+        };
+        let peers: Vec<Value> = tracks
+            .iter()
+            .enumerate()
+            .map(|(i, (ssrc, codec, pt, k))| {
+                json!({ "peer_id": format!("p{i}"), "tracks": [track("mic", *ssrc, codec, *pt, key(k))] })
+            })
+            .collect();
+        let meta = json!({ "room_id": "r", "session_id": "s", "peers": peers });
+        let (out, dir, m) = record(&cap, &meta, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let assets = m["assets"].as_array().unwrap();
+        assert_eq!(assets.len(), tracks.len(), "{name}");
+        for a in assets {
+            assert_eq!(a["status"], "completed", "{name}: {a:#}");
+            assert_eq!(a["stats"]["srtp_auth_failures"], 0, "{name}: {a:#}");
+            assert!(
+                a["stats"]["frames_written"].as_u64().unwrap() > 100,
+                "{name}: {a:#}"
+            );
+            if have_tool("ffmpeg") {
+                assert_decodes_cleanly(&dir.path().join("out").join(a["path"].as_str().unwrap()));
+            }
+        }
+        let keys: Vec<&str> = tracks.iter().map(|t| t.3).collect();
+        assert_no_key(&out, dir.path(), &keys);
+    }
 }
