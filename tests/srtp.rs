@@ -345,14 +345,16 @@ fn r6_sdp_crypto_lines_decrypt_both_directions() {
     );
 }
 
+/// A track of a shared SRTP capture: SSRC, codec, payload type, base64 key.
+type KeyedTrack = (u32, &'static str, u8, &'static str);
+
 /// See: issue #6. Every shared SRTP capture (SDES p2p, TURN ChannelData, TURN
 /// over UDP, TURN over TCP, both legs of the rtpproxy call) records with the
 /// keys its README lists: every track completes, no packet fails
 /// authentication, and ffmpeg decodes every file without an error.
 #[test]
 fn r6_every_shared_srtp_capture_records_clean_files() {
-    // (capture, [(SSRC, codec, payload type, key)])
-    let calls: [(&str, &[(u32, &str, u8, &str)]); 5] = [
+    let calls: [(&str, &[KeyedTrack]); 5] = [
         (
             "rtpproxy_alice_srtp.pcap",
             &[(0x2A1A_D144, "g722", 9, ALICE_KEY)],

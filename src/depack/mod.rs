@@ -277,6 +277,52 @@ impl Depacketizer {
     }
 }
 
+/// PictureID continuity (VP8: RFC 7741 §4.2; VP9: RFC 9628 §4.2): PictureIDs
+/// count pictures, so when packets went missing between two complete pictures
+/// and the new picture's ID follows the last one, no picture was lost (the
+/// missing sequence numbers were FEC, padding or probes) and decoding goes on
+/// without waiting for a key frame, as libwebrtc's frame continuity does.
+#[derive(Debug, Default)]
+struct PictureIds {
+    /// PictureID of the last picture that started, and whether it is 15 bits.
+    last: Option<(u16, bool)>,
+    /// Packets went missing between pictures while decodable; the next picture decides.
+    gap_between: bool,
+}
+
+impl PictureIds {
+    /// A gap is about to be applied to `asm`.
+    fn before_gap(&mut self, asm: &Assembler) {
+        self.gap_between |= asm.cur.is_none() && !asm.need_keyframe && self.last.is_some();
+    }
+
+    /// A packet with `seq` is about to be pushed: a skip is a gap.
+    fn before_packet(&mut self, asm: &Assembler, seq: u64) {
+        if asm.last_seq.is_some_and(|l| seq > l + 1) {
+            self.before_gap(asm);
+        }
+    }
+
+    /// A picture starts with this PictureID (and width): resume if none was lost.
+    fn picture_start(&mut self, asm: &mut Assembler, id: Option<(u16, bool)>) {
+        if std::mem::take(&mut self.gap_between)
+            && let (Some((last, long)), Some((pid, now_long))) = (self.last, id)
+        {
+            let modulus = if long { 1 << 15 } else { 1 << 7 };
+            if long == now_long && pid == (last + 1) % modulus {
+                asm.need_keyframe = false;
+                asm.stats.gaps_without_picture_loss += 1;
+            }
+        }
+        self.last = id;
+    }
+
+    /// A picture broke (its start was lost): nothing to decide any more.
+    fn picture_broken(&mut self) {
+        self.gap_between = false;
+    }
+}
+
 /// A frame being assembled.
 #[derive(Debug)]
 struct Partial {

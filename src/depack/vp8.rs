@@ -14,7 +14,7 @@
 //! unfinished at `flush`, and every frame after a loss until the next key
 //! frame, because VP8 inter frames reference earlier frames.
 
-use super::{Assembler, DepackError, DepackStats, Malformed};
+use super::{Assembler, DepackError, DepackStats, Malformed, PictureIds};
 use crate::media::{Frame, RtpIn};
 
 /// The VP8 payload descriptor (RFC 7741 §4.2).
@@ -110,11 +110,7 @@ pub fn parse_payload_header(vp8: &[u8]) -> Result<(bool, Option<(u16, u16)>), Ma
 #[derive(Debug)]
 pub struct Depack {
     asm: Assembler,
-    /// PictureID of the last picture that started, and whether it is 15 bits.
-    last_picture: Option<(u16, bool)>,
-    /// Packets were lost between two pictures while video was decodable: the
-    /// next picture decides whether a picture went missing.
-    gap_between_pictures: bool,
+    pictures: PictureIds,
 }
 
 impl Default for Depack {
@@ -128,26 +124,26 @@ impl Depack {
     pub fn new() -> Self {
         Depack {
             asm: Assembler::new(true),
-            last_picture: None,
-            gap_between_pictures: false,
+            pictures: PictureIds::default(),
         }
     }
 
     /// Adds the next packet in sequence order.
     pub fn push(&mut self, pkt: RtpIn<'_>) -> Result<(), DepackError> {
-        self.note_gap_between_pictures(pkt.seq);
+        self.pictures.before_packet(&self.asm, pkt.seq);
         self.asm.begin_packet(&pkt)?;
         let d = Vp8Descriptor::parse(pkt.payload).map_err(|m| self.asm.malformed(&pkt, m, true))?;
         let vp8 = &pkt.payload[d.len..];
         if d.start && d.partition == 0 {
-            self.resume_if_no_picture_lost(&d);
+            let id = d.picture_id.map(|p| (p, d.long_picture_id));
+            self.pictures.picture_start(&mut self.asm, id);
             let (keyframe, dimensions) =
                 parse_payload_header(vp8).map_err(|m| self.asm.malformed(&pkt, m, true))?;
             let p = self.asm.start(pkt.ts);
             p.keyframe = keyframe;
             p.dimensions = dimensions;
         } else if self.asm.continue_at(pkt.ts).is_none() {
-            self.gap_between_pictures = false;
+            self.pictures.picture_broken();
             // Start lost or frame already broken: skip, but still end it at the marker.
             if pkt.marker {
                 self.asm.end_frame();
@@ -169,38 +165,8 @@ impl Depack {
     /// Notes `lost` missing packets: the frame in progress is dropped, then wait
     /// for a key frame, unless the next picture shows that no picture was lost.
     pub fn gap(&mut self, lost: u64) {
-        self.gap_between_pictures |= self.decodable_between_pictures();
+        self.pictures.before_gap(&self.asm);
         self.asm.gap(lost);
-    }
-
-    /// No picture in progress and none missing so far.
-    fn decodable_between_pictures(&self) -> bool {
-        self.asm.cur.is_none() && !self.asm.need_keyframe && self.last_picture.is_some()
-    }
-
-    /// A sequence skip the assembler is about to see, between pictures.
-    fn note_gap_between_pictures(&mut self, seq: u64) {
-        if self.asm.last_seq.is_some_and(|l| seq > l + 1) {
-            self.gap_between_pictures |= self.decodable_between_pictures();
-        }
-    }
-
-    /// RFC 7741 §4.2: PictureIDs count pictures. When packets went missing between
-    /// two complete pictures and the new picture's ID follows the last one, no
-    /// picture was lost (the missing sequence numbers were FEC, padding or RTX
-    /// probes), so decoding goes on without waiting for a key frame.
-    fn resume_if_no_picture_lost(&mut self, d: &Vp8Descriptor) {
-        let next = d.picture_id.map(|p| (p, d.long_picture_id));
-        if std::mem::take(&mut self.gap_between_pictures)
-            && let (Some((last, long)), Some((pid, now_long))) = (self.last_picture, next)
-        {
-            let modulus = if long { 1 << 15 } else { 1 << 7 };
-            if long == now_long && pid == (last + 1) % modulus {
-                self.asm.need_keyframe = false;
-                self.asm.stats.gaps_without_picture_loss += 1;
-            }
-        }
-        self.last_picture = next;
     }
 
     /// The next frame.

@@ -23,7 +23,7 @@
 //! (E=1) is emitted even without a marker; otherwise it is dropped.
 
 use super::bits::BitReader;
-use super::{Assembler, DepackError, DepackStats, Malformed};
+use super::{Assembler, DepackError, DepackStats, Malformed, PictureIds};
 use crate::media::{Frame, RtpIn};
 
 /// The scalability structure (RFC 9628 §4.2.1), what of it we keep.
@@ -52,6 +52,8 @@ pub struct Vp9Descriptor {
     pub not_ref_for_upper: bool,
     /// PictureID, 7 or 15 bits (M bit).
     pub picture_id: Option<u16>,
+    /// The PictureID is 15 bits (M bit set).
+    pub long_picture_id: bool,
     /// Temporal layer id (L bit).
     pub tid: Option<u8>,
     /// Spatial layer id (L bit).
@@ -84,6 +86,7 @@ impl Vp9Descriptor {
             let m = byte(i)?;
             if m & 0x80 != 0 {
                 d.picture_id = Some(u16::from(m & 0x7f) << 8 | u16::from(byte(i + 1)?));
+                d.long_picture_id = true;
                 i += 2;
             } else {
                 d.picture_id = Some(u16::from(m));
@@ -246,6 +249,7 @@ pub struct Depack {
     layer_sizes: Vec<usize>,
     /// Highest spatial layer's size from a scalability structure in this picture.
     ss_dims: Option<(u16, u16)>,
+    pictures: PictureIds,
 }
 
 impl Default for Depack {
@@ -263,11 +267,13 @@ impl Depack {
             layer_start: 0,
             layer_sizes: Vec::new(),
             ss_dims: None,
+            pictures: PictureIds::default(),
         }
     }
 
     /// Adds the next packet in sequence order.
     pub fn push(&mut self, pkt: RtpIn<'_>) -> Result<(), DepackError> {
+        self.pictures.before_packet(&self.asm, pkt.seq);
         self.asm.begin_packet(&pkt)?;
         if self.asm.other_ts(pkt.ts) {
             self.finish_picture(false);
@@ -275,6 +281,8 @@ impl Depack {
         let d = Vp9Descriptor::parse(pkt.payload).map_err(|m| self.asm.malformed(&pkt, m, true))?;
         let data = &pkt.payload[d.len..];
         if d.begin && self.asm.cur.is_none() {
+            let id = d.picture_id.map(|p| (p, d.long_picture_id));
+            self.pictures.picture_start(&mut self.asm, id);
             let key = !d.inter_picture;
             let header = parse_frame_header(data);
             let p = self.asm.start(pkt.ts);
@@ -285,6 +293,7 @@ impl Depack {
                 p.dimensions = dims;
             }
         } else if self.asm.continue_at(pkt.ts).is_none() {
+            self.pictures.picture_broken();
             // Start lost or picture already broken.
             if pkt.marker {
                 self.finish_picture(false);
@@ -362,8 +371,10 @@ impl Depack {
         self.asm.skip(seq);
     }
 
-    /// Notes `lost` missing packets: the picture in progress is dropped, then wait for a key frame.
+    /// Notes `lost` missing packets: the picture in progress is dropped, then wait
+    /// for a key frame, unless the next picture shows that no picture was lost.
     pub fn gap(&mut self, lost: u64) {
+        self.pictures.before_gap(&self.asm);
         self.asm.gap(lost);
     }
 
@@ -561,6 +572,32 @@ mod tests {
         assert_eq!((f[0].keyframe, f[0].dimensions), (true, Some((640, 360))));
         assert_eq!((f[1].keyframe, f[1].data.as_slice()), (false, &INTER[..]));
         assert_eq!(st.frames, 2);
+    }
+
+    /// A gap between two complete pictures whose 15-bit PictureIDs follow each
+    /// other (32767 -> 0) loses no picture; a jump waits for the key frame.
+    #[test]
+    fn a_gap_between_consecutive_pictures_loses_no_picture() {
+        let key = key_header(320, 180);
+        let pid = |id: u16| (id | 0x8000).to_be_bytes();
+        let (f, st) = run(&[
+            (1, 0, true, p("IBE", &pid(32766), &key)),
+            (2, 3000, true, p("IPBE", &pid(32767), &INTER)),
+            // 3 lost (a FEC packet); the next picture follows across the wrap.
+            (4, 6000, true, p("IPBE", &pid(0), &INTER)),
+            // 5 lost with a picture: wait.
+            (6, 12000, true, p("IPBE", &pid(2), &INTER)),
+            (7, 15000, true, p("IBE", &pid(3), &key)),
+        ]);
+        let got: Vec<(u64, bool)> = f.iter().map(|f| (f.ts, f.keyframe)).collect();
+        assert_eq!(
+            got,
+            [(0, true), (3000, false), (6000, false), (15000, true)]
+        );
+        assert_eq!(
+            (st.gaps_without_picture_loss, st.dropped_waiting_keyframe),
+            (1, 1)
+        );
     }
 
     #[test]
