@@ -284,8 +284,8 @@ impl Depacketizer {
 /// without waiting for a key frame, as libwebrtc's frame continuity does.
 #[derive(Debug, Default)]
 struct PictureIds {
-    /// PictureID of the last picture that started, and whether it is 15 bits.
-    last: Option<(u16, bool)>,
+    /// PictureID of the last picture that started, whether it is 15 bits, its timestamp.
+    last: Option<(u16, bool, u64)>,
     /// Packets went missing between pictures while decodable; the next picture decides.
     gap_between: bool,
 }
@@ -303,18 +303,22 @@ impl PictureIds {
         }
     }
 
-    /// A picture starts with this PictureID (and width): resume if none was lost.
-    fn picture_start(&mut self, asm: &mut Assembler, id: Option<(u16, bool)>) {
+    /// A picture starts at `ts` with this PictureID (and width): resume if none was lost.
+    ///
+    /// The timestamp must have moved less than a second (90 kHz): a 7-bit ID wraps
+    /// every 128 pictures, so an outage of exactly 128 would otherwise look whole.
+    fn picture_start(&mut self, asm: &mut Assembler, id: Option<(u16, bool)>, ts: u64) {
         if std::mem::take(&mut self.gap_between)
-            && let (Some((last, long)), Some((pid, now_long))) = (self.last, id)
+            && let (Some((last, long, last_ts)), Some((pid, now_long))) = (self.last, id)
         {
             let modulus = if long { 1 << 15 } else { 1 << 7 };
-            if long == now_long && pid == (last + 1) % modulus {
+            let close = ts.saturating_sub(last_ts) < 90_000;
+            if long == now_long && pid == (last + 1) % modulus && close {
                 asm.need_keyframe = false;
                 asm.stats.gaps_without_picture_loss += 1;
             }
         }
-        self.last = id;
+        self.last = id.map(|(pid, long)| (pid, long, ts));
     }
 
     /// A picture broke (its start was lost): nothing to decide any more.

@@ -136,7 +136,7 @@ impl Depack {
         let vp8 = &pkt.payload[d.len..];
         if d.start && d.partition == 0 {
             let id = d.picture_id.map(|p| (p, d.long_picture_id));
-            self.pictures.picture_start(&mut self.asm, id);
+            self.pictures.picture_start(&mut self.asm, id, pkt.ts);
             let (keyframe, dimensions) =
                 parse_payload_header(vp8).map_err(|m| self.asm.malformed(&pkt, m, true))?;
             let p = self.asm.start(pkt.ts);
@@ -414,6 +414,14 @@ mod tests {
                 (1, 1)
             );
         }
+        // 7-bit IDs wrap every 128 pictures: an outage of 128 pictures (4.3 s of
+        // timestamps) has a "following" ID but is no small gap.
+        let rows: Vec<Row> = vec![
+            (1, 0, true, with_pid(5, false, true)),
+            (2, 3000, true, with_pid(6, false, false)),
+            (9, 3000 + 128 * 3000, true, with_pid(7, false, false)),
+        ];
+        assert_eq!(run(&rows).0, [(0, true), (3000, false)]);
         // Without PictureIDs nothing tells: any gap waits for a key frame.
         let rows: Vec<Row> = vec![(1, 0, true, key(8, 8, &[1])), (3, 3000, true, inter(&[2]))];
         assert_eq!(run(&rows).0, [(0, true)]);

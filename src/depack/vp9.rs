@@ -282,7 +282,7 @@ impl Depack {
         let data = &pkt.payload[d.len..];
         if d.begin && self.asm.cur.is_none() {
             let id = d.picture_id.map(|p| (p, d.long_picture_id));
-            self.pictures.picture_start(&mut self.asm, id);
+            self.pictures.picture_start(&mut self.asm, id, pkt.ts);
             let key = !d.inter_picture;
             let header = parse_frame_header(data);
             let p = self.asm.start(pkt.ts);

@@ -325,6 +325,9 @@ struct Pending {
     packets: Vec<Arrival>,
     /// The plain RTP bytes of `packets`: FEC needs them if the stream turns out to carry it.
     raws: Vec<Vec<u8>>,
+    /// SSRCs the packets name where a FlexFEC packet names what it protects (the
+    /// CSRC list; draft 03: the FEC header), with counts; at most four kept.
+    named: BTreeMap<u32, u32>,
     guessers: BTreeMap<u8, CodecGuesser>,
     last_seq: Option<u16>,
     good_steps: u64,
@@ -345,6 +348,18 @@ impl Pending {
             .expect("a pending stream has at least one packet");
         (*pt, g.guess(), g.looks_like_video())
     }
+}
+
+/// The SSRCs a packet would name as protected if it were FlexFEC: its first
+/// CSRC (RFC 8627 §4.2.2.1), and the first SSRC of a draft-03 FEC header.
+fn flexfec_named_ssrcs(pkt: &RtpPacket<'_>) -> impl Iterator<Item = u32> {
+    let csrc = pkt.csrcs().next().map(|s| s.0);
+    let draft03 = pkt
+        .payload()
+        .get(8..16)
+        .filter(|h| h[0] >= 1)
+        .map(|h| u32::from_be_bytes([h[4], h[5], h[6], h[7]]));
+    csrc.into_iter().chain(draft03)
 }
 
 /// Without metadata: a payload type of a stream, other than its media and RED,
@@ -899,6 +914,7 @@ impl Recorder<'_> {
             first_time: d.meta.time,
             packets: Vec::new(),
             raws: Vec::new(),
+            named: BTreeMap::new(),
             guessers: BTreeMap::new(),
             last_seq: None,
             good_steps: 0,
@@ -915,6 +931,13 @@ impl Recorder<'_> {
             .entry(arrival.pt)
             .or_insert_with(|| CodecGuesser::new(arrival.pt))
             .push(arrival.marker, arrival.ts32, &arrival.payload);
+        for ssrc in flexfec_named_ssrcs(&pkt) {
+            if let Some(n) = p.named.get_mut(&ssrc) {
+                *n += 1;
+            } else if p.named.len() < 4 {
+                p.named.insert(ssrc, 1);
+            }
+        }
         p.packets.push(arrival);
         p.raws.push(d.payload.to_vec());
         let ripe = p.packets.len() >= PENDING_PACKETS
@@ -1179,9 +1202,19 @@ impl Recorder<'_> {
     /// for draft 03 its FEC header, names the track's SSRC) and the format.
     fn fec_owner(&self, p: &Pending) -> Option<(usize, crate::track::fec::FecScheme)> {
         use crate::track::fec::{FecScheme, parse_flexfec, parse_flexfec03};
-        self.tracks.iter().enumerate().find_map(|(i, t)| {
-            let ssrc = t.id.ssrc?;
-            if ssrc == p.ssrc.0 || t.flow.is_none_or(|f| f.src.ip() != p.flow.src.ip()) {
+        // Only an SSRC (nearly) every packet names can be the one protected; the
+        // full parse runs for tracks with that SSRC only.
+        let total = u32::try_from(p.raws.len()).unwrap_or(u32::MAX);
+        let named = p
+            .named
+            .iter()
+            .filter(|(_, n)| **n >= 2 && u64::from(**n) * 10 >= u64::from(total) * 9)
+            .map(|(ssrc, _)| *ssrc);
+        named.into_iter().find_map(|ssrc: u32| {
+            let i = self.tracks.iter().position(|t| {
+                t.id.ssrc == Some(ssrc) && t.flow.is_some_and(|f| f.src.ip() == p.flow.src.ip())
+            })?;
+            if ssrc == p.ssrc.0 {
                 return None;
             }
             let share = |parse: fn(&[u8], u32) -> Result<_, _>| {

@@ -248,6 +248,12 @@ pub struct TrackRecorder {
     pauses: u64,
     paused_ns: u64,
     red_malformed: u64,
+    /// RED packets pushed: the media arrive RED-wrapped (and so do retransmissions).
+    red_packets: u64,
+    /// Packets pushed that were not RED.
+    plain_media: u64,
+    /// FEC recoveries of packets that had arrived: (as duplicates, as late).
+    fec_redundant: (u64, u64),
     frames_written: u64,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
@@ -353,6 +359,9 @@ impl TrackRecorder {
             pauses: 0,
             paused_ns: 0,
             red_malformed: 0,
+            red_packets: 0,
+            plain_media: 0,
+            fec_redundant: (0, 0),
             frames_written: 0,
             first_time: None,
             last_time: None,
@@ -374,6 +383,7 @@ impl TrackRecorder {
         if self.setup.red_payload_type == Some(a.pt) {
             return self.push_red(a, raw);
         }
+        self.plain_media += 1;
         let fec_pt = self.fec.as_ref().and_then(|(f, _)| f.payload_type);
         if let Some(raw) = raw {
             if fec_pt == Some(a.pt) {
@@ -450,8 +460,12 @@ impl TrackRecorder {
                 continue;
             };
             let a = Arrival::from_rtp(&p, time);
-            if self.fill(a) {
-                self.recovered_fec += 1;
+            // A recovery of a packet that did arrive (a repair overtaking it, or
+            // FEC recognised mid-stream) is not a duplicate or late packet the network made.
+            match self.fill(a) {
+                Fill::Filled => self.recovered_fec += 1,
+                Fill::Duplicate => self.fec_redundant.0 += 1,
+                Fill::Late => self.fec_redundant.1 += 1,
             }
         }
     }
@@ -466,6 +480,7 @@ impl TrackRecorder {
     /// ULPFEC repair data; a media primary is protected as the packet it was
     /// before RED wrapped it (the media payload type, the RED header removed).
     fn push_red(&mut self, a: Arrival, raw: Option<&[u8]>) -> Result<(), TrackError> {
+        self.red_packets += 1;
         let Ok(blocks) = crate::track::red::split(&a.payload) else {
             self.red_malformed += 1;
             return Ok(());
@@ -497,7 +512,7 @@ impl TrackRecorder {
                 payload: b.data.to_vec(),
                 time: a.time,
             };
-            if self.fill(restored) {
+            if self.fill(restored) == Fill::Filled {
                 self.recovered_red += 1;
             } else {
                 // Redundancy of a packet that arrived is expected, not a duplicate sent.
@@ -517,21 +532,43 @@ impl TrackRecorder {
     ///
     /// It fills its gap if the original has not been released as lost yet; a
     /// retransmission of a packet that did arrive is a duplicate and dropped.
-    pub fn push_rtx(&mut self, a: Arrival) -> Result<(), TrackError> {
+    ///
+    /// A track whose media arrive RED-wrapped (Chrome's video with ULPFEC) is
+    /// retransmitted RED-wrapped too (RTX `apt` = the RED payload type): the
+    /// primary block is the packet.
+    pub fn push_rtx(&mut self, mut a: Arrival) -> Result<(), TrackError> {
         self.rtx_packets += 1;
-        if self.fill(a) {
+        // RED configured and no plain media seen: the stream is RED-wrapped.
+        if self.setup.red_payload_type.is_some() && (self.red_packets > 0 || self.plain_media == 0)
+        {
+            let primary = crate::track::red::split(&a.payload)
+                .ok()
+                .and_then(|b| b.last().map(|p| (p.pt, p.data.to_vec())));
+            let Some((pt, data)) = primary else {
+                self.red_malformed += 1;
+                return Ok(());
+            };
+            (a.pt, a.payload) = (pt, data);
+        }
+        if self.fill(a) == Fill::Filled {
             self.recovered_rtx += 1;
         }
         self.drain()
     }
 
-    /// Pushes a restored packet; true when it filled a gap (neither a duplicate
-    /// of one that arrived nor too late for the reorder window).
-    fn fill(&mut self, a: Arrival) -> bool {
+    /// Pushes a restored packet: whether it filled a gap, repeated a packet
+    /// that arrived, or came too late for the reorder window.
+    fn fill(&mut self, a: Arrival) -> Fill {
         let before = self.reorder.stats();
         self.reorder.push(a);
         let after = self.reorder.stats();
-        after.duplicates == before.duplicates && after.late == before.late
+        if after.duplicates > before.duplicates {
+            Fill::Duplicate
+        } else if after.late > before.late {
+            Fill::Late
+        } else {
+            Fill::Filled
+        }
     }
 
     /// Coded size of the first video frame that carried one.
@@ -669,7 +706,10 @@ impl TrackRecorder {
             // Redundant copies of packets that did arrive are not duplicates the network made.
             reorder: {
                 let mut r = self.reorder.stats();
-                r.duplicates = r.duplicates.saturating_sub(self.red_redundant);
+                r.duplicates = r
+                    .duplicates
+                    .saturating_sub(self.red_redundant + self.fec_redundant.0);
+                r.late = r.late.saturating_sub(self.fec_redundant.1);
                 r.packets = r
                     .packets
                     .saturating_sub(self.recovered_red + self.red_redundant);
@@ -694,6 +734,17 @@ impl TrackRecorder {
             paused_ms: self.paused_ns / 1_000_000,
         }
     }
+}
+
+/// What became of a restored packet pushed into the reorder buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fill {
+    /// It filled a gap.
+    Filled,
+    /// The packet had arrived.
+    Duplicate,
+    /// Its gap was already released as lost.
+    Late,
 }
 
 /// The media packet a RED packet carries, as FEC protects it: the RTP header
@@ -1002,7 +1053,8 @@ mod tests {
                 let seq = seq0.wrapping_add(i as u16);
                 let ts = (i as u32) * 960;
                 let time = CaptureTime::from_nanos(slot as i64 * 20_000_000 + i64::from(kind));
-                let a = if red && kind != 2 {
+                // Retransmissions repeat the packet as sent: RED-wrapped in RED mode.
+                let a = if red {
                     // RFC 2198: one redundant block (the previous packet), then the primary.
                     let mut p = Vec::new();
                     if i > 0 {

@@ -54,6 +54,7 @@ use super::ids::{check_unique, escape, sanitize_id};
 use super::metadata::{base64_decoded_len, codec_by_name, codec_kind, srtp_key_len};
 use super::{Kind, MetadataError, PeerSpec, SessionMap, Source, SrtpSpec, TrackSpec};
 use crate::codec::static_payload_type;
+use crate::track::fec::FecScheme;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use webrtc_sdp::SdpSession;
@@ -351,6 +352,7 @@ fn track_from_section(
         _ => None,
     });
     let mut t = TrackSpec::new(String::new(), kind);
+    let mut fec_formats: Vec<(u8, FecScheme)> = Vec::new();
     t.mid = mid.clone();
     // Port 9 is the "discard" placeholder of ICE/BUNDLE offers (RFC 8839 §5.1).
     t.port = u16::try_from(media.get_port())
@@ -403,15 +405,16 @@ fn track_from_section(
                 n.eq_ignore_ascii_case("red") && Some(*rate) == t.clock_rate
             })
         });
-        // The first FEC format of the section (RFC 5109 ulpfec, RFC 8627 flexfec).
-        if let Some((fec_pt, scheme)) = formats.iter().find_map(|p| {
-            let (n, rate, _) = rtpmap.get(p)?;
-            let scheme = crate::track::fec::FecScheme::from_encoding_name(n)?;
-            (Some(*rate) == t.clock_rate).then_some((*p, scheme))
-        }) {
-            t.fec_scheme = Some(scheme);
-            t.fec_payload_type = Some(fec_pt);
-        }
+        // FEC formats of the section (RFC 5109 ulpfec, RFC 8627 flexfec); which one
+        // applies depends on whether an FEC-FR group names a repair SSRC (below).
+        fec_formats = formats
+            .iter()
+            .filter_map(|p| {
+                let (n, rate, _) = rtpmap.get(p)?;
+                let scheme = crate::track::fec::FecScheme::from_encoding_name(n)?;
+                (Some(*rate) == t.clock_rate).then_some((*p, scheme))
+            })
+            .collect();
     }
 
     // SSRCs: media first, RTX/FEC-FR second members of their groups.
@@ -466,6 +469,24 @@ fn track_from_section(
             .iter()
             .find(|(m, _, rtx)| *m == ssrc && !*rtx)
             .map(|(_, r, _)| *r);
+    }
+    // A repair SSRC (FEC-FR group) carries FlexFEC when the section offers it
+    // (Chrome lists ulpfec before flexfec-03); otherwise ULPFEC is in-band.
+    let flexible = |s: &FecScheme| matches!(s, FecScheme::Flexfec | FecScheme::Flexfec03);
+    let chosen = if t.fec_ssrc.is_some() {
+        fec_formats
+            .iter()
+            .find(|(_, s)| flexible(s))
+            .or(fec_formats.first())
+    } else {
+        fec_formats
+            .iter()
+            .find(|(_, s)| !flexible(s))
+            .or(fec_formats.first())
+    };
+    if let Some(&(fec_pt, scheme)) = chosen {
+        t.fec_scheme = Some(scheme);
+        t.fec_payload_type = Some(fec_pt);
     }
 
     // Track id: msid track part, else mid, else position.
@@ -694,11 +715,12 @@ mod tests {
         assert!(m.track_by_mid("9", None).is_none());
     }
 
-    /// FlexFEC (RFC 8627) in an `FEC-FR` group: the repair SSRC is no track.
+    /// FlexFEC in an `FEC-FR` group: the repair SSRC is no track, and its format is
+    /// the flexfec one even when `ulpfec` comes first (as Chrome lists them).
     #[test]
     fn flexfec_group() {
         let sdp = "v=0\r\no=- 1 1 IN IP4 10.0.0.10\r\ns=-\r\nt=0 0\r\nc=IN IP4 10.0.0.10\r\n\
-            m=video 50000 RTP/AVP 96 49\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:49 flexfec-03/90000\r\n\
+            m=video 50000 RTP/AVP 96 117 49\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:117 ulpfec/90000\r\na=rtpmap:49 flexfec-03/90000\r\n\
             a=ssrc-group:FEC-FR 11 12\r\na=ssrc:11 cname:p\r\na=ssrc:12 cname:p\r\na=sendonly\r\n";
         let m = parse_sdp(sdp, Path::new("f.sdp")).unwrap();
         let t = &m.peers[0].tracks;

@@ -57,16 +57,27 @@ pub fn parse_key_file(text: &str, origin: &str) -> Result<Vec<KeyLine>, KeyFileE
         if line.is_empty() {
             continue;
         }
+        // Words are never echoed in errors: any of them may be key material
+        // (a pasted `a=crypto` line puts the key third).
         let mut words = line.split_whitespace();
         let (Some(profile), Some(key)) = (words.next(), words.next()) else {
             return Err(err("expected `PROFILE KEY [ssrc=N]`".into()));
         };
+        if super::SrtpProfile::from_name(profile).is_none() {
+            return Err(err(format!(
+                "the first word is not a supported SRTP profile ({})",
+                super::SrtpProfile::ALL.map(|p| p.name()).join(", ")
+            )));
+        }
         let mut ssrc = None;
-        for w in words {
+        for (i, w) in words.enumerate() {
             let Some(v) = w.strip_prefix("ssrc=") else {
-                return Err(err(format!("unexpected `{w}`; expected `ssrc=N`")));
+                return Err(err(format!("word {} is not `ssrc=N`", i + 3)));
             };
-            ssrc = Some(parse_ssrc(v).ok_or_else(|| err(format!("`{v}` is not an SSRC")))?);
+            ssrc = Some(
+                parse_ssrc(v)
+                    .ok_or_else(|| err("`ssrc=` needs a decimal or 0x hex SSRC".into()))?,
+            );
         }
         // SDP a=crypto key-params: inline:KEY||2^31|1:4 (RFC 4568 §6.1).
         let key = key.strip_prefix("inline:").unwrap_or(key);
@@ -164,6 +175,10 @@ impl KeyRing {
                         return Unprotect::Decrypted;
                     }
                 }
+                // Passed on as plain: a stream no key authenticates is plain RTP. (A
+                // stream whose first packets fail and a later one authenticates, e.g.
+                // damaged, keeps those first packets as they were: rare, and the
+                // codec guess and depacketizers treat them as the noise they are.)
                 let next = if n + 1 >= PROBE_PACKETS {
                     KeyState::Plain
                 } else {
@@ -250,11 +265,30 @@ mod tests {
                 2,
                 "SRTP key is not base64",
             ),
-            ("NOPE WVNf\n", 1, "\"NOPE\" is not a supported SRTP profile"),
+            (
+                "NOPE WVNf\n",
+                1,
+                "the first word is not a supported SRTP profile",
+            ),
+            (
+                "WVNfX19z AES_CM_128_HMAC_SHA1_80\n",
+                1,
+                "the first word is not",
+            ),
+            (
+                "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19z|2^31|1:1\n",
+                1,
+                "the first word is not",
+            ),
             (
                 "AES_CM_128_HMAC_SHA1_80 WVNf ssrc=zz\n",
                 1,
-                "`zz` is not an SSRC",
+                "`ssrc=` needs a decimal or 0x hex SSRC",
+            ),
+            (
+                "AES_CM_128_HMAC_SHA1_80 WVNf WVNfX19z\n",
+                1,
+                "word 3 is not `ssrc=N`",
             ),
             (
                 "AES_CM_128_HMAC_SHA1_80 WVNfX19z\n",

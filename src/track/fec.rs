@@ -39,6 +39,10 @@ pub const SOURCE_WINDOW: u16 = 1024;
 /// How many repair packets the decoder holds while they miss two or more packets.
 pub const MAX_PENDING_REPAIRS: usize = 64;
 
+/// How far ahead of the newest media packet a repair packet may protect: a
+/// repair follows what it protects, give or take network reordering.
+pub const MAX_AHEAD: u16 = 128;
+
 /// A media packet as FEC protects it (RFC 5109 §6.3.1, RFC 8627 §6.3.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FecSource {
@@ -468,7 +472,7 @@ impl FecDecoder {
         }
     }
 
-    /// Remembers a media packet (received, or restored by RTX/RED); returns packets a held repair packet can now recover.
+    /// Remembers a media packet as it was received; returns packets a held repair packet can now recover.
     pub fn add_source(&mut self, s: FecSource) -> Vec<FecSource> {
         let seq = s.seq;
         if !self.remember(s) {
@@ -484,8 +488,13 @@ impl FecDecoder {
     /// Adds a repair packet; returns the media packets recovered (also remembered as sources), in sequence order.
     pub fn add_repair(&mut self, r: RepairPacket) -> Vec<FecSource> {
         self.stats.repair_packets += 1;
-        // Late beyond the window: whether its packets arrived is forgotten.
-        if r.protected.iter().any(|&seq| self.is_stale(seq)) {
+        // Late beyond the window: whether its packets arrived is forgotten. Far
+        // ahead of the newest packet: a repair is sent after what it protects, so
+        // that is damage or another stream, and "recovering" it would invent a packet.
+        if r.protected
+            .iter()
+            .any(|&seq| self.is_stale(seq) || self.is_far_ahead(seq))
+        {
             return Vec::new();
         }
         self.repairs.push_back(r);
@@ -527,6 +536,11 @@ impl FecDecoder {
     }
 
     /// Whether `seq` is behind the window, rather than in it or ahead of the newest.
+    fn is_far_ahead(&self, seq: u16) -> bool {
+        self.newest
+            .is_some_and(|n| (MAX_AHEAD + 1..0x8000).contains(&seq.wrapping_sub(n)))
+    }
+
     fn is_stale(&self, seq: u16) -> bool {
         self.newest.is_some_and(|n| behind_window(n, seq))
     }

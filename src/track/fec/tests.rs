@@ -604,6 +604,8 @@ fn pending_repairs_are_bounded() {
     let mut dec = FecDecoder::new();
     let s: Vec<FecSource> = (0..200).map(|i| src(i, 0, 96, &[i as u8])).collect();
     dec.add_source(s[0].clone());
+    // The newest packet: repairs never protect far ahead of it.
+    dec.add_source(s[199].clone());
     // Each repair misses two packets: none can recover.
     for i in 0..70 {
         let a = 1 + 2 * i;
@@ -614,6 +616,28 @@ fn pending_repairs_are_bounded() {
     // The oldest were dropped: 1 and 2 no longer have a repair.
     assert!(dec.add_source(s[1].clone()).is_empty());
     assert_eq!(dec.add_source(s[13].clone()), [s[14].clone()]);
+}
+
+/// A repair naming packets far ahead of the newest one is damage or another
+/// stream: nothing is "recovered" from it.
+#[test]
+fn a_repair_far_ahead_of_the_newest_packet_is_ignored() {
+    let mut dec = FecDecoder::new();
+    for i in 100..110 {
+        dec.add_source(src(i, 0, 96, &[1]));
+    }
+    let ahead = src(2100, 0, 96, &[9]);
+    assert!(
+        dec.add_repair(repair(FecScheme::Ulpfec, &[&ahead], 2100))
+            .is_empty()
+    );
+    // Just ahead (reordering): kept, and used when it completes.
+    let near = src(112, 0, 96, &[7]);
+    assert_eq!(
+        dec.add_repair(repair(FecScheme::Ulpfec, &[&near], 112)),
+        [near]
+    );
+    assert!(dec.holds(109));
 }
 
 #[test]
