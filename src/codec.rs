@@ -458,10 +458,11 @@ impl CodecGuesser {
         }
         passing.sort_by(|a, b| b.1.total_cmp(&a.1));
         match passing.as_slice() {
-            [] if self.red_guess(n).is_some() => {
-                self.red_guess(n).unwrap_or_else(|| unreachable!())
-            }
             [] => {
+                // Nothing fits the payloads themselves: they may be RED blocks of what does.
+                if let Some(red) = self.red_guess(n) {
+                    return red;
+                }
                 let mut evidence = format!(
                     "PT {pt}: no known payload format is confirmed by {n} packets; {timing}"
                 );
