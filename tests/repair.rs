@@ -33,19 +33,39 @@ fn record_manifest(
     json(&out)
 }
 
-/// 100 Opus packets; 5 are lost and retransmitted 60 ms later on the RTX SSRC, one
-/// is lost and never retransmitted, and one that did arrive is retransmitted anyway.
-fn rtx_capture(path: &Path) {
+/// Writes `packets` (capture time, RTP/RTCP bytes), sorted by time, as one
+/// Ethernet/UDP pcap to 10.0.0.9:5000 from the address `src_of` gives each packet.
+fn write_capture(
+    path: &Path,
+    mut packets: Vec<(i64, Vec<u8>)>,
+    src_of: impl Fn(&[u8]) -> &'static str,
+) {
     use rtprec::testutil::packet::{LinkKind, udp_frame};
-    use rtprec::testutil::rtp::RtpBuilder;
     use rtprec::testutil::writers::{PcapOptions, PcapWriter};
     let mut w =
         PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
+    packets.sort_by_key(|p| p.0);
+    let mut frame = Vec::new();
+    for (n, (t, pkt)) in packets.iter().enumerate() {
+        frame.clear();
+        udp_frame(
+            &mut frame,
+            LinkKind::Ethernet,
+            src_of(pkt).parse().unwrap(),
+            "10.0.0.9:5000".parse().unwrap(),
+            n as u16,
+            pkt,
+        );
+        w.write_packet(*t, &frame).unwrap();
+    }
+    w.into_inner().unwrap();
+}
+
+/// 100 Opus packets; 5 are lost and retransmitted 60 ms later on the RTX SSRC, one
+/// is lost and never retransmitted, and one that did arrive is retransmitted anyway.
+fn rtx_capture(path: &Path) {
+    use rtprec::testutil::rtp::RtpBuilder;
     let t0 = 1_795_428_000_000_000_000i64;
-    let (src, dst) = (
-        "10.0.0.1:4000".parse().unwrap(),
-        "10.0.0.9:5000".parse().unwrap(),
-    );
     let opus = [0xfc, 0xff, 0xfe];
     let lost = [10u16, 11, 40, 70, 71];
     let mut packets: Vec<(i64, Vec<u8>)> = Vec::new();
@@ -66,14 +86,7 @@ fn rtx_capture(path: &Path) {
             rtx_seq += 1;
         }
     }
-    packets.sort_by_key(|p| p.0);
-    let mut frame = Vec::new();
-    for (n, (t, pkt)) in packets.iter().enumerate() {
-        frame.clear();
-        udp_frame(&mut frame, LinkKind::Ethernet, src, dst, n as u16, pkt);
-        w.write_packet(*t, &frame).unwrap();
-    }
-    w.into_inner().unwrap();
+    write_capture(path, packets, |_| "10.0.0.1:4000");
 }
 
 #[test]
@@ -106,11 +119,7 @@ fn rtx_restores_lost_packets_and_drops_retransmitted_duplicates() {
 /// starts 300 ms after the video; the network delays audio 200 ms more, so in
 /// capture time it arrives 500 ms after. Each sends an RTCP sender report.
 fn av_capture(path: &Path, with_srs: bool) {
-    use rtprec::testutil::packet::{LinkKind, udp_frame};
     use rtprec::testutil::rtp::{RtpBuilder, ntp_from_unix_nanos, push_sender_report};
-    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
-    let mut w =
-        PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
     let t0 = 1_795_428_000_000_000_000i64; // sender clock = capture clock for video
     let (v_ssrc, a_ssrc) = (0x0000_0a01u32, 0x0000_0b01u32);
     let (v_ts0, a_ts0) = (90_000u32 * 7, 48_000u32 * 3);
@@ -158,26 +167,13 @@ fn av_capture(path: &Path, with_srs: bool) {
         );
         packets.push((t0 + 1_500_000_000, sr));
     }
-    packets.sort_by_key(|p| p.0);
-    let mut frame = Vec::new();
-    for (n, (t, pkt)) in packets.iter().enumerate() {
-        frame.clear();
-        let src = if pkt[1] == 200 || pkt.get(8..12) == Some(&a_ssrc.to_be_bytes()[..]) {
+    write_capture(path, packets, |pkt| {
+        if pkt[1] == 200 || pkt.get(8..12) == Some(&a_ssrc.to_be_bytes()[..]) {
             "10.0.0.1:4002"
         } else {
             "10.0.0.1:4000"
-        };
-        udp_frame(
-            &mut frame,
-            LinkKind::Ethernet,
-            src.parse().unwrap(),
-            "10.0.0.9:5000".parse().unwrap(),
-            n as u16,
-            pkt,
-        );
-        w.write_packet(*t, &frame).unwrap();
-    }
-    w.into_inner().unwrap();
+        }
+    });
 }
 
 #[test]
@@ -238,11 +234,7 @@ struct SenderSetup {
 /// On the sender's clock the audio starts 300 ms after the video; the network
 /// delays audio 200 ms more (capture time = sender time + 0 / 200 ms).
 fn clock_capture(path: &Path, setup: &SenderSetup) {
-    use rtprec::testutil::packet::{LinkKind, udp_frame};
     use rtprec::testutil::rtp::{RtpBuilder, ntp_from_unix_nanos, push_sender_report};
-    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
-    let mut w =
-        PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
     let t0 = 1_795_428_000_000_000_000i64;
     let nanos = |secs: f64| t0 + (secs * 1e9).round() as i64;
     let (v_ssrc, a_ssrc) = (0x0000_0a01u32, 0x0000_0b01u32);
@@ -303,28 +295,15 @@ fn clock_capture(path: &Path, setup: &SenderSetup) {
             packets.push((nanos(t + a_delay), sr));
         }
     }
-    packets.sort_by_key(|p| p.0);
-    let mut frame = Vec::new();
-    for (n, (t, pkt)) in packets.iter().enumerate() {
-        frame.clear();
-        let src = if pkt.get(4..8) == Some(&a_ssrc.to_be_bytes()[..])
+    write_capture(path, packets, |pkt| {
+        if pkt.get(4..8) == Some(&a_ssrc.to_be_bytes()[..])
             || pkt.get(8..12) == Some(&a_ssrc.to_be_bytes()[..])
         {
             "10.0.0.1:4002"
         } else {
             "10.0.0.1:4000"
-        };
-        udp_frame(
-            &mut frame,
-            LinkKind::Ethernet,
-            src.parse().unwrap(),
-            "10.0.0.9:5000".parse().unwrap(),
-            n as u16,
-            pkt,
-        );
-        w.write_packet(*t, &frame).unwrap();
-    }
-    w.into_inner().unwrap();
+        }
+    });
 }
 
 /// Records [`clock_capture`] with metadata; the camera's and the microphone's assets.
@@ -439,15 +418,11 @@ fn without_metadata_an_rtx_stream_is_recognised_and_repairs_its_media() {
 /// Opus in RED (RFC 2198, PT 63): every packet carries the previous one as a
 /// redundant block; 6 single packets are lost, one pair of consecutive ones too.
 fn red_capture(path: &Path) {
-    use rtprec::testutil::packet::{LinkKind, udp_frame};
     use rtprec::testutil::rtp::RtpBuilder;
-    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
-    let mut w =
-        PcapWriter::new(std::fs::File::create(path).unwrap(), PcapOptions::default()).unwrap();
     let t0 = 1_795_428_000_000_000_000i64;
     let opus = |i: u16| [0xfc, (i >> 8) as u8, i as u8];
     let lost = [5u16, 17, 33, 48, 60, 77, 90, 91];
-    let mut frame = Vec::new();
+    let mut packets = Vec::new();
     for i in 0..100u16 {
         if lost.contains(&i) {
             continue;
@@ -468,19 +443,9 @@ fn red_capture(path: &Path) {
         }
         red.extend_from_slice(&opus(i));
         let pkt = RtpBuilder::new(63, 2000 + i, u32::from(i) * 960, 0x3333_3333).build(&red);
-        frame.clear();
-        udp_frame(
-            &mut frame,
-            LinkKind::Ethernet,
-            "10.0.0.1:4000".parse().unwrap(),
-            "10.0.0.9:5000".parse().unwrap(),
-            i,
-            &pkt,
-        );
-        w.write_packet(t0 + i64::from(i) * 20_000_000, &frame)
-            .unwrap();
+        packets.push((t0 + i64::from(i) * 20_000_000, pkt));
     }
-    w.into_inner().unwrap();
+    write_capture(path, packets, |_| "10.0.0.1:4000");
 }
 
 #[test]

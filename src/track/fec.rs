@@ -381,13 +381,7 @@ pub fn parse_flexfec(packet: &[u8], media_ssrc: u32) -> Result<RepairPacket, Fec
         .into_iter()
         .map(|ssrc| Ok((ssrc, flex_mask(&mut r, MaskLayout::Rfc8627)?)))
         .collect::<Result<Vec<_>, FecError>>()?;
-    Ok(RepairPacket {
-        protected: pick_ssrc(entries, media_ssrc)?,
-        head,
-        ts,
-        length,
-        data: r.rest().to_vec(),
-    })
+    flex_repair(entries, media_ssrc, (head, length, ts), r.rest())
 }
 
 /// FlexFEC draft 03 as libwebrtc sends it ("flexfec-03"): the whole RTP packet; the part protecting `media_ssrc`.
@@ -407,12 +401,23 @@ pub fn parse_flexfec03(packet: &[u8], media_ssrc: u32) -> Result<RepairPacket, F
             Ok((ssrc, flex_mask(&mut r, MaskLayout::Draft03)?))
         })
         .collect::<Result<Vec<_>, FecError>>()?;
+    flex_repair(entries, media_ssrc, (head, length, ts), r.rest())
+}
+
+/// The repair packet of `media_ssrc`'s entry: the FlexFEC base header fields
+/// (head, length and TS recovery) and the repair payload.
+fn flex_repair(
+    entries: Vec<(u32, Vec<u16>)>,
+    media_ssrc: u32,
+    (head, length, ts): ([u8; 2], u16, u32),
+    data: &[u8],
+) -> Result<RepairPacket, FecError> {
     Ok(RepairPacket {
         protected: pick_ssrc(entries, media_ssrc)?,
         head,
         ts,
         length,
-        data: r.rest().to_vec(),
+        data: data.to_vec(),
     })
 }
 
