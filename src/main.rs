@@ -11,14 +11,41 @@ use std::io::{self, IsTerminal, Write};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let stop = match stop_on_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rtprec: installing signal handlers: {e}");
+            return ExitCode::BadInput.into();
+        }
+    };
     let code = match &cli.command {
-        Command::Streams(args) => streams(args, cli.quiet),
-        Command::Record(args) => record(args, cli.quiet),
+        Command::Streams(args) => streams(args, cli.quiet, &stop),
+        Command::Record(args) => record(args, cli.quiet, &stop),
         Command::Events(EventsCommand::Replay(args)) => replay(args, cli.quiet),
         Command::Assets(AssetsCommand::List(args)) => assets_list(args),
         Command::Assets(AssetsCommand::Url(args)) => assets_url(args),
     };
     code.into()
+}
+
+/// SIGINT and SIGTERM end the input: the run finishes what it read and exits
+/// 130 or 143. A second signal while it finishes exits at once (with the same
+/// code): only temporary files are left, never an incomplete file under its
+/// final name.
+fn stop_on_signals() -> io::Result<rtprec::pipeline::StopFlag> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let stop = rtprec::pipeline::StopFlag::new();
+    let stopping = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        let code = i32::from(rtprec::cli::exit::ExitCode::for_signal(sig).code());
+        // Registered first, so it sees `stopping` as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(sig, code, Arc::clone(&stopping))?;
+        signal_hook::flag::register(sig, Arc::clone(&stopping))?;
+        signal_hook::flag::register_usize(sig, stop.cell(), usize::try_from(sig).unwrap_or(1))?;
+    }
+    Ok(stop)
 }
 
 /// `-` may appear once: standard input cannot be read twice.
@@ -76,11 +103,17 @@ fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(),
     }
 }
 
-fn streams(args: &StreamsArgs, quiet: bool) -> ExitCode {
+fn streams(args: &StreamsArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> ExitCode {
     if !stdin_once(&args.captures) {
         return ExitCode::Usage;
     }
-    let result = with_progress(quiet, |p| rtprec::pipeline::run_streams(&args.captures, p));
+    let loop_opts = rtprec::pipeline::LoopOptions {
+        live_clock: rtprec::pipeline::LiveClock::Off,
+        stop: stop.clone(),
+    };
+    let result = with_progress(quiet, |p| {
+        rtprec::pipeline::run_streams(&args.captures, &loop_opts, p)
+    });
     let out = match result {
         Ok(out) => out,
         Err(e) => {
@@ -101,14 +134,16 @@ fn streams(args: &StreamsArgs, quiet: bool) -> ExitCode {
     if let Err(code) = written {
         return code;
     }
-    if out.report.streams.is_empty() {
+    if let Some(sig) = stop.raised() {
+        ExitCode::for_signal(sig)
+    } else if out.report.streams.is_empty() {
         ExitCode::NothingFound
     } else {
         ExitCode::Success
     }
 }
 
-fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
+fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> ExitCode {
     use rtprec::assets::Status;
     if !stdin_once(&args.captures) {
         return ExitCode::Usage;
@@ -182,8 +217,12 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
         Err(code) => return code,
     };
     let mut sink_error: Option<String> = None;
+    let loop_opts = rtprec::pipeline::LoopOptions {
+        live_clock: args.live_clock,
+        stop: stop.clone(),
+    };
     let result = with_progress(quiet, |p| {
-        rtprec::record::run_record(&args.captures, &opts, p, &mut |event| {
+        rtprec::record::run_record(&args.captures, &opts, &loop_opts, p, &mut |event| {
             for sink in &mut sinks {
                 match sink.emit(&event) {
                     Ok(rtprec::events::sink::Delivery::Delivered) => {}
@@ -236,6 +275,12 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
         }
     };
     if !quiet {
+        for p in &out.stale_removed {
+            eprintln!(
+                "rtprec: removed {} (a temporary file of an earlier run that was killed)",
+                p.display()
+            );
+        }
         print_warnings(&out.warnings);
         for a in &out.manifest.assets {
             match (&a.status, &a.path, &a.error) {
@@ -273,7 +318,9 @@ fn record(args: &RecordArgs, quiet: bool) -> ExitCode {
             return code;
         }
     }
-    if out.manifest.assets.is_empty() {
+    if let Some(sig) = out.stopped_by {
+        ExitCode::for_signal(sig)
+    } else if out.manifest.assets.is_empty() {
         ExitCode::NothingFound
     } else if out
         .manifest

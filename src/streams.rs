@@ -25,8 +25,6 @@ use crate::time::CaptureTime;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// A forward sequence step up to this counts as "advancing" (loss bursts included).
-const MAX_GOOD_STEP: u16 = 512;
 /// Forward jumps beyond this restart the sequence (RFC 3550 A.1 MAX_DROPOUT).
 const MAX_DROPOUT: u64 = 3000;
 /// Packets this far behind the highest are a restart, not reordering (RFC 3550 A.1 MAX_MISORDER).
@@ -228,11 +226,10 @@ impl StreamState {
             self.encaps.push(encap);
         }
         let seq = pkt.sequence_number();
-        if let Some(prev) = self.last_seq {
-            let step = seq.wrapping_sub(prev);
-            if (1..=MAX_GOOD_STEP).contains(&step) {
-                self.good_steps += 1;
-            }
+        if let Some(prev) = self.last_seq
+            && crate::rtp::seq::is_forward_step(prev, seq)
+        {
+            self.good_steps += 1;
         }
         self.last_seq = Some(seq);
         let pt = pkt.payload_type();
@@ -277,7 +274,7 @@ impl StreamState {
 
     /// Behaves like RTP: advancing sequence numbers on most steps.
     fn confirmed(&self) -> bool {
-        self.packets >= 2 && self.good_steps >= 1 && self.good_steps * 4 >= self.packets - 1
+        crate::rtp::seq::looks_like_rtp(self.packets, self.good_steps)
     }
 }
 

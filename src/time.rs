@@ -1,4 +1,5 @@
-//! Capture time: the only clock rtprec uses (never the wall clock).
+//! Capture time: the only clock rtprec's decisions use. (On an idle live pipe the
+//! read loop lets it advance with the wall clock; see `pipeline`.)
 
 use std::fmt;
 
@@ -25,6 +26,11 @@ impl CaptureTime {
     /// Seconds since the Unix epoch as a float (for display and rates).
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
+    }
+
+    /// This time plus `nanos` (saturating).
+    pub fn plus_nanos(self, nanos: i64) -> Self {
+        CaptureTime(self.0.saturating_add(nanos))
     }
 
     /// Signed difference `self - earlier` in nanoseconds.

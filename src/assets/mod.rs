@@ -38,10 +38,66 @@ pub enum Status {
 /// Why a track failed: a stable code and a human message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
-    /// Stable machine-readable code, e.g. `unsupported-codec`.
+    /// Stable machine-readable code, e.g. `unsupported-codec` (see [`FailureCode`]).
     pub code: String,
     /// Human explanation.
     pub message: String,
+}
+
+impl Failure {
+    /// A failure with one of rtprec's codes.
+    pub fn new(code: FailureCode, message: impl Into<String>) -> Failure {
+        Failure {
+            code: code.as_str().into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The failure codes rtprec writes (manifest `error.code`, failure events).
+///
+/// The manifest keeps the code as a string so that manifests written by other
+/// versions, with codes this one does not know, still read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureCode {
+    /// The codec is known but rtprec cannot record it.
+    UnsupportedCodec,
+    /// Without metadata, the codec could not be identified from the payloads.
+    UnknownCodec,
+    /// No packet of the track was captured (metadata named it).
+    NoMedia,
+    /// Video never reached a key frame.
+    NoKeyframe,
+    /// Packets arrived but no frame could be decoded from them.
+    NoDecodableFrames,
+    /// The codec's parameters cannot be written into the container.
+    UnsupportedFormat,
+    /// Writing the file failed.
+    IoError,
+    /// No SRTP key given for the track authenticates its packets.
+    SrtpAuthFailed,
+    /// Left out by the recording template.
+    Skipped,
+    /// A bug: the track never finished.
+    Internal,
+}
+
+impl FailureCode {
+    /// The code as written, e.g. `no-keyframe`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCode::UnsupportedCodec => "unsupported-codec",
+            FailureCode::UnknownCodec => "unknown-codec",
+            FailureCode::NoMedia => "no-media",
+            FailureCode::NoKeyframe => "no-keyframe",
+            FailureCode::NoDecodableFrames => "no-decodable-frames",
+            FailureCode::UnsupportedFormat => "unsupported-format",
+            FailureCode::IoError => "io-error",
+            FailureCode::SrtpAuthFailed => "srtp-auth-failed",
+            FailureCode::Skipped => "skipped",
+            FailureCode::Internal => "internal",
+        }
+    }
 }
 
 /// Video resolution.

@@ -104,6 +104,7 @@ pub struct CaptureFile {
     name: PathBuf,
     format: source::Format,
     gzip: bool,
+    regular_file: bool,
     reader: Reader,
 }
 
@@ -111,6 +112,15 @@ impl CaptureFile {
     /// Opens `path` (`-` for stdin) as input number `file`.
     pub fn open(path: &Path, file: FileId) -> Result<Self, CaptureError> {
         Self::from_opened(source::open(path)?, file)
+    }
+
+    /// [`CaptureFile::open`] with a hook run before reads that may block (pipes).
+    pub fn open_with(
+        path: &Path,
+        file: FileId,
+        before_read: Option<source::BeforeRead>,
+    ) -> Result<Self, CaptureError> {
+        Self::from_opened(source::open_with(path, before_read)?, file)
     }
 
     /// Wraps an already sniffed stream.
@@ -134,6 +144,7 @@ impl CaptureFile {
             name: o.name,
             format: o.format,
             gzip: o.gzip,
+            regular_file: o.regular_file,
             reader,
         })
     }
@@ -151,6 +162,11 @@ impl CaptureFile {
     /// True when the input was gzip-compressed.
     pub fn is_gzip(&self) -> bool {
         self.gzip
+    }
+
+    /// False for pipes and other inputs whose reads wait for data to arrive.
+    pub fn is_regular_file(&self) -> bool {
+        self.regular_file
     }
 
     /// Reads the next frame's bytes into `buf`; `None` at the end.
@@ -185,6 +201,14 @@ pub struct CaptureSet {
 impl CaptureSet {
     /// Opens every path (`-` is stdin, at most once) in order.
     pub fn open(paths: &[PathBuf]) -> Result<Self, CaptureError> {
+        Self::open_with(paths, None)
+    }
+
+    /// [`CaptureSet::open`] with a hook run before reads that may block (pipes).
+    pub fn open_with(
+        paths: &[PathBuf],
+        before_read: Option<source::BeforeRead>,
+    ) -> Result<Self, CaptureError> {
         if paths.len() > usize::from(u16::MAX) {
             return Err(CaptureError::Malformed {
                 path: PathBuf::from("<inputs>"),
@@ -196,7 +220,7 @@ impl CaptureSet {
         let files = paths
             .iter()
             .enumerate()
-            .map(|(i, p)| CaptureFile::open(p, FileId(i as u16)))
+            .map(|(i, p)| CaptureFile::open_with(p, FileId(i as u16), before_read.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::from_files(files))
     }

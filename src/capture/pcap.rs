@@ -6,13 +6,12 @@
 //! Section Header Block (pcapng spec §4.1).
 
 use super::{FrameMeta, Link, LinkType};
-use crate::capture::source::FullRead;
+use crate::capture::source::InputRead;
 use crate::error::{CaptureError, Diagnostic, FileId, PacketCtx};
 use crate::time::CaptureTime;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
-use std::io::Read;
 use std::path::PathBuf;
 
 /// Initial read buffer.
@@ -33,8 +32,8 @@ struct Interface {
 }
 
 enum Inner {
-    Legacy(LegacyPcapReader<FullRead<Box<dyn Read>>>),
-    Ng(PcapNGReader<FullRead<Box<dyn Read>>>),
+    Legacy(LegacyPcapReader<InputRead>),
+    Ng(PcapNGReader<InputRead>),
 }
 
 /// Streaming reader of pcap or pcapng records.
@@ -61,7 +60,7 @@ impl PcapReader {
     pub fn new(
         name: PathBuf,
         file: FileId,
-        reader: FullRead<Box<dyn Read>>,
+        reader: InputRead,
         ng: bool,
     ) -> Result<Self, CaptureError> {
         let header_err = |e: PcapError<&[u8]>| CaptureError::Malformed {

@@ -7,7 +7,7 @@
 //! followed by the packet bytes. Everything is network byte order.
 
 use super::{FrameMeta, Link};
-use crate::capture::source::FullRead;
+use crate::capture::source::{FullRead, InputRead};
 use crate::error::{CaptureError, Diagnostic, FileId, PacketCtx};
 use crate::time::CaptureTime;
 use std::io::{BufRead, BufReader, Read};
@@ -21,7 +21,7 @@ const MAX_LINE: usize = 256;
 pub struct RtpDumpReader {
     name: PathBuf,
     file: FileId,
-    reader: FullRead<BufReader<FullRead<Box<dyn Read>>>>,
+    reader: FullRead<BufReader<InputRead>>,
     dst: SocketAddr,
     start: CaptureTime,
     offset: u64,
@@ -32,11 +32,7 @@ pub struct RtpDumpReader {
 
 impl RtpDumpReader {
     /// Parses the text line and binary file header.
-    pub fn new(
-        name: PathBuf,
-        file: FileId,
-        reader: FullRead<Box<dyn Read>>,
-    ) -> Result<Self, CaptureError> {
+    pub fn new(name: PathBuf, file: FileId, reader: InputRead) -> Result<Self, CaptureError> {
         let mut reader = BufReader::with_capacity(1 << 16, reader);
         let malformed = |offset: u64, message: String| CaptureError::Malformed {
             path: name.clone(),
@@ -197,7 +193,7 @@ mod tests {
         RtpDumpReader::new(
             "t.rtp".into(),
             FileId(0),
-            FullRead(Box::new(Cursor::new(bytes))),
+            InputRead::new(Box::new(Cursor::new(bytes))),
         )
     }
 

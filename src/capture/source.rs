@@ -26,7 +26,26 @@ pub struct Opened {
     /// True when the input was gzip-compressed.
     pub gzip: bool,
     /// The (decompressed) bytes, starting at offset 0 of the capture.
-    pub reader: FullRead<Box<dyn Read>>,
+    pub reader: InputRead,
+    /// False for pipes, terminals and sockets: reads may wait for data to arrive.
+    pub regular_file: bool,
+}
+
+/// Called before every read of an input that may block (a pipe): the reader
+/// hands on what it has parsed so far instead of sitting on it while it waits.
+pub type BeforeRead = std::rc::Rc<dyn Fn()>;
+
+/// A raw input that runs a [`BeforeRead`] hook before each read.
+struct Hooked {
+    inner: Box<dyn Read>,
+    hook: BeforeRead,
+}
+
+impl Read for Hooked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (self.hook)();
+        self.inner.read(buf)
+    }
 }
 
 /// How many leading bytes are sniffed; enough for every magic we know.
@@ -34,16 +53,35 @@ const SNIFF_LEN: usize = 16;
 
 /// Opens `path` (`-` is stdin), undoes gzip if present and detects the format.
 pub fn open(path: &Path) -> Result<Opened, CaptureError> {
-    let (name, raw): (PathBuf, Box<dyn Read>) = if path.as_os_str() == "-" {
-        (PathBuf::from("<stdin>"), Box::new(io::stdin().lock()))
+    open_with(path, None)
+}
+
+/// [`open`], running `before_read` before each read when the input is not a
+/// regular file (so a live pipe's packets are passed on as they arrive).
+pub fn open_with(path: &Path, before_read: Option<BeforeRead>) -> Result<Opened, CaptureError> {
+    let (name, raw, regular_file): (PathBuf, Box<dyn Read>, bool) = if path.as_os_str() == "-" {
+        // Linux names standard input's file here; anything else is treated as a pipe.
+        let regular = std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
+        (
+            PathBuf::from("<stdin>"),
+            Box::new(io::stdin().lock()),
+            regular,
+        )
     } else {
         let file = File::open(path).map_err(|source| CaptureError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        (path.to_path_buf(), Box::new(file))
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        (path.to_path_buf(), Box::new(file), regular)
     };
-    sniff(name, raw)
+    let raw = match before_read {
+        Some(hook) if !regular_file => Box::new(Hooked { inner: raw, hook }) as Box<dyn Read>,
+        _ => raw,
+    };
+    let mut opened = sniff(name, raw)?;
+    opened.regular_file = regular_file;
+    Ok(opened)
 }
 
 /// Detects gzip and the capture format of an already opened stream.
@@ -77,12 +115,75 @@ pub fn sniff(name: PathBuf, raw: Box<dyn Read>) -> Result<Opened, CaptureError> 
             .collect::<Vec<_>>()
             .join(" "),
     })?;
+    let first_min = header_len(format, head);
     Ok(Opened {
         name,
         format,
         gzip,
-        reader: FullRead(prefixed),
+        reader: InputRead {
+            inner: prefixed,
+            first_min,
+        },
+        regular_file: true,
     })
+}
+
+/// Bytes the format's reader must get in its first read: pcap-parser parses
+/// the file header (pcap) or Section Header Block (pcapng) from that read alone.
+fn header_len(format: Format, head: &[u8]) -> usize {
+    match format {
+        Format::Pcap => 24,
+        // pcapng §4.1: block total length at 4..8, in the byte order the magic at 8..12 shows.
+        Format::PcapNg => match (head.get(4..8), head.get(8..12)) {
+            (Some(len), Some(bom)) => {
+                let len = [len[0], len[1], len[2], len[3]];
+                let n = if bom == [0x1a, 0x2b, 0x3c, 0x4d] {
+                    u32::from_be_bytes(len)
+                } else {
+                    u32::from_le_bytes(len)
+                };
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }
+            _ => 28,
+        },
+        Format::RtpDump => 0,
+    }
+}
+
+/// The bytes of an input, read as they arrive.
+///
+/// The first read fills up to the format's header (see [`header_len`]); later
+/// reads return whatever one read of the source gives, so packets from a live
+/// pipe are parsed as soon as they are complete rather than when a buffer fills.
+pub struct InputRead {
+    inner: Box<dyn Read>,
+    first_min: usize,
+}
+
+impl InputRead {
+    /// Wraps an in-memory or other stream that needs no header fill (tests, rtpdump).
+    pub fn new(inner: Box<dyn Read>) -> InputRead {
+        InputRead {
+            inner,
+            first_min: 0,
+        }
+    }
+}
+
+impl Read for InputRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = std::mem::take(&mut self.first_min).min(buf.len()).max(1);
+        let mut filled = 0;
+        while filled < want {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
 }
 
 /// Format from the first bytes.

@@ -211,6 +211,17 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_timeout: u64,
 
+    /// When capture time may follow the wall clock while no packet arrives.
+    ///
+    /// `auto` (the default): when an input is a pipe, such as
+    /// `tcpdump -U -w - | rtprec record -`, so that a room that falls silent
+    /// still ends its session after --idle-timeout and its files and events
+    /// come out while the pipe stays open. `on`: also for regular files (one
+    /// that tcpdump is still writing). `off`: packets are the only clock.
+    /// Recordings of regular files never depend on the wall clock under `auto`.
+    #[arg(long, value_enum, default_value_t = crate::pipeline::LiveClock::Auto, value_name = "WHEN")]
+    pub live_clock: crate::pipeline::LiveClock,
+
     /// Also write the manifest to standard output as JSON (events then default to `none`).
     #[arg(long)]
     pub json: bool,

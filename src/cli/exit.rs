@@ -16,13 +16,15 @@ pub enum ExitCode {
     TracksFailed = 4,
     /// Some events could not be delivered to the webhook and are in the spool file.
     EventsSpooled = 5,
-    /// Interrupted by Ctrl-C.
+    /// Interrupted by SIGINT (Ctrl-C): the input ended early, everything read was recorded.
     Interrupted = 130,
+    /// Stopped by SIGTERM: the input ended early, everything read was recorded.
+    Terminated = 143,
 }
 
 impl ExitCode {
     /// Every code with its one-line meaning, for the man page and README.
-    pub const ALL: [(ExitCode, &'static str); 7] = [
+    pub const ALL: [(ExitCode, &'static str); 8] = [
         (
             ExitCode::Success,
             "success: everything asked for was done (a broken pipe on stdout also ends quietly with 0)",
@@ -47,8 +49,24 @@ impl ExitCode {
             ExitCode::EventsSpooled,
             "events: some events could not be delivered to the webhook; they are in the spool file (send them with rtprec events replay)",
         ),
-        (ExitCode::Interrupted, "interrupted (SIGINT)"),
+        (
+            ExitCode::Interrupted,
+            "interrupted by SIGINT (Ctrl-C): the input ended there; every track read so far was finished, the manifest written and the events sent (a second Ctrl-C exits at once, leaving only temporary files)",
+        ),
+        (
+            ExitCode::Terminated,
+            "stopped by SIGTERM: as for SIGINT, the input ended there and everything read so far was finished",
+        ),
     ];
+
+    /// The exit code of a run that a signal stopped (SIGINT 130, SIGTERM 143).
+    pub fn for_signal(signal: i32) -> ExitCode {
+        if signal == 15 {
+            ExitCode::Terminated
+        } else {
+            ExitCode::Interrupted
+        }
+    }
 
     /// The numeric code.
     pub fn code(self) -> u8 {

@@ -213,7 +213,7 @@ fn temp_path(path: &Path) -> Result<PathBuf, MuxError> {
 }
 
 /// Makes the rename durable; best effort, since the file is already complete either way.
-fn sync_parent_dir(path: &Path) {
+pub(crate) fn sync_parent_dir(path: &Path) {
     #[cfg(unix)]
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() {
@@ -299,5 +299,84 @@ mod tests {
         let path = dir.path().join("nope").join("d.ogg");
         let err = AtomicFile::create(&path).unwrap_err();
         assert!(err.to_string().contains("d.ogg"), "{err}");
+    }
+}
+
+/// The pid in a temporary file's name `.NAME.tmp-<pid>`, if it is one.
+fn temp_owner(name: &std::ffi::OsStr) -> Option<u32> {
+    let name = name.to_str()?;
+    let (head, pid) = name.rsplit_once(".tmp-")?;
+    if !head.starts_with('.') || head.len() < 2 {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// True while process `pid` exists (Linux: its `/proc` entry).
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Removes temporary files (`.NAME.tmp-<pid>`) that runs which no longer
+/// exist left under `dir` (killed runs cannot clean up after themselves);
+/// files of live processes are left alone. Returns what was removed.
+///
+/// Looks `depth` directory levels deep (an output tree is
+/// `room/session/peer/file`); a missing `dir` holds nothing.
+pub fn remove_stale_temps(dir: &Path, depth: usize) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() && depth > 0 {
+            removed.extend(remove_stale_temps(&path, depth - 1)?);
+        } else if kind.is_file()
+            && let Some(pid) = temp_owner(&entry.file_name())
+            && !process_alive(pid)
+        {
+            fs::remove_file(&path)?;
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn temps_of_dead_runs_go_and_the_rest_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let deep = dir.path().join("room/s1/peer");
+        fs::create_dir_all(&deep).expect("mkdir");
+        // No process has pid 4194304 + 1 (above Linux's pid_max).
+        let dead = deep.join(".mic.ogg.tmp-4194305");
+        let mine = deep.join(format!(".cam.webm.tmp-{}", std::process::id()));
+        let keep = [
+            deep.join("mic.ogg"),
+            deep.join(".hidden"),
+            deep.join("x.tmp-4194305"),
+            mine.clone(),
+        ];
+        for p in keep.iter().chain([&dead]) {
+            fs::write(p, b"x").expect("write");
+        }
+        let removed = remove_stale_temps(dir.path(), 4).expect("walks");
+        assert_eq!(removed, vec![dead.clone()]);
+        assert!(!dead.exists());
+        assert!(keep.iter().all(|p| p.exists()));
+        assert!(
+            remove_stale_temps(&dir.path().join("missing"), 4)
+                .expect("missing dir")
+                .is_empty()
+        );
     }
 }

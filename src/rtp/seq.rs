@@ -11,6 +11,23 @@
 //! If a caller passes a `prev` in the first cycle anyway, candidates below
 //! zero are never chosen (the next-nearest one is).
 
+/// A forward sequence step up to this counts as a stream advancing (loss bursts included).
+pub const MAX_GOOD_STEP: u16 = 512;
+
+/// True when `next` follows `prev` as an RTP stream advances: forward by 1 to
+/// [`MAX_GOOD_STEP`] (a loss burst), wrap included.
+pub fn is_forward_step(prev: u16, next: u16) -> bool {
+    (1..=MAX_GOOD_STEP).contains(&next.wrapping_sub(prev))
+}
+
+/// The "is this RTP" rule shared by `streams` and `record`: a stream of
+/// `total` packets is RTP when at least one step and a quarter of all steps
+/// between consecutive packets are forward steps ([`is_forward_step`]).
+/// Random 16-bit values step forward by at most 512 about 0.8% of the time.
+pub fn looks_like_rtp(total: u64, good_steps: u64) -> bool {
+    total >= 2 && good_steps >= 1 && good_steps * 4 >= total - 1
+}
+
 /// Extends a 16-bit sequence number relative to the previous extended value.
 pub fn extend_u16(prev: Option<u64>, v: u16) -> u64 {
     extend(prev, u64::from(v), 16)

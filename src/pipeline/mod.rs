@@ -1,0 +1,306 @@
+//! The one read loop: every input once, in capture order, through the network
+//! layer to a [`Consumer`] of datagrams (`streams` analyses them, `record`
+//! records them).
+//!
+//! Reading happens on its own thread ([`reader`]); this loop waits for frames
+//! with a timeout, so it notices a stop request (SIGINT/SIGTERM) at once and,
+//! on a live input (a pipe), lets capture time pass while no packet arrives:
+//! the wall clock then stands in for the capture clock, so that idle rules
+//! still end sessions. Files are never given wall-clock time, so recording a
+//! file is deterministic.
+
+pub mod reader;
+
+use crate::capture::{CapturedFrame, source::Format};
+use crate::error::{Diagnostic, Error};
+use crate::net::{Datagram, NetConfig, NetDecoder, NetStats};
+use crate::streams::{Analyzer, StreamsReport};
+use crate::time::CaptureTime;
+use reader::FromReader;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+/// How often (in frames) the progress callback runs.
+pub const PROGRESS_EVERY: u64 = 1 << 14;
+/// How long the loop waits for frames before it checks for a stop and lets live time pass.
+const TICK: Duration = Duration::from_millis(100);
+
+/// One input as read.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct InputInfo {
+    /// Display name (`<stdin>` for `-`).
+    pub name: String,
+    /// `pcap`, `pcapng` or `rtpdump`.
+    pub format: &'static str,
+    /// Whether it was gzip-compressed.
+    pub gzip: bool,
+}
+
+/// A diagnostic with its file's name resolved, ready for output.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Warning {
+    /// Input name.
+    pub file: String,
+    /// 1-based frame (record) number.
+    pub frame: u64,
+    /// Byte offset of the record.
+    pub offset: u64,
+    /// Stable kind.
+    pub kind: &'static str,
+    /// Explanation.
+    pub message: String,
+}
+
+/// Result of `rtprec streams`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StreamsOutput {
+    /// Version of this JSON document's schema.
+    pub version: u32,
+    /// The inputs.
+    pub inputs: Vec<InputInfo>,
+    /// Frames read from all inputs.
+    pub frames: u64,
+    /// The analysis.
+    #[serde(flatten)]
+    pub report: StreamsReport,
+    /// Network layer counters.
+    pub net: NetStats,
+    /// First occurrence of each kind of problem.
+    pub warnings: Vec<Warning>,
+}
+
+/// What the read loop feeds: one stage that takes datagrams in capture order.
+pub trait Consumer {
+    /// Every input was opened; `names` are their display names, by file id.
+    fn opened(&mut self, _names: &[String]) {}
+    /// A captured frame is about to be decoded (every frame, whatever it holds).
+    fn frame(&mut self, _time: CaptureTime) {}
+    /// A UDP (or TCP-framed) datagram, in capture order.
+    fn datagram(&mut self, d: &Datagram<'_>);
+    /// A batch of frames has been fed: a good point to hand out queued work.
+    fn batch_done(&mut self) {}
+    /// No packet arrived on a live input: capture time is now at least `now`.
+    fn idle(&mut self, _now: CaptureTime) {}
+}
+
+/// Why a run should stop before its inputs end: a signal number, set from a
+/// signal handler (or a test) and read by the loop between batches.
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(Arc<AtomicUsize>);
+
+impl StopFlag {
+    /// A flag nobody has raised.
+    pub fn new() -> StopFlag {
+        StopFlag::default()
+    }
+
+    /// The shared cell, for `signal_hook::flag::register_usize`.
+    pub fn cell(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.0)
+    }
+
+    /// Asks the loop to stop, as signal `signal` would.
+    pub fn raise(&self, signal: i32) {
+        self.0
+            .store(usize::try_from(signal).unwrap_or(1), Ordering::SeqCst);
+    }
+
+    /// The signal that asked for a stop, if any.
+    pub fn raised(&self) -> Option<i32> {
+        match self.0.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(i32::try_from(s).unwrap_or(i32::MAX)),
+        }
+    }
+}
+
+/// When capture time may follow the wall clock while no packet arrives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LiveClock {
+    /// When any input is a pipe (not a regular file).
+    #[default]
+    Auto,
+    /// Always (for inputs that are files being written, e.g. by `tcpdump -w`).
+    On,
+    /// Never: capture time comes from packets only.
+    Off,
+}
+
+/// How the loop runs.
+#[derive(Clone, Debug, Default)]
+pub struct LoopOptions {
+    /// Live time while idle.
+    pub live_clock: LiveClock,
+    /// Stop request.
+    pub stop: StopFlag,
+}
+
+/// What the loop saw, apart from what the consumer made of it.
+#[derive(Debug)]
+pub struct LoopSummary {
+    /// The inputs.
+    pub inputs: Vec<InputInfo>,
+    /// Input display names, indexed by file id.
+    pub names: Vec<String>,
+    /// Frames read.
+    pub frames: u64,
+    /// Network layer counters.
+    pub net: NetStats,
+    /// Reader and network diagnostics, in order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The signal that ended the run early, if one did.
+    pub stopped_by: Option<i32>,
+}
+
+/// Reads every input once and feeds its datagrams to `consumer`.
+///
+/// `progress` gets the frame count now and then. Input errors (an unreadable
+/// or corrupt capture) end the loop with the error; the consumer has then seen
+/// everything before it.
+pub fn run_loop(
+    paths: &[PathBuf],
+    opts: &LoopOptions,
+    consumer: &mut dyn Consumer,
+    progress: &mut dyn FnMut(u64),
+) -> Result<LoopSummary, Error> {
+    let handle = reader::spawn(paths.to_vec()).map_err(|source| Error::Io {
+        context: "starting the reading thread".into(),
+        source,
+    })?;
+    let mut inputs = Vec::new();
+    let mut live = opts.live_clock == LiveClock::On;
+    let mut net = NetDecoder::new(NetConfig::default());
+    let mut frames = 0u64;
+    let mut diagnostics = Vec::new();
+    // The newest capture time, and when (on the wall clock) it was seen.
+    let mut last: Option<(CaptureTime, Instant)> = None;
+    let mut stopped_by = None;
+    loop {
+        if let Some(sig) = opts.stop.raised() {
+            stopped_by = Some(sig);
+            break;
+        }
+        let msg = match handle.rx.recv_timeout(TICK) {
+            Ok(msg) => msg,
+            Err(RecvTimeoutError::Timeout) => {
+                if live && let Some((t, at)) = last {
+                    let waited = i64::try_from(at.elapsed().as_nanos()).unwrap_or(i64::MAX);
+                    consumer.idle(t.plus_nanos(waited));
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(Error::Io {
+                    context: "reading the inputs".into(),
+                    source: std::io::Error::other("the reading thread stopped"),
+                });
+            }
+        };
+        match msg {
+            FromReader::Opened(opened) => {
+                let opened = opened?;
+                live |=
+                    opts.live_clock == LiveClock::Auto && opened.iter().any(|o| !o.regular_file);
+                let names: Vec<String> = opened.iter().map(|o| o.name.clone()).collect();
+                consumer.opened(&names);
+                inputs = opened;
+            }
+            FromReader::Frames(batch) => {
+                for (meta, data) in batch.frames() {
+                    frames += 1;
+                    consumer.frame(meta.time);
+                    let newest = last.map_or(meta.time, |(t, _)| t.max(meta.time));
+                    last = Some((newest, Instant::now()));
+                    let frame = CapturedFrame { meta: *meta, data };
+                    net.push(&frame, &mut |d| consumer.datagram(&d));
+                    if frames.is_multiple_of(PROGRESS_EVERY) {
+                        progress(frames);
+                    }
+                }
+                handle.recycle(batch);
+                consumer.batch_done();
+            }
+            FromReader::End(result, diags) => {
+                diagnostics = diags;
+                result?;
+                break;
+            }
+        }
+    }
+    // TCP data held behind a hole that never filled is delivered at the end.
+    net.finish(&mut |d| consumer.datagram(&d));
+    consumer.batch_done();
+    progress(frames);
+    diagnostics.extend(net.take_diagnostics());
+    let names = inputs.iter().map(|i| i.name.clone()).collect();
+    let inputs = inputs
+        .iter()
+        .map(|i| InputInfo {
+            name: i.name.clone(),
+            format: match i.format {
+                Format::Pcap => "pcap",
+                Format::PcapNg => "pcapng",
+                Format::RtpDump => "rtpdump",
+            },
+            gzip: i.gzip,
+        })
+        .collect();
+    Ok(LoopSummary {
+        inputs,
+        names,
+        frames,
+        net: net.stats().clone(),
+        diagnostics,
+        stopped_by,
+    })
+}
+
+impl Consumer for Analyzer {
+    fn frame(&mut self, time: CaptureTime) {
+        self.saw_frame(time);
+    }
+
+    fn datagram(&mut self, d: &Datagram<'_>) {
+        self.push(d);
+    }
+}
+
+/// Reads every input once and analyses its RTP streams.
+pub fn run_streams(
+    paths: &[PathBuf],
+    opts: &LoopOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<StreamsOutput, Error> {
+    let mut analyzer = Analyzer::new();
+    let summary = run_loop(paths, opts, &mut analyzer, progress)?;
+    let warnings = warnings(summary.diagnostics, &summary.names);
+    Ok(StreamsOutput {
+        version: 1,
+        inputs: summary.inputs,
+        frames: summary.frames,
+        report: analyzer.finish(),
+        net: summary.net,
+        warnings,
+    })
+}
+
+/// Resolves diagnostics' file ids to names, in order.
+pub fn warnings(diags: Vec<Diagnostic>, names: &[String]) -> Vec<Warning> {
+    diags
+        .into_iter()
+        .map(|d| Warning {
+            file: names
+                .get(usize::from(d.ctx.file.0))
+                .cloned()
+                .unwrap_or_default(),
+            frame: d.ctx.frame,
+            offset: d.ctx.offset,
+            kind: d.kind,
+            message: d.message,
+        })
+        .collect()
+}

@@ -1,0 +1,207 @@
+//! The reading thread: capture files in, batches of owned frames out.
+//!
+//! Reading runs on its own thread so that the consumer never blocks in a
+//! read: it waits on a channel with a timeout instead, which lets it notice a
+//! stop request (a signal) and let capture time pass on an idle live pipe.
+//! Frames are handed over in batches; before a read that may block (a pipe),
+//! whatever was parsed so far goes out at once, so a slow pipe's packets reach
+//! the consumer as they arrive rather than when a batch fills.
+
+use crate::capture::{CaptureSet, FrameMeta, source::Format};
+use crate::error::{CaptureError, Diagnostic};
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+/// Frames in one batch, at most.
+const BATCH_FRAMES: usize = 4096;
+/// Bytes in one batch, about at most (one frame may go over).
+const BATCH_BYTES: usize = 4 << 20;
+/// Batches in flight between the threads: bounds the memory of a fast reader.
+const QUEUE_BATCHES: usize = 4;
+
+/// One input as opened.
+#[derive(Clone, Debug)]
+pub struct OpenedInput {
+    /// Display name (`<stdin>` for `-`).
+    pub name: String,
+    /// Detected format.
+    pub format: Format,
+    /// Whether it was gzip-compressed.
+    pub gzip: bool,
+    /// False for pipes: reads there may wait for data.
+    pub regular_file: bool,
+}
+
+/// Captured frames, owned, in capture order.
+#[derive(Debug, Default)]
+pub struct FrameBatch {
+    metas: Vec<FrameMeta>,
+    /// End offset of each frame's bytes in `data`.
+    ends: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl FrameBatch {
+    fn push(&mut self, meta: FrameMeta, bytes: &[u8]) {
+        self.metas.push(meta);
+        self.data.extend_from_slice(bytes);
+        self.ends.push(self.data.len());
+    }
+
+    fn clear(&mut self) {
+        self.metas.clear();
+        self.ends.clear();
+        self.data.clear();
+    }
+
+    fn is_full(&self) -> bool {
+        self.metas.len() >= BATCH_FRAMES || self.data.len() >= BATCH_BYTES
+    }
+
+    /// The frames with their bytes.
+    pub fn frames(&self) -> impl Iterator<Item = (&FrameMeta, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        self.metas
+            .iter()
+            .zip(starts.zip(self.ends.iter().copied()))
+            .map(|(m, (s, e))| (m, &self.data[s..e]))
+    }
+}
+
+/// What the reading thread sends.
+#[derive(Debug)]
+pub enum FromReader {
+    /// Every input opened (or the first that could not be).
+    Opened(Result<Vec<OpenedInput>, CaptureError>),
+    /// Frames read.
+    Frames(FrameBatch),
+    /// The end: every input read to its end, or the error that stopped reading;
+    /// with the readers' diagnostics (truncation and the like).
+    End(Result<(), CaptureError>, Vec<Diagnostic>),
+}
+
+/// The consumer's end of a reading thread.
+pub struct ReaderHandle {
+    /// Messages in order: `Opened`, then `Frames`..., then `End`.
+    pub rx: Receiver<FromReader>,
+    recycle: SyncSender<FrameBatch>,
+}
+
+impl ReaderHandle {
+    /// Hands a processed batch back for reuse (saves its allocations).
+    pub fn recycle(&self, mut batch: FrameBatch) {
+        batch.clear();
+        // A full recycle queue or a finished reader only means the batch is dropped.
+        let _ = self.recycle.try_send(batch);
+    }
+}
+
+/// Starts reading `paths` on a new thread.
+pub fn spawn(paths: Vec<PathBuf>) -> std::io::Result<ReaderHandle> {
+    let (tx, rx) = sync_channel(QUEUE_BATCHES);
+    let (recycle, recycled) = sync_channel(QUEUE_BATCHES + 1);
+    std::thread::Builder::new()
+        .name("rtprec-read".into())
+        .spawn(move || read_all(&paths, tx, recycled))?;
+    Ok(ReaderHandle { rx, recycle })
+}
+
+/// The batch being filled and the way out.
+struct Outbox {
+    batch: FrameBatch,
+    tx: SyncSender<FromReader>,
+    recycled: Receiver<FrameBatch>,
+    /// The consumer has gone: stop reading.
+    closed: bool,
+}
+
+impl Outbox {
+    fn flush(&mut self) {
+        if self.batch.metas.is_empty() || self.closed {
+            return;
+        }
+        let next = self.recycled.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, next);
+        self.closed = self.tx.send(FromReader::Frames(full)).is_err();
+    }
+}
+
+fn read_all(paths: &[PathBuf], tx: SyncSender<FromReader>, recycled: Receiver<FrameBatch>) {
+    let outbox = Rc::new(RefCell::new(Outbox {
+        batch: FrameBatch::default(),
+        tx: tx.clone(),
+        recycled,
+        closed: false,
+    }));
+    let hook = {
+        let outbox = Rc::clone(&outbox);
+        // Runs inside a read of the capture set, never while the loop below holds the outbox.
+        Rc::new(move || outbox.borrow_mut().flush()) as crate::capture::source::BeforeRead
+    };
+    let mut set = match CaptureSet::open_with(paths, Some(hook)) {
+        Ok(set) => set,
+        Err(e) => {
+            let _ = tx.send(FromReader::Opened(Err(e)));
+            return;
+        }
+    };
+    let inputs = set
+        .files()
+        .iter()
+        .map(|f| OpenedInput {
+            name: f.name().display().to_string(),
+            format: f.format(),
+            gzip: f.is_gzip(),
+            regular_file: f.is_regular_file(),
+        })
+        .collect();
+    if tx.send(FromReader::Opened(Ok(inputs))).is_err() {
+        return;
+    }
+    let result = loop {
+        match set.next_frame() {
+            Ok(Some(frame)) => {
+                let mut out = outbox.borrow_mut();
+                out.batch.push(frame.meta, frame.data);
+                if out.batch.is_full() {
+                    out.flush();
+                }
+                if out.closed {
+                    return;
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    outbox.borrow_mut().flush();
+    let _ = tx.send(FromReader::End(result, set.take_diagnostics()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hand_out_each_frame_with_its_bytes() {
+        let mut b = FrameBatch::default();
+        let meta = |i| FrameMeta {
+            file: crate::error::FileId(0),
+            index: i,
+            offset: 0,
+            time: crate::time::CaptureTime::default(),
+            link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
+            orig_len: 0,
+        };
+        b.push(meta(1), b"ab");
+        b.push(meta(2), b"");
+        b.push(meta(3), b"cde");
+        let got: Vec<(u64, Vec<u8>)> = b.frames().map(|(m, d)| (m.index, d.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![(1, b"ab".to_vec()), (2, vec![]), (3, b"cde".to_vec())]
+        );
+    }
+}

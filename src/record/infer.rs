@@ -1,0 +1,332 @@
+//! Without metadata: what an unidentified stream is. Its first packets are
+//! buffered while the codec is guessed; it may turn out to be a track, the
+//! retransmission (RTX) or FEC stream of a track, or not RTP at all.
+
+use crate::codec::{CodecGuess, CodecGuesser};
+use crate::net::{Datagram, Flow};
+use crate::rtp::{RtpPacket, Ssrc};
+use crate::time::CaptureTime;
+use crate::track::Arrival;
+use crate::track::fec::{FecScheme, parse_flexfec, parse_flexfec03, parse_ulpfec};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Packets an unidentified stream may buffer while its codec is guessed.
+pub const PENDING_PACKETS: usize = 96;
+/// Capture time an unidentified stream may buffer while its codec is guessed.
+pub const PENDING_NANOS: i64 = 3_000_000_000;
+
+/// A stream seen without metadata, buffered until it is identified.
+pub struct Pending {
+    /// Its 5-tuple.
+    pub flow: Flow,
+    /// Its SSRC.
+    pub ssrc: Ssrc,
+    /// Capture time of its first packet.
+    pub first_time: CaptureTime,
+    /// Its packets so far.
+    pub packets: Vec<Arrival>,
+    /// The plain RTP bytes of `packets`: FEC needs them if the stream turns out to carry it.
+    pub raws: Vec<Vec<u8>>,
+    /// SSRCs the packets name where a FlexFEC packet names what it protects (the
+    /// CSRC list; draft 03: the FEC header), with counts; at most four kept.
+    named: BTreeMap<u32, u32>,
+    guessers: BTreeMap<u8, CodecGuesser>,
+    last_seq: Option<u16>,
+    good_steps: u64,
+    total: u64,
+}
+
+/// What a track looks like to inference: enough to match a repair stream to it.
+#[derive(Clone, Copy, Debug)]
+pub struct TrackView {
+    /// The track's index.
+    pub index: usize,
+    /// Source address of the track's 5-tuple (inferred tracks).
+    pub src_ip: Option<IpAddr>,
+    /// The track's SSRC.
+    pub ssrc: Option<u32>,
+    /// Its latest sequence number.
+    pub last_seq16: Option<u16>,
+}
+
+impl Pending {
+    /// A new stream starting with the packet in `d`.
+    pub fn new(d: &Datagram<'_>, ssrc: Ssrc) -> Pending {
+        Pending {
+            flow: d.flow,
+            ssrc,
+            first_time: d.meta.time,
+            packets: Vec::new(),
+            raws: Vec::new(),
+            named: BTreeMap::new(),
+            guessers: BTreeMap::new(),
+            last_seq: None,
+            good_steps: 0,
+            total: 0,
+        }
+    }
+
+    /// Buffers one packet; `raw` is its plain RTP bytes.
+    pub fn push(&mut self, pkt: &RtpPacket<'_>, arrival: Arrival, raw: &[u8]) {
+        self.total += 1;
+        if let Some(prev) = self.last_seq
+            && crate::rtp::seq::is_forward_step(prev, arrival.seq16)
+        {
+            self.good_steps += 1;
+        }
+        self.last_seq = Some(arrival.seq16);
+        self.guessers
+            .entry(arrival.pt)
+            .or_insert_with(|| CodecGuesser::new(arrival.pt))
+            .push(arrival.marker, arrival.ts32, &arrival.payload);
+        for ssrc in flexfec_named_ssrcs(pkt) {
+            if let Some(n) = self.named.get_mut(&ssrc) {
+                *n += 1;
+            } else if self.named.len() < 4 {
+                self.named.insert(ssrc, 1);
+            }
+        }
+        self.packets.push(arrival);
+        self.raws.push(raw.to_vec());
+    }
+
+    /// True when enough is buffered (or enough time passed) to decide.
+    pub fn ripe(&self, now: CaptureTime) -> bool {
+        self.packets.len() >= PENDING_PACKETS || now.nanos_since(self.first_time) >= PENDING_NANOS
+    }
+
+    /// True when the stream behaves like RTP: most sequence steps are small and forward.
+    pub fn confirmed(&self) -> bool {
+        crate::rtp::seq::looks_like_rtp(self.total, self.good_steps)
+    }
+
+    /// True when the stream should be decided now rather than when ripe:
+    /// retransmissions must reach their track while the gap is still open, so an
+    /// RTX stream is recognised from its first few packets, not after seconds.
+    pub fn early_rtx_candidate(&self) -> bool {
+        (2..=8).contains(&self.packets.len()) && self.confirmed()
+    }
+
+    /// The dominant payload type, its guessed codec, and whether its timing looks like video.
+    pub fn guess(&self) -> Option<(u8, CodecGuess, bool)> {
+        let (pt, g) = self
+            .guessers
+            .iter()
+            .max_by_key(|(pt, g)| (g.packets(), std::cmp::Reverse(**pt)))?;
+        Some((*pt, g.guess(), g.looks_like_video()))
+    }
+
+    fn guessed_codec(&self) -> bool {
+        self.guess().is_some_and(|(_, g, _)| g.codec.is_some())
+    }
+
+    /// The track this stream retransmits (RFC 4588), if any.
+    ///
+    /// An RTX stream shares its media's 5-tuple under BUNDLE (or at least its
+    /// source address), and the first two bytes of its payloads are original
+    /// sequence numbers close to the ones the media stream is sending.
+    pub fn rtx_target(&self, tracks: &[TrackView]) -> Option<usize> {
+        let osns: Vec<u16> = self
+            .packets
+            .iter()
+            .filter(|a| a.payload.len() > 2)
+            .map(|a| u16::from_be_bytes([a.payload[0], a.payload[1]]))
+            .collect();
+        let mut distinct = osns.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        // Retransmissions carry different packets (a constant, like a payload
+        // descriptor's first bytes, is not a sequence number) of a stream whose
+        // own payload format rtprec could not recognise.
+        if osns.len() < 2 || distinct.len() * 5 < osns.len() * 4 || self.guessed_codec() {
+            return None;
+        }
+        // Packets already sent: at most 1000 behind the media's latest sequence number.
+        let near = |t: &TrackView| -> usize {
+            let Some(last) = t.last_seq16 else { return 0 };
+            osns.iter()
+                .filter(|&&o| last.wrapping_sub(o) <= 1000)
+                .count()
+        };
+        let (idx, hits) = tracks
+            .iter()
+            .filter(|t| t.src_ip == Some(self.flow.src.ip()) && t.ssrc != Some(self.ssrc.0))
+            .map(|t| (t.index, near(t)))
+            .max_by_key(|&(i, hits)| (hits, std::cmp::Reverse(i)))?;
+        (hits * 5 >= osns.len() * 4).then_some(idx)
+    }
+
+    /// The track a FlexFEC stream protects (its CSRC list, or for draft 03 its
+    /// FEC header, names the track's SSRC) and the format.
+    pub fn fec_owner(&self, tracks: &[TrackView]) -> Option<(usize, FecScheme)> {
+        // Only an SSRC (nearly) every packet names can be the one protected; the
+        // full parse runs for tracks with that SSRC only.
+        let total = u32::try_from(self.raws.len()).unwrap_or(u32::MAX);
+        let named = self
+            .named
+            .iter()
+            .filter(|(_, n)| **n >= 2 && u64::from(**n) * 10 >= u64::from(total) * 9)
+            .map(|(ssrc, _)| *ssrc);
+        named.into_iter().find_map(|ssrc: u32| {
+            let t = tracks
+                .iter()
+                .find(|t| t.ssrc == Some(ssrc) && t.src_ip == Some(self.flow.src.ip()))?;
+            if ssrc == self.ssrc.0 {
+                return None;
+            }
+            let share = |parse: fn(&[u8], u32) -> Result<_, _>| {
+                let ok = self.raws.iter().filter(|r| parse(r, ssrc).is_ok()).count();
+                ok * 10 >= self.raws.len() * 9 && ok >= 2
+            };
+            if share(parse_flexfec) {
+                Some((t.index, FecScheme::Flexfec))
+            } else if share(parse_flexfec03) {
+                Some((t.index, FecScheme::Flexfec03))
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// The SSRCs a packet would name as protected if it were FlexFEC: its first
+/// CSRC (RFC 8627 §4.2.2.1), and the first SSRC of a draft-03 FEC header.
+fn flexfec_named_ssrcs(pkt: &RtpPacket<'_>) -> impl Iterator<Item = u32> {
+    let csrc = pkt.csrcs().next().map(|s| s.0);
+    let draft03 = pkt
+        .payload()
+        .get(8..16)
+        .filter(|h| h[0] >= 1)
+        .map(|h| u32::from_be_bytes([h[4], h[5], h[6], h[7]]));
+    csrc.into_iter().chain(draft03)
+}
+
+/// A payload type of a stream, other than its media and RED, whose packets
+/// all parse as ULPFEC (RFC 5109) protecting sequence numbers just behind
+/// their own: in-band repair data.
+pub fn inband_ulpfec(packets: &[Arrival], media_pt: u8, red_pt: Option<u8>) -> Option<u8> {
+    let mut by_pt: BTreeMap<u8, (usize, usize)> = BTreeMap::new();
+    for a in packets
+        .iter()
+        .filter(|a| a.pt != media_pt && Some(a.pt) != red_pt)
+    {
+        let ok = parse_ulpfec(&a.payload).is_ok_and(|r| {
+            !r.protected().is_empty()
+                && r.protected()
+                    .iter()
+                    .all(|s| a.seq16.wrapping_sub(*s).wrapping_sub(1) < 1024)
+        });
+        let e = by_pt.entry(a.pt).or_default();
+        e.0 += 1;
+        e.1 += usize::from(ok);
+    }
+    by_pt
+        .into_iter()
+        .find(|(_, (n, ok))| *n >= 2 && ok == n)
+        .map(|(pt, _)| pt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::FrameMeta;
+    use crate::net::{Encap, Transport};
+
+    fn datagram<'a>(payload: &'a [u8], src: &str, nanos: i64) -> Datagram<'a> {
+        Datagram {
+            meta: FrameMeta {
+                file: crate::error::FileId(0),
+                index: 1,
+                offset: 0,
+                time: CaptureTime::from_nanos(nanos),
+                link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
+                orig_len: 0,
+            },
+            flow: Flow {
+                src: src.parse().expect("addr"),
+                dst: "10.0.0.2:6000".parse().expect("addr"),
+                transport: Transport::Udp,
+            },
+            encap: Encap::Plain,
+            payload,
+        }
+    }
+
+    fn rtp(ssrc: u32, pt: u8, seq: u16, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x80, pt];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 960).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+
+    fn feed(p: &mut Pending, raw: &[u8], src: &str, nanos: i64) {
+        let d = datagram(raw, src, nanos);
+        let pkt = RtpPacket::parse(raw).expect("parses");
+        p.push(&pkt, Arrival::from_rtp(&pkt, d.meta.time), raw);
+    }
+
+    fn pending_of(packets: &[Vec<u8>], src: &str) -> Pending {
+        let first = datagram(&packets[0], src, 0);
+        let ssrc = RtpPacket::parse(&packets[0]).expect("parses").ssrc();
+        let mut p = Pending::new(&first, ssrc);
+        for (i, raw) in packets.iter().enumerate() {
+            feed(&mut p, raw, src, i as i64 * 20_000_000);
+        }
+        p
+    }
+
+    #[test]
+    fn random_sequence_numbers_are_not_rtp() {
+        let packets: Vec<Vec<u8>> = [5u16, 40_000, 9, 61_000, 300]
+            .iter()
+            .map(|&s| rtp(1, 96, s, &[0; 20]))
+            .collect();
+        assert!(!pending_of(&packets, "10.0.0.1:5000").confirmed());
+        let steady: Vec<Vec<u8>> = (100u16..105).map(|s| rtp(1, 96, s, &[0; 20])).collect();
+        assert!(pending_of(&steady, "10.0.0.1:5000").confirmed());
+    }
+
+    #[test]
+    fn a_stream_ripens_by_count_or_by_time() {
+        let p = pending_of(&[rtp(1, 96, 1, &[0; 4])], "10.0.0.1:5000");
+        assert!(!p.ripe(CaptureTime::from_nanos(PENDING_NANOS - 1)));
+        assert!(p.ripe(CaptureTime::from_nanos(PENDING_NANOS)));
+    }
+
+    #[test]
+    fn retransmissions_name_the_media_they_repeat() {
+        // OSNs 1000, 1003, 1007: packets just behind the media's latest (1010).
+        let rtx: Vec<Vec<u8>> = [1000u16, 1003, 1007]
+            .iter()
+            .enumerate()
+            .map(|(i, osn)| {
+                let mut payload = osn.to_be_bytes().to_vec();
+                payload.extend_from_slice(&[0xA5; 30]);
+                rtp(2, 97, 50 + i as u16, &payload)
+            })
+            .collect();
+        let p = pending_of(&rtx, "10.0.0.1:5000");
+        let media = TrackView {
+            index: 3,
+            src_ip: Some("10.0.0.1".parse().expect("ip")),
+            ssrc: Some(1),
+            last_seq16: Some(1010),
+        };
+        assert_eq!(p.rtx_target(&[media]), Some(3));
+        // Another source address is another peer's: not its retransmissions.
+        let elsewhere = TrackView {
+            src_ip: Some("10.0.0.9".parse().expect("ip")),
+            ..media
+        };
+        assert_eq!(p.rtx_target(&[elsewhere]), None);
+        // Far ahead of what the media has sent: not retransmissions.
+        let behind = TrackView {
+            last_seq16: Some(10),
+            ..media
+        };
+        assert_eq!(p.rtx_target(&[behind]), None);
+    }
+}

@@ -1,0 +1,1115 @@
+//! The recorder as a sans-IO state machine.
+//!
+//! It takes datagrams in capture order (and the passage of capture time) and
+//! decides: which track a packet belongs to ([`super::route`]), what an
+//! unidentified stream is ([`super::infer`]), which key decrypts a track
+//! ([`super::keys`]), where tracks start on the session timeline
+//! ([`super::clock`]) and when a session ends (its last peer left, or the idle
+//! rule). What it decides goes out through [`Actions`]: start a track's
+//! worker, queue a packet for it, announce a start, hand over an ended
+//! session's assets. It touches no file, thread or sink; capture time is its
+//! only clock, so unit tests drive it with datagrams and times alone.
+
+use super::RecordOptions;
+use super::clock::{ClockTrack, SenderClocks, StartOffset};
+use super::infer::{Pending, TrackView, inband_ulpfec};
+use super::keys::TrackSrtp;
+use super::manifest::{asset_of, compact_time, peer_from_addr};
+use super::route::{BindBy, MID_URI, RID_URI, Route, Router};
+use super::track::{Container, FecSetup, TrackSetup, TrackStats};
+use super::workers::{Inbound, WorkerOutcome};
+use crate::assets::{self, Asset, Failure, FailureCode, Manifest, Status};
+use crate::codec::Codec;
+use crate::error::Diagnostic;
+use crate::mux::OutputFile;
+use crate::net::{Datagram, Flow};
+use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
+use crate::session::{Kind, Source};
+use crate::srtp::keyring::{KeyRing, Unprotect};
+use crate::time::CaptureTime;
+use crate::track::Arrival;
+use crate::track::fec::FecScheme;
+use std::collections::HashMap;
+
+/// What the recorder asks of the world around it.
+pub trait Actions {
+    /// A track's first packet was routed: start its worker with `setup`.
+    fn start_track(&mut self, track: usize, setup: TrackSetup);
+    /// A packet for a started track.
+    fn queue(&mut self, track: usize, item: Inbound);
+    /// FEC was recognised for a started track: its next packets carry repair data.
+    fn enable_fec(&mut self, track: usize, setup: FecSetup);
+    /// A started track failed for a reason the recorder found; drop its worker.
+    fn abort_track(&mut self, track: usize);
+    /// The session ends: finish the workers of tracks `0..n` and say what became of each.
+    fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome>;
+    /// `track.recording.started.success`: the track's first packet, at `at`.
+    fn track_started(&mut self, asset: &Asset, at: CaptureTime);
+    /// A session ended: its assets, each with the capture time of its terminal
+    /// event, in the order the events go out.
+    fn session_ended(&mut self, assets: &[(CaptureTime, Asset)]);
+}
+
+/// Who a track is.
+#[derive(Clone, Debug)]
+pub(super) struct Identity {
+    pub room_id: String,
+    pub session_id: String,
+    pub peer_id: String,
+    pub track_id: String,
+    pub kind: Kind,
+    pub source: Source,
+    pub ssrc: Option<u32>,
+    pub inferred: Vec<String>,
+}
+
+/// A finished track: the file or why not, the counters (when it ran), the video size.
+pub(super) struct Finished {
+    pub result: Result<OutputFile, Failure>,
+    pub stats: Option<Box<TrackStats>>,
+    pub dims: Option<(u16, u16)>,
+}
+
+/// Where a track is in its life.
+pub(super) enum Life {
+    /// Waiting for the first packet (metadata tracks exist before their media).
+    Idle,
+    /// Its worker records.
+    Running,
+    /// Done: recorded, or failed.
+    Done(Box<Finished>),
+}
+
+/// A track as the recorder sees it: identity, setup, counters; not its worker.
+pub(super) struct Track {
+    pub id: Identity,
+    pub codec_name: Option<String>,
+    pub codec: Option<Codec>,
+    pub payload_type: Option<u8>,
+    pub clock_rate: Option<u32>,
+    pub channels: Option<u8>,
+    /// SDP/metadata fmtp of the payload type (H.264/H.265 parameter sets).
+    pub fmtp: Option<String>,
+    /// RED payload type (RFC 2198) carrying the media, from metadata/SDP.
+    pub red_payload_type: Option<u8>,
+    /// FEC protecting the media (scheme, payload type of in-stream repair packets).
+    pub fec: Option<(FecScheme, Option<u8>)>,
+    pub container: Option<Container>,
+    pub rel_path: Option<String>,
+    pub life: Life,
+    pub first_time: Option<CaptureTime>,
+    pub last_time: Option<CaptureTime>,
+    /// Packets routed to the track, whether or not it could record them.
+    pub packets_seen: u64,
+    /// RTP timestamp of the track's first packet (for RTCP sender-report timing).
+    pub first_ts32: Option<u32>,
+    /// Sequence number of the latest packet (to recognise RTX streams without metadata).
+    pub last_seq16: Option<u16>,
+    /// The 5-tuple of an inferred track.
+    pub flow: Option<Flow>,
+    /// The peer's role, from metadata.
+    pub role: Option<String>,
+    /// Left out by the template: why.
+    pub skipped: Option<String>,
+    /// The peer's presence from metadata (`joined_at`, `left_at`): media outside it is not recorded.
+    pub presence: (Option<CaptureTime>, Option<CaptureTime>),
+    /// Packets dropped because they fell outside the peer's presence.
+    pub outside_presence: u64,
+    /// SRTP keys of a metadata track (`None`: the track is plain RTP).
+    pub srtp: Option<TrackSrtp>,
+    /// Packets of the track's SSRC that its `--srtp-keys` key did not authenticate.
+    pub keyring_failures: u64,
+}
+
+impl Track {
+    fn new(
+        id: Identity,
+        codec: Option<Codec>,
+        codec_name: Option<String>,
+        pt: Option<u8>,
+        clock: Option<u32>,
+    ) -> Self {
+        Track {
+            id,
+            codec_name,
+            codec,
+            payload_type: pt,
+            clock_rate: clock,
+            channels: None,
+            fmtp: None,
+            red_payload_type: None,
+            fec: None,
+            container: None,
+            rel_path: None,
+            life: Life::Idle,
+            first_time: None,
+            last_time: None,
+            packets_seen: 0,
+            first_ts32: None,
+            last_seq16: None,
+            flow: None,
+            role: None,
+            skipped: None,
+            presence: (None, None),
+            outside_presence: 0,
+            srtp: None,
+            keyring_failures: 0,
+        }
+    }
+
+    fn running(&self) -> bool {
+        matches!(self.life, Life::Running)
+    }
+
+    /// Ends the track with a failure the recorder found (no worker counters).
+    fn fail(&mut self, code: FailureCode, message: String) {
+        self.life = Life::Done(Box::new(Finished {
+            result: Err(Failure::new(code, message)),
+            stats: None,
+            dims: None,
+        }));
+    }
+
+    fn view(&self, index: usize) -> TrackView {
+        TrackView {
+            index,
+            src_ip: self.flow.map(|f| f.src.ip()),
+            ssrc: self.id.ssrc,
+            last_seq16: self.last_seq16,
+        }
+    }
+
+    fn clock(&self) -> ClockTrack<'_> {
+        ClockTrack {
+            peer_id: &self.id.peer_id,
+            first_time: self.first_time,
+            joined_at: self.presence.0,
+            ssrc: self.id.ssrc,
+            clock_rate: self.clock_rate,
+            first_ts32: self.first_ts32,
+        }
+    }
+}
+
+/// A packet buffered while its stream was unidentified, and what it turned out to be.
+enum Buffered {
+    /// The track's own packet, with its plain bytes.
+    Media(Vec<u8>),
+    /// A retransmission of one of its packets.
+    Rtx,
+    /// A packet of its FlexFEC stream, plain bytes.
+    Fec(Vec<u8>),
+}
+
+/// The recorder: every decision of a recording run, none of its I/O.
+pub struct Recorder {
+    opts: RecordOptions,
+    /// Tracks of the current session.
+    tracks: Vec<Track>,
+    router: Router,
+    pending: HashMap<(Flow, Ssrc), Pending>,
+    first_time: Option<CaptureTime>,
+    last_time: Option<CaptureTime>,
+    /// First RTP packet of the current session.
+    session_start: Option<CaptureTime>,
+    /// Last RTP packet seen (for the idle rule).
+    last_media: Option<CaptureTime>,
+    /// With metadata whose peers all leave: when the last one leaves.
+    last_leave: Option<CaptureTime>,
+    /// The metadata session has ended (its last peer left).
+    metadata_ended: bool,
+    /// Assets of sessions that have ended.
+    done: Vec<Asset>,
+    clocks: SenderClocks,
+    diagnostics: Vec<Diagnostic>,
+    /// Scratch buffer for decrypted SRTP packets.
+    srtp_plain: Vec<u8>,
+    /// `--srtp-keys`: keys for streams the metadata gives none.
+    keyring: KeyRing,
+}
+
+impl Recorder {
+    /// A recorder for `opts`; tracks named by metadata exist from the start.
+    pub fn new(opts: RecordOptions) -> Recorder {
+        let keyring = KeyRing::new(opts.srtp_keys.clone());
+        let last_leave = opts.session.as_ref().and_then(|m| {
+            let leaves: Option<Vec<CaptureTime>> = m.peers.iter().map(|p| p.left_at).collect();
+            leaves.and_then(|l| l.into_iter().max())
+        });
+        let mut rec = Recorder {
+            opts,
+            tracks: Vec::new(),
+            router: Router::default(),
+            pending: HashMap::new(),
+            first_time: None,
+            last_time: None,
+            session_start: None,
+            last_media: None,
+            last_leave,
+            metadata_ended: false,
+            done: Vec::new(),
+            clocks: SenderClocks::default(),
+            diagnostics: Vec::new(),
+            srtp_plain: Vec::new(),
+            keyring,
+        };
+        rec.declare_metadata_tracks();
+        rec
+    }
+
+    /// Diagnostics so far (first of each kind), drained.
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.diagnostics)
+    }
+
+    /// A captured frame at `time`, whatever it holds: capture time moves on.
+    pub fn saw_frame(&mut self, time: CaptureTime, actions: &mut dyn Actions) {
+        self.first_time.get_or_insert(time);
+        self.last_time = Some(self.last_time.map_or(time, |t| t.max(time)));
+        self.advance(time, actions);
+    }
+
+    /// Capture time is now at least `now` (a frame, or an idle live input):
+    /// sessions whose end has passed are ended.
+    pub fn advance(&mut self, now: CaptureTime, actions: &mut dyn Actions) {
+        // The room is empty once its last peer has left (metadata).
+        if !self.metadata_ended
+            && let Some(leave) = self.last_leave
+            && now > leave
+        {
+            self.metadata_ended = true;
+            self.end_session(actions);
+        }
+        // Without metadata, a room is empty once no media has flowed for the idle time.
+        if self.opts.session.is_none()
+            && let Some(last) = self.last_media
+            && now.nanos_since(last) >= self.opts.idle_timeout_nanos
+            && !self.tracks.is_empty()
+        {
+            self.end_session(actions);
+        }
+    }
+
+    /// The input ended: the open session ends.
+    pub fn finish(&mut self, actions: &mut dyn Actions) {
+        if !self.metadata_ended {
+            self.end_session(actions);
+        }
+    }
+
+    /// The manifest of every ended session so far.
+    pub fn manifest(&self, inputs: Vec<String>) -> Manifest {
+        let mut assets = self.done.clone();
+        assets.sort_by(|a, b| {
+            (&a.room_id, &a.session_id, &a.peer_id, &a.track_id).cmp(&(
+                &b.room_id,
+                &b.session_id,
+                &b.peer_id,
+                &b.track_id,
+            ))
+        });
+        Manifest {
+            version: assets::MANIFEST_VERSION,
+            generator: format!("rtprec {}", env!("CARGO_PKG_VERSION")),
+            inputs,
+            identification: if self.opts.session.is_some() {
+                self.opts.identification.into()
+            } else {
+                "inferred".into()
+            },
+            assets,
+        }
+    }
+
+    /// Tracks named by metadata exist from the start; their SSRCs route to them.
+    fn declare_metadata_tracks(&mut self) {
+        let Some(map) = &self.opts.session else {
+            return;
+        };
+        for peer in &map.peers {
+            let ext_id = |uri: &str| {
+                peer.extmap
+                    .iter()
+                    .find(|(_, u)| u == uri)
+                    .map(|(id, _)| *id)
+            };
+            let mid_ext = ext_id(MID_URI);
+            let rid_ext = ext_id(RID_URI);
+            for t in &peer.tracks {
+                let idx = self.tracks.len();
+                // Metadata without a codec: a static payload type still names it.
+                let codec = t.codec.or_else(|| {
+                    t.payload_type
+                        .and_then(crate::codec::static_payload_type)
+                        .map(|(c, _)| c)
+                });
+                let codec_label = codec
+                    .map(|c| super::codec_name(c).to_string())
+                    .or_else(|| t.codec_name.clone());
+                let id = Identity {
+                    room_id: map.room_id.clone(),
+                    // Filled from the first packet's time when metadata gives none.
+                    session_id: map.session_id.clone().unwrap_or_default(),
+                    peer_id: peer.peer_id.clone(),
+                    track_id: t.track_id.clone(),
+                    kind: t.kind,
+                    source: t.source,
+                    ssrc: t.ssrc,
+                    inferred: if map.session_id.is_none() {
+                        vec!["session_id".into()]
+                    } else {
+                        Vec::new()
+                    },
+                };
+                let mut track = Track::new(id, codec, codec_label, t.payload_type, t.clock_rate);
+                track.channels = t.channels;
+                track.red_payload_type = t.red_payload_type;
+                track.fec = t.fec_scheme.map(|s| (s, t.fec_payload_type));
+                track.fmtp.clone_from(&t.fmtp);
+                track.role.clone_from(&peer.role);
+                track.presence = (peer.joined_at, peer.left_at);
+                track.srtp = TrackSrtp::new(&t.srtp_candidates);
+                track.skipped = self
+                    .opts
+                    .template
+                    .excludes(peer.role.as_deref(), t.kind, t.source);
+                self.tracks.push(track);
+                match t.ssrc {
+                    Some(ssrc) => self.router.set_ssrc(ssrc, Route::Track(idx)),
+                    // Without a=ssrc the MID header extension (BUNDLE) or the m= port binds the SSRC later.
+                    None => {
+                        let by = match (&t.mid, mid_ext, t.port) {
+                            (Some(mid), Some(ext), _) => Some(BindBy::Mid {
+                                mid: mid.clone(),
+                                mid_ext: ext,
+                                rid: t.rid.clone().zip(rid_ext),
+                            }),
+                            (_, _, Some(port)) => Some(BindBy::Port {
+                                port,
+                                payload_type: t.payload_type,
+                            }),
+                            _ => None,
+                        };
+                        if let Some(by) = by {
+                            self.router.wait_for(idx, by);
+                        }
+                    }
+                }
+                // Retransmission and repair streams are not recorded as tracks.
+                if let Some(rtx) = t.rtx_ssrc {
+                    self.router.set_ssrc(rtx, Route::Rtx(idx));
+                }
+                if let Some(fec) = t.fec_ssrc {
+                    self.router.set_ssrc(fec, Route::Fec(idx));
+                }
+            }
+        }
+    }
+
+    /// Ends the current session: finishes, lists and announces every track of it.
+    ///
+    /// A session's tracks start on their own first packets; its start (offset 0
+    /// of `start_offset_ms`) is the first packet of any of them.
+    fn end_session(&mut self, actions: &mut dyn Actions) {
+        self.resolve_all_pending(actions);
+        let outcomes = actions.finish_tracks(self.tracks.len());
+        for (t, o) in self.tracks.iter_mut().zip(outcomes) {
+            finish_track(t, o);
+        }
+        // Metadata tracks that never saw a packet still belong to the session.
+        let fallback = format!(
+            "s{}",
+            compact_time(self.session_start.or(self.first_time).unwrap_or_default())
+        );
+        for t in self
+            .tracks
+            .iter_mut()
+            .filter(|t| t.id.session_id.is_empty())
+        {
+            t.id.session_id.clone_from(&fallback);
+        }
+        for t in &mut self.tracks {
+            t.keyring_failures = t.id.ssrc.map_or(0, |s| self.keyring.failures(s));
+        }
+        let views: Vec<ClockTrack<'_>> = self.tracks.iter().map(Track::clock).collect();
+        let offsets = self.clocks.start_offsets(&views);
+        let end = self.last_media.or(self.last_time).unwrap_or_default();
+        let mut finished: Vec<(CaptureTime, Asset)> = self
+            .tracks
+            .iter()
+            .zip(offsets)
+            .map(|(t, o)| {
+                let mut a = asset_of(t, o.map(|StartOffset { ms, source }| (ms, source)));
+                a.sender_clock = self.clocks.mapping(&t.clock());
+                (t.last_time.unwrap_or(end), a)
+            })
+            .collect();
+        // One terminal event per track, once its file is complete.
+        finished.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
+        // A metadata session that ended before its input did: later packets of its
+        // SSRCs are outside every peer's presence, counted on the ended assets.
+        let ended_routes: Vec<(u32, usize)> = if self.metadata_ended {
+            self.router
+                .track_ssrcs()
+                .filter_map(|(ssrc, i)| {
+                    let t = &self.tracks[i].id;
+                    let pos = finished
+                        .iter()
+                        .position(|(_, a)| a.peer_id == t.peer_id && a.track_id == t.track_id)?;
+                    Some((ssrc, self.done.len() + pos))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.clocks
+            .forget(self.tracks.iter().filter_map(|t| t.id.ssrc));
+        let announced: Vec<(CaptureTime, Asset)> = finished
+            .iter()
+            .filter(|(_, a)| a.status != Status::Skipped)
+            .cloned()
+            .collect();
+        self.done.extend(finished.into_iter().map(|(_, a)| a));
+        if !self.tracks.is_empty() {
+            actions.session_ended(&announced);
+        }
+        self.tracks.clear();
+        self.router.clear();
+        for (ssrc, ai) in ended_routes {
+            self.router.set_ssrc(ssrc, Route::Ended(ai));
+        }
+        self.session_start = None;
+    }
+
+    /// Routes one datagram.
+    pub fn push(&mut self, d: &Datagram<'_>, actions: &mut dyn Actions) {
+        match classify(d.payload) {
+            PacketClass::Rtp => {}
+            PacketClass::Rtcp => return self.note_sender_reports(d.payload, d.meta.time),
+            _ => return,
+        }
+        if self.opts.session.is_some() {
+            // Before parsing: an SRTP payload's encrypted padding length may not parse.
+            let ssrc = d
+                .payload
+                .get(8..12)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            match ssrc.and_then(|s| self.router.ssrc(s)) {
+                Some(Route::Track(i)) if self.tracks[i].srtp.is_some() => {
+                    return self.enqueue_srtp(i, d, actions);
+                }
+                Some(route @ (Route::Rtx(i) | Route::Fec(i))) if self.tracks[i].srtp.is_some() => {
+                    return self.enqueue_srtp_aux(i, route, d, actions);
+                }
+                Some(Route::Ended(ai)) => {
+                    if let Some(a) = self.done.get_mut(ai) {
+                        a.stats.outside_presence += 1;
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // `--srtp-keys`: streams the metadata gives no key are decrypted when a key authenticates them.
+        if !self.keyring.is_empty()
+            && let Some(b) = d.payload.get(8..12)
+        {
+            let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let mut plain = std::mem::take(&mut self.srtp_plain);
+            match self.keyring.unprotect_rtp(ssrc, d.payload, &mut plain) {
+                Unprotect::Plain => {
+                    self.srtp_plain = plain;
+                }
+                Unprotect::Failed => {
+                    self.srtp_plain = plain;
+                    return;
+                }
+                Unprotect::Decrypted => {
+                    self.route_plain(
+                        &Datagram {
+                            payload: &plain,
+                            ..*d
+                        },
+                        actions,
+                    );
+                    self.srtp_plain = plain;
+                    return;
+                }
+            }
+        }
+        self.route_plain(d, actions);
+    }
+
+    /// Routes a plain (or decrypted) RTP packet.
+    fn route_plain(&mut self, d: &Datagram<'_>, actions: &mut dyn Actions) {
+        let Ok(pkt) = RtpPacket::parse(d.payload) else {
+            return;
+        };
+        let now = d.meta.time;
+        // Without metadata, a room is empty once no media has flowed for the idle time:
+        // what follows is a new session with its own id and assets.
+        if self.opts.session.is_none()
+            && let Some(last) = self.last_media
+            && now.nanos_since(last) >= self.opts.idle_timeout_nanos
+        {
+            self.end_session(actions);
+        }
+        self.last_media = Some(self.last_media.map_or(now, |t| t.max(now)));
+        self.session_start.get_or_insert(now);
+        let ssrc = pkt.ssrc();
+        // Copy the payload only for packets that go somewhere.
+        let arrival = |pkt: &RtpPacket<'_>| Arrival::from_rtp(pkt, d.meta.time);
+        if self.opts.session.is_some() {
+            match self.router.ssrc(ssrc.0) {
+                Some(Route::Track(i)) => self.enqueue(i, arrival(&pkt), Some(d.payload), actions),
+                Some(Route::Rtx(i)) => self.enqueue_rtx(i, arrival(&pkt), actions),
+                Some(Route::Fec(i)) => self.enqueue_fec(i, d.payload, now, actions),
+                Some(Route::Ended(ai)) => {
+                    if let Some(a) = self.done.get_mut(ai) {
+                        a.stats.outside_presence += 1;
+                    }
+                }
+                Some(Route::Ignore) => {}
+                None => {
+                    if let Some(i) = self.router.bind(d, &pkt) {
+                        self.tracks[i].id.ssrc = Some(ssrc.0);
+                        if self.tracks[i].srtp.is_some() {
+                            return self.enqueue_srtp(i, d, actions);
+                        }
+                        return self.enqueue(i, arrival(&pkt), Some(d.payload), actions);
+                    }
+                    self.router.set_ssrc(ssrc.0, Route::Ignore);
+                    self.note(
+                        d,
+                        "ssrc-not-in-metadata",
+                        format!("SSRC {ssrc} is not in the session metadata; not recorded"),
+                    );
+                }
+            }
+            return;
+        }
+        let key = (d.flow, ssrc);
+        match self.router.flow(&key) {
+            Some(Route::Track(i)) => {
+                return self.enqueue(i, arrival(&pkt), Some(d.payload), actions);
+            }
+            Some(Route::Rtx(i)) => return self.enqueue_rtx(i, arrival(&pkt), actions),
+            Some(Route::Fec(i)) => return self.enqueue_fec(i, d.payload, now, actions),
+            Some(Route::Ignore | Route::Ended(_)) => return,
+            None => {}
+        }
+        let views = self.track_views();
+        let p = self
+            .pending
+            .entry(key)
+            .or_insert_with(|| Pending::new(d, ssrc));
+        p.push(&pkt, arrival(&pkt), d.payload);
+        let decide = p.ripe(now) || (p.early_rtx_candidate() && p.rtx_target(&views).is_some());
+        if decide {
+            self.resolve_pending(key, actions);
+        }
+    }
+
+    fn track_views(&self) -> Vec<TrackView> {
+        self.tracks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.view(i))
+            .collect()
+    }
+
+    /// Decrypts an SRTP packet of track `i` and queues it; packets that fail
+    /// authentication are counted, and a track none of whose keys authenticates its
+    /// first [`super::keys::SRTP_PROBE_PACKETS`] packets fails.
+    fn enqueue_srtp(&mut self, i: usize, d: &Datagram<'_>, actions: &mut dyn Actions) {
+        let t = &mut self.tracks[i];
+        let Some(srtp) = t.srtp.as_mut() else {
+            return;
+        };
+        if !srtp.decrypt(d.payload, &mut self.srtp_plain) {
+            if srtp.gave_up() && !matches!(t.life, Life::Done(_)) {
+                let message = srtp.failure_message();
+                if t.running() {
+                    actions.abort_track(i);
+                }
+                t.fail(FailureCode::SrtpAuthFailed, message);
+            }
+            t.packets_seen += 1;
+            t.first_time.get_or_insert(d.meta.time);
+            t.last_time = Some(t.last_time.map_or(d.meta.time, |x| x.max(d.meta.time)));
+            return;
+        }
+        let Ok(pkt) = RtpPacket::parse(&self.srtp_plain) else {
+            return;
+        };
+        let arrival = Arrival::from_rtp(&pkt, d.meta.time);
+        let plain = std::mem::take(&mut self.srtp_plain);
+        self.enqueue(i, arrival, Some(&plain), actions);
+        self.srtp_plain = plain;
+    }
+
+    /// Decrypts a packet of track `i`'s RTX or FEC stream with the track's keys and queues it.
+    fn enqueue_srtp_aux(
+        &mut self,
+        i: usize,
+        route: Route,
+        d: &Datagram<'_>,
+        actions: &mut dyn Actions,
+    ) {
+        let Some(srtp) = self.tracks[i].srtp.as_mut() else {
+            return;
+        };
+        let mut plain = std::mem::take(&mut self.srtp_plain);
+        if srtp.decrypt_aux(d.payload, &mut plain)
+            && let Ok(pkt) = RtpPacket::parse(&plain)
+        {
+            match route {
+                Route::Rtx(_) => {
+                    self.enqueue_rtx(i, Arrival::from_rtp(&pkt, d.meta.time), actions);
+                }
+                Route::Fec(_) => self.enqueue_fec(i, &plain, d.meta.time, actions),
+                _ => {}
+            }
+        }
+        self.srtp_plain = plain;
+    }
+
+    /// Queues a packet of a track's separate FEC stream (plain RTP bytes).
+    fn enqueue_fec(
+        &mut self,
+        idx: usize,
+        raw: &[u8],
+        time: CaptureTime,
+        actions: &mut dyn Actions,
+    ) {
+        let t = &self.tracks[idx];
+        if t.fec.is_none() || !t.running() {
+            return;
+        }
+        actions.queue(
+            idx,
+            Inbound::Fec {
+                raw: raw.to_vec(),
+                time,
+            },
+        );
+    }
+
+    fn note(&mut self, d: &Datagram<'_>, kind: &'static str, message: String) {
+        if !self.diagnostics.iter().any(|x| x.kind == kind) {
+            self.diagnostics.push(Diagnostic {
+                ctx: d.meta.ctx(),
+                kind,
+                message,
+            });
+        }
+    }
+
+    fn resolve_all_pending(&mut self, actions: &mut dyn Actions) {
+        let mut keys: Vec<(Flow, Ssrc)> = self.pending.keys().copied().collect();
+        // Deterministic track order: by first packet, then 5-tuple and SSRC.
+        keys.sort_by_key(|k| (self.pending[k].first_time, *k));
+        for k in keys {
+            self.resolve_pending(k, actions);
+        }
+    }
+
+    /// Decides what an unidentified stream is: a track, a failed track, or not RTP.
+    fn resolve_pending(&mut self, key: (Flow, Ssrc), actions: &mut dyn Actions) {
+        let Some(p) = self.pending.remove(&key) else {
+            return;
+        };
+        let guessed = p.guess().filter(|_| p.confirmed());
+        let Some((pt, guess, video_timing)) = guessed else {
+            // Not RTP (or a lone stray packet): forget it.
+            self.router.set_flow(key, Route::Ignore);
+            return;
+        };
+        let views = self.track_views();
+        if guess.codec.is_none()
+            && let Some((idx, scheme)) = p.fec_owner(&views)
+        {
+            // A FlexFEC stream naming a track's SSRC: its packets repair the media's.
+            self.router.set_flow(key, Route::Fec(idx));
+            self.enable_fec(idx, scheme, actions);
+            for (a, raw) in p.packets.into_iter().zip(p.raws) {
+                self.enqueue_fec(idx, &raw, a.time, actions);
+            }
+            return;
+        }
+        if guess.codec.is_none()
+            && let Some(idx) = p.rtx_target(&views)
+        {
+            // A retransmission stream, not a track: its packets repair the media's.
+            self.router.set_flow(key, Route::Rtx(idx));
+            for a in p.packets {
+                self.enqueue_rtx(idx, a, actions);
+            }
+            return;
+        }
+        let kind = match guess.codec {
+            Some(c) => crate::session::metadata::codec_kind(c),
+            None if video_timing => Kind::Video,
+            None => Kind::Audio,
+        };
+        let ssrc_hex = format!("{:08x}", p.ssrc.0);
+        let session_id = format!(
+            "s{}",
+            compact_time(self.session_start.unwrap_or(p.first_time))
+        );
+        let kind_name = if kind == Kind::Video {
+            "video"
+        } else {
+            "audio"
+        };
+        let id = Identity {
+            room_id: "capture".into(),
+            session_id,
+            peer_id: peer_from_addr(&p.flow.src),
+            track_id: format!("{kind_name}-{ssrc_hex}"),
+            kind,
+            source: Source::Regular,
+            ssrc: Some(p.ssrc.0),
+            inferred: [
+                "room_id",
+                "session_id",
+                "peer_id",
+                "track_id",
+                "kind",
+                "source",
+                "codec",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let idx = self.tracks.len();
+        let name = guess.codec.map(|c| super::codec_name(c).to_string());
+        self.tracks.push(Track::new(
+            id,
+            guess.codec,
+            name,
+            Some(pt),
+            guess.clock_rate,
+        ));
+        self.router.set_flow(key, Route::Track(idx));
+        self.tracks[idx].flow = Some(p.flow);
+        if let Some(red) = guess.red {
+            // RED-wrapped media (Chrome's Opus, video with ULPFEC): record what the blocks carry.
+            let t = &mut self.tracks[idx];
+            t.payload_type = Some(red.media_payload_type);
+            t.red_payload_type = Some(red.red_payload_type);
+            t.fec = red
+                .ulpfec_payload_type
+                .map(|pt| (FecScheme::Ulpfec, Some(pt)));
+        }
+        let skipped = self.opts.template.excludes(None, kind, Source::Regular);
+        if skipped.is_some() {
+            self.tracks[idx].skipped = skipped;
+        } else if guess.codec.is_none() {
+            let t = &mut self.tracks[idx];
+            t.first_time = Some(p.first_time);
+            t.last_time = p.packets.last().map(|a| a.time);
+            t.packets_seen = p.packets.len() as u64;
+            t.fail(
+                FailureCode::UnknownCodec,
+                format!(
+                    "could not identify the codec of payload type {pt}: {}",
+                    guess.evidence
+                ),
+            );
+            self.emit_started(idx, actions);
+            return;
+        }
+        // In-band ULPFEC: another payload type of the stream whose packets are RFC 5109 repair data.
+        let media_pt = self.tracks[idx].payload_type.unwrap_or(pt);
+        if self.tracks[idx].fec.is_none()
+            && let Some(fec_pt) =
+                inband_ulpfec(&p.packets, media_pt, self.tracks[idx].red_payload_type)
+        {
+            self.tracks[idx].fec = Some((FecScheme::Ulpfec, Some(fec_pt)));
+        }
+        // Retransmission and FlexFEC streams of this media that were waiting for it
+        // join now; everything buffered is queued in capture order so repair meets open gaps.
+        self.tracks[idx].last_seq16 = p.packets.last().map(|a| a.seq16);
+        let mut keys: Vec<(Flow, Ssrc)> = self
+            .pending
+            .iter()
+            .filter(|(_, q)| q.flow.src.ip() == p.flow.src.ip() && q.confirmed())
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort();
+        let mut batch: Vec<(Arrival, Buffered)> = p
+            .packets
+            .into_iter()
+            .zip(p.raws.into_iter().map(Buffered::Media))
+            .collect();
+        let views = self.track_views();
+        for k in keys {
+            let Some(q) = self.pending.get(&k) else {
+                continue;
+            };
+            let fec = q.fec_owner(&views).filter(|(owner, _)| *owner == idx);
+            if fec.is_none() && q.rtx_target(&views) != Some(idx) {
+                continue;
+            }
+            let Some(q) = self.pending.remove(&k) else {
+                continue;
+            };
+            if let Some((_, scheme)) = fec {
+                self.router.set_flow(k, Route::Fec(idx));
+                self.enable_fec(idx, scheme, actions);
+                batch.extend(
+                    q.packets
+                        .into_iter()
+                        .zip(q.raws.into_iter().map(Buffered::Fec)),
+                );
+            } else {
+                self.router.set_flow(k, Route::Rtx(idx));
+                batch.extend(q.packets.into_iter().map(|a| (a, Buffered::Rtx)));
+            }
+        }
+        batch.sort_by_key(|(a, _)| a.time);
+        for (a, item) in batch {
+            match item {
+                Buffered::Media(raw) => self.enqueue(idx, a, Some(&raw), actions),
+                Buffered::Rtx => self.enqueue_rtx(idx, a, actions),
+                Buffered::Fec(raw) => self.enqueue_fec(idx, &raw, a.time, actions),
+            }
+        }
+    }
+
+    /// Turns on FEC for track `idx` (inferred: no FEC was known when it started).
+    fn enable_fec(&mut self, idx: usize, scheme: FecScheme, actions: &mut dyn Actions) {
+        let t = &mut self.tracks[idx];
+        if t.fec.is_some() {
+            return;
+        }
+        t.fec = Some((scheme, None));
+        if let (true, Some(media_ssrc)) = (t.running(), t.id.ssrc) {
+            actions.enable_fec(
+                idx,
+                FecSetup {
+                    scheme,
+                    payload_type: None,
+                    media_ssrc,
+                },
+            );
+        }
+    }
+
+    /// Queues a packet of track `idx`; `raw` is its plain RTP bytes, kept when FEC protects the track.
+    fn enqueue(&mut self, idx: usize, a: Arrival, raw: Option<&[u8]>, actions: &mut dyn Actions) {
+        let t = &mut self.tracks[idx];
+        // A peer's media before it joined or after it left (metadata) is not part of the session.
+        let (joined, left) = t.presence;
+        if joined.is_some_and(|j| a.time < j) || left.is_some_and(|l| a.time > l) {
+            t.outside_presence += 1;
+            return;
+        }
+        if t.id.session_id.is_empty() {
+            t.id.session_id = format!("s{}", compact_time(self.session_start.unwrap_or(a.time)));
+        }
+        t.packets_seen += 1;
+        let first = t.first_time.is_none();
+        t.first_time.get_or_insert(a.time);
+        t.first_ts32.get_or_insert(a.ts32);
+        t.last_seq16 = Some(a.seq16);
+        t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
+        if t.skipped.is_some() {
+            // Left out by the template: counted, not recorded, no events.
+            return;
+        }
+        if matches!(t.life, Life::Idle) {
+            match track_setup(t, &self.opts) {
+                Ok(setup) => {
+                    t.life = Life::Running;
+                    actions.start_track(idx, setup);
+                }
+                Err((code, message)) => t.fail(code, message),
+            }
+        }
+        if t.running() {
+            let raw = raw.filter(|_| t.fec.is_some()).map(<[u8]>::to_vec);
+            actions.queue(idx, Inbound::Media { arrival: a, raw });
+        }
+        if first {
+            self.emit_started(idx, actions);
+        }
+    }
+
+    /// Adds RTCP sender reports, captured at `time`, to their SSRC's sender clock.
+    fn note_sender_reports(&mut self, payload: &[u8], time: CaptureTime) {
+        // `--srtp-keys`: SRTCP of a stream a key decrypts, with that key.
+        if let Some(b) = payload.get(4..8)
+            && !self.keyring.is_empty()
+        {
+            let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let mut plain = Vec::new();
+            match self.keyring.unprotect_rtcp(ssrc, payload, &mut plain) {
+                Unprotect::Plain => {}
+                Unprotect::Failed => return,
+                Unprotect::Decrypted => return self.clocks.note(&plain, time),
+            }
+        }
+        // SRTCP (RFC 3711 §3.4) leaves only the first header and SSRC in clear: a
+        // track with keys decrypts its reports with the key that authenticated its
+        // media; a report that cannot be decrypted says nothing about timing.
+        let sender = payload
+            .get(4..8)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let track = sender.and_then(|ssrc| match self.router.ssrc(ssrc) {
+            Some(Route::Track(i)) => Some(i),
+            _ => None,
+        });
+        match track.and_then(|i| self.tracks[i].srtp.as_mut()) {
+            Some(srtp) => {
+                let mut plain = Vec::new();
+                if srtp.decrypt_rtcp(payload, &mut plain) {
+                    self.clocks.note(&plain, time);
+                }
+            }
+            None => self.clocks.note(payload, time),
+        }
+    }
+
+    /// Queues an RFC 4588 retransmission (as received) as the original packet it carries.
+    ///
+    /// RFC 4588 §4: the RTX payload starts with the original sequence number (OSN);
+    /// the timestamp is the original's. Payloads of 2 bytes or less are padding
+    /// (bandwidth probes), not retransmissions.
+    fn enqueue_rtx(&mut self, idx: usize, rtx: Arrival, actions: &mut dyn Actions) {
+        let t = &self.tracks[idx];
+        if rtx.payload.len() <= 2 || !t.running() {
+            return;
+        }
+        let arrival = Arrival {
+            seq16: u16::from_be_bytes([rtx.payload[0], rtx.payload[1]]),
+            ts32: rtx.ts32,
+            marker: rtx.marker,
+            pt: t.payload_type.unwrap_or(rtx.pt),
+            payload: rtx.payload[2..].to_vec(),
+            time: rtx.time,
+        };
+        actions.queue(idx, Inbound::Rtx(arrival));
+    }
+
+    /// `track.recording.started.success` for a track that has media, at its first packet.
+    fn emit_started(&mut self, idx: usize, actions: &mut dyn Actions) {
+        let t = &self.tracks[idx];
+        if t.skipped.is_some() {
+            return;
+        }
+        let snapshot = asset_of(t, None);
+        let at = t.first_time.unwrap_or_default();
+        actions.track_started(&snapshot, at);
+    }
+}
+
+/// Folds what the worker reports into the track's end.
+fn finish_track(t: &mut Track, o: WorkerOutcome) {
+    match std::mem::replace(&mut t.life, Life::Idle) {
+        Life::Running => {
+            let result = o.result.unwrap_or_else(|| {
+                Err(Failure::new(
+                    FailureCode::Internal,
+                    "the track's worker stopped without a result",
+                ))
+            });
+            t.life = Life::Done(Box::new(Finished {
+                result,
+                stats: o.stats.map(Box::new),
+                dims: o.dims,
+            }));
+        }
+        Life::Idle => match &t.srtp {
+            Some(s) if s.failures() > 0 => {
+                let message = s.failure_message();
+                t.fail(FailureCode::SrtpAuthFailed, message);
+            }
+            _ => t.fail(
+                FailureCode::NoMedia,
+                "no RTP packet of this track was captured".into(),
+            ),
+        },
+        Life::Done(mut f) => {
+            // Failed by the recorder while its worker ran: keep the worker's counters.
+            if f.stats.is_none() {
+                f.stats = o.stats.map(Box::new);
+            }
+            t.life = Life::Done(f);
+        }
+    }
+}
+
+/// The setup of a track's worker on its first packet, or why it cannot be recorded.
+fn track_setup(t: &mut Track, opts: &RecordOptions) -> Result<TrackSetup, (FailureCode, String)> {
+    let Some(codec) = t.codec else {
+        let name = t.codec_name.clone().unwrap_or_else(|| "unknown".into());
+        return Err((
+            FailureCode::UnsupportedCodec,
+            format!("codec {name} is not one rtprec can record"),
+        ));
+    };
+    let Some(mut container) = Container::for_codec(codec) else {
+        return Err((
+            FailureCode::UnsupportedCodec,
+            format!(
+                "codec {} is not one rtprec can record yet",
+                super::codec_name(codec)
+            ),
+        ));
+    };
+    if codec == Codec::Opus && opts.template.audio_container.as_deref() == Some("webm") {
+        container = Container::Webm;
+    }
+    let clock_rate = t
+        .clock_rate
+        .or_else(|| super::track::default_clock_rate(codec, t.payload_type))
+        .unwrap_or(if t.id.kind == Kind::Video {
+            90_000
+        } else {
+            48_000
+        });
+    let rel = format!(
+        "{}/{}/{}/{}.{}",
+        t.id.room_id,
+        t.id.session_id,
+        t.id.peer_id,
+        t.id.track_id,
+        container.extension()
+    );
+    let asset = assets::asset_id(
+        &t.id.room_id,
+        &t.id.session_id,
+        &t.id.peer_id,
+        &t.id.track_id,
+    );
+    let uid = u64::from_str_radix(&asset[..16], 16).unwrap_or(1);
+    let setup = TrackSetup {
+        container,
+        codec,
+        payload_type: t.payload_type,
+        clock_rate,
+        // RFC 7587 §7: SDP always says 2 for Opus; the decoder mixes to what the file declares.
+        channels: t
+            .channels
+            .unwrap_or_else(|| super::track::default_channels(codec, t.payload_type)),
+        path: opts.out_dir.join(&rel),
+        uid,
+        reorder: opts.reorder,
+        fmtp: t.fmtp.clone(),
+        red_payload_type: t.red_payload_type,
+        fec: t
+            .fec
+            .zip(t.id.ssrc)
+            .map(|((scheme, payload_type), media_ssrc)| FecSetup {
+                scheme,
+                payload_type,
+                media_ssrc,
+            }),
+    };
+    t.container = Some(container);
+    t.clock_rate = Some(clock_rate);
+    t.rel_path = Some(rel);
+    Ok(setup)
+}
