@@ -1113,3 +1113,354 @@ fn track_setup(t: &mut Track, opts: &RecordOptions) -> Result<TrackSetup, (Failu
     t.rel_path = Some(rel);
     Ok(setup)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::FrameMeta;
+    use crate::net::{Encap, Transport};
+    use std::path::Path;
+
+    /// Everything the recorder asked for, in order.
+    #[derive(Debug, PartialEq)]
+    enum Call {
+        Start(usize, PathBuf),
+        Queue(usize),
+        Abort(usize),
+        Finish(usize),
+        Started(String, CaptureTime),
+        Ended(Vec<(String, Status)>),
+    }
+    use std::path::PathBuf;
+
+    #[derive(Default)]
+    struct Fake {
+        calls: Vec<Call>,
+    }
+
+    impl Actions for Fake {
+        fn start_track(&mut self, track: usize, setup: TrackSetup) {
+            self.calls.push(Call::Start(track, setup.path));
+        }
+        fn queue(&mut self, track: usize, _item: Inbound) {
+            self.calls.push(Call::Queue(track));
+        }
+        fn enable_fec(&mut self, _track: usize, _setup: FecSetup) {}
+        fn abort_track(&mut self, track: usize) {
+            self.calls.push(Call::Abort(track));
+        }
+        fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome> {
+            self.calls.push(Call::Finish(n));
+            (0..n)
+                .map(|_| WorkerOutcome {
+                    result: Some(Ok(OutputFile {
+                        path: PathBuf::from("x"),
+                        size: 7,
+                        sha256: [0; 32],
+                        duration_ms: 1000,
+                        stats: Default::default(),
+                    })),
+                    stats: Some(TrackStats::default()),
+                    dims: None,
+                })
+                .collect()
+        }
+        fn track_started(&mut self, asset: &Asset, at: CaptureTime) {
+            self.calls.push(Call::Started(asset.track_id.clone(), at));
+        }
+        fn session_ended(&mut self, assets: &[(CaptureTime, Asset)]) {
+            self.calls.push(Call::Ended(
+                assets
+                    .iter()
+                    .map(|(_, a)| (format!("{}/{}", a.session_id, a.track_id), a.status))
+                    .collect(),
+            ));
+        }
+    }
+
+    impl Fake {
+        fn count(&self, f: impl Fn(&Call) -> bool) -> usize {
+            self.calls.iter().filter(|c| f(c)).count()
+        }
+        fn ended(&self) -> Vec<&Vec<(String, Status)>> {
+            self.calls
+                .iter()
+                .filter_map(|c| match c {
+                    Call::Ended(a) => Some(a),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    /// 2026-11-23T10:00:00Z plus `ms`.
+    fn at(ms: i64) -> CaptureTime {
+        CaptureTime::from_nanos(1_795_428_000_000_000_000 + ms * 1_000_000)
+    }
+
+    fn opts(metadata: Option<&str>) -> RecordOptions {
+        RecordOptions {
+            out_dir: PathBuf::from("/out"),
+            jobs: 1,
+            session: metadata.map(|m| {
+                crate::session::metadata::parse_metadata(m, Path::new("m.json"))
+                    .expect("test metadata parses")
+            }),
+            identification: "metadata",
+            reorder: Default::default(),
+            idle_timeout_nanos: 30_000_000_000,
+            template: Default::default(),
+            srtp_keys: Vec::new(),
+        }
+    }
+
+    /// A PCMU packet (static payload type 0, 20 ms of 8 kHz samples).
+    fn pcmu(ssrc: u32, seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 0];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend((0..160u32).map(|i| (i * 7 + u32::from(seq)) as u8));
+        p
+    }
+
+    /// Pushes `payload` from `src` as a datagram captured at `time` (frame first, as the read loop does).
+    fn push(rec: &mut Recorder, fake: &mut Fake, payload: &[u8], src: &str, time: CaptureTime) {
+        let d = Datagram {
+            meta: FrameMeta {
+                file: crate::error::FileId(0),
+                index: 1,
+                offset: 0,
+                time,
+                link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
+                orig_len: 0,
+            },
+            flow: Flow {
+                src: src.parse().expect("addr"),
+                dst: "10.0.0.2:6000".parse().expect("addr"),
+                transport: Transport::Udp,
+            },
+            encap: Encap::Plain,
+            payload,
+        };
+        rec.saw_frame(time, fake);
+        rec.push(&d, fake);
+    }
+
+    const ONE_PEER: &str = r#"{"room_id": "r", "session_id": "s", "peers": [{"peer_id": "alice",
+        "joined_at": "2026-11-23T10:00:01Z", "left_at": "2026-11-23T10:00:03Z", "tracks": [
+        {"track_id": "mic", "kind": "audio", "ssrc": 1, "codec": "pcmu", "payload_type": 0}]}]}"#;
+
+    #[test]
+    fn a_metadata_session_ends_when_its_last_peer_leaves() {
+        let mut rec = Recorder::new(opts(Some(ONE_PEER)));
+        let mut fake = Fake::default();
+        for (i, ms) in (0..5000).step_by(20).enumerate() {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(1, i as u16),
+                "10.0.0.1:5000",
+                at(ms),
+            );
+        }
+        // Started once, at its first packet inside the presence; files under OUT/room/session/peer.
+        assert_eq!(
+            fake.calls
+                .iter()
+                .filter(|c| matches!(c, Call::Start(..)))
+                .collect::<Vec<_>>(),
+            vec![&Call::Start(0, PathBuf::from("/out/r/s/alice/mic.wav"))]
+        );
+        assert_eq!(
+            fake.count(|c| *c == Call::Started("mic".into(), at(1000))),
+            1
+        );
+        // 2 s of 20 ms packets inside the presence are queued; the rest is outside it.
+        assert_eq!(fake.count(|c| matches!(c, Call::Queue(0))), 101);
+        // The session ended as capture time passed 10:00:03, not at the end of the input.
+        let finish = fake.calls.iter().position(|c| *c == Call::Finish(1));
+        let last_queue = fake.calls.iter().rposition(|c| matches!(c, Call::Queue(_)));
+        assert!(finish > last_queue, "{:?}", fake.calls);
+        assert_eq!(
+            fake.ended(),
+            vec![&vec![("s/mic".into(), Status::Completed)]]
+        );
+        // The end of the input adds nothing.
+        rec.finish(&mut fake);
+        assert_eq!(fake.ended().len(), 1);
+        let m = rec.manifest(vec!["x.pcap".into()]);
+        assert_eq!(m.assets.len(), 1);
+        let stats = &m.assets[0].stats;
+        assert_eq!(stats.outside_presence, 250 - 101);
+        assert_eq!(m.assets[0].size, Some(7));
+    }
+
+    #[test]
+    fn without_metadata_the_idle_rule_starts_a_new_session() {
+        let mut rec = Recorder::new(opts(None));
+        let mut fake = Fake::default();
+        for seq in 0..150u16 {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(9, seq),
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 20),
+            );
+        }
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(0, _))), 1);
+        assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 1);
+        assert!(fake.ended().is_empty());
+        // Live time passes (an idle pipe): the session ends without another packet.
+        rec.advance(at(150 * 20 + 29_000), &mut fake);
+        assert!(fake.ended().is_empty(), "not idle long enough yet");
+        rec.advance(at(150 * 20 + 31_000), &mut fake);
+        let ended = fake.ended();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0][0].0, "s20261123T100000Z/audio-00000009");
+        // The same SSRC coming back is a new session's track.
+        for seq in 150..300u16 {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(9, seq),
+                "10.0.0.1:5000",
+                at(60_000 + i64::from(seq) * 20),
+            );
+        }
+        rec.finish(&mut fake);
+        let ended = fake.ended();
+        assert_eq!(ended.len(), 2);
+        assert_eq!(ended[1][0].0, "s20261123T100103Z/audio-00000009");
+        assert_eq!(rec.manifest(Vec::new()).assets.len(), 2);
+    }
+
+    #[test]
+    fn streams_that_are_not_rtp_are_dropped() {
+        let mut rec = Recorder::new(opts(None));
+        let mut fake = Fake::default();
+        // RTP-looking headers with random sequence numbers: not a stream.
+        for (i, seq) in [5u16, 40_000, 9, 61_000, 300, 20_000]
+            .into_iter()
+            .enumerate()
+        {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(3, seq),
+                "10.0.0.1:5000",
+                at(i as i64 * 20),
+            );
+        }
+        rec.finish(&mut fake);
+        assert!(fake.ended().is_empty());
+        assert!(rec.manifest(Vec::new()).assets.is_empty());
+    }
+
+    #[test]
+    fn an_ssrc_metadata_does_not_name_is_reported_once_and_not_recorded() {
+        let mut rec = Recorder::new(opts(Some(ONE_PEER)));
+        let mut fake = Fake::default();
+        for seq in 0..10u16 {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(77, seq),
+                "10.0.0.1:5000",
+                at(1000 + i64::from(seq) * 20),
+            );
+        }
+        let diags = rec.take_diagnostics();
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].kind, "ssrc-not-in-metadata");
+        assert_eq!(
+            fake.count(|c| matches!(c, Call::Start(..) | Call::Queue(_))),
+            0
+        );
+        rec.finish(&mut fake);
+        // The named track never had media: it fails, with a reason.
+        assert_eq!(fake.ended(), vec![&vec![("s/mic".into(), Status::Failed)]]);
+    }
+
+    #[test]
+    fn a_track_whose_key_never_authenticates_fails_without_a_worker() {
+        let meta = r#"{"room_id": "r", "session_id": "s", "peers": [{"peer_id": "alice", "tracks": [
+            {"track_id": "mic", "kind": "audio", "ssrc": 1, "codec": "pcmu", "payload_type": 0,
+             "srtp": {"profile": "AES_CM_128_HMAC_SHA1_80",
+                      "key_base64": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB"}}]}]}"#;
+        let mut rec = Recorder::new(opts(Some(meta)));
+        let mut fake = Fake::default();
+        let other =
+            crate::srtp::SrtpContext::new(crate::srtp::SrtpProfile::AesCm128HmacSha1_80, &[2; 30])
+                .expect("key");
+        for seq in 0..40u16 {
+            let wire = other.encrypt_rtp(0, &pcmu(1, seq)).expect("encrypts");
+            push(
+                &mut rec,
+                &mut fake,
+                &wire,
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 20),
+            );
+        }
+        rec.finish(&mut fake);
+        assert_eq!(
+            fake.count(|c| matches!(c, Call::Start(..) | Call::Queue(_))),
+            0
+        );
+        let m = rec.manifest(Vec::new());
+        let a = &m.assets[0];
+        assert_eq!(a.status, Status::Failed);
+        assert_eq!(
+            a.error.as_ref().map(|e| e.code.as_str()),
+            Some("srtp-auth-failed")
+        );
+        assert_eq!(a.stats.srtp_auth_failures, 40);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(48))]
+
+        /// Whatever the gaps between bursts of media: one session per burst
+        /// separated by at least the idle time, every started track ends in
+        /// exactly one session, and every session ends with the tracks it started.
+        #[test]
+        fn every_started_track_ends_once(
+            bursts in proptest::collection::vec((0i64..70_000, 1u32..3), 1..5),
+        ) {
+            let mut rec = Recorder::new(opts(None));
+            let mut fake = Fake::default();
+            let mut t = 0i64;
+            let mut seq = [0u16; 3];
+            let mut expected_sessions = 0;
+            for (i, (gap, ssrcs)) in bursts.iter().enumerate() {
+                if i == 0 || *gap >= 30_000 {
+                    expected_sessions += 1;
+                }
+                t += gap;
+                for _ in 0..120 {
+                    for s in 0..*ssrcs {
+                        let n = &mut seq[s as usize];
+                        push(&mut rec, &mut fake, &pcmu(100 + s, *n), "10.0.0.1:5000", at(t));
+                        *n = n.wrapping_add(1);
+                    }
+                    t += 20;
+                }
+            }
+            rec.finish(&mut fake);
+            let ended = fake.ended();
+            proptest::prop_assert_eq!(ended.len(), expected_sessions);
+            let started = fake.count(|c| matches!(c, Call::Started(..)));
+            let finished: usize = ended.iter().map(|e| e.len()).sum();
+            proptest::prop_assert_eq!(started, finished);
+            proptest::prop_assert!(ended.iter().all(|e| !e.is_empty()));
+            let assets = rec.manifest(Vec::new()).assets;
+            proptest::prop_assert_eq!(assets.len(), finished);
+            let mut ids: Vec<&str> = assets.iter().map(|a| a.id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            proptest::prop_assert_eq!(ids.len(), assets.len());
+        }
+    }
+}
