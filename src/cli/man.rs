@@ -94,6 +94,20 @@ Data goes to standard output (the table, or JSON with \fB\-\-json\fR); warnings 
 progress go to standard error, progress only when it is a terminal.
 Warnings name the file, the frame number and the byte offset of the first
 record that showed each kind of problem.
+.SH "LIVE RECORDING AND SIGNALS"
+\fBrecord\fR reads a pipe as packets arrive: a track's started event goes out
+at its first packet, and when a session ends (its last peer left per the
+metadata, or no RTP for \fB\-\-idle\-timeout\fR seconds) its files are
+completed, \fIOUT\fR/manifest.json is rewritten to list them, and only then
+their success and failure events go out, while the input keeps flowing.
+While a pipe is idle, capture time follows the wall clock
+(\fB\-\-live\-clock auto\fR), so a room that falls silent still ends.
+SIGINT and SIGTERM end the input: every open track is finished, the manifest
+written and the events sent; the exit status is 130 (SIGINT) or 143 (SIGTERM).
+A second signal exits at once, leaving only temporary files
+(\fI.NAME.tmp\-PID\fR), which the next run into the same directory removes.
+A run removes an existing manifest.json before it writes anything, so a
+manifest never lists files that a later run replaced.
 .SH "EXAMPLES"
 .TP
 \fBrtprec record testdata/media\-opus\-vp8.pcap \-o recordings\fR
@@ -101,6 +115,9 @@ Record every track of the demo capture; the manifest is recordings/manifest.json
 .TP
 \fBrtprec record call.pcapng \-m session.json \-o out \-\-json | jq '.assets[] | {track_id, status}'\fR
 Record with session metadata and list each track's outcome.
+.TP
+\fBtcpdump \-i eth0 \-U \-w \- udp | rtprec record \- \-o out\fR
+Record a live call: events and files come out as sessions end; Ctrl\-C finishes and exits 130.
 .TP
 \fBrtprec events replay out/events.spool.jsonl \-\-webhook https://hooks.example.com/rtprec \-\-webhook\-secret\-file whsec.txt\fR
 Send the events a webhook could not take earlier, signed, with their original ids; exit 5 if some are still undeliverable.
