@@ -19,6 +19,17 @@ pub struct PacketCtx {
     pub offset: u64,
     /// Capture time of the record.
     pub time: CaptureTime,
+    /// The RTP packet in the record, once it is known to hold one.
+    pub rtp: Option<RtpCtx>,
+}
+
+/// Which RTP packet: its stream and sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtpCtx {
+    /// The packet's SSRC.
+    pub ssrc: u32,
+    /// Its sequence number.
+    pub seq: u16,
 }
 
 /// A non-fatal problem with one packet or record, counted and reported once per kind.
@@ -48,9 +59,13 @@ impl fmt::Display for DiagnosticDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: frame {} (byte offset {}): {} [{}]",
-            self.file_name, self.d.ctx.frame, self.d.ctx.offset, self.d.message, self.d.kind
-        )
+            "{}: frame {} (byte offset {})",
+            self.file_name, self.d.ctx.frame, self.d.ctx.offset
+        )?;
+        if let Some(r) = self.d.ctx.rtp {
+            write!(f, ", SSRC 0x{:08X} seq {}", r.ssrc, r.seq)?;
+        }
+        write!(f, ": {} [{}]", self.d.message, self.d.kind)
     }
 }
 

@@ -82,8 +82,12 @@ fn with_progress<T>(quiet: bool, work: impl FnOnce(&mut dyn FnMut(u64)) -> T) ->
 
 fn print_warnings(warnings: &[rtprec::pipeline::Warning]) {
     for w in warnings {
+        let stream = match (w.ssrc, w.seq) {
+            (Some(ssrc), Some(seq)) => format!(", SSRC 0x{ssrc:08X} seq {seq}"),
+            _ => String::new(),
+        };
         eprintln!(
-            "rtprec: warning: {}: frame {} (byte offset {}): {} [{}]",
+            "rtprec: warning: {}: frame {} (byte offset {}){stream}: {} [{}]",
             w.file, w.frame, w.offset, w.message, w.kind
         );
     }

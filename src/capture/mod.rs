@@ -74,6 +74,7 @@ impl FrameMeta {
             frame: self.index,
             offset: self.offset,
             time: self.time,
+            rtp: None,
         }
     }
 }

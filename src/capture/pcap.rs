@@ -174,6 +174,7 @@ impl PcapReader {
                             frame: self.records + 1,
                             offset,
                             time: self.last_time,
+                            rtp: None,
                         },
                         kind: "capture-truncated",
                         message: "file ends inside a record; the partial record was dropped".into(),
@@ -335,6 +336,7 @@ fn note_once(cx: &mut HandleCtx<'_>, kind: &'static str, message: String) {
         frame: *cx.records + 1,
         offset: cx.offset,
         time: *cx.last_time,
+        rtp: None,
     };
     cx.diagnostics.push(Diagnostic { ctx, kind, message });
 }

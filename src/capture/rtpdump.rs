@@ -166,6 +166,7 @@ impl RtpDumpReader {
                 frame: self.records + 1,
                 offset,
                 time: self.start,
+                rtp: None,
             },
             kind: "capture-truncated",
             message: "file ends inside a record; the partial record was dropped".into(),

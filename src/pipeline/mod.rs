@@ -49,6 +49,12 @@ pub struct Warning {
     pub frame: u64,
     /// Byte offset of the record.
     pub offset: u64,
+    /// SSRC of the RTP packet concerned, when the problem is a stream's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssrc: Option<u32>,
+    /// Its sequence number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u16>,
     /// Stable kind.
     pub kind: &'static str,
     /// Explanation.
@@ -299,6 +305,8 @@ pub fn warnings(diags: Vec<Diagnostic>, names: &[String]) -> Vec<Warning> {
                 .unwrap_or_default(),
             frame: d.ctx.frame,
             offset: d.ctx.offset,
+            ssrc: d.ctx.rtp.map(|r| r.ssrc),
+            seq: d.ctx.rtp.map(|r| r.seq),
             kind: d.kind,
             message: d.message,
         })

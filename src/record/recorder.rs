@@ -581,6 +581,7 @@ impl Recorder {
                     self.router.set_ssrc(ssrc.0, Route::Ignore);
                     self.note(
                         d,
+                        &pkt,
                         "ssrc-not-in-metadata",
                         format!("SSRC {ssrc} is not in the session metadata; not recorded"),
                     );
@@ -695,13 +696,15 @@ impl Recorder {
         );
     }
 
-    fn note(&mut self, d: &Datagram<'_>, kind: &'static str, message: String) {
+    /// Keeps the first diagnostic of each kind, with the packet it was seen on.
+    fn note(&mut self, d: &Datagram<'_>, pkt: &RtpPacket<'_>, kind: &'static str, message: String) {
         if !self.diagnostics.iter().any(|x| x.kind == kind) {
-            self.diagnostics.push(Diagnostic {
-                ctx: d.meta.ctx(),
-                kind,
-                message,
+            let mut ctx = d.meta.ctx();
+            ctx.rtp = Some(crate::error::RtpCtx {
+                ssrc: pkt.ssrc().0,
+                seq: pkt.sequence_number(),
             });
+            self.diagnostics.push(Diagnostic { ctx, kind, message });
         }
     }
 
@@ -1374,6 +1377,17 @@ mod tests {
         let diags = rec.take_diagnostics();
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].kind, "ssrc-not-in-metadata");
+        // Where it came from: the first packet of that SSRC.
+        assert_eq!(
+            diags[0].ctx.rtp,
+            Some(crate::error::RtpCtx { ssrc: 77, seq: 0 })
+        );
+        assert!(
+            diags[0]
+                .display("x.pcap")
+                .to_string()
+                .starts_with("x.pcap: frame 1 (byte offset 0), SSRC 0x0000004D seq 0: SSRC")
+        );
         assert_eq!(
             fake.count(|c| matches!(c, Call::Start(..) | Call::Queue(_))),
             0
