@@ -229,35 +229,62 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
         rtprec::record::run_record(&args.captures, &opts, &loop_opts, p, &mut |event| {
             for sink in &mut sinks {
                 match sink.emit(&event) {
-                    Ok(rtprec::events::sink::Delivery::Delivered) => {}
-                    // Always shown: the event is safe in the spool but not delivered.
-                    Ok(rtprec::events::sink::Delivery::Spooled { reason }) => {
-                        eprintln!(
-                            "rtprec: warning: event {} ({}) spooled: {reason}",
-                            event.id,
-                            event.event_type.as_str()
-                        )
-                    }
+                    Ok(d) => warn_undelivered(&event.id, event.event_type, &d),
                     Err(e) => {
                         sink_error.get_or_insert_with(|| e.to_string());
                     }
                 }
+                // A webhook settles events on its own thread: report each as soon as it is known.
+                for n in sink.take_notices() {
+                    warn_undelivered(&n.id, n.event_type, &n.delivery);
+                }
             }
         })
     });
-    let mut spooled = 0;
+    let (mut spooled, mut on_stderr) = (0, 0);
+    // A signal while a webhook drains its queue cuts the drain short: what is
+    // left (the event in flight included) goes to the spool at once.
+    let draining = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let handles: Vec<_> = sinks.iter().filter_map(|s| s.abort_handle()).collect();
+    let watcher = (!handles.is_empty()).then(|| {
+        let (stop, draining) = (stop.clone(), std::sync::Arc::clone(&draining));
+        std::thread::spawn(move || {
+            while draining.load(std::sync::atomic::Ordering::SeqCst) {
+                if stop.raised().is_some() {
+                    handles.iter().for_each(|h| h.abort());
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+    });
     for sink in &mut sinks {
-        match sink.finish() {
+        let finished = if stop.raised().is_some() {
+            sink.abort()
+        } else {
+            sink.finish()
+        };
+        for n in sink.take_notices() {
+            warn_undelivered(&n.id, n.event_type, &n.delivery);
+        }
+        match finished {
             Ok(report) => {
                 spooled += report.spooled;
+                on_stderr += report.stderr;
+                let path = sink
+                    .spool_path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 if report.spooled > 0 {
-                    let path = sink
-                        .spool_path()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default();
                     eprintln!(
                         "rtprec: {} of {} events spooled to {path}; send them later with `rtprec events replay`",
                         report.spooled, report.emitted
+                    );
+                }
+                if report.stderr > 0 {
+                    eprintln!(
+                        "rtprec: {} of {} events could not be written to the spool {path}: they are on standard error above, one JSON object per line, and nowhere else; save them (the lines starting with `{{`) to a file and send it with `rtprec events replay`",
+                        report.stderr, report.emitted
                     );
                 }
             }
@@ -266,16 +293,28 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
             }
         }
     }
+    draining.store(false, std::sync::atomic::Ordering::SeqCst);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
+    // Events whose only copy is on stderr outrank every other outcome: someone must save them.
+    let or_stderr = |code| {
+        if on_stderr > 0 {
+            ExitCode::EventsOnStderr
+        } else {
+            code
+        }
+    };
     if let Some(e) = sink_error {
-        // An event that could not even be spooled is lost: never report success.
+        // An events file or stdout that could not be written lost events: never report success.
         eprintln!("rtprec: events: {e}");
-        return ExitCode::BadInput;
+        return or_stderr(ExitCode::BadInput);
     }
     let out = match result {
         Ok(out) => out,
         Err(e) => {
             eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
+            return or_stderr(ExitCode::BadInput);
         }
     };
     if !quiet {
@@ -319,10 +358,10 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
             w.write_all(b"\n")
         });
         if let Err(code) = written {
-            return code;
+            return or_stderr(code);
         }
     }
-    if let Some(sig) = out.stopped_by {
+    or_stderr(if let Some(sig) = out.stopped_by {
         ExitCode::for_signal(sig)
     } else if out.manifest.assets.is_empty() {
         ExitCode::NothingFound
@@ -337,6 +376,27 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
         ExitCode::EventsSpooled
     } else {
         ExitCode::Success
+    })
+}
+
+/// Says that an event was not delivered; shown even with --quiet, because it
+/// waits in the spool, or exists only on stderr.
+fn warn_undelivered(
+    id: &str,
+    event_type: rtprec::events::EventType,
+    delivery: &rtprec::events::sink::Delivery,
+) {
+    use rtprec::events::sink::Delivery;
+    match delivery {
+        Delivery::Spooled { reason } => {
+            eprintln!("rtprec: warning: event {id} ({event_type}) spooled: {reason}")
+        }
+        Delivery::Stderr { reason } => {
+            eprintln!(
+                "rtprec: error: event {id} ({event_type}) printed to standard error: {reason}"
+            )
+        }
+        Delivery::Delivered | Delivery::Queued => {}
     }
 }
 
@@ -430,7 +490,10 @@ fn open_sinks(args: &RecordArgs) -> Result<Vec<rtprec::events::sink::Sink>, Exit
         let webhook = args
             .delivery
             .config(url, spool)
-            .and_then(WebhookSink::new)
+            .and_then(|mut config| {
+                config.drain_timeout = std::time::Duration::from_millis(args.drain_timeout_ms);
+                WebhookSink::new(config)
+            })
             .map_err(|e| {
                 eprintln!("rtprec: {e}");
                 if matches!(e, WebhookError::BadUrl(_)) {

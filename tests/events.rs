@@ -1,6 +1,7 @@
 //! Recording events at a real HTTP receiver on loopback: order, Standard
 //! Webhooks signatures (checked by the independent `standardwebhooks` crate),
-//! retries, the spool when the receiver is down, and `rtprec events replay`.
+//! retries, the spool when the receiver is down or never answers, standard
+//! error when the spool cannot be written, and `rtprec events replay`.
 
 use crate::util::*;
 use rtprec::events::fixtures;
@@ -24,16 +25,28 @@ fn config(url: &str, spool: PathBuf) -> WebhookConfig {
     c
 }
 
-/// Emits the fixture events to `url` and returns the report, checking the invariant.
+/// Emits the fixture events to `url`, finishes, and returns the report and each
+/// event's fate (delivered, or what its notice says), checking the invariant.
 fn emit_all(cfg: WebhookConfig) -> (DeliveryReport, Vec<Delivery>) {
     let mut sink = Sink::Webhook(Box::new(WebhookSink::new(cfg).unwrap()));
-    let ds = fixtures::events()
-        .iter()
-        .map(|e| sink.emit(e).unwrap())
-        .collect();
+    let evs = fixtures::events();
+    let mut fates: Vec<Delivery> = evs.iter().map(|e| sink.emit(e).unwrap()).collect();
     let r = sink.finish().unwrap();
-    assert!(r.balanced(), "emitted = delivered + spooled: {r:?}");
-    (r, ds)
+    assert!(
+        r.balanced(),
+        "emitted = delivered + spooled + stderr: {r:?}"
+    );
+    for n in sink.take_notices() {
+        let i = evs.iter().position(|e| e.id == n.id).unwrap();
+        fates[i] = n.delivery;
+    }
+    // A queued event without a notice was delivered.
+    for d in &mut fates {
+        if *d == Delivery::Queued {
+            *d = Delivery::Delivered;
+        }
+    }
+    (r, fates)
 }
 
 /// Checks that `got` is exactly the fixture events, in order, signed and verifiable.
@@ -144,20 +157,9 @@ fn write_secret(dir: &Path) -> PathBuf {
     p
 }
 
-fn replay_cmd(spool: &Path, url: &str, extra: &[&str]) -> std::process::Command {
+/// The binary, reaching loopback directly whatever proxy the environment names, with no secret.
+fn rtprec_direct() -> std::process::Command {
     let mut c = rtprec();
-    c.args(["events", "replay"])
-        .arg(spool)
-        .args([
-            "--webhook",
-            url,
-            "--backoff-ms",
-            "1",
-            "--timeout-ms",
-            "5000",
-        ])
-        .args(extra);
-    // Loopback must be reached directly, whatever proxy the environment names.
     for v in [
         "http_proxy",
         "HTTP_PROXY",
@@ -170,6 +172,72 @@ fn replay_cmd(spool: &Path, url: &str, extra: &[&str]) -> std::process::Command 
     }
     c.env_remove("RTPREC_WEBHOOK_SECRET");
     c
+}
+
+fn replay_cmd(spool: &Path, url: &str, extra: &[&str]) -> std::process::Command {
+    let mut c = rtprec_direct();
+    c.args(["events", "replay"])
+        .arg(spool)
+        .args([
+            "--webhook",
+            url,
+            "--backoff-ms",
+            "1",
+            "--timeout-ms",
+            "5000",
+        ])
+        .args(extra);
+    c
+}
+
+/// A loopback TCP listener that accepts connections and never answers, holding
+/// them open until stopped (or a minute passed, so a failing test never hangs).
+struct Silent {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl Silent {
+    fn start() -> Silent {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !s.load(Ordering::SeqCst) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((conn, _)) => held.push(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            held.len()
+        });
+        Silent {
+            url,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops listening; the number of connections accepted.
+    fn stop(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.take().map_or(0, |t| t.join().unwrap())
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 #[test]
@@ -363,47 +431,126 @@ fn event_ids_and_bytes_are_stable_across_runs() {
 
 #[test]
 fn a_receiver_that_never_answers_times_out_and_is_retried() {
-    // Accepts connections and reads, never answers: each attempt ends on the timeout.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    listener.set_nonblocking(true).unwrap();
-    let accepted = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && held.len() < 2 {
-            match listener.accept() {
-                Ok((s, _)) => held.push(s),
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-        // Held open until the client has given up on the last attempt.
-        std::thread::sleep(Duration::from_millis(600));
-        held.len()
-    });
+    let rx = Silent::start();
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
-    let mut cfg = config(&url, spool.clone());
+    let mut cfg = config(&rx.url, spool.clone());
     cfg.timeout = Duration::from_millis(200);
     cfg.retry.retries = 1;
     let mut sink = WebhookSink::new(cfg).unwrap();
     let ev = &fixtures::events()[0];
     let t = Instant::now();
-    let d = sink.emit(ev).unwrap();
+    // Queued for the delivery thread: emit does not wait for the receiver.
+    assert_eq!(sink.emit(ev), Delivery::Queued);
+    assert!(
+        t.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        t.elapsed()
+    );
+    let r = sink.finish();
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-    let Delivery::Spooled { reason } = d else {
-        panic!("{d:?}")
+    assert_eq!((r.emitted, r.delivered, r.spooled), (1, 0, 1));
+    let notices = sink.take_notices();
+    let Delivery::Spooled { reason } = &notices[0].delivery else {
+        panic!("{notices:?}")
     };
     assert!(
-        reason.contains("timed out") && reason.ends_with("after 2 attempts"),
+        reason.contains("timed out") && reason.contains("after 2 attempts"),
         "{reason}"
     );
-    assert_eq!(accepted.join().unwrap(), 2);
+    assert_eq!(rx.stop(), 2);
     assert_eq!(
         std::fs::read_to_string(&spool).unwrap(),
         ev.to_json() + "\n"
     );
-    let r = sink.finish().unwrap();
-    assert_eq!((r.emitted, r.delivered, r.spooled), (1, 0, 1));
+}
+
+/// `rtprec record` of the two-peer demo capture, events appended to `events`, with `args`.
+fn record_demo(events: &Path, out_dir: &Path, args: &[&str]) -> std::process::Output {
+    rtprec_direct()
+        .arg("record")
+        .arg(testdata("demo-2peers-opus-vp8.pcap"))
+        .arg("--events")
+        .arg(events)
+        .arg("-o")
+        .arg(out_dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The case: a receiver that accepts and never answers made a 5 s
+/// recording take a minute. Now reading never waits for it, and the circuit
+/// breaker gives up after two slow attempts: about two timeouts in all.
+#[test]
+fn record_against_a_receiver_that_never_answers_ends_in_bounded_time() {
+    let rx = Silent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let out_dir = dir.path().join("out");
+    let timeout = Duration::from_millis(1000);
+    let t = Instant::now();
+    let out = record_demo(
+        &events,
+        &out_dir,
+        &["--webhook", &rx.url, "--timeout-ms", "1000"],
+    );
+    let took = t.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Without the breaker: 5 attempts of 1 s and 7.5 s of backoff for the first event alone.
+    assert!(
+        took < 2 * timeout + Duration::from_secs(3),
+        "{took:?}\n{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    let written = std::fs::read_to_string(&events).unwrap();
+    assert_eq!(written.lines().count(), 8);
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("events.spool.jsonl")).unwrap(),
+        written,
+        "every event spooled, in order, byte for byte"
+    );
+    assert!(stderr.contains("8 of 8 events spooled"), "{stderr}");
+    assert!(stderr.contains("taken as down"), "{stderr}");
+    assert_eq!(rx.stop(), 2, "two attempts in all, then the breaker");
+}
+
+/// A spool that cannot be written (here: under a regular file, which fails even
+/// as root) loses nothing: each event goes to stderr as its exact JSON line, and
+/// the run exits 6, even with --quiet.
+#[test]
+fn record_with_an_unwritable_spool_prints_the_events_to_stderr_and_exits_6() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let events = dir.path().join("events.jsonl");
+    let spool = file.join("x.jsonl");
+    let webhook = [
+        "--webhook",
+        &dead_url(),
+        "--retries",
+        "0",
+        "--quiet",
+        "--spool",
+    ];
+    let out = record_demo(
+        &events,
+        &dir.path().join("out"),
+        &[&webhook[..], &[spool.to_str().unwrap()]].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    let on_stderr: Vec<&str> = stderr.lines().filter(|l| l.starts_with('{')).collect();
+    let written = std::fs::read_to_string(&events).unwrap();
+    assert_eq!(on_stderr, written.lines().collect::<Vec<_>>(), "{stderr}");
+    assert!(
+        stderr.contains("8 of 8 events could not be written to the spool"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Not a directory") || stderr.contains("os error 20"),
+        "{stderr}"
+    );
 }
 
 #[test]

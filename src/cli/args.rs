@@ -81,6 +81,10 @@ pub struct WebhookOptions {
     pub webhook_secret_file: Option<PathBuf>,
 
     /// Longest time for one delivery attempt (connect, send, response), in milliseconds.
+    ///
+    /// Two attempts in a row that take half of it or more (a timeout, or a
+    /// late answer) take the receiver as down for the rest of the run: later
+    /// events are not sent but kept in the spool.
     #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: u64,
 
@@ -242,6 +246,18 @@ pub struct RecordArgs {
     /// Where events the webhook could not take are appended [default: DIR/events.spool.jsonl].
     #[arg(long, value_name = "FILE", requires = "webhook")]
     pub spool: Option<PathBuf>,
+
+    /// After the last event, how long queued webhook events may still be delivered before the rest are spooled, in milliseconds.
+    ///
+    /// Events are POSTed from a thread of their own while the captures are
+    /// read; this bounds the wait at the end of the run for a slow receiver.
+    #[arg(
+        long,
+        default_value_t = 30_000,
+        value_name = "MS",
+        requires = "webhook"
+    )]
+    pub drain_timeout_ms: u64,
 
     /// Webhook delivery settings.
     #[command(flatten)]

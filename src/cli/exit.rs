@@ -16,6 +16,8 @@ pub enum ExitCode {
     TracksFailed = 4,
     /// Some events could not be delivered to the webhook and are in the spool file.
     EventsSpooled = 5,
+    /// Some events could not be written to the spool file: they were printed to standard error.
+    EventsOnStderr = 6,
     /// Interrupted by SIGINT (Ctrl-C): the input ended early, everything read was recorded.
     Interrupted = 130,
     /// Stopped by SIGTERM: the input ended early, everything read was recorded.
@@ -24,7 +26,7 @@ pub enum ExitCode {
 
 impl ExitCode {
     /// Every code with its one-line meaning, for the man page and README.
-    pub const ALL: [(ExitCode, &'static str); 8] = [
+    pub const ALL: [(ExitCode, &'static str); 9] = [
         (
             ExitCode::Success,
             "success: everything asked for was done (a broken pipe on stdout also ends quietly with 0)",
@@ -48,6 +50,10 @@ impl ExitCode {
         (
             ExitCode::EventsSpooled,
             "events: some events could not be delivered to the webhook; they are in the spool file (send them with rtprec events replay)",
+        ),
+        (
+            ExitCode::EventsOnStderr,
+            "events: the spool file could not be written; the events it should hold were printed to standard error, one JSON object per line, and are nowhere else (save them, then send them with rtprec events replay); it takes precedence over 1, 3, 4 and 5",
         ),
         (
             ExitCode::Interrupted,

@@ -41,9 +41,11 @@
 //!   left out rather than written as `null`.
 //!
 //! Sinks ([`sink`]) write events to stdout, a file, nowhere, or a webhook
-//! ([`webhook`]: Standard Webhooks signatures, retries, a spool for what
-//! cannot be delivered, and [`replay`] to send a spool later).
+//! ([`webhook`]: Standard Webhooks signatures, retries, a circuit breaker, a
+//! spool for what cannot be delivered; [`delivery`]: its own thread and
+//! bounded queue; and [`replay`] to send a spool later).
 
+pub mod delivery;
 pub mod replay;
 pub mod sink;
 pub mod webhook;
@@ -55,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
-pub use sink::{DeliveryReport, Sink, SinkError};
+pub use sink::{DeliveryReport, Notice, Sink, SinkError};
 
 /// Version of the event envelope (bumped on incompatible changes).
 pub const EVENT_VERSION: u32 = 1;

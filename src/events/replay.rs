@@ -14,7 +14,7 @@
 //! the rename would drop its new lines.
 
 use super::sink::{Delivery, DeliveryReport};
-use super::webhook::{WebhookConfig, WebhookError, WebhookSink};
+use super::webhook::{Courier, Spool, StopSignal, WebhookConfig, WebhookError};
 use super::{EVENT_VERSION, Event};
 use std::path::{Path, PathBuf};
 
@@ -122,42 +122,54 @@ pub fn temp_spool_path(spool: &Path) -> PathBuf {
     spool.with_file_name(format!(".{name}.replay-{}", std::process::id()))
 }
 
-/// Replays `spool` to the webhook of `config` (its `spool` field is replaced by the temporary spool).
+/// Replays `spool` to the webhook of `config` (its `spool` field is not used:
+/// what still fails goes to [`temp_spool_path`]`(spool)`).
 pub fn replay(
     spool: &Path,
-    mut config: WebhookConfig,
+    config: WebhookConfig,
     on_event: &mut dyn FnMut(&SpoolEntry, &Delivery),
 ) -> Result<ReplayOutcome, ReplayError> {
     // Checked before the spool is read: a typo in the URL should not depend on the spool's content.
     super::webhook::validate_url(&config.url)?;
     let entries = read_spool(spool)?;
-    config.spool = temp_spool_path(spool);
-    let sink = WebhookSink::new(config)?;
-    replay_entries(spool, &entries, sink, on_event)
+    let courier = Courier::new(&config)?;
+    replay_entries(spool, &entries, courier, on_event)
 }
 
-/// Replays checked entries through `sink`, whose spool must be [`temp_spool_path`]`(spool)`.
+/// Replays checked entries through `courier`, one after the other (there is no
+/// capture to keep reading, so no delivery thread); what still fails goes to
+/// [`temp_spool_path`]`(spool)`, which then replaces `spool`.
 pub fn replay_entries(
     spool: &Path,
     entries: &[SpoolEntry],
-    mut sink: WebhookSink,
+    mut courier: Courier,
     on_event: &mut dyn FnMut(&SpoolEntry, &Delivery),
 ) -> Result<ReplayOutcome, ReplayError> {
-    let tmp = sink.spool_path().to_path_buf();
-    let result = (|| {
-        for e in entries {
-            let d = sink.send_line(&e.id, &e.body)?;
-            on_event(e, &d);
-        }
-        Ok::<_, ReplayError>(sink.finish()?)
-    })();
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
+    let mut kept = Spool::new(temp_spool_path(spool));
+    let tmp = kept.path().to_path_buf();
+    // Replay runs to the end or fails; nothing stops it early.
+    let never = StopSignal::default();
+    let mut report = DeliveryReport::default();
+    let result = entries.iter().try_for_each(|e| {
+        report.emitted += 1;
+        let d = match courier.deliver(&e.id, &e.body, &never) {
+            Ok(()) => {
+                report.delivered += 1;
+                Delivery::Delivered
+            }
+            Err(reason) => {
+                kept.append(&e.id, &e.body)?;
+                report.spooled += 1;
+                Delivery::Spooled { reason }
+            }
+        };
+        on_event(e, &d);
+        Ok::<_, ReplayError>(())
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     let replace_err = |source| ReplayError::Replace {
         path: spool.to_path_buf(),
         source,

@@ -1,15 +1,21 @@
 //! Where events go: stdout, a file, nowhere, or a webhook; and what became of them.
 //!
 //! Every sink counts in a [`DeliveryReport`] with the invariant
-//! `emitted = delivered + spooled`, whatever happens. For stdout and files,
-//! "delivered" means written (and, for files, synced at [`Sink::finish`]).
-//! A closed stdout pipe (`rtprec record ... | head -1`) is the reader's choice,
-//! not an error: the sink stops writing and counts the rest as delivered, as
-//! the process exits 0 on a broken pipe (ripgrep does the same). Other write
-//! errors (disk full) are returned, because an event would be lost.
+//! `emitted = delivered + spooled + stderr`, whatever happens. For stdout and
+//! files, "delivered" means written (and, for files, synced at
+//! [`Sink::finish`]). A closed stdout pipe (`rtprec record ... | head -1`) is
+//! the reader's choice, not an error: the sink stops writing and counts the
+//! rest as delivered, as the process exits 0 on a broken pipe (ripgrep does
+//! the same). Other write errors (disk full) are returned, because an event
+//! would be lost.
+//!
+//! A webhook sink delivers on its own thread ([`super::delivery`]): `emit`
+//! returns [`Delivery::Queued`] at once, and the fate of an event it did not
+//! deliver arrives later through [`Sink::take_notices`].
 
-use super::Event;
-use super::webhook::{WebhookError, WebhookSink};
+use super::delivery::AbortHandle;
+use super::webhook::WebhookSink;
+use super::{Event, EventType};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -24,33 +30,50 @@ pub struct DeliveryReport {
     pub delivered: u64,
     /// Events appended to the spool file because they could not be delivered.
     pub spooled: u64,
+    /// Events neither delivered nor spooled (the spool could not be written): their
+    /// lines were printed to standard error as the last resort (counted even if
+    /// standard error itself failed: nothing is left to try then).
+    pub stderr: u64,
 }
 
 impl DeliveryReport {
-    /// True when `emitted = delivered + spooled` (always, by construction; tests assert it).
+    /// True when `emitted = delivered + spooled + stderr` (always once a sink
+    /// finished or aborted, by construction; tests assert it).
     pub fn balanced(&self) -> bool {
-        self.emitted == self.delivered + self.spooled
-    }
-
-    pub(crate) fn count(&mut self, d: &Delivery) {
-        self.emitted += 1;
-        match d {
-            Delivery::Delivered => self.delivered += 1,
-            Delivery::Spooled { .. } => self.spooled += 1,
-        }
+        self.emitted == self.delivered + self.spooled + self.stderr
     }
 }
 
-/// What became of one event.
+/// What became of one event (or, for [`Delivery::Queued`], what will tell).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Delivery {
     /// Written, or accepted by the receiver.
     Delivered,
+    /// Handed to a webhook's delivery thread; if it is not delivered, a
+    /// [`Notice`] says so later.
+    Queued,
     /// Appended to the spool; `reason` says why (for stderr; it never holds the secret or URL).
     Spooled {
         /// Why, e.g. `HTTP 503 after 5 attempts`.
         reason: String,
     },
+    /// The spool could not be written: the exact event line was printed to
+    /// standard error instead, the only copy left.
+    Stderr {
+        /// Why it was not delivered, and the spool error.
+        reason: String,
+    },
+}
+
+/// An event that was not delivered, learned after [`Sink::emit`] returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// The event id.
+    pub id: String,
+    /// The event type.
+    pub event_type: EventType,
+    /// [`Delivery::Spooled`] or [`Delivery::Stderr`].
+    pub delivery: Delivery,
 }
 
 /// Errors that lose an event or prevent a sink from starting.
@@ -72,9 +95,6 @@ pub enum SinkError {
         /// The I/O error.
         source: io::Error,
     },
-    /// A webhook problem: configuration, or the spool could not be written.
-    #[error(transparent)]
-    Webhook(#[from] WebhookError),
 }
 
 /// Where `--events` writes: `-` (stdout), `none`, or a file path.
@@ -154,9 +174,9 @@ impl LineSink {
                 }
             }
         }
-        let d = Delivery::Delivered;
-        self.report.count(&d);
-        Ok(d)
+        self.report.emitted += 1;
+        self.report.delivered += 1;
+        Ok(Delivery::Delivered)
     }
 
     fn finish(&mut self) -> Result<DeliveryReport, SinkError> {
@@ -213,25 +233,58 @@ impl Sink {
         Ok(lines)
     }
 
-    /// Hands one event to the sink; blocks while a webhook delivers (or gives up on) it.
+    /// Hands one event to the sink. Lines are written before this returns; a
+    /// webhook event is queued for its delivery thread (never waiting for the receiver).
     pub fn emit(&mut self, event: &Event) -> Result<Delivery, SinkError> {
         match self {
             Sink::Stdout(l) | Sink::File(l) => l.emit(event),
             Sink::None(report) => {
-                let d = Delivery::Delivered;
-                report.count(&d);
-                Ok(d)
+                report.emitted += 1;
+                report.delivered += 1;
+                Ok(Delivery::Delivered)
             }
-            Sink::Webhook(w) => Ok(w.emit(event)?),
+            Sink::Webhook(w) => Ok(w.emit(event)),
         }
     }
 
-    /// Flushes and syncs; the counts so far. Call once, after the last event.
+    /// Events not delivered since the last call, in the order their fate was decided
+    /// (webhook sinks only; the others decide in `emit`).
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        match self {
+            Sink::Webhook(w) => w.take_notices(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Flushes and syncs; a webhook sink first delivers what is queued, up to
+    /// its drain timeout, and spools the rest. The final counts. Call once,
+    /// after the last event.
     pub fn finish(&mut self) -> Result<DeliveryReport, SinkError> {
         match self {
             Sink::Stdout(l) | Sink::File(l) => l.finish(),
             Sink::None(report) => Ok(*report),
-            Sink::Webhook(w) => Ok(w.finish()?),
+            Sink::Webhook(w) => Ok(w.finish()),
+        }
+    }
+
+    /// Instead of [`Sink::finish`], without waiting for any receiver: for a
+    /// signal. A webhook sink stops retrying and spools every event not yet
+    /// delivered, the one being sent included, and returns at once even if
+    /// that POST hangs.
+    pub fn abort(&mut self) -> Result<DeliveryReport, SinkError> {
+        match self {
+            Sink::Webhook(w) => Ok(w.abort()),
+            // Lines are already written; only the file sync is left, and it does not wait on anyone.
+            _ => self.finish(),
+        }
+    }
+
+    /// For a webhook sink, a handle that aborts it from another thread (a
+    /// `finish` draining its queue then returns at once).
+    pub fn abort_handle(&self) -> Option<AbortHandle> {
+        match self {
+            Sink::Webhook(w) => Some(w.abort_handle()),
+            _ => None,
         }
     }
 
@@ -343,6 +396,26 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let want: String = evs.iter().map(|e| e.to_json() + "\n").collect();
         assert_eq!(text, want);
+    }
+
+    #[test]
+    fn line_sinks_abort_like_they_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        for mut sink in [
+            Sink::open(&EventsTarget::File(path.clone())).unwrap(),
+            Sink::open(&EventsTarget::None).unwrap(),
+        ] {
+            sink.emit(&fixtures::events()[0]).unwrap();
+            assert!(sink.take_notices().is_empty());
+            assert!(sink.abort_handle().is_none());
+            let r = sink.abort().unwrap();
+            assert_eq!((r.emitted, r.delivered, r.spooled, r.stderr), (1, 1, 0, 0));
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            fixtures::events()[0].to_json() + "\n"
+        );
     }
 
     #[test]

@@ -25,19 +25,34 @@
 //! (4xx, and 3xx: redirects are not followed) are not retried: the event goes
 //! to the spool at once.
 //!
-//! **Receiver down.** When one event has used up all its attempts on
-//! retryable failures, the receiver is taken as down for the rest of the
-//! run: later events go straight to the spool, without a request. This keeps
-//! a run from waiting through every retry of every event, and keeps the
-//! receiver from seeing an event before earlier ones still in the spool.
+//! **Receiver down (circuit breaker).** [`Courier`] takes the receiver as down
+//! for the rest of the run, so that later events go straight to the spool
+//! without a request, when either
+//!
+//! 1. one event has used up all its attempts on retryable failures, or
+//! 2. [`SLOW_LIMIT`] attempts in a row were *slow*: each took at least half
+//!    the per-attempt timeout, whatever it ended with (a timeout, an error, or
+//!    even a 2xx, which still counts as delivered). A faster answer resets the
+//!    count.
+//!
+//! Rule 2 bounds a run against a receiver that never answers, or answers just
+//! inside the timeout, to about two timeouts plus one backoff, instead of a
+//! timeout per event. Both rules keep the receiver from seeing an event after
+//! later ones went to the spool.
 //!
 //! **Spool.** An event that is not delivered is appended to the spool file
 //! (the same NDJSON line), and the file is fsync'd after each append, so
-//! `emitted = delivered + spooled` holds even across a crash right after.
-//! `rtprec events replay SPOOL --webhook URL` sends them later ([`super::replay`]).
+//! `emitted = delivered + spooled` holds even across a crash right after. A
+//! failed append is cut back off the file, so the spool never holds a partial
+//! line. `rtprec events replay SPOOL --webhook URL` sends them later
+//! ([`super::replay`]).
+//!
+//! **Threads.** [`WebhookSink`] (in [`super::delivery`]) runs a [`Courier`] on
+//! its own thread behind a bounded queue, so a slow receiver never stalls the
+//! reading of a capture; see there for the queue, the drain deadline, `abort`
+//! and the last resort when the spool cannot be written.
 
-use super::Event;
-use super::sink::{Delivery, DeliveryReport};
+pub use super::delivery::WebhookSink;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
@@ -45,7 +60,8 @@ use sha2::Sha256;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Environment variable holding the webhook secret (`whsec_...`).
 pub const SECRET_ENV: &str = "RTPREC_WEBHOOK_SECRET";
@@ -72,7 +88,8 @@ pub enum WebhookError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// An undelivered event could not be written to the spool: it is lost.
+    /// An undelivered event could not be written to the spool (a webhook sink
+    /// then prints it to standard error instead; replay keeps the old spool).
     #[error("cannot append event {id} to the spool {path}: {source}")]
     Spool {
         /// The event's id.
@@ -82,6 +99,9 @@ pub enum WebhookError {
         /// The I/O error.
         source: io::Error,
     },
+    /// The delivery thread could not be started.
+    #[error("cannot start the webhook delivery thread: {0}")]
+    Thread(io::Error),
 }
 
 /// A webhook signing key (the decoded bytes after `whsec_`); `Debug` never shows it.
@@ -188,6 +208,12 @@ impl RetryPolicy {
     }
 }
 
+/// Consecutive slow attempts after which the receiver is taken as down (module doc, rule 2).
+pub const SLOW_LIMIT: u32 = 2;
+
+/// Default bound of a webhook sink's queue, in events.
+pub const QUEUE_CAPACITY: usize = 1024;
+
 /// Everything a webhook sink needs.
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
@@ -197,16 +223,20 @@ pub struct WebhookConfig {
     pub secret: Option<Secret>,
     /// Longest time to establish a connection.
     pub connect_timeout: Duration,
-    /// Longest time for one whole attempt (connect, send, response).
+    /// Longest time for one whole attempt (connect, send, response); half of it makes an attempt slow.
     pub timeout: Duration,
     /// Retries and backoff.
     pub retry: RetryPolicy,
     /// Where undelivered events are appended (created when first needed).
     pub spool: PathBuf,
+    /// Most events waiting for the delivery thread; an event beyond it is spooled at once (0 spools all).
+    pub queue_capacity: usize,
+    /// How long [`WebhookSink::finish`] keeps delivering queued events before spooling the rest.
+    pub drain_timeout: Duration,
 }
 
 impl WebhookConfig {
-    /// A configuration with default timeouts (10 s) and retries.
+    /// A configuration with default timeouts (10 s), retries, queue (1024) and drain timeout (30 s).
     pub fn new(url: impl Into<String>, spool: impl Into<PathBuf>) -> WebhookConfig {
         WebhookConfig {
             url: url.into(),
@@ -215,7 +245,14 @@ impl WebhookConfig {
             timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             spool: spool.into(),
+            queue_capacity: QUEUE_CAPACITY,
+            drain_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// The duration from which an attempt counts as slow: half the per-attempt timeout.
+    pub fn slow_after(&self) -> Duration {
+        self.timeout / 2
     }
 }
 
@@ -239,12 +276,14 @@ pub trait Transport: Send {
     fn post(&mut self, headers: &[(&'static str, String)], body: &[u8]) -> Attempt;
 }
 
-/// The wall clock and sleeping (a seam so tests run without waiting).
+/// The clocks and sleeping (a seam so tests run without waiting).
 pub trait Clock: Send {
     /// Unix seconds now, for `webhook-timestamp`.
     fn now_unix_secs(&self) -> i64;
-    /// Waits before a retry.
-    fn sleep(&mut self, d: Duration);
+    /// Time since a fixed point, never going backwards: how long an attempt took.
+    fn monotonic(&self) -> Duration;
+    /// Waits `d` before a retry, or less once `stop` is set.
+    fn sleep(&mut self, d: Duration, stop: &StopSignal);
 }
 
 /// The real clock.
@@ -260,8 +299,44 @@ impl Clock for SystemClock {
             .unwrap_or(0)
     }
 
-    fn sleep(&mut self, d: Duration) {
-        std::thread::sleep(d);
+    fn monotonic(&self) -> Duration {
+        // One process-wide origin: only differences are used.
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed()
+    }
+
+    fn sleep(&mut self, d: Duration, stop: &StopSignal) {
+        stop.wait(d);
+    }
+}
+
+/// A flag that stops a [`Courier`]: checked before each attempt, and it cuts backoff waits short.
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    set: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl StopSignal {
+    /// Sets the flag and wakes every waiter.
+    pub fn set(&self) {
+        *self.set.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.changed.notify_all();
+    }
+
+    /// True once [`StopSignal::set`] was called.
+    pub fn is_set(&self) -> bool {
+        *self.set.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits up to `d`, returning early (true) when the flag is or becomes set.
+    pub fn wait(&self, d: Duration) -> bool {
+        let guard = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, d, |set| !*set)
+            .unwrap_or_else(PoisonError::into_inner);
+        *guard
     }
 }
 
@@ -358,13 +433,24 @@ impl Transport for HttpTransport {
 
 /// Appends lines to the spool file, fsync'd after each.
 #[derive(Debug)]
-struct Spool {
+pub(crate) struct Spool {
     path: PathBuf,
     file: Option<File>,
 }
 
 impl Spool {
-    fn append(&mut self, id: &str, body: &[u8]) -> Result<(), WebhookError> {
+    /// A spool at `path`; the file is created by the first append.
+    pub(crate) fn new(path: PathBuf) -> Spool {
+        Spool { path, file: None }
+    }
+
+    /// The spool file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `body` and a newline, then fsyncs; on failure the file is cut back to where it was.
+    pub(crate) fn append(&mut self, id: &str, body: &[u8]) -> Result<(), WebhookError> {
         let err = |source| WebhookError::Spool {
             id: id.to_string(),
             path: self.path.clone(),
@@ -388,97 +474,102 @@ impl Spool {
             }
             self.file = Some(f);
         }
-        let f = self.file.as_mut().expect("opened just above");
+        let Some(f) = self.file.as_mut() else {
+            unreachable!("opened just above")
+        };
+        let before = f.metadata().map_err(err)?.len();
         let mut line = Vec::with_capacity(body.len() + 1);
         line.extend_from_slice(body);
         line.push(b'\n');
         // One write per line: appends from one process never interleave within a line.
-        f.write_all(&line).and_then(|()| f.sync_data()).map_err(err)
+        let written = f.write_all(&line).and_then(|()| f.sync_data());
+        if let Err(source) = written {
+            // A partial line would make the whole spool unreadable to replay; the caller
+            // keeps the event elsewhere, so cutting it off loses nothing. Best effort:
+            // if even this fails, replay names the bad line.
+            let _ = f.set_len(before);
+            return Err(err(source));
+        }
+        Ok(())
     }
 }
 
-/// POSTs events to a webhook, retrying, spooling what cannot be delivered.
-pub struct WebhookSink {
+/// Sends one event at a time: signatures, attempts, retries and the circuit
+/// breaker (module doc). It never spools: what it could not deliver is the
+/// caller's to keep.
+pub struct Courier {
     secret: Option<Secret>,
     retry: RetryPolicy,
+    slow_after: Duration,
     transport: Box<dyn Transport>,
     clock: Box<dyn Clock>,
-    spool: Spool,
-    /// Set once an event used up its attempts: why the receiver is taken as down.
+    /// Slow attempts in a row, across events.
+    slow_in_a_row: u32,
+    /// Set once the breaker opened: why the receiver is taken as down.
     down: Option<String>,
-    report: DeliveryReport,
 }
 
-impl std::fmt::Debug for WebhookSink {
+impl std::fmt::Debug for Courier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookSink")
-            .field("spool", &self.spool.path)
+        f.debug_struct("Courier")
+            .field("retry", &self.retry)
+            .field("slow_after", &self.slow_after)
+            .field("slow_in_a_row", &self.slow_in_a_row)
             .field("down", &self.down)
-            .field("report", &self.report)
             .finish_non_exhaustive()
     }
 }
 
-impl WebhookSink {
-    /// A sink POSTing over HTTP with the wall clock.
-    pub fn new(config: WebhookConfig) -> Result<WebhookSink, WebhookError> {
-        let transport = HttpTransport::new(&config)?;
-        Ok(WebhookSink::with_parts(
+impl Courier {
+    /// A courier POSTing over HTTP with the wall clock.
+    pub fn new(config: &WebhookConfig) -> Result<Courier, WebhookError> {
+        let transport = HttpTransport::new(config)?;
+        Ok(Courier::with_parts(
             config,
             Box::new(transport),
             Box::new(SystemClock),
         ))
     }
 
-    /// A sink with a given transport and clock (tests, other protocols).
+    /// A courier with a given transport and clock (tests, other protocols).
     pub fn with_parts(
-        config: WebhookConfig,
+        config: &WebhookConfig,
         transport: Box<dyn Transport>,
         clock: Box<dyn Clock>,
-    ) -> WebhookSink {
-        WebhookSink {
-            secret: config.secret,
+    ) -> Courier {
+        Courier {
+            secret: config.secret.clone(),
             retry: config.retry,
+            slow_after: config.slow_after(),
             transport,
             clock,
-            spool: Spool {
-                path: config.spool,
-                file: None,
-            },
+            slow_in_a_row: 0,
             down: None,
-            report: DeliveryReport::default(),
         }
     }
 
-    /// Where undelivered events are appended.
-    pub fn spool_path(&self) -> &Path {
-        &self.spool.path
+    /// Why the receiver is taken as down, once it is.
+    pub fn down(&self) -> Option<&str> {
+        self.down.as_deref()
     }
 
-    /// Delivers one event (blocking through its retries) or spools it.
-    pub fn emit(&mut self, event: &Event) -> Result<Delivery, WebhookError> {
-        self.send_line(&event.id, event.to_json().as_bytes())
-    }
-
-    /// Delivers one envelope line as is (replay sends the spooled bytes unchanged).
-    pub fn send_line(&mut self, id: &str, body: &[u8]) -> Result<Delivery, WebhookError> {
-        let outcome = self.attempt_all(id, body);
-        if let Delivery::Spooled { .. } = outcome {
-            self.spool.append(id, body)?;
-        }
-        self.report.count(&outcome);
-        Ok(outcome)
-    }
-
-    fn attempt_all(&mut self, id: &str, body: &[u8]) -> Delivery {
+    /// Delivers one envelope line as is, through its retries; `Err` says why it was not
+    /// delivered. Once `stop` is set, no new attempt starts.
+    pub fn deliver(&mut self, id: &str, body: &[u8], stop: &StopSignal) -> Result<(), String> {
         if let Some(why) = &self.down {
-            return Delivery::Spooled {
-                reason: format!("not sent: the receiver is down ({why})"),
-            };
+            return Err(format!("not sent: the receiver is down ({why})"));
         }
         let attempts = self.retry.retries.saturating_add(1);
+        let plural = |n: u32| if n == 1 { "" } else { "s" };
         let mut last = String::new();
         for n in 1..=attempts {
+            if stop.is_set() {
+                return Err(format!(
+                    "delivery stopped after {} attempt{}",
+                    n - 1,
+                    plural(n - 1)
+                ));
+            }
             let ts = self.clock.now_unix_secs();
             let mut headers = vec![
                 ("webhook-id", id.to_string()),
@@ -487,38 +578,50 @@ impl WebhookSink {
             if let Some(s) = &self.secret {
                 headers.push(("webhook-signature", s.sign(id, ts, body)));
             }
-            let retry_after = match self.transport.post(&headers, body) {
-                Attempt::Status { code, .. } if (200..300).contains(&code) => {
-                    return Delivery::Delivered;
-                }
+            let started = self.clock.monotonic();
+            let answer = self.transport.post(&headers, body);
+            let took = self.clock.monotonic().saturating_sub(started);
+            self.slow_in_a_row = if took >= self.slow_after {
+                self.slow_in_a_row.saturating_add(1)
+            } else {
+                0
+            };
+            let too_slow = self.slow_in_a_row >= SLOW_LIMIT;
+            if too_slow {
+                self.down = Some(format!(
+                    "{SLOW_LIMIT} attempts in a row took {} ms or more",
+                    self.slow_after.as_millis()
+                ));
+            }
+            let retry_after = match answer {
+                // Delivered even when it tripped the breaker: the receiver has it.
+                Attempt::Status { code, .. } if (200..300).contains(&code) => return Ok(()),
                 Attempt::Status { code, retry_after } if retryable(code) => {
                     last = format!("HTTP {code}");
                     retry_after
                 }
                 Attempt::Status { code, .. } => {
-                    return Delivery::Spooled {
-                        reason: format!("HTTP {code} (not retried)"),
-                    };
+                    return Err(format!("HTTP {code} (not retried)"));
                 }
                 Attempt::Failed(why) => {
                     last = why;
                     None
                 }
             };
+            if too_slow {
+                return Err(format!(
+                    "{last} after {n} attempt{}; the receiver is too slow and taken as down",
+                    plural(n)
+                ));
+            }
             if n < attempts {
                 let d = self.retry.delay(n, retry_after);
-                self.clock.sleep(d);
+                self.clock.sleep(d, stop);
             }
         }
-        let plural = if attempts == 1 { "" } else { "s" };
-        let reason = format!("{last} after {attempts} attempt{plural}");
+        let reason = format!("{last} after {attempts} attempt{}", plural(attempts));
         self.down = Some(reason.clone());
-        Delivery::Spooled { reason }
-    }
-
-    /// The counts so far (the spool is already synced after each append).
-    pub fn finish(&mut self) -> Result<DeliveryReport, WebhookError> {
-        Ok(self.report)
+        Err(reason)
     }
 }
 
@@ -528,64 +631,132 @@ fn retryable(code: u16) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::events::fixtures;
-    use std::collections::VecDeque;
-    use std::sync::{Arc, Mutex};
 
-    /// The headers of one request.
-    type Headers = Vec<(&'static str, String)>;
+    /// A scripted receiver on a fake clock, shared by these tests and `delivery`'s.
+    pub(crate) mod fake {
+        use super::super::*;
+        use std::collections::VecDeque;
+        use std::sync::{Arc, Mutex};
 
-    /// Scripted answers; records every request.
-    #[derive(Clone, Default)]
-    struct Script {
-        answers: Arc<Mutex<VecDeque<Attempt>>>,
-        seen: Arc<Mutex<Vec<Headers>>>,
-    }
+        /// The headers of one request.
+        type Headers = Vec<(&'static str, String)>;
 
-    impl Transport for Script {
-        fn post(&mut self, headers: &[(&'static str, String)], _body: &[u8]) -> Attempt {
-            self.seen.lock().unwrap().push(headers.to_vec());
-            self.answers
-                .lock()
-                .unwrap()
-                .pop_front()
-                .unwrap_or(Attempt::Status {
-                    code: 204,
-                    retry_after: None,
-                })
+        /// A clock whose time moves only by sleeps and [`Script`] latencies; records sleeps.
+        #[derive(Clone, Default)]
+        pub(crate) struct FakeClock {
+            pub(crate) now: Arc<Mutex<Duration>>,
+            pub(crate) slept: Arc<Mutex<Vec<Duration>>>,
+        }
+
+        impl FakeClock {
+            /// The recorded sleeps, in milliseconds.
+            pub(crate) fn slept_ms(&self) -> Vec<u128> {
+                self.slept
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_millis())
+                    .collect()
+            }
+        }
+
+        impl Clock for FakeClock {
+            fn now_unix_secs(&self) -> i64 {
+                1_800_000_000
+            }
+            fn monotonic(&self) -> Duration {
+                *self.now.lock().unwrap()
+            }
+            fn sleep(&mut self, d: Duration, _stop: &StopSignal) {
+                self.slept.lock().unwrap().push(d);
+                *self.now.lock().unwrap() += d;
+            }
+        }
+
+        /// Scripted answers, each after a latency on the fake clock; records every request.
+        #[derive(Clone, Default)]
+        pub(crate) struct Script {
+            pub(crate) answers: Arc<Mutex<VecDeque<(Duration, Attempt)>>>,
+            pub(crate) seen: Arc<Mutex<Vec<Headers>>>,
+            pub(crate) clock: FakeClock,
+        }
+
+        impl Script {
+            /// Answers without latency.
+            pub(crate) fn new(answers: Vec<Attempt>) -> Script {
+                Script::timed(answers.into_iter().map(|a| (Duration::ZERO, a)).collect())
+            }
+
+            /// Answers each after its latency.
+            pub(crate) fn timed(answers: Vec<(Duration, Attempt)>) -> Script {
+                let s = Script::default();
+                *s.answers.lock().unwrap() = answers.into();
+                s
+            }
+
+            /// How many requests were made.
+            pub(crate) fn requests(&self) -> usize {
+                self.seen.lock().unwrap().len()
+            }
+        }
+
+        impl Transport for Script {
+            fn post(&mut self, headers: &[(&'static str, String)], _body: &[u8]) -> Attempt {
+                self.seen.lock().unwrap().push(headers.to_vec());
+                let (latency, answer) = self.answers.lock().unwrap().pop_front().unwrap_or((
+                    Duration::ZERO,
+                    Attempt::Status {
+                        code: 204,
+                        retry_after: None,
+                    },
+                ));
+                *self.clock.now.lock().unwrap() += latency;
+                answer
+            }
+        }
+
+        /// An HTTP status without `Retry-After`.
+        pub(crate) fn status(code: u16) -> Attempt {
+            Attempt::Status {
+                code,
+                retry_after: None,
+            }
+        }
+
+        /// The test configuration: a secret, default retries, 10 s timeout.
+        pub(crate) fn config(spool: &Path) -> WebhookConfig {
+            let mut cfg = WebhookConfig::new("http://127.0.0.1:9/hook", spool);
+            cfg.secret =
+                Some(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "test").unwrap());
+            cfg
         }
     }
 
-    /// A clock that records sleeps instead of sleeping.
-    #[derive(Clone, Default)]
-    struct FakeClock(Arc<Mutex<Vec<Duration>>>);
+    use fake::{Script, status};
 
-    impl Clock for FakeClock {
-        fn now_unix_secs(&self) -> i64 {
-            1_800_000_000
-        }
-        fn sleep(&mut self, d: Duration) {
-            self.0.lock().unwrap().push(d);
-        }
+    fn courier(script: &Script) -> Courier {
+        Courier::with_parts(
+            &fake::config(Path::new("unused")),
+            Box::new(script.clone()),
+            Box::new(script.clock.clone()),
+        )
     }
 
-    fn status(code: u16) -> Attempt {
-        Attempt::Status {
-            code,
-            retry_after: None,
-        }
+    fn deliver(c: &mut Courier, ev: &crate::events::Event) -> Result<(), String> {
+        c.deliver(&ev.id, ev.to_json().as_bytes(), &StopSignal::default())
     }
 
-    fn sink(answers: Vec<Attempt>, dir: &Path) -> (WebhookSink, Script, FakeClock) {
-        let script = Script::default();
-        *script.answers.lock().unwrap() = answers.into();
-        let clock = FakeClock::default();
-        let mut cfg = WebhookConfig::new("http://127.0.0.1:9/hook", dir.join("spool.jsonl"));
-        cfg.secret = Some(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "test").unwrap());
-        let s = WebhookSink::with_parts(cfg, Box::new(script.clone()), Box::new(clock.clone()));
-        (s, script, clock)
+    /// Delivers the four fixture events one after the other: the courier, and which were delivered.
+    fn deliver_fixtures(script: &Script) -> (Courier, Vec<bool>) {
+        let mut c = courier(script);
+        let ok = fixtures::events()
+            .iter()
+            .map(|e| deliver(&mut c, e).is_ok())
+            .collect();
+        (c, ok)
     }
 
     #[test]
@@ -668,38 +839,21 @@ mod tests {
             (vec![failed(); 5], 5, false, vec![500, 1000, 2000, 4000]),
         ];
         for (i, (answers, attempts, delivered, sleeps)) in cases.into_iter().enumerate() {
-            let dir = tempfile::tempdir().unwrap();
-            let (mut s, script, clock) = sink(answers, dir.path());
-            let ev = &fixtures::events()[0];
-            let d = s.emit(ev).unwrap();
-            assert_eq!(d == Delivery::Delivered, delivered, "case {i}: {d:?}");
-            assert_eq!(script.seen.lock().unwrap().len(), attempts, "case {i}");
-            let slept: Vec<u128> = clock
-                .0
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_millis())
-                .collect();
-            assert_eq!(slept, sleeps, "case {i}");
-            let r = s.finish().unwrap();
-            assert!(r.balanced(), "case {i}");
-            let spooled =
-                std::fs::read_to_string(dir.path().join("spool.jsonl")).unwrap_or_default();
-            if delivered {
-                assert_eq!(spooled, "", "case {i}");
-            } else {
-                assert_eq!(spooled, ev.to_json() + "\n", "case {i}");
-            }
+            let script = Script::new(answers);
+            let mut c = courier(&script);
+            let d = deliver(&mut c, &fixtures::events()[0]);
+            assert_eq!(d.is_ok(), delivered, "case {i}: {d:?}");
+            assert_eq!(script.requests(), attempts, "case {i}");
+            assert_eq!(script.clock.slept_ms(), sleeps, "case {i}");
         }
     }
 
     #[test]
     fn headers_are_standard_webhooks() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut s, script, _) = sink(vec![], dir.path());
+        let script = Script::new(vec![]);
+        let mut c = courier(&script);
         let ev = &fixtures::events()[2];
-        s.emit(ev).unwrap();
+        deliver(&mut c, ev).unwrap();
         let seen = script.seen.lock().unwrap();
         let h = &seen[0];
         assert_eq!(h[0], ("webhook-id", ev.id.clone()));
@@ -713,48 +867,112 @@ mod tests {
     }
 
     #[test]
-    fn once_down_later_events_go_straight_to_the_spool_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut s, script, _) = sink(vec![status(503); 5], dir.path());
+    fn once_down_later_events_are_not_sent() {
+        let script = Script::new(vec![status(503); 5]);
+        let mut c = courier(&script);
         let evs = fixtures::events();
-        for e in &evs {
-            assert!(matches!(s.emit(e).unwrap(), Delivery::Spooled { .. }));
+        let first = deliver(&mut c, &evs[0]).unwrap_err();
+        assert_eq!(first, "HTTP 503 after 5 attempts");
+        for e in &evs[1..] {
+            let why = deliver(&mut c, e).unwrap_err();
+            assert_eq!(
+                why,
+                "not sent: the receiver is down (HTTP 503 after 5 attempts)"
+            );
         }
-        assert_eq!(
-            script.seen.lock().unwrap().len(),
-            5,
-            "only the first event was tried"
-        );
-        let r = s.finish().unwrap();
-        assert_eq!((r.emitted, r.delivered, r.spooled), (4, 0, 4));
-        let spooled = std::fs::read_to_string(dir.path().join("spool.jsonl")).unwrap();
-        let want: String = evs.iter().map(|e| e.to_json() + "\n").collect();
-        assert_eq!(spooled, want);
+        assert_eq!(script.requests(), 5, "only the first event was tried");
     }
 
     #[test]
     fn a_rejected_event_does_not_mark_the_receiver_down() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut s, script, _) = sink(vec![status(400)], dir.path());
+        let script = Script::new(vec![status(400)]);
+        let (c, ok) = deliver_fixtures(&script);
+        assert_eq!(ok, [false, true, true, true]);
+        assert_eq!(script.requests(), 4);
+        assert_eq!(c.down(), None);
+    }
+
+    /// A receiver that never answers: two timeouts and one backoff, not five attempts per event.
+    #[test]
+    fn two_timeouts_in_a_row_take_the_receiver_down() {
+        let timeout = Duration::from_secs(10);
+        let timed_out = || (timeout, Attempt::Failed("timed out (Global)".into()));
+        let script = Script::timed(vec![timed_out(); 10]);
+        let mut c = courier(&script);
         let evs = fixtures::events();
-        for e in &evs {
-            s.emit(e).unwrap();
-        }
-        assert_eq!(script.seen.lock().unwrap().len(), 4);
-        let r = s.finish().unwrap();
-        assert_eq!((r.emitted, r.delivered, r.spooled), (4, 3, 1));
+        let first = deliver(&mut c, &evs[0]).unwrap_err();
+        assert_eq!(
+            first,
+            "timed out (Global) after 2 attempts; the receiver is too slow and taken as down"
+        );
+        assert_eq!(script.requests(), 2);
+        assert_eq!(script.clock.slept_ms(), [500]);
+        let later = deliver(&mut c, &evs[1]).unwrap_err();
+        assert_eq!(
+            later,
+            "not sent: the receiver is down (2 attempts in a row took 5000 ms or more)"
+        );
+        assert_eq!(script.requests(), 2);
+    }
+
+    /// A receiver that answers 2xx just inside the timeout: those events are delivered,
+    /// and two in a row take it down, so the stall does not grow with the number of events.
+    #[test]
+    fn slow_successes_in_a_row_take_the_receiver_down() {
+        let nine = Duration::from_secs(9);
+        let script = Script::timed(vec![(nine, status(200)); 4]);
+        let (c, got) = deliver_fixtures(&script);
+        assert_eq!(got, [true, true, false, false]);
+        assert_eq!(script.requests(), 2);
+        assert!(c.down().is_some());
+    }
+
+    /// A prompt answer in between resets the count: slow, fast, slow is not down.
+    #[test]
+    fn a_prompt_answer_resets_the_slow_count() {
+        let (slow, fast) = (Duration::from_secs(6), Duration::from_millis(40));
+        let script = Script::timed(vec![
+            (slow, status(200)),
+            (fast, status(400)),
+            (slow, status(200)),
+            (fast, status(200)),
+        ]);
+        let (c, got) = deliver_fixtures(&script);
+        assert_eq!(got, [true, false, true, true]);
+        assert_eq!(c.down(), None);
     }
 
     #[test]
-    fn unwritable_spool_is_an_error_naming_the_event() {
-        let dir = tempfile::tempdir().unwrap();
-        let script = Script::default();
-        *script.answers.lock().unwrap() = vec![status(400)].into();
-        let cfg = WebhookConfig::new("http://127.0.0.1:9/", dir.path().join("no/such/dir/spool"));
-        let mut s = WebhookSink::with_parts(cfg, Box::new(script), Box::new(FakeClock::default()));
+    fn a_set_stop_signal_starts_no_attempt() {
+        let script = Script::new(vec![status(503); 5]);
+        let mut c = courier(&script);
+        let stop = StopSignal::default();
+        stop.set();
         let ev = &fixtures::events()[0];
-        let e = s.emit(ev).unwrap_err().to_string();
-        assert!(e.contains(&ev.id) && e.contains("spool"), "{e}");
-        assert!(s.finish().unwrap().balanced());
+        assert!(c.deliver(&ev.id, b"{}", &stop).is_err());
+        assert_eq!(script.requests(), 0);
+        assert!(
+            stop.wait(Duration::from_secs(60)),
+            "a set signal does not wait"
+        );
+    }
+
+    #[test]
+    fn failed_spool_appends_leave_no_partial_line() {
+        // /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        let mut spool = Spool::new(full.to_path_buf());
+        let e = spool.append("abc", b"{}").unwrap_err().to_string();
+        assert!(e.contains("abc") && e.contains("/dev/full"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        // Under a regular file: fails to open even as root.
+        let mut spool = Spool::new(file.join("x.jsonl"));
+        assert!(spool.append("abc", b"{}").is_err());
     }
 }
