@@ -24,7 +24,10 @@ cd "$root"
 die() { echo "record.sh: $*" >&2; exit 1; }
 now() { date +%s.%N; }
 
-cargo build --release --quiet --bin rtprec --example gencap || die "cargo build --release failed"
+# Two builds: in one, gencap's dev-dependency would turn the `testutil` feature
+# on for the measured binary too; apart, rtprec is built as `cargo install` builds it.
+cargo build --release --quiet --bin rtprec || die "cargo build --release failed"
+cargo build --release --quiet --example gencap || die "cargo build --release --example gencap failed"
 rtprec=$root/target/release/rtprec
 gencap=$root/target/release/examples/gencap
 [[ -x /usr/bin/time ]] || die "GNU time is needed for peak RSS: apt-get install time"

@@ -28,7 +28,10 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 echo "== building (release)" >&2
-cargo build --release --quiet --bin rtprec --example gencap || die "cargo build --release failed"
+# Two builds: in one, gencap's dev-dependency would turn the `testutil` feature
+# on for the measured binary too; apart, rtprec is built as `cargo install` builds it.
+cargo build --release --quiet --bin rtprec || die "cargo build --release failed"
+cargo build --release --quiet --example gencap || die "cargo build --release --example gencap failed"
 target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 target_dir=${target_dir:-$root/target}

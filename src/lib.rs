@@ -24,6 +24,10 @@ pub mod rtp;
 pub mod session;
 pub mod srtp;
 pub mod streams;
+// Test helpers stay out of a normal build and its public API: unit tests get
+// them from `cfg(test)`, integration tests and examples from the `testutil`
+// feature (a self dev-dependency, see Cargo.toml).
+#[cfg(any(test, feature = "testutil"))]
 #[doc(hidden)]
 pub mod testutil;
 pub mod time;
