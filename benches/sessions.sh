@@ -22,7 +22,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 die() { echo "sessions.sh: $*" >&2; exit 1; }
 
-cargo build --release --quiet --bin rtprec --example gencap || die "cargo build --release failed"
+# Separately: one command would unify features and build rtprec with the test helpers.
+cargo build --release --quiet --bin rtprec || die "cargo build --release failed"
+cargo build --release --quiet --example gencap || die "cargo build --release --example gencap failed"
 rtprec=$root/target/release/rtprec
 gencap=$root/target/release/examples/gencap
 [[ -x /usr/bin/time ]] || die "GNU time is needed for peak RSS: apt-get install time"
