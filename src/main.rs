@@ -152,81 +152,25 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
     if !stdin_once(&args.captures) {
         return ExitCode::Usage;
     }
-    let loaded = if let Some(path) = &args.metadata {
-        rtprec::session::load_metadata(path).map(|m| (Some(m), "metadata"))
-    } else if !args.sdp.is_empty() {
-        rtprec::session::load_sdp(&args.sdp).map(|m| (Some(m), "sdp"))
-    } else {
-        Ok((None, "inferred"))
-    };
-    let (session, identification) = match loaded {
-        Ok(x) => x,
+    let plan = match rtprec::cli::options::record_plan(args, stop) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("rtprec: {e}");
             return ExitCode::BadInput;
         }
     };
-    if !quiet && let Some(m) = &session {
-        for note in &m.notes {
+    if !quiet {
+        for note in &plan.notes {
             eprintln!("rtprec: warning: {note}");
         }
     }
-    let template = match template_of(args) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
-        }
-    };
-    let keys = match (&args.srtp_keys, &args.srtp_keys_env) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: {e}", path.display()))
-            .and_then(|text| {
-                rtprec::srtp::keyring::parse_key_file(&text, &path.display().to_string())
-                    .map_err(|e| e.to_string())
-            }),
-        (None, Some(var)) => std::env::var(var)
-            .map_err(|_| format!("environment variable {var:?} (--srtp-keys-env) is not set"))
-            .and_then(|text| {
-                rtprec::srtp::keyring::parse_key_file(&text, &format!("${var}"))
-                    .map_err(|e| e.to_string())
-            }),
-        (None, None) => Ok(Vec::new()),
-    };
-    let srtp_keys = match keys {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
-        }
-    };
-    let opts = rtprec::record::RecordOptions {
-        srtp_keys,
-        template,
-        idle_timeout_nanos: i64::try_from(args.idle_timeout)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1_000_000_000),
-        out_dir: args.out.clone(),
-        jobs: args.jobs,
-        session,
-        identification,
-        reorder: rtprec::track::ReorderConfig {
-            max_packets: args.reorder_packets as usize,
-            max_hold_nanos: i64::try_from(args.reorder_ms.saturating_mul(1_000_000))
-                .unwrap_or(i64::MAX),
-        },
-    };
     let mut sinks = match open_sinks(args) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let mut sink_error: Option<String> = None;
-    let loop_opts = rtprec::pipeline::LoopOptions {
-        live_clock: args.live_clock,
-        stop: stop.clone(),
-    };
     let result = with_progress(quiet, |p| {
-        rtprec::record::run_record(&args.captures, &opts, &loop_opts, p, &mut |event| {
+        rtprec::record::run_record(&args.captures, &plan.record, &plan.read, p, &mut |event| {
             for sink in &mut sinks {
                 match sink.emit(&event) {
                     Ok(d) => warn_undelivered(&event.id, event.event_type, &d),
@@ -646,27 +590,4 @@ fn assets_url(args: &AssetsUrlArgs) -> ExitCode {
         Ok(()) => ExitCode::Success,
         Err(code) => code,
     }
-}
-
-/// The recording template: --template FILE, narrowed further by the --only-* flags.
-fn template_of(args: &RecordArgs) -> Result<rtprec::record::template::Template, String> {
-    use rtprec::record::template::Template;
-    let mut t = match &args.template {
-        Some(path) => Template::load(path).map_err(|e| e.to_string())?,
-        None => Template::default(),
-    };
-    if !args.only_role.is_empty() {
-        t.roles.clone_from(&args.only_role);
-    }
-    if let Some(k) = args.only_kind {
-        t.kinds = vec![k];
-    }
-    if let Some(s) = args.only_source {
-        t.sources = vec![s];
-    }
-    if let Some(c) = &args.audio_container {
-        t.audio_container = Some(c.clone());
-    }
-    t.validate()?;
-    Ok(t)
 }

@@ -6,4 +6,5 @@
 pub mod args;
 pub mod exit;
 pub mod man;
+pub mod options;
 pub mod report;
