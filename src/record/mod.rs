@@ -587,10 +587,10 @@ impl Recorder<'_> {
                 let codec = t.codec.or_else(|| {
                     t.payload_type
                         .and_then(crate::codec::static_payload_type)
-                        .map(|(c, _)| c)
+                        .map(|s| s.codec)
                 });
                 let codec_label = codec
-                    .map(|c| codec_name(c).to_string())
+                    .map(|c| c.name().to_string())
                     .or_else(|| t.codec_name.clone());
                 let id = Identity {
                     room_id: map.room_id.clone(),
@@ -1068,7 +1068,7 @@ impl Recorder<'_> {
             return;
         }
         let kind = match guess.codec {
-            Some(c) => crate::session::metadata::codec_kind(c),
+            Some(c) => c.kind(),
             None if video_timing => Kind::Video,
             None => Kind::Audio,
         };
@@ -1104,7 +1104,7 @@ impl Recorder<'_> {
             .to_vec(),
         };
         let idx = self.tracks.len();
-        let name = guess.codec.map(|c| codec_name(c).to_string());
+        let name = guess.codec.map(|c| c.name().to_string());
         self.tracks.push(Track::new(
             id,
             guess.codec,
@@ -1480,10 +1480,7 @@ fn start_track(
     let Some(mut container) = Container::for_codec(codec) else {
         t.fail(
             "unsupported-codec",
-            format!(
-                "codec {} is not one rtprec can record yet",
-                codec_name(codec)
-            ),
+            format!("codec {} is not one rtprec can record yet", codec.name()),
         );
         return;
     };
@@ -1492,7 +1489,7 @@ fn start_track(
     }
     let clock_rate = t
         .clock_rate
-        .or_else(|| track::default_clock_rate(codec, t.payload_type))
+        .or_else(|| codec.default_clock_rate(t.payload_type))
         .unwrap_or(if t.id.kind == Kind::Video {
             90_000
         } else {
@@ -1521,7 +1518,7 @@ fn start_track(
         // RFC 7587 §7: SDP always says 2 for Opus; the decoder mixes to what the file declares.
         channels: t
             .channels
-            .unwrap_or_else(|| track::default_channels(codec, t.payload_type)),
+            .unwrap_or_else(|| codec.default_channels(t.payload_type)),
         path: out_dir.join(&rel),
         uid,
         reorder,
@@ -1638,33 +1635,6 @@ fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset {
             paused_ms: st.paused_ms,
             srtp_auth_failures: t.srtp.as_ref().map_or(0, |s| s.failures) + t.keyring_failures,
         },
-    }
-}
-
-/// Lowercase codec name as used in metadata and the manifest.
-pub fn codec_name(c: Codec) -> &'static str {
-    match c {
-        Codec::Opus => "opus",
-        Codec::Vp8 => "vp8",
-        Codec::Vp9 => "vp9",
-        Codec::Av1 => "av1",
-        Codec::H264 => "h264",
-        Codec::H265 => "h265",
-        Codec::Pcmu => "pcmu",
-        Codec::Pcma => "pcma",
-        Codec::G722 => "g722",
-        Codec::L16 => "l16",
-        Codec::G729 => "g729",
-        Codec::Cn => "cn",
-        Codec::TelephoneEvent => "telephone-event",
-        Codec::H263 => "h263",
-        Codec::Mpa => "mpa",
-        Codec::Gsm => "gsm",
-        Codec::G723 => "g723",
-        Codec::G728 => "g728",
-        Codec::Jpeg => "jpeg",
-        Codec::H261 => "h261",
-        Codec::Mpv => "mpv",
     }
 }
 
