@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use rtprec::codec::Codec;
-use rtprec::depack::{Depacketizer, MAX_FRAME_SIZE, split_length_prefixed};
+use rtprec::codec::h26x::split_length_prefixed;
+use rtprec::depack::{Depacketizer, MAX_FRAME_SIZE};
 use rtprec::media::{Frame, RtpIn};
 
 const CODECS: [Codec; 10] = [

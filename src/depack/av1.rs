@@ -22,162 +22,10 @@
 //! loss. After loss, units are dropped until the next key frame. The key frame
 //! test is the heuristic above; frame headers are not parsed.
 
-use super::bits::{BitReader, read_leb128, write_leb128};
 use super::{Assembler, DepackError, DepackStats, MAX_FRAME_SIZE, Malformed};
+use crate::codec::av1::{AggregationHeader, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};
+use crate::codec::av1::{OBU_TILE_LIST, Obu, elements, sequence_header_dimensions};
 use crate::media::{Frame, RtpIn};
-
-/// OBU types (AV1 spec §6.2.2) this module treats specially.
-const OBU_SEQUENCE_HEADER: u8 = 1;
-const OBU_TEMPORAL_DELIMITER: u8 = 2;
-const OBU_TILE_LIST: u8 = 8;
-
-/// The aggregation header (§4.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AggregationHeader {
-    /// Z: the first element continues a fragment from the previous packet.
-    pub continues: bool,
-    /// Y: the last element continues in the next packet.
-    pub will_continue: bool,
-    /// W: number of elements (0 = each element has a length field).
-    pub count: u8,
-    /// N: first packet of a coded video sequence.
-    pub new_sequence: bool,
-}
-
-impl AggregationHeader {
-    /// Reads the aggregation header byte.
-    pub fn from_byte(b: u8) -> Self {
-        AggregationHeader {
-            continues: b & 0x80 != 0,
-            will_continue: b & 0x40 != 0,
-            count: (b >> 4) & 0x03,
-            new_sequence: b & 0x08 != 0,
-        }
-    }
-}
-
-/// Splits a payload (after the aggregation header) into OBU elements (§4.3).
-pub fn elements(agg: AggregationHeader, mut rest: &[u8]) -> Result<Vec<&[u8]>, Malformed> {
-    let mut out = Vec::new();
-    while !rest.is_empty() {
-        // With W != 0 the W-th element has no length field: it takes the rest.
-        if agg.count != 0 && out.len() + 1 == usize::from(agg.count) {
-            out.push(rest);
-            break;
-        }
-        let (len, n) = read_leb128(rest).map_err(|_| Malformed::Leb128)?;
-        let body = &rest[n..];
-        let len = usize::try_from(len).map_err(|_| Malformed::ObuLength)?;
-        if len > body.len() {
-            return Err(Malformed::ObuLength);
-        }
-        out.push(&body[..len]);
-        rest = &body[len..];
-    }
-    Ok(out)
-}
-
-/// A complete OBU split into its parts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Obu<'a> {
-    /// obu_type.
-    pub obu_type: u8,
-    /// First header byte as sent.
-    pub header: u8,
-    /// Extension byte, if `obu_extension_flag`.
-    pub extension: Option<u8>,
-    /// The OBU payload.
-    pub payload: &'a [u8],
-}
-
-impl<'a> Obu<'a> {
-    /// Parses one complete OBU element (AV1 spec §5.3).
-    pub fn parse(b: &'a [u8]) -> Result<Self, Malformed> {
-        let [header, rest @ ..] = b else {
-            return Err(Malformed::ObuHeader);
-        };
-        if header & 0x80 != 0 {
-            return Err(Malformed::ObuHeader); // obu_forbidden_bit
-        }
-        let (extension, rest) = if header & 0x04 != 0 {
-            let [e, rest @ ..] = rest else {
-                return Err(Malformed::ObuHeader);
-            };
-            (Some(*e), rest)
-        } else {
-            (None, rest)
-        };
-        let payload = if header & 0x02 != 0 {
-            let (size, n) = read_leb128(rest).map_err(|_| Malformed::Leb128)?;
-            let size = usize::try_from(size).map_err(|_| Malformed::ObuLength)?;
-            rest[n..].get(..size).ok_or(Malformed::ObuLength)?
-        } else {
-            rest
-        };
-        Ok(Obu {
-            obu_type: (header >> 3) & 0x0f,
-            header: *header,
-            extension,
-            payload,
-        })
-    }
-
-    /// Appends the OBU with `obu_has_size_field = 1`.
-    pub fn write_sized(&self, out: &mut Vec<u8>) {
-        out.push(self.header | 0x02);
-        out.extend(self.extension);
-        write_leb128(self.payload.len() as u64, out);
-        out.extend_from_slice(self.payload);
-    }
-}
-
-/// `max_frame_width` and `max_frame_height` from a sequence header OBU payload (AV1 spec §5.5).
-pub fn sequence_header_dimensions(payload: &[u8]) -> Option<(u16, u16)> {
-    let mut r = BitReader::new(payload);
-    r.read(3)?; // seq_profile
-    r.read(1)?; // still_picture
-    if r.flag()? {
-        r.read(5)?; // reduced_still_picture_header: seq_level_idx[0]
-    } else {
-        let mut decoder_model = false;
-        let mut buffer_delay_bits = 0;
-        if r.flag()? {
-            // timing_info()
-            r.read(32)?;
-            r.read(32)?;
-            if r.flag()? {
-                r.uvlc()?;
-            }
-            decoder_model = r.flag()?;
-            if decoder_model {
-                buffer_delay_bits = r.read(5)? + 1;
-                r.read(32)?;
-                r.read(5)?;
-                r.read(5)?;
-            }
-        }
-        let initial_display_delay = r.flag()?;
-        for _ in 0..=r.read(5)? {
-            r.read(12)?; // operating_point_idc
-            if r.read(5)? > 7 {
-                r.read(1)?; // seq_tier
-            }
-            if decoder_model && r.flag()? {
-                r.read(buffer_delay_bits)?;
-                r.read(buffer_delay_bits)?;
-                r.read(1)?;
-            }
-            if initial_display_delay && r.flag()? {
-                r.read(4)?;
-            }
-        }
-    }
-    let wbits = r.read(4)? + 1;
-    let hbits = r.read(4)? + 1;
-    let w = r.read(wbits)? + 1;
-    let h = r.read(hbits)? + 1;
-    Some((u16::try_from(w).ok()?, u16::try_from(h).ok()?))
-}
 
 /// AV1 depacketizer; see the module doc.
 #[derive(Debug)]
@@ -344,9 +192,7 @@ impl Depack {
             while !rest.is_empty() {
                 let obu = Obu::parse(rest).expect("emitted OBUs parse");
                 assert!(obu.header & 0x02 != 0, "size field set");
-                let used = 1 + usize::from(obu.extension.is_some());
-                let (_, n) = read_leb128(&rest[used..]).expect("size present");
-                rest = &rest[used + n + obu.payload.len()..];
+                rest = &rest[obu.len..];
             }
         }
     }
@@ -355,7 +201,9 @@ impl Depack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::depack::testutil::{Bits, OwnedPkt, arb_packets, check_frames, drive};
+    use crate::codec::av1::tests::seq_header;
+    use crate::codec::bits::write_leb128;
+    use crate::depack::testutil::{OwnedPkt, arb_packets, check_frames, drive};
     use proptest::prelude::*;
 
     /// (name, rows, frame timestamps, dropped incomplete, dropped waiting keyframe, malformed)
@@ -385,102 +233,6 @@ mod tests {
             v.extend(e);
         }
         v
-    }
-
-    /// Sequence header payload (profile 0, one operating point at level 8) for w x h.
-    fn seq_header(w: u32, h: u32) -> Vec<u8> {
-        let mut b = Bits::default();
-        b.put(0, 3).put(0, 1).put(0, 1); // profile, still, reduced
-        b.put(0, 1).put(0, 1); // timing_info_present, initial_display_delay_present
-        b.put(0, 5).put(0, 12).put(8, 5).put(0, 1); // 1 op: idc, level 8, tier
-        b.put(15, 4).put(15, 4).put(w - 1, 16).put(h - 1, 16);
-        b.put(0, 8);
-        b.out
-    }
-
-    #[test]
-    fn sequence_header_sizes() {
-        assert_eq!(
-            sequence_header_dimensions(&seq_header(1920, 1080)),
-            Some((1920, 1080))
-        );
-        assert_eq!(
-            sequence_header_dimensions(&seq_header(1920, 1080)[..5]),
-            None
-        );
-        // reduced_still_picture_header, 8-bit sizes.
-        let mut b = Bits::default();
-        b.put(0, 3)
-            .put(1, 1)
-            .put(1, 1)
-            .put(0, 5)
-            .put(7, 4)
-            .put(7, 4)
-            .put(99, 8)
-            .put(49, 8);
-        assert_eq!(sequence_header_dimensions(&b.out), Some((100, 50)));
-        // Timing info with equal_picture_interval and a decoder model.
-        let mut b = Bits::default();
-        b.put(0, 3)
-            .put(0, 1)
-            .put(0, 1)
-            .put(1, 1)
-            .put(1, 32)
-            .put(30, 32)
-            .put(1, 1)
-            .put(1, 1);
-        b.put(1, 1).put(4, 5).put(1, 32).put(0, 5).put(0, 5); // decoder_model_info, 5-bit delays
-        b.put(1, 1).put(0, 5).put(0, 12).put(0, 5); // initial delay present, 1 op, level 0
-        b.put(1, 1).put(3, 5).put(4, 5).put(1, 1); // decoder model for op
-        b.put(1, 1).put(9, 4); // initial display delay for op
-        b.put(9, 4).put(9, 4).put(639, 10).put(479, 10);
-        assert_eq!(sequence_header_dimensions(&b.out), Some((640, 480)));
-    }
-
-    #[test]
-    fn element_splitting() {
-        let a = AggregationHeader::from_byte;
-        assert_eq!(
-            elements(a(0x00), &[2, 0x30, 1, 1, 0x30]),
-            Ok(vec![&[0x30, 1][..], &[0x30][..]])
-        );
-        assert_eq!(
-            elements(a(0x10), &[0x30, 1, 2]),
-            Ok(vec![&[0x30, 1, 2][..]])
-        );
-        assert_eq!(
-            elements(a(0x20), &[1, 0x30, 0x30, 5]),
-            Ok(vec![&[0x30][..], &[0x30, 5][..]])
-        );
-        assert_eq!(elements(a(0x00), &[0x80]), Err(Malformed::Leb128));
-        assert_eq!(elements(a(0x00), &[5, 1, 2]), Err(Malformed::ObuLength));
-        assert_eq!(elements(a(0x30), &[9, 1]), Err(Malformed::ObuLength));
-        assert_eq!(
-            elements(a(0x00), &[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
-            Err(Malformed::Leb128)
-        );
-    }
-
-    #[test]
-    fn obu_parsing() {
-        assert_eq!(
-            Obu::parse(&[0x30, 1]).map(|o| (o.obu_type, o.payload)),
-            Ok((6, &[1][..]))
-        );
-        // Extension byte and a size field shorter than the element: inner size wins.
-        let o = Obu::parse(&[0x36, 0x28, 1, 9, 9]).unwrap();
-        assert_eq!(
-            (o.obu_type, o.extension, o.payload),
-            (6, Some(0x28), &[9][..])
-        );
-        let mut out = Vec::new();
-        o.write_sized(&mut out);
-        assert_eq!(out, [0x36, 0x28, 1, 9]);
-        assert_eq!(Obu::parse(&[]), Err(Malformed::ObuHeader));
-        assert_eq!(Obu::parse(&[0xb0, 1]), Err(Malformed::ObuHeader));
-        assert_eq!(Obu::parse(&[0x34]), Err(Malformed::ObuHeader));
-        assert_eq!(Obu::parse(&[0x32, 5, 1]), Err(Malformed::ObuLength));
-        assert_eq!(Obu::parse(&[0x32, 0x80]), Err(Malformed::Leb128));
     }
 
     type Row = (u64, u64, bool, Vec<u8>);

@@ -142,7 +142,7 @@ fn str0m_vp8_one_frame_per_complete_timestamp() {
         .filter(|ps| {
             let mut ps: Vec<&Captured> = ps.to_vec();
             ps.sort_by_key(|p| p.seq);
-            let d = crate::depack::vp8::Vp8Descriptor::parse(&ps[0].payload).expect("descriptor");
+            let d = crate::codec::vp8::Vp8Descriptor::parse(&ps[0].payload).expect("descriptor");
             d.start
                 && d.partition == 0
                 && ps.last().is_some_and(|p| p.marker)

@@ -18,15 +18,11 @@
 //! they decode cleanly depends on `recovery_frame_cnt` and the references
 //! they skip, which cannot be verified here, so such streams wait for an IDR.
 
-use super::bits::BitReader;
-use super::h26x::{Core, ExpGolomb, Flavor, base64, fmtp_param, rbsp};
+use super::h26x::{Core, Flavor, fmtp_param, sprop_nal_units};
 use super::{DepackError, DepackStats, Malformed};
+use crate::codec::h26x::{FuHeader, aggregation_units};
+use crate::codec::h264::{FU_A, NalHeader, STAP_A};
 use crate::media::{Frame, RtpIn};
-
-/// STAP-A aggregation packet (RFC 6184 §5.7.1).
-const STAP_A: u8 = 24;
-/// FU-A fragmentation unit (RFC 6184 §5.8).
-const FU_A: u8 = 28;
 
 /// H.264 depacketizer; see the module doc.
 #[derive(Debug)]
@@ -54,7 +50,7 @@ impl Depack {
     pub fn with_sprop(fmtp: &str) -> Self {
         let mut d = Self::new();
         if let Some(sets) = fmtp_param(fmtp, "sprop-parameter-sets") {
-            for nal in sets.split(',').filter_map(base64) {
+            for nal in sprop_nal_units(sets) {
                 d.core.set_param(&nal);
             }
         }
@@ -72,28 +68,17 @@ impl Depack {
         self.core.begin(&pkt)?;
         let p = pkt.payload;
         let header = p[0];
-        match header & 0x1f {
+        match NalHeader::from_byte(header).nal_type {
             1..=23 => self.core.nal(&pkt, p)?,
             STAP_A => {
                 // RFC 6184 §5.7.1: 16-bit size, then that many bytes of NAL unit, repeated.
-                let mut rest = &p[1..];
                 let mut units = Vec::new();
-                while !rest.is_empty() {
-                    let unit = match rest {
-                        [a, b, tail @ ..] => {
-                            let n = usize::from(u16::from_be_bytes([*a, *b]));
-                            (n > 0 && n <= tail.len()).then(|| tail.split_at(n))
-                        }
-                        _ => None,
-                    };
-                    let Some((nal, tail)) = unit else {
-                        return Err(self.core.malformed(&pkt, Malformed::AggregationLength));
-                    };
-                    if !(1..=23).contains(&(nal[0] & 0x1f)) {
+                for unit in aggregation_units(&p[1..], 1) {
+                    let nal = unit.map_err(|e| self.core.malformed(&pkt, e.into()))?;
+                    if !NalHeader::from_byte(nal[0]).is_nal_unit() {
                         return Err(self.core.malformed(&pkt, Malformed::NalType));
                     }
                     units.push(nal);
-                    rest = tail;
                 }
                 if units.is_empty() {
                     return Err(self.core.malformed(&pkt, Malformed::AggregationLength));
@@ -106,15 +91,14 @@ impl Depack {
                 let Some(&fu) = p.get(1) else {
                     return Err(self.core.malformed(&pkt, Malformed::Fragment));
                 };
-                let (start, end) = (fu & 0x80 != 0, fu & 0x40 != 0);
-                let t = fu & 0x1f;
-                if !(1..=23).contains(&t) {
+                let fu = FuHeader::h264(fu);
+                if !(1..=23).contains(&fu.nal_type) {
                     return Err(self.core.malformed(&pkt, Malformed::NalType));
                 }
                 // The NAL header: F and NRI from the FU indicator, type from the FU header.
-                let nal_header = (header & 0xe0) | t;
+                let nal_header = (header & 0xe0) | fu.nal_type;
                 let data = &p[2..];
-                match (start, end) {
+                match (fu.start, fu.end) {
                     // RFC 6184 §5.8 forbids S and E both set; some cameras send it
                     // (retina h264.rs): accept as one NAL unit.
                     (true, true) => self.core.nal(&pkt, &[&[nal_header][..], data].concat())?,
@@ -162,177 +146,13 @@ impl Depack {
     }
 }
 
-/// The SPS fields rtprec uses (H.264 §7.3.2.1.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sps {
-    /// profile_idc.
-    pub profile_idc: u8,
-    /// The constraint_set flags byte.
-    pub constraints: u8,
-    /// level_idc.
-    pub level_idc: u8,
-    /// chroma_format_idc (1 = 4:2:0 unless a high profile says otherwise).
-    pub chroma_format_idc: u32,
-    /// bit_depth_luma_minus8.
-    pub bit_depth_luma_minus8: u32,
-    /// bit_depth_chroma_minus8.
-    pub bit_depth_chroma_minus8: u32,
-    /// Width in pixels after cropping.
-    pub width: u32,
-    /// Height in pixels after cropping.
-    pub height: u32,
-}
-
-impl Sps {
-    /// Width and height, saturated to u16.
-    pub fn dimensions(&self) -> (u16, u16) {
-        let s = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
-        (s(self.width), s(self.height))
-    }
-
-    /// True for the profiles whose SPS (and `avcC`) carry chroma format and bit depths.
-    pub fn is_high(&self) -> bool {
-        HIGH_PROFILES.contains(&self.profile_idc)
-    }
-}
-
-/// profile_idc values with chroma_format_idc in the SPS (H.264 §7.3.2.1.1).
-const HIGH_PROFILES: [u8; 12] = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134];
-
-/// Why an SPS could not be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("H.264 SPS truncated or invalid")]
-pub struct SpsError;
-
-/// Parses an SPS NAL unit (header byte included) far enough for size and profile.
-pub fn parse_sps(nal: &[u8]) -> Result<Sps, SpsError> {
-    if nal.first().map(|b| b & 0x1f) != Some(7) {
-        return Err(SpsError);
-    }
-    let data = rbsp(&nal[1..]);
-    let mut r = BitReader::new(&data);
-    let bits = |r: &mut BitReader<'_>, n| r.read(n).ok_or(SpsError);
-    let profile_idc = bits(&mut r, 8)? as u8;
-    let constraints = bits(&mut r, 8)? as u8;
-    let level_idc = bits(&mut r, 8)? as u8;
-    let ue = |r: &mut BitReader<'_>| r.ue().ok_or(SpsError);
-    let _sps_id = ue(&mut r)?;
-    let (mut chroma_format_idc, mut separate_planes) = (1, false);
-    let (mut depth_l, mut depth_c) = (0, 0);
-    if HIGH_PROFILES.contains(&profile_idc) || profile_idc == 135 {
-        chroma_format_idc = ue(&mut r)?;
-        if chroma_format_idc > 3 {
-            return Err(SpsError);
-        }
-        if chroma_format_idc == 3 {
-            separate_planes = bits(&mut r, 1)? == 1;
-        }
-        depth_l = ue(&mut r)?;
-        depth_c = ue(&mut r)?;
-        let _qpprime_y_zero_transform_bypass = bits(&mut r, 1)?;
-        if bits(&mut r, 1)? == 1 {
-            // seq_scaling_matrix_present_flag: skip the lists (§7.3.2.1.1.1).
-            let lists = if chroma_format_idc == 3 { 12 } else { 8 };
-            for i in 0..lists {
-                if bits(&mut r, 1)? == 1 {
-                    let size = if i < 6 { 16 } else { 64 };
-                    let (mut last, mut next) = (8i32, 8i32);
-                    for _ in 0..size {
-                        if next != 0 {
-                            let delta = r.se().ok_or(SpsError)?;
-                            next = (last + delta).rem_euclid(256);
-                        }
-                        if next != 0 {
-                            last = next;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let _log2_max_frame_num_minus4 = ue(&mut r)?;
-    match ue(&mut r)? {
-        0 => {
-            let _log2_max_poc_lsb_minus4 = ue(&mut r)?;
-        }
-        1 => {
-            let _delta_pic_order_always_zero = bits(&mut r, 1)?;
-            r.se().ok_or(SpsError)?;
-            r.se().ok_or(SpsError)?;
-            let cycle = ue(&mut r)?;
-            if cycle > 255 {
-                return Err(SpsError);
-            }
-            for _ in 0..cycle {
-                r.se().ok_or(SpsError)?;
-            }
-        }
-        2 => {}
-        _ => return Err(SpsError),
-    }
-    let _max_num_ref_frames = ue(&mut r)?;
-    let _gaps_allowed = bits(&mut r, 1)?;
-    let width_mbs = u64::from(ue(&mut r)?) + 1;
-    let height_map_units = u64::from(ue(&mut r)?) + 1;
-    let frame_mbs_only = bits(&mut r, 1)? == 1;
-    if !frame_mbs_only {
-        let _mb_adaptive_frame_field = bits(&mut r, 1)?;
-    }
-    let _direct_8x8_inference = bits(&mut r, 1)?;
-    let field_factor = if frame_mbs_only { 1 } else { 2 };
-    let mut width = width_mbs * 16;
-    let mut height = field_factor * height_map_units * 16;
-    if bits(&mut r, 1)? == 1 {
-        let (l, rt, t, b) = (ue(&mut r)?, ue(&mut r)?, ue(&mut r)?, ue(&mut r)?);
-        // §7.4.2.1.1: crop units depend on ChromaArrayType and field coding.
-        let chroma_array_type = if separate_planes {
-            0
-        } else {
-            chroma_format_idc
-        };
-        let (sub_w, sub_h) = match chroma_array_type {
-            1 => (2, 2),
-            2 => (2, 1),
-            _ => (1, 1),
-        };
-        let (crop_x, crop_y) = if chroma_array_type == 0 {
-            (1, field_factor)
-        } else {
-            (sub_w, sub_h * field_factor)
-        };
-        let cx = crop_x * (u64::from(l) + u64::from(rt));
-        let cy = crop_y * (u64::from(t) + u64::from(b));
-        if cx >= width || cy >= height {
-            return Err(SpsError);
-        }
-        width -= cx;
-        height -= cy;
-    }
-    Ok(Sps {
-        profile_idc,
-        constraints,
-        level_idc,
-        chroma_format_idc,
-        bit_depth_luma_minus8: depth_l,
-        bit_depth_chroma_minus8: depth_c,
-        width: u32::try_from(width).map_err(|_| SpsError)?,
-        height: u32::try_from(height).map_err(|_| SpsError)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::depack::split_length_prefixed;
+    use crate::codec::h26x::split_length_prefixed;
+    use crate::codec::testutil::hex;
     use crate::depack::testutil::{OwnedPkt, arb_packets_with, check_frames, drive, pkt};
     use proptest::prelude::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
 
     const SPS: &str = "6742c01e8c8d40f863d44403c2211a80";
     const PPS: [u8; 4] = [0x68, 0xce, 0x3c, 0x80];
@@ -732,38 +552,5 @@ mod tests {
                 prop_assert!(split_length_prefixed(&f.data).is_some());
             }
         }
-
-        #[test]
-        fn sps_parser_never_panics(b in prop::collection::vec(any::<u8>(), 0..64)) {
-            let mut nal = vec![0x67];
-            nal.extend(b);
-            let _ = parse_sps(&nal);
-        }
-    }
-
-    #[test]
-    fn sps_of_real_encoders() {
-        let cases = [
-            // str0m's capture (libwebrtc, Constrained Baseline, cropped to 494x370).
-            ("6742c01e8c8d40f863d44403c2211a80", (494, 370), 66),
-            // sipp-scenarios camera (Baseline, VUI with timing).
-            (
-                "6742c016b680a03da10000030001000003001e8f162ea0",
-                (640, 480),
-                66,
-            ),
-        ];
-        for (sps, dims, profile) in cases {
-            let s = parse_sps(&hex(sps)).expect(sps);
-            assert_eq!((s.dimensions(), s.profile_idc), (dims, profile), "{sps}");
-        }
-        let s = parse_sps(&hex("67f4001e919b281485fc7cf80880000003008000001e078b16cb")).unwrap();
-        assert_eq!(
-            (s.chroma_format_idc, s.bit_depth_luma_minus8, s.is_high()),
-            (3, 0, true)
-        );
-        assert_eq!(parse_sps(&hex("6742c0")), Err(SpsError));
-        assert_eq!(parse_sps(&hex("68ce3c80")), Err(SpsError));
-        assert_eq!(parse_sps(&[]), Err(SpsError));
     }
 }

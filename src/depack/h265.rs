@@ -17,15 +17,11 @@
 //! FU middle/end fragments without a start. FU S and E both set is accepted
 //! as one NAL unit (RFC 7798 §4.4.3 forbids it; as for H.264 FU-A).
 
-use super::bits::BitReader;
-use super::h26x::{Core, ExpGolomb, Flavor, base64, fmtp_param, rbsp};
+use super::h26x::{Core, Flavor, fmtp_param, sprop_nal_units};
 use super::{DepackError, DepackStats, Malformed};
+use crate::codec::h26x::{FuHeader, aggregation_units};
+use crate::codec::h265::{AP, FU, NalHeader};
 use crate::media::{Frame, RtpIn};
-
-/// Aggregation packet (RFC 7798 §4.4.2).
-const AP: u8 = 48;
-/// Fragmentation unit (RFC 7798 §4.4.3).
-const FU: u8 = 49;
 
 /// H.265 depacketizer; see the module doc.
 #[derive(Debug)]
@@ -57,7 +53,7 @@ impl Depack {
         let mut d = Self::new();
         for key in ["sprop-vps", "sprop-sps", "sprop-pps"] {
             if let Some(sets) = fmtp_param(fmtp, key) {
-                for nal in sets.split(',').filter_map(base64) {
+                for nal in sprop_nal_units(sets) {
                     d.core.set_param(&nal);
                 }
             }
@@ -84,28 +80,17 @@ impl Depack {
             // A 2-byte payload header and nothing else carries no NAL unit data.
             return Err(self.core.malformed(&pkt, Malformed::EmptyPayload));
         }
-        match (p[0] >> 1) & 0x3f {
+        match NalHeader::from_bytes(p[0], p[1]).nal_type {
             0..=47 => self.core.nal(&pkt, p)?,
             AP => {
                 // RFC 7798 §4.4.2 (no DONL/DOND): 16-bit size, then the NAL unit, repeated.
-                let mut rest = &p[2..];
                 let mut units = Vec::new();
-                while !rest.is_empty() {
-                    let unit = match rest {
-                        [a, b, tail @ ..] => {
-                            let n = usize::from(u16::from_be_bytes([*a, *b]));
-                            (n >= 2 && n <= tail.len()).then(|| tail.split_at(n))
-                        }
-                        _ => None,
-                    };
-                    let Some((nal, tail)) = unit else {
-                        return Err(self.core.malformed(&pkt, Malformed::AggregationLength));
-                    };
-                    if (nal[0] >> 1) & 0x3f > 47 {
+                for unit in aggregation_units(&p[2..], 2) {
+                    let nal = unit.map_err(|e| self.core.malformed(&pkt, e.into()))?;
+                    if NalHeader::from_bytes(nal[0], nal[1]).nal_type > 47 {
                         return Err(self.core.malformed(&pkt, Malformed::NalType));
                     }
                     units.push(nal);
-                    rest = tail;
                 }
                 if units.is_empty() {
                     return Err(self.core.malformed(&pkt, Malformed::AggregationLength));
@@ -115,16 +100,14 @@ impl Depack {
                 }
             }
             FU => {
-                let fu = p[2];
-                let (start, end) = (fu & 0x80 != 0, fu & 0x40 != 0);
-                let t = fu & 0x3f;
-                if t > 47 {
+                let fu = FuHeader::h265(p[2]);
+                if fu.nal_type > 47 {
                     return Err(self.core.malformed(&pkt, Malformed::NalType));
                 }
                 // RFC 7798 §4.4.3: the payload header with Type replaced by FuType.
-                let header = [(p[0] & 0x81) | (t << 1), p[1]];
+                let header = [(p[0] & 0x81) | (fu.nal_type << 1), p[1]];
                 let data = &p[3..];
-                match (start, end) {
+                match (fu.start, fu.end) {
                     (true, true) => self.core.nal(&pkt, &[&header[..], data].concat())?,
                     (true, false) => self.core.fu_start(&pkt, &header, data)?,
                     (false, end) => self.core.fu_continue(&pkt, data, end)?,
@@ -170,156 +153,15 @@ impl Depack {
     }
 }
 
-/// The SPS fields rtprec uses (H.265 §7.3.2.2), including what `hvcC` copies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sps {
-    /// sps_max_sub_layers_minus1.
-    pub max_sub_layers_minus1: u8,
-    /// sps_temporal_id_nesting_flag.
-    pub temporal_id_nesting: bool,
-    /// general_profile_space.
-    pub profile_space: u8,
-    /// general_tier_flag.
-    pub tier: bool,
-    /// general_profile_idc.
-    pub profile_idc: u8,
-    /// general_profile_compatibility_flag[32].
-    pub compatibility: [u8; 4],
-    /// The 48 bits of general constraint flags.
-    pub constraints: [u8; 6],
-    /// general_level_idc.
-    pub level_idc: u8,
-    /// chroma_format_idc.
-    pub chroma_format_idc: u8,
-    /// bit_depth_luma_minus8.
-    pub bit_depth_luma_minus8: u8,
-    /// bit_depth_chroma_minus8.
-    pub bit_depth_chroma_minus8: u8,
-    /// Width in luma samples after the conformance window.
-    pub width: u32,
-    /// Height in luma samples after the conformance window.
-    pub height: u32,
-}
-
-impl Sps {
-    /// Width and height, saturated to u16.
-    pub fn dimensions(&self) -> (u16, u16) {
-        let s = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
-        (s(self.width), s(self.height))
-    }
-}
-
-/// Why an SPS could not be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("H.265 SPS truncated or invalid")]
-pub struct SpsError;
-
-/// Parses an SPS NAL unit (2-byte header included) up to the bit depths.
-pub fn parse_sps(nal: &[u8]) -> Result<Sps, SpsError> {
-    if nal.len() < 3 || (nal[0] >> 1) & 0x3f != 33 {
-        return Err(SpsError);
-    }
-    let data = rbsp(&nal[2..]);
-    let mut r = BitReader::new(&data);
-    let bits = |r: &mut BitReader<'_>, n| r.read(n).ok_or(SpsError);
-    let _vps_id = bits(&mut r, 4)?;
-    let max_sub_layers_minus1 = bits(&mut r, 3)? as u8;
-    let temporal_id_nesting = bits(&mut r, 1)? == 1;
-    // profile_tier_level(1, sps_max_sub_layers_minus1), §7.3.3.
-    let profile_space = bits(&mut r, 2)? as u8;
-    let tier = bits(&mut r, 1)? == 1;
-    let profile_idc = bits(&mut r, 5)? as u8;
-    let compatibility = bits(&mut r, 32)?.to_be_bytes();
-    let c_hi = bits(&mut r, 32)?.to_be_bytes();
-    let c_lo = bits(&mut r, 16)?.to_be_bytes();
-    let constraints = [c_hi[0], c_hi[1], c_hi[2], c_hi[3], c_lo[0], c_lo[1]];
-    let level_idc = bits(&mut r, 8)? as u8;
-    let mut present = Vec::new();
-    for _ in 0..max_sub_layers_minus1 {
-        present.push((bits(&mut r, 1)? == 1, bits(&mut r, 1)? == 1));
-    }
-    if max_sub_layers_minus1 > 0 {
-        for _ in max_sub_layers_minus1..8 {
-            bits(&mut r, 2)?;
-        }
-    }
-    for (profile, level) in present {
-        if profile {
-            // 2+1+5+32+48 bits of sub-layer profile.
-            for n in [32, 32, 24] {
-                bits(&mut r, n)?;
-            }
-        }
-        if level {
-            bits(&mut r, 8)?;
-        }
-    }
-    let ue = |r: &mut BitReader<'_>| r.ue().ok_or(SpsError);
-    let _sps_id = ue(&mut r)?;
-    let chroma_format_idc = ue(&mut r)?;
-    if chroma_format_idc > 3 {
-        return Err(SpsError);
-    }
-    let separate_planes = chroma_format_idc == 3 && bits(&mut r, 1)? == 1;
-    let mut width = u64::from(ue(&mut r)?);
-    let mut height = u64::from(ue(&mut r)?);
-    if bits(&mut r, 1)? == 1 {
-        let (l, rt, t, b) = (ue(&mut r)?, ue(&mut r)?, ue(&mut r)?, ue(&mut r)?);
-        // Table 6-1: SubWidthC/SubHeightC; 1 for monochrome and separate planes.
-        let (sub_w, sub_h) = match (chroma_format_idc, separate_planes) {
-            (1, _) => (2, 2),
-            (2, _) => (2, 1),
-            _ => (1, 1),
-        };
-        let cx = sub_w * (u64::from(l) + u64::from(rt));
-        let cy = sub_h * (u64::from(t) + u64::from(b));
-        if cx >= width || cy >= height {
-            return Err(SpsError);
-        }
-        width -= cx;
-        height -= cy;
-    }
-    let depth_l = ue(&mut r)?;
-    let depth_c = ue(&mut r)?;
-    if width == 0 || height == 0 || depth_l > 8 || depth_c > 8 {
-        return Err(SpsError);
-    }
-    Ok(Sps {
-        max_sub_layers_minus1,
-        temporal_id_nesting,
-        profile_space,
-        tier,
-        profile_idc,
-        compatibility,
-        constraints,
-        level_idc,
-        chroma_format_idc: chroma_format_idc as u8,
-        bit_depth_luma_minus8: depth_l as u8,
-        bit_depth_chroma_minus8: depth_c as u8,
-        width: u32::try_from(width).map_err(|_| SpsError)?,
-        height: u32::try_from(height).map_err(|_| SpsError)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::depack::split_length_prefixed;
+    use crate::codec::h26x::split_length_prefixed;
+    use crate::codec::h265::tests::{PPS, SPS, VPS};
+    use crate::codec::testutil::hex;
     use crate::depack::testutil::{OwnedPkt, arb_packets_with, check_frames, drive, pkt};
     use proptest::prelude::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
-
-    /// x265 (ffmpeg 5.1), Main, 320x240: VPS, SPS, PPS.
-    const VPS: &str = "40010c01ffff01600000030090000003000003003cba0240";
-    const SPS: &str =
-        "42010101600000030090000003000003003ca00a080f165ba4a4c2f0168080000003008000000f04";
-    const PPS: &str = "4401c073c189";
     /// IDR_W_RADL (19) and TRAIL_R (1) slices, first_slice_segment_in_pic_flag = 1.
     const IDR: [u8; 5] = [0x26, 0x01, 0xaf, 0x11, 0x22];
     const TRAIL: [u8; 4] = [0x02, 0x01, 0xd0, 0x33];
@@ -360,28 +202,6 @@ mod tests {
         check_frames(&frames);
         let summary = frames.iter().map(|f| (f.ts, f.keyframe)).collect();
         (summary, frames, d.stats().clone())
-    }
-
-    #[test]
-    fn sps_of_real_encoders() {
-        let s = parse_sps(&hex(SPS)).unwrap();
-        assert_eq!(s.dimensions(), (320, 240));
-        assert_eq!(
-            (
-                s.profile_idc,
-                s.level_idc,
-                s.chroma_format_idc,
-                s.max_sub_layers_minus1
-            ),
-            (1, 60, 1, 0)
-        );
-        assert_eq!(s.compatibility, [0x60, 0, 0, 0]);
-        assert_eq!(s.constraints, [0x90, 0, 0, 0, 0, 0]);
-        // 1918x1078: coded 1920x1080 with a conformance window of one chroma sample.
-        let crop = "420101016000000300900000030000030078a003c08010e75596566924caf0168080000003008000000f04";
-        assert_eq!(parse_sps(&hex(crop)).unwrap().dimensions(), (1918, 1078));
-        assert_eq!(parse_sps(&hex(&SPS[..20])), Err(SpsError));
-        assert_eq!(parse_sps(&hex(VPS)), Err(SpsError));
     }
 
     #[test]
@@ -518,13 +338,6 @@ mod tests {
             for f in &frames {
                 prop_assert!(split_length_prefixed(&f.data).is_some());
             }
-        }
-
-        #[test]
-        fn sps_parser_never_panics(b in prop::collection::vec(any::<u8>(), 0..64)) {
-            let mut nal = vec![0x42, 0x01];
-            nal.extend(b);
-            let _ = parse_sps(&nal);
         }
     }
 }

@@ -20,7 +20,8 @@
 //! next IDR/IRAP (the [`Assembler`] waits for a keyframe).
 
 use super::{Assembler, DepackError, Malformed};
-use crate::depack::bits::BitReader;
+use crate::codec::h26x::split_length_prefixed;
+use crate::codec::{h264, h265};
 use crate::media::{Frame, RtpIn};
 
 /// Which of the two codecs: NAL header layout and type numbers.
@@ -39,11 +40,13 @@ const PPS: usize = 2;
 const MAX_PARAM_SET: usize = 4096;
 
 impl Flavor {
-    /// NAL unit type from the header (first byte(s)); the caller checks the length.
+    /// NAL unit type from the header (first byte(s)); `u8::MAX` when the header is cut.
     fn nal_type(self, nal: &[u8]) -> u8 {
-        match self {
-            Flavor::H264 => nal[0] & 0x1f,
-            Flavor::H265 => (nal[0] >> 1) & 0x3f,
+        match (self, nal) {
+            (Flavor::H264, [b0, ..]) => h264::NalHeader::from_byte(*b0).nal_type,
+            (Flavor::H265, [b0, b1, ..]) => h265::NalHeader::from_bytes(*b0, *b1).nal_type,
+            // Not a NAL unit of this flavor: a type no table below has.
+            _ => u8::MAX,
         }
     }
 
@@ -57,9 +60,9 @@ impl Flavor {
     /// The parameter-set slot of a NAL unit type.
     fn param_slot(self, t: u8) -> Option<usize> {
         match (self, t) {
-            (Flavor::H264, 7) | (Flavor::H265, 33) => Some(SPS),
-            (Flavor::H264, 8) | (Flavor::H265, 34) => Some(PPS),
-            (Flavor::H265, 32) => Some(VPS),
+            (Flavor::H264, h264::NAL_SPS) | (Flavor::H265, h265::NAL_SPS) => Some(SPS),
+            (Flavor::H264, h264::NAL_PPS) | (Flavor::H265, h265::NAL_PPS) => Some(PPS),
+            (Flavor::H265, h265::NAL_VPS) => Some(VPS),
             _ => None,
         }
     }
@@ -83,7 +86,7 @@ impl Flavor {
     /// IDR (H.264 type 5) or IRAP (H.265 16..=23): decodable without earlier pictures.
     fn is_key(self, t: u8) -> bool {
         match self {
-            Flavor::H264 => t == 5,
+            Flavor::H264 => t == h264::NAL_IDR,
             Flavor::H265 => (16..=23).contains(&t),
         }
     }
@@ -101,8 +104,8 @@ impl Flavor {
     /// Coded size from an SPS NAL unit, when it parses.
     fn dimensions(self, sps: &[u8]) -> Option<(u16, u16)> {
         match self {
-            Flavor::H264 => super::h264::parse_sps(sps).ok().map(|s| s.dimensions()),
-            Flavor::H265 => super::h265::parse_sps(sps).ok().map(|s| s.dimensions()),
+            Flavor::H264 => h264::parse_sps(sps).ok().map(|s| s.dimensions()),
+            Flavor::H265 => h265::parse_sps(sps).ok().map(|s| s.dimensions()),
         }
     }
 }
@@ -315,8 +318,8 @@ impl Core {
                 self.params[slot] = Some(nal.to_vec());
             }
         }
-        if self.flavor == Flavor::H264 && t == 6 && self.au.recovery.is_none() {
-            self.au.recovery = recovery_point(nal);
+        if self.flavor == Flavor::H264 && t == h264::NAL_SEI && self.au.recovery.is_none() {
+            self.au.recovery = h264::sei_recovery_frame_cnt(nal);
         }
         if self.flavor.is_vcl(t) {
             if !self.au.vcl && self.au.check_start && !self.flavor.first_slice(nal) {
@@ -417,7 +420,7 @@ impl Core {
             if f.keyframe {
                 let types: Vec<u8> = nals.iter().map(|n| self.flavor.nal_type(n)).collect();
                 // An H.264 recovery point (SEI, type 6) with recovery_frame_cnt 0 counts too.
-                let sei = self.flavor == Flavor::H264 && types.contains(&6);
+                let sei = self.flavor == Flavor::H264 && types.contains(&h264::NAL_SEI);
                 assert!(
                     sei || types.iter().any(|&t| self.flavor.is_key(t)),
                     "keyframe without IDR/IRAP"
@@ -435,109 +438,12 @@ impl Core {
     }
 }
 
-/// `recovery_frame_cnt` of a recovery point message (payload type 6) in an
-/// H.264 SEI NAL unit (H.264 §7.3.2.3.1, §D.1.8), if it has one.
-fn recovery_point(nal: &[u8]) -> Option<u32> {
-    let data = rbsp(nal.get(1..)?);
-    let mut rest = &data[..];
-    // Each message: type and size as runs of 0xff plus a last byte; stop at rbsp_trailing_bits.
-    while rest.len() > 1 {
-        let mut read = || -> Option<usize> {
-            let mut v = 0usize;
-            loop {
-                let (&b, tail) = rest.split_first()?;
-                rest = tail;
-                v += usize::from(b);
-                if b != 0xff {
-                    return Some(v);
-                }
-            }
-        };
-        let (payload_type, size) = (read()?, read()?);
-        let payload = rest.get(..size)?;
-        if payload_type == 6 {
-            return BitReader::new(payload).ue();
-        }
-        rest = &rest[size..];
-    }
-    None
-}
-
-/// Splits 4-byte length-prefixed NAL units; `None` unless they exactly fill `data`.
-pub fn split_length_prefixed(mut data: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let (len, rest) = data.split_first_chunk::<4>()?;
-        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
-        if len == 0 || len > rest.len() {
-            return None;
-        }
-        let (nal, rest) = rest.split_at(len);
-        out.push(nal);
-        data = rest;
-    }
-    Some(out)
-}
-
-/// NAL unit payload without emulation prevention bytes (H.264 §7.4.1, H.265 §7.4.2):
-/// `00 00 03` becomes `00 00`.
-pub(super) fn rbsp(nal: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(nal.len());
-    let mut zeros = 0;
-    for &b in nal {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
-    }
-    out
-}
-
-/// Exp-Golomb reads (H.264 §9.1) on top of [`BitReader`].
-pub(super) trait ExpGolomb {
-    /// ue(v).
-    fn ue(&mut self) -> Option<u32>;
-    /// se(v).
-    fn se(&mut self) -> Option<i32>;
-}
-
-impl ExpGolomb for BitReader<'_> {
-    fn ue(&mut self) -> Option<u32> {
-        // AV1's uvlc() is the same code: leading zeros, a 1, that many bits.
-        self.uvlc()
-    }
-
-    fn se(&mut self) -> Option<i32> {
-        let k = i64::from(self.ue()?);
-        let v = if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) };
-        i32::try_from(v).ok()
-    }
-}
-
-/// Decodes standard base64 (RFC 4648 §4), padding optional; `None` on other characters.
-pub(super) fn base64(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.trim().bytes().filter(|&c| c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+/// The NAL units of an SDP `sprop-*` value: base64, comma-separated (RFC 6184 §8.1,
+/// RFC 7798 §7.1); entries that are not base64 are skipped.
+pub(super) fn sprop_nal_units(value: &str) -> impl Iterator<Item = Vec<u8>> + '_ {
+    value
+        .split(',')
+        .filter_map(|s| crate::srtp::decode_base64(s.trim()))
 }
 
 /// The value of `key` in an fmtp string (`a=fmtp:` parameters, `;`-separated).
@@ -553,14 +459,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn helpers() {
-        assert_eq!(rbsp(&[0, 0, 3, 1, 0, 0, 3, 0, 3]), [0, 0, 1, 0, 0, 0, 3]);
-        assert_eq!(
-            base64("Z0IAH5WoFAFuQA=="),
-            Some(vec![0x67, 0x42, 0, 0x1f, 0x95, 0xa8, 0x14, 1, 0x6e, 0x40])
-        );
-        assert_eq!(base64("aM4xsg"), Some(vec![0x68, 0xce, 0x31, 0xb2]));
-        assert_eq!(base64("a*"), None);
+    fn fmtp_params() {
         assert_eq!(
             fmtp_param(
                 "packetization-mode=1; sprop-parameter-sets=Z0I=,aM4=",
@@ -568,17 +467,18 @@ mod tests {
             ),
             Some("Z0I=,aM4=")
         );
+        assert_eq!(fmtp_param("a=1", "b"), None);
+    }
+
+    #[test]
+    fn sprop_values() {
+        let units: Vec<Vec<u8>> = sprop_nal_units("Z0IAH5WoFAFuQA==, aM4xsg,a*").collect();
         assert_eq!(
-            split_length_prefixed(&[0, 0, 0, 1, 9, 0, 0, 0, 2, 1, 2]),
-            Some(vec![&[9][..], &[1, 2][..]])
+            units,
+            [
+                vec![0x67, 0x42, 0, 0x1f, 0x95, 0xa8, 0x14, 1, 0x6e, 0x40],
+                vec![0x68, 0xce, 0x31, 0xb2]
+            ]
         );
-        assert_eq!(split_length_prefixed(&[0, 0, 0, 3, 9]), None);
-        assert_eq!(split_length_prefixed(&[0, 0, 0, 0]), None);
-        assert_eq!(split_length_prefixed(&[0, 0, 1]), None);
-        let mut r = BitReader::new(&[0b0010_0011, 0b0010_0000]);
-        // "00100" = ue 3; "011" = ue 2 = se -1; "00100" = ue 3 = se +2 (H.264 §9.1.1).
-        assert_eq!(r.ue(), Some(3));
-        assert_eq!(r.se(), Some(-1));
-        assert_eq!(r.se(), Some(2));
     }
 }

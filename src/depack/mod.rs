@@ -12,7 +12,6 @@
 
 pub mod audio;
 pub mod av1;
-mod bits;
 pub mod h264;
 pub mod h265;
 mod h26x;
@@ -25,11 +24,11 @@ mod capture_tests;
 #[cfg(test)]
 mod testutil;
 
-use crate::codec::Codec;
+use crate::codec::vp8::{PictureId, Vp8Error};
+use crate::codec::vp9::Vp9Error;
+use crate::codec::{Codec, av1::Av1Error, h26x::AggregationError, opus::OpusError};
 use crate::media::{Frame, RtpIn};
 use std::collections::{BTreeMap, VecDeque};
-
-pub use h26x::split_length_prefixed;
 
 /// Largest frame assembled; a frame growing past it is dropped (untrusted lengths).
 pub const MAX_FRAME_SIZE: usize = 16 << 20;
@@ -116,6 +115,51 @@ impl Malformed {
             Malformed::Donl => "h265-donl",
             Malformed::AudioLength => "audio-length",
         }
+    }
+}
+
+impl From<OpusError> for Malformed {
+    fn from(e: OpusError) -> Self {
+        match e {
+            OpusError::Empty => Malformed::EmptyPayload,
+            OpusError::Framing => Malformed::OpusFraming,
+        }
+    }
+}
+
+impl From<Vp8Error> for Malformed {
+    fn from(e: Vp8Error) -> Self {
+        match e {
+            Vp8Error::Empty => Malformed::EmptyPayload,
+            Vp8Error::Descriptor => Malformed::Vp8Descriptor,
+            Vp8Error::PayloadHeader => Malformed::Vp8PayloadHeader,
+        }
+    }
+}
+
+impl From<Vp9Error> for Malformed {
+    fn from(e: Vp9Error) -> Self {
+        match e {
+            Vp9Error::Empty => Malformed::EmptyPayload,
+            Vp9Error::Descriptor => Malformed::Vp9Descriptor,
+            Vp9Error::ScalabilityStructure => Malformed::Vp9ScalabilityStructure,
+        }
+    }
+}
+
+impl From<Av1Error> for Malformed {
+    fn from(e: Av1Error) -> Self {
+        match e {
+            Av1Error::Leb128 => Malformed::Leb128,
+            Av1Error::ObuLength => Malformed::ObuLength,
+            Av1Error::ObuHeader => Malformed::ObuHeader,
+        }
+    }
+}
+
+impl From<AggregationError> for Malformed {
+    fn from(_: AggregationError) -> Self {
+        Malformed::AggregationLength
     }
 }
 
@@ -284,8 +328,8 @@ impl Depacketizer {
 /// without waiting for a key frame, as libwebrtc's frame continuity does.
 #[derive(Debug, Default)]
 struct PictureIds {
-    /// PictureID of the last picture that started, whether it is 15 bits, its timestamp.
-    last: Option<(u16, bool, u64)>,
+    /// PictureID of the last picture that started, and its timestamp.
+    last: Option<(PictureId, u64)>,
     /// Packets went missing between pictures while decodable; the next picture decides.
     gap_between: bool,
 }
@@ -307,18 +351,18 @@ impl PictureIds {
     ///
     /// The timestamp must have moved less than a second (90 kHz): a 7-bit ID wraps
     /// every 128 pictures, so an outage of exactly 128 would otherwise look whole.
-    fn picture_start(&mut self, asm: &mut Assembler, id: Option<(u16, bool)>, ts: u64) {
+    fn picture_start(&mut self, asm: &mut Assembler, id: Option<PictureId>, ts: u64) {
         if std::mem::take(&mut self.gap_between)
-            && let (Some((last, long, last_ts)), Some((pid, now_long))) = (self.last, id)
+            && let (Some((last, last_ts)), Some(now)) = (self.last, id)
         {
-            let modulus = if long { 1 << 15 } else { 1 << 7 };
             let close = ts.saturating_sub(last_ts) < 90_000;
-            if long == now_long && pid == (last + 1) % modulus && close {
+            let next = (last.id + 1) % last.modulus();
+            if last.long == now.long && now.id == next && close {
                 asm.need_keyframe = false;
                 asm.stats.gaps_without_picture_loss += 1;
             }
         }
-        self.last = id.map(|(pid, long)| (pid, long, ts));
+        self.last = id.map(|id| (id, ts));
     }
 
     /// A picture broke (its start was lost): nothing to decide any more.

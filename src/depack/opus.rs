@@ -10,56 +10,9 @@
 //! requirements R3-R5 (odd code-1 length, code-2 length past the end, code-3
 //! count of zero or over 120 ms). Code-3 padding and VBR lengths are not checked.
 
-use super::{Assembler, DepackError, DepackStats, Malformed};
+use super::{Assembler, DepackError, DepackStats};
+use crate::codec::opus::packet_duration;
 use crate::media::{Frame, RtpIn};
-
-/// Duration of one Opus frame in 48 kHz ticks for a TOC config (RFC 6716 §3.1, Table 2).
-fn frame_ticks(config: u8) -> u64 {
-    let i = usize::from(config % 4);
-    match config {
-        // SILK-only: 10, 20, 40, 60 ms.
-        0..=11 => [480, 960, 1920, 2880][i],
-        // Hybrid: 10, 20 ms.
-        12..=15 => [480, 960][i % 2],
-        // CELT-only: 2.5, 5, 10, 20 ms.
-        _ => [120, 240, 480, 960][i],
-    }
-}
-
-/// Duration of an Opus packet in 48 kHz ticks, from its TOC byte and frame count.
-pub fn packet_duration(payload: &[u8]) -> Result<u64, Malformed> {
-    let [toc, rest @ ..] = payload else {
-        return Err(Malformed::EmptyPayload);
-    };
-    let frame = frame_ticks(toc >> 3);
-    let count = match toc & 3 {
-        0 => 1,
-        // R3: two frames of equal size, so the remainder's length is even.
-        1 if rest.len() % 2 == 0 => 2,
-        1 => return Err(Malformed::OpusFraming),
-        // R4: the first frame's length (1 or 2 bytes, §3.2.1) fits in the packet.
-        2 => {
-            let (len, hdr) = match rest {
-                [b0, ..] if *b0 < 252 => (usize::from(*b0), 1),
-                [b0, b1, ..] => (usize::from(*b0) + 4 * usize::from(*b1), 2),
-                _ => return Err(Malformed::OpusFraming),
-            };
-            if hdr + len > rest.len() {
-                return Err(Malformed::OpusFraming);
-            }
-            2
-        }
-        // R5: 1..=48 frames, at most 120 ms (5760 ticks) in total.
-        _ => {
-            let m = u64::from(rest.first().ok_or(Malformed::OpusFraming)? & 0x3f);
-            if m == 0 || m * frame > 5760 {
-                return Err(Malformed::OpusFraming);
-            }
-            m
-        }
-    };
-    Ok(frame * count)
-}
 
 /// Opus depacketizer; see the module doc.
 #[derive(Debug)]
@@ -85,10 +38,10 @@ impl Depack {
     pub fn push(&mut self, pkt: RtpIn<'_>) -> Result<(), DepackError> {
         self.asm.begin_packet(&pkt)?;
         let duration =
-            packet_duration(pkt.payload).map_err(|m| self.asm.malformed(&pkt, m, false))?;
+            packet_duration(pkt.payload).map_err(|e| self.asm.malformed(&pkt, e.into(), false))?;
         let p = self.asm.start(pkt.ts);
         p.keyframe = true;
-        p.duration = Some(duration);
+        p.duration = Some(u64::from(duration));
         self.asm.append(&pkt, pkt.payload)?;
         self.asm.end_frame();
         Ok(())
@@ -135,36 +88,9 @@ impl Depack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::depack::Malformed;
     use crate::depack::testutil::{arb_packets, check_frames, pkt};
     use proptest::prelude::*;
-
-    #[test]
-    fn durations_from_toc() {
-        // (payload, ticks or error)
-        let cases: &[(&[u8], Result<u64, Malformed>)] = &[
-            (&[], Err(Malformed::EmptyPayload)),
-            (&[0x78], Ok(960)),          // config 15 hybrid FB 20 ms, code 0, DTX
-            (&[0xfc, 1, 2, 3], Ok(960)), // config 31 CELT 20 ms
-            (&[0x00, 9], Ok(480)),       // config 0 SILK NB 10 ms
-            (&[0x18, 9], Ok(2880)),      // config 3 SILK 60 ms
-            (&[0x80, 9], Ok(120)),       // config 16 CELT 2.5 ms
-            (&[0xfd, 1, 2], Ok(1920)),   // code 1: 2 x 20 ms
-            (&[0xfd, 1, 2, 3], Err(Malformed::OpusFraming)), // code 1 odd
-            (&[0xfe, 1, 7, 8], Ok(1920)), // code 2: first frame 1 byte
-            (&[0xfe, 5, 7], Err(Malformed::OpusFraming)), // code 2 length past end
-            (&[0xfe], Err(Malformed::OpusFraming)),
-            (&[0xfe, 252], Err(Malformed::OpusFraming)), // two-byte length truncated
-            (&[0xff, 0x03, 1, 2, 3], Ok(2880)),          // code 3: 3 x 20 ms
-            (&[0xff, 0x06], Ok(5760)),                   // 6 x 20 = 120 ms, the maximum
-            (&[0xff, 0x07], Err(Malformed::OpusFraming)), // 140 ms
-            (&[0xff, 0x00], Err(Malformed::OpusFraming)),
-            (&[0xff], Err(Malformed::OpusFraming)),
-            (&[0x83, 0x30], Ok(5760)), // 48 x 2.5 ms
-        ];
-        for (i, (payload, want)) in cases.iter().enumerate() {
-            assert_eq!(packet_duration(payload), *want, "case {i}: {payload:02x?}");
-        }
-    }
 
     #[test]
     fn one_packet_one_frame_malformed_skipped() {

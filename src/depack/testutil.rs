@@ -95,28 +95,6 @@ pub fn check_frames(frames: &[Frame]) {
     }
 }
 
-/// MSB-first bit writer for building codec headers in tests.
-#[derive(Default)]
-pub struct Bits {
-    pub out: Vec<u8>,
-    n: usize,
-}
-
-impl Bits {
-    /// Appends the low `bits` bits of `v`, most significant first.
-    pub fn put(&mut self, v: u32, bits: u32) -> &mut Self {
-        for i in (0..bits).rev() {
-            if self.n.is_multiple_of(8) {
-                self.out.push(0);
-            }
-            let last = self.out.len() - 1;
-            self.out[last] |= (((v >> i) & 1) as u8) << (7 - self.n % 8);
-            self.n += 1;
-        }
-        self
-    }
-}
-
 /// Drives `d` through `pkts` (announcing losses when `use_gap`), checking its
 /// invariants after every step and the frames at the end; returns the frames.
 pub fn drive(d: &mut super::Depacketizer, pkts: &[(OwnedPkt, u64)], use_gap: bool) -> Vec<Frame> {

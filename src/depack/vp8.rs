@@ -14,97 +14,9 @@
 //! unfinished at `flush`, and every frame after a loss until the next key
 //! frame, because VP8 inter frames reference earlier frames.
 
-use super::{Assembler, DepackError, DepackStats, Malformed, PictureIds};
+use super::{Assembler, DepackError, DepackStats, PictureIds};
+use crate::codec::vp8::{Vp8Descriptor, parse_payload_header};
 use crate::media::{Frame, RtpIn};
-
-/// The VP8 payload descriptor (RFC 7741 §4.2).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Vp8Descriptor {
-    /// N: the frame is not used as a reference.
-    pub non_reference: bool,
-    /// S: the packet starts a partition.
-    pub start: bool,
-    /// PID: partition index.
-    pub partition: u8,
-    /// PictureID, 7 or 15 bits (M bit).
-    pub picture_id: Option<u16>,
-    /// The PictureID is 15 bits (M bit set).
-    pub long_picture_id: bool,
-    /// TL0PICIDX.
-    pub tl0_pic_idx: Option<u8>,
-    /// Temporal layer index (T bit).
-    pub tid: Option<u8>,
-    /// Key frame index (K bit).
-    pub key_idx: Option<u8>,
-    /// Bytes taken by the descriptor; the VP8 payload follows.
-    pub len: usize,
-}
-
-impl Vp8Descriptor {
-    /// Parses the descriptor at the start of an RTP payload.
-    pub fn parse(p: &[u8]) -> Result<Self, Malformed> {
-        let b0 = *p.first().ok_or(Malformed::EmptyPayload)?;
-        let mut d = Vp8Descriptor {
-            non_reference: b0 & 0x20 != 0,
-            start: b0 & 0x10 != 0,
-            partition: b0 & 0x07,
-            len: 1,
-            ..Default::default()
-        };
-        let byte = |i: usize| p.get(i).copied().ok_or(Malformed::Vp8Descriptor);
-        if b0 & 0x80 != 0 {
-            // X: |I|L|T|K| RSV |, then each present field in that order.
-            let x = byte(1)?;
-            let mut i = 2;
-            if x & 0x80 != 0 {
-                let m = byte(i)?;
-                if m & 0x80 != 0 {
-                    d.picture_id = Some(u16::from(m & 0x7f) << 8 | u16::from(byte(i + 1)?));
-                    d.long_picture_id = true;
-                    i += 2;
-                } else {
-                    d.picture_id = Some(u16::from(m));
-                    i += 1;
-                }
-            }
-            if x & 0x40 != 0 {
-                d.tl0_pic_idx = Some(byte(i)?);
-                i += 1;
-            }
-            // One byte |TID|Y| KEYIDX | when either T or K is set (§4.2).
-            if x & 0x30 != 0 {
-                let t = byte(i)?;
-                d.tid = (x & 0x20 != 0).then_some(t >> 6);
-                d.key_idx = (x & 0x10 != 0).then_some(t & 0x1f);
-                i += 1;
-            }
-            d.len = i;
-        }
-        if d.len >= p.len() {
-            return Err(Malformed::EmptyPayload);
-        }
-        Ok(d)
-    }
-}
-
-/// Reads the first partition's payload header: (key frame, dimensions of a key frame).
-///
-/// RFC 7741 §4.3: `|Size0|H| VER |P|` then two size bytes; P=0 is a key frame,
-/// followed by the start code and `width`/`height` (14 bits + 2 scale bits, LE).
-pub fn parse_payload_header(vp8: &[u8]) -> Result<(bool, Option<(u16, u16)>), Malformed> {
-    let b0 = *vp8.first().ok_or(Malformed::Vp8PayloadHeader)?;
-    if b0 & 0x01 != 0 {
-        return Ok((false, None));
-    }
-    match vp8 {
-        [_, _, _, 0x9d, 0x01, 0x2a, w0, w1, h0, h1, ..] => {
-            let w = u16::from_le_bytes([*w0, *w1]) & 0x3fff;
-            let h = u16::from_le_bytes([*h0, *h1]) & 0x3fff;
-            Ok((true, Some((w, h))))
-        }
-        _ => Err(Malformed::Vp8PayloadHeader),
-    }
-}
 
 /// VP8 depacketizer; see the module doc.
 #[derive(Debug)]
@@ -132,16 +44,17 @@ impl Depack {
     pub fn push(&mut self, pkt: RtpIn<'_>) -> Result<(), DepackError> {
         self.pictures.before_packet(&self.asm, pkt.seq);
         self.asm.begin_packet(&pkt)?;
-        let d = Vp8Descriptor::parse(pkt.payload).map_err(|m| self.asm.malformed(&pkt, m, true))?;
-        let vp8 = &pkt.payload[d.len..];
-        if d.start && d.partition == 0 {
-            let id = d.picture_id.map(|p| (p, d.long_picture_id));
-            self.pictures.picture_start(&mut self.asm, id, pkt.ts);
-            let (keyframe, dimensions) =
-                parse_payload_header(vp8).map_err(|m| self.asm.malformed(&pkt, m, true))?;
+        let d = Vp8Descriptor::parse(pkt.payload)
+            .map_err(|e| self.asm.malformed(&pkt, e.into(), true))?;
+        let vp8 = pkt.payload.get(d.len..).unwrap_or_default();
+        if d.starts_frame() {
+            self.pictures
+                .picture_start(&mut self.asm, d.picture_id, pkt.ts);
+            let header =
+                parse_payload_header(vp8).map_err(|e| self.asm.malformed(&pkt, e.into(), true))?;
             let p = self.asm.start(pkt.ts);
-            p.keyframe = keyframe;
-            p.dimensions = dimensions;
+            p.keyframe = header.keyframe;
+            p.dimensions = header.dimensions;
         } else if self.asm.continue_at(pkt.ts).is_none() {
             self.pictures.picture_broken();
             // Start lost or frame already broken: skip, but still end it at the marker.
@@ -254,97 +167,6 @@ mod tests {
     }
 
     #[test]
-    fn descriptors() {
-        let cases: &[(&[u8], Result<Vp8Descriptor, Malformed>)] = &[
-            (
-                &[0x10, 0xaa],
-                Ok(Vp8Descriptor {
-                    start: true,
-                    len: 1,
-                    ..Default::default()
-                }),
-            ),
-            (
-                &[0x23, 0xaa],
-                Ok(Vp8Descriptor {
-                    non_reference: true,
-                    partition: 3,
-                    len: 1,
-                    ..Default::default()
-                }),
-            ),
-            // X, I with 7-bit PictureID.
-            (
-                &[0x90, 0x80, 0x05, 0xaa],
-                Ok(Vp8Descriptor {
-                    start: true,
-                    picture_id: Some(5),
-                    len: 3,
-                    ..Default::default()
-                }),
-            ),
-            // X, I (15-bit), L, T, K.
-            (
-                &[0x90, 0xf0, 0x81, 0x02, 0x07, 0b1010_0011, 0xaa],
-                Ok(Vp8Descriptor {
-                    start: true,
-                    picture_id: Some(0x102),
-                    long_picture_id: true,
-                    tl0_pic_idx: Some(7),
-                    tid: Some(2),
-                    key_idx: Some(3),
-                    len: 6,
-                    ..Default::default()
-                }),
-            ),
-            // K only: the same TID/KEYIDX byte, TID not reported.
-            (
-                &[0x80, 0x10, 0x05, 0xaa],
-                Ok(Vp8Descriptor {
-                    key_idx: Some(5),
-                    len: 3,
-                    ..Default::default()
-                }),
-            ),
-            (&[], Err(Malformed::EmptyPayload)),
-            (&[0x80], Err(Malformed::Vp8Descriptor)),
-            (&[0x80, 0x80], Err(Malformed::Vp8Descriptor)),
-            (&[0x80, 0x80, 0x81], Err(Malformed::Vp8Descriptor)),
-            (&[0x80, 0x40], Err(Malformed::Vp8Descriptor)),
-            (&[0x80, 0x20], Err(Malformed::Vp8Descriptor)),
-            // Descriptor only, no VP8 data.
-            (&[0x10], Err(Malformed::EmptyPayload)),
-            (&[0x90, 0x80, 0x05], Err(Malformed::EmptyPayload)),
-        ];
-        for (i, (p, want)) in cases.iter().enumerate() {
-            assert_eq!(Vp8Descriptor::parse(p), *want, "case {i}: {p:02x?}");
-        }
-    }
-
-    #[test]
-    fn payload_headers() {
-        assert_eq!(
-            parse_payload_header(&key(640, 480, &[])[1..]),
-            Ok((true, Some((640, 480))))
-        );
-        // Scale bits are masked off.
-        assert_eq!(
-            parse_payload_header(&[0, 0, 0, 0x9d, 1, 0x2a, 0x80, 0xc2, 0xe0, 0x41]),
-            Ok((true, Some((640, 480))))
-        );
-        assert_eq!(parse_payload_header(&[0x01]), Ok((false, None)));
-        assert_eq!(parse_payload_header(&[]), Err(Malformed::Vp8PayloadHeader));
-        assert_eq!(
-            parse_payload_header(&[0, 0, 0, 0x9d, 1, 0x2b, 0, 0, 0, 0]),
-            Err(Malformed::Vp8PayloadHeader)
-        );
-        assert_eq!(
-            parse_payload_header(&[0, 0, 0, 0x9d, 1, 0x2a, 0, 0, 0]),
-            Err(Malformed::Vp8PayloadHeader)
-        );
-    }
-
-    #[test]
     fn frames_from_packets() {
         let (got, frames, st) = run(&[
             (1, 100, false, key(320, 240, b"ab")),
@@ -363,6 +185,38 @@ mod tests {
             ),
             (2, 0, 0)
         );
+    }
+
+    /// RFC 7741 §4.2: R and RSV bits are ignored, as the codec guesser ignores them.
+    #[test]
+    fn reserved_bits_set_change_nothing() {
+        let set_reserved = |mut v: Vec<u8>| {
+            v[0] |= 0x48;
+            v
+        };
+        let plain = run(&[
+            (1, 100, false, key(320, 240, b"ab")),
+            (2, 100, true, cont(b"cd")),
+            (
+                3,
+                200,
+                true,
+                [&[0x90, 0x80, 0x07][..], &inter(b"ef")[1..]].concat(),
+            ),
+        ]);
+        let reserved = run(&[
+            (1, 100, false, set_reserved(key(320, 240, b"ab"))),
+            (2, 100, true, set_reserved(cont(b"cd"))),
+            (
+                3,
+                200,
+                true,
+                [&[0xd8, 0x8f, 0x07][..], &inter(b"ef")[1..]].concat(),
+            ),
+        ]);
+        assert_eq!(reserved.1, plain.1);
+        assert_eq!(reserved.0, [(100, true), (200, false)]);
+        assert_eq!(reserved.2.malformed_total(), 0);
     }
 
     /// A picture start with a PictureID (X=1, I=1; 15-bit when `long`), key frame or not.

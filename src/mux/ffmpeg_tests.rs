@@ -266,7 +266,9 @@ fn check_video(codec: WebmCodec, encoder: &str, encoder_args: &[&str]) {
         // Keyframe flags and sizes come from the bitstream, as a depacketizer would know them.
         let keyframe = match codec {
             WebmCodec::Vp8 => data[0] & 1 == 0,
-            WebmCodec::Vp9 => av1c::vp9_dimensions(data).is_some(),
+            WebmCodec::Vp9 => crate::codec::vp9::parse_frame_header(data)
+                .dimensions()
+                .is_some(),
             _ => av1c::av1c_from_temporal_unit(data).is_some(),
         };
         let frame = Frame {

@@ -33,7 +33,8 @@
 
 use super::atomic::AtomicFile;
 use super::{MuxError, MuxStats, OutputFile};
-use crate::depack::{h264, h265, split_length_prefixed};
+use crate::codec::h26x::split_length_prefixed;
+use crate::codec::{h264, h265};
 use crate::media::Frame;
 use mp4_atom::{
     Avc1, Avcc, AvccExt, Co64, Ctts, CttsEntry, Dinf, Dref, DrefEntry, Edts, Elst, ElstEntry,

@@ -1,6 +1,8 @@
 //! Opus facts muxers need: packet duration from the TOC (RFC 6716 §3.1),
 //! the ID and comment headers (RFC 7845 §5), and gap-filling packets.
 
+use crate::codec::opus;
+
 /// Samples per second of Opus timestamps and granule positions, whatever the coded bandwidth.
 pub const OPUS_RATE: u32 = 48_000;
 
@@ -8,34 +10,10 @@ pub const OPUS_RATE: u32 = 48_000;
 /// a 312-sample lookahead at 48 kHz (6.5 ms), the delay WebRTC senders add.
 pub const DEFAULT_PRE_SKIP: u16 = 312;
 
-/// Largest duration of one Opus packet: 120 ms (RFC 6716 §3.2.5).
-const MAX_PACKET_SAMPLES: u64 = 5760;
-
-/// Samples at 48 kHz of one frame coded with TOC configuration `config` (RFC 6716 §3.1, Table 2).
-pub fn frame_samples(config: u8) -> u64 {
-    match config {
-        // SILK-only: 10, 20, 40, 60 ms.
-        0..=11 => [480, 960, 1920, 2880][usize::from(config % 4)],
-        // Hybrid: 10, 20 ms.
-        12..=15 => [480, 960][usize::from(config % 2)],
-        // CELT-only: 2.5, 5, 10, 20 ms.
-        _ => [120, 240, 480, 960][usize::from(config % 4)],
-    }
-}
-
-/// Duration of an Opus packet in 48 kHz samples, read from its TOC; `None` if malformed.
+/// Duration of an Opus packet in 48 kHz samples, read from its TOC; `None` if malformed
+/// (RFC 6716 §3.2 R1-R5, as the depacketizer checks it).
 pub fn packet_samples(packet: &[u8]) -> Option<u64> {
-    let toc = *packet.first()?;
-    let frames = match toc & 0x3 {
-        0 => 1,
-        1 | 2 => 2,
-        // Code 3: frame count in the low 6 bits of the second byte (§3.2.5).
-        _ => u64::from(*packet.get(1)? & 0x3f),
-    };
-    let samples = frames * frame_samples(toc >> 3);
-    (1..=MAX_PACKET_SAMPLES)
-        .contains(&samples)
-        .then_some(samples)
+    opus::packet_duration(packet).ok().map(u64::from)
 }
 
 /// The ID header `OpusHead` (RFC 7845 §5.1), mapping family 0 (mono or stereo).
@@ -75,14 +53,14 @@ pub fn filler_packets(prev_toc: u8, samples: u64) -> (Vec<[u8; 1]>, u64) {
     let prev_config = prev_toc >> 3;
     let mut out = Vec::new();
     let mut left = samples;
-    let same = frame_samples(prev_config);
+    let same = u64::from(opus::frame_samples(prev_config));
     while left >= same {
         out.push([(prev_config << 3) | stereo]);
         left -= same;
     }
     // CELT fullband configurations 31..=28: 20, 10, 5, 2.5 ms.
     for config in (28u8..=31).rev() {
-        let n = frame_samples(config);
+        let n = u64::from(opus::frame_samples(config));
         while left >= n {
             out.push([(config << 3) | stereo]);
             left -= n;
@@ -94,28 +72,6 @@ pub fn filler_packets(prev_toc: u8, samples: u64) -> (Vec<[u8; 1]>, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn packet_durations_from_toc() {
-        let cases: &[(&[u8], Option<u64>)] = &[
-            (&[], None),
-            (&[0x78], Some(960)),        // config 15 hybrid FB 20 ms, code 0
-            (&[0xf8, 1, 2], Some(960)),  // config 31 CELT FB 20 ms
-            (&[0xf0], Some(480)),        // config 30 CELT 10 ms
-            (&[0x18], Some(2880)),       // config 3 SILK NB 60 ms
-            (&[0x10], Some(1920)),       // config 2 SILK NB 40 ms
-            (&[0xf9], Some(1920)),       // code 1: two 20 ms frames
-            (&[0xfa, 0], Some(1920)),    // code 2: two frames
-            (&[0xfb, 0x03], Some(2880)), // code 3: three 20 ms frames
-            (&[0xfb], None),             // code 3 without count byte
-            (&[0xfb, 0x00], None),       // code 3 with zero frames
-            (&[0x1b, 0x03], None),       // 3 x 60 ms = 180 ms > 120 ms
-            (&[0xe3, 48], Some(5760)),   // 48 x 2.5 ms = 120 ms
-        ];
-        for &(p, want) in cases {
-            assert_eq!(packet_samples(p), want, "{p:02x?}");
-        }
-    }
 
     #[test]
     fn opus_head_bytes() {

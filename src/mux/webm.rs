@@ -30,6 +30,7 @@ use super::av1c;
 use super::ebml::{self, id};
 use super::opus::{self, OPUS_RATE};
 use super::{MuxError, MuxStats, OutputFile};
+use crate::codec::{vp8, vp9};
 use crate::media::Frame;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -246,8 +247,12 @@ impl WebmWriter {
                 input_sample_rate,
             } => codec_private = Some(opus::opus_head(channels, pre_skip, input_sample_rate)),
             _ if !frame.keyframe => return None,
-            WebmCodec::Vp8 => dims = dims.or_else(|| av1c::vp8_dimensions(&frame.data)),
-            WebmCodec::Vp9 => dims = dims.or_else(|| av1c::vp9_dimensions(&frame.data)),
+            WebmCodec::Vp8 => {
+                dims = dims.or_else(|| vp8::parse_payload_header(&frame.data).ok()?.dimensions);
+            }
+            WebmCodec::Vp9 => {
+                dims = dims.or_else(|| vp9::parse_frame_header(&frame.data).dimensions());
+            }
             WebmCodec::Av1 => {
                 let (record, sh) = av1c::av1c_from_temporal_unit(&frame.data)?;
                 codec_private = Some(record);

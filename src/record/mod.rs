@@ -24,7 +24,6 @@ pub mod track;
 pub mod workers;
 
 use crate::assets::{Asset, Manifest};
-use crate::codec::Codec;
 use crate::error::Error;
 use crate::events::Event;
 use crate::net::Datagram;
@@ -248,31 +247,4 @@ fn write_json_atomically(path: &Path, value: &impl serde::Serialize) -> Result<(
     f.write_all(b"\n").map_err(io)?;
     f.finish().map_err(|e| io(std::io::Error::other(e)))?;
     Ok(())
-}
-
-/// Lowercase codec name as used in metadata and the manifest.
-pub fn codec_name(c: Codec) -> &'static str {
-    match c {
-        Codec::Opus => "opus",
-        Codec::Vp8 => "vp8",
-        Codec::Vp9 => "vp9",
-        Codec::Av1 => "av1",
-        Codec::H264 => "h264",
-        Codec::H265 => "h265",
-        Codec::Pcmu => "pcmu",
-        Codec::Pcma => "pcma",
-        Codec::G722 => "g722",
-        Codec::L16 => "l16",
-        Codec::G729 => "g729",
-        Codec::Cn => "cn",
-        Codec::TelephoneEvent => "telephone-event",
-        Codec::H263 => "h263",
-        Codec::Mpa => "mpa",
-        Codec::Gsm => "gsm",
-        Codec::G723 => "g723",
-        Codec::G728 => "g728",
-        Codec::Jpeg => "jpeg",
-        Codec::H261 => "h261",
-        Codec::Mpv => "mpv",
-    }
 }

@@ -341,10 +341,10 @@ impl Recorder {
                 let codec = t.codec.or_else(|| {
                     t.payload_type
                         .and_then(crate::codec::static_payload_type)
-                        .map(|(c, _)| c)
+                        .map(|s| s.codec)
                 });
                 let codec_label = codec
-                    .map(|c| super::codec_name(c).to_string())
+                    .map(|c| c.name().to_string())
                     .or_else(|| t.codec_name.clone());
                 let id = Identity {
                     room_id: map.room_id.clone(),
@@ -751,7 +751,7 @@ impl Recorder {
             return;
         }
         let kind = match guess.codec {
-            Some(c) => crate::session::metadata::codec_kind(c),
+            Some(c) => c.kind(),
             None if video_timing => Kind::Video,
             None => Kind::Audio,
         };
@@ -786,7 +786,7 @@ impl Recorder {
             .to_vec(),
         };
         let idx = self.tracks.len();
-        let name = guess.codec.map(|c| super::codec_name(c).to_string());
+        let name = guess.codec.map(|c| c.name().to_string());
         self.tracks.push(Track::new(
             id,
             guess.codec,
@@ -1056,10 +1056,7 @@ fn track_setup(t: &mut Track, opts: &RecordOptions) -> Result<TrackSetup, (Failu
     let Some(mut container) = Container::for_codec(codec) else {
         return Err((
             FailureCode::UnsupportedCodec,
-            format!(
-                "codec {} is not one rtprec can record yet",
-                super::codec_name(codec)
-            ),
+            format!("codec {} is not one rtprec can record yet", codec.name()),
         ));
     };
     if codec == Codec::Opus && opts.template.audio_container.as_deref() == Some("webm") {
@@ -1067,7 +1064,7 @@ fn track_setup(t: &mut Track, opts: &RecordOptions) -> Result<TrackSetup, (Failu
     }
     let clock_rate = t
         .clock_rate
-        .or_else(|| super::track::default_clock_rate(codec, t.payload_type))
+        .or_else(|| codec.default_clock_rate(t.payload_type))
         .unwrap_or(if t.id.kind == Kind::Video {
             90_000
         } else {
@@ -1096,7 +1093,7 @@ fn track_setup(t: &mut Track, opts: &RecordOptions) -> Result<TrackSetup, (Failu
         // RFC 7587 §7: SDP always says 2 for Opus; the decoder mixes to what the file declares.
         channels: t
             .channels
-            .unwrap_or_else(|| super::track::default_channels(codec, t.payload_type)),
+            .unwrap_or_else(|| codec.default_channels(t.payload_type)),
         path: opts.out_dir.join(&rel),
         uid,
         reorder: opts.reorder,

@@ -6,6 +6,8 @@
 //! track resuming with a stale clock) are re-anchored on capture time so one
 //! bad timestamp never turns into an hours-long file.
 
+pub use crate::codec::Container;
+
 use crate::codec::Codec;
 use crate::depack::{DepackStats, Depacketizer};
 use crate::media::Frame;
@@ -59,63 +61,6 @@ impl Muxer {
             Muxer::Mp4(w) => w.stats(),
             Muxer::Wav(w) => w.stats(),
         }
-    }
-}
-
-/// Containers rtprec writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Container {
-    /// Ogg (Opus, RFC 7845).
-    Ogg,
-    /// WebM (VP8, VP9, AV1, Opus).
-    Webm,
-    /// MP4 (H.264, H.265).
-    Mp4,
-    /// WAV (PCMU, PCMA, L16 as 16-bit PCM; G.722 as format 0x028F).
-    Wav,
-}
-
-impl Container {
-    /// File extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Container::Ogg => "ogg",
-            Container::Webm => "webm",
-            Container::Mp4 => "mp4",
-            Container::Wav => "wav",
-        }
-    }
-
-    /// The container rtprec writes a codec into, or `None` when it cannot record it.
-    pub fn for_codec(codec: Codec) -> Option<Container> {
-        match codec {
-            Codec::Opus => Some(Container::Ogg),
-            Codec::Vp8 | Codec::Vp9 | Codec::Av1 => Some(Container::Webm),
-            Codec::H264 | Codec::H265 => Some(Container::Mp4),
-            Codec::Pcmu | Codec::Pcma | Codec::G722 | Codec::L16 => Some(Container::Wav),
-            _ => None,
-        }
-    }
-}
-
-/// RTP clock rate of a codec when neither metadata nor the payload type says:
-/// G.711 and G.722 are always 8000 Hz (RFC 3551 §4.5.14, §4.5.2), L16 on
-/// static payload types 10 and 11 is 44100 Hz (§6, Table 4).
-pub fn default_clock_rate(codec: Codec, payload_type: Option<u8>) -> Option<u32> {
-    match (codec, payload_type) {
-        (Codec::Pcmu | Codec::Pcma | Codec::G722, _) => Some(8000),
-        (Codec::L16, Some(10 | 11)) => Some(44_100),
-        _ => None,
-    }
-}
-
-/// Channels of a codec when neither metadata nor SDP says: Opus 2 (RFC 7587 §7
-/// always signals 2), L16 on static payload type 10 stereo (RFC 3551 §6), others mono.
-pub fn default_channels(codec: Codec, payload_type: Option<u8>) -> u8 {
-    match (codec, payload_type) {
-        (Codec::Opus, _) | (Codec::L16, Some(10)) => 2,
-        _ => 1,
     }
 }
 
@@ -872,24 +817,6 @@ mod tests {
             "{}",
             file.duration_ms
         );
-    }
-
-    #[test]
-    fn static_payload_type_defaults() {
-        // (codec, payload type, clock rate, channels)
-        let cases = [
-            (Codec::Pcmu, Some(0), Some(8000), 1),
-            (Codec::Pcma, None, Some(8000), 1),
-            (Codec::G722, Some(9), Some(8000), 1),
-            (Codec::L16, Some(10), Some(44_100), 2),
-            (Codec::L16, Some(11), Some(44_100), 1),
-            (Codec::L16, Some(96), None, 1),
-            (Codec::Opus, Some(111), None, 2),
-        ];
-        for (codec, pt, clock, channels) in cases {
-            assert_eq!(default_clock_rate(codec, pt), clock, "{codec:?} {pt:?}");
-            assert_eq!(default_channels(codec, pt), channels, "{codec:?} {pt:?}");
-        }
     }
 
     #[test]

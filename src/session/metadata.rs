@@ -22,6 +22,7 @@
 use super::ids::{check_unique, escape, sanitize_id};
 use super::{Kind, MetadataError, PeerSpec, SessionMap, Source, SrtpSpec, TrackSpec};
 use crate::codec::{Codec, static_payload_type};
+use crate::srtp::decode_base64;
 use crate::time::CaptureTime;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Unexpected, Visitor};
@@ -78,91 +79,6 @@ pub fn srtp_key_len(profile: &str) -> Option<usize> {
         .iter()
         .find(|(p, _)| *p == profile)
         .map(|(_, n)| *n)
-}
-
-/// Decoded length of standard base64 (padding optional), `None` when not base64.
-pub(crate) fn base64_decoded_len(s: &str) -> Option<usize> {
-    let body = s.trim_end_matches('=');
-    let pad = s.len() - body.len();
-    if pad > 2
-        || body.len() % 4 == 1
-        || (pad > 0 && !(body.len() + pad).is_multiple_of(4))
-        || !body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-    {
-        return None;
-    }
-    Some(body.len() * 3 / 4)
-}
-
-/// The codec with this name (case-insensitive): the lowercase [`Codec`] name or the SDP
-/// encoding name (`opus`, `VP8`, `H264`, `PCMA`, `telephone-event`, ...).
-pub fn codec_by_name(name: &str) -> Option<Codec> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "opus" => Codec::Opus,
-        "vp8" => Codec::Vp8,
-        "vp9" => Codec::Vp9,
-        "av1" | "av1x" => Codec::Av1,
-        "h264" => Codec::H264,
-        "h265" => Codec::H265,
-        "pcmu" => Codec::Pcmu,
-        "pcma" => Codec::Pcma,
-        "g722" => Codec::G722,
-        "l16" => Codec::L16,
-        "g729" => Codec::G729,
-        "cn" => Codec::Cn,
-        "telephoneevent" | "telephone-event" => Codec::TelephoneEvent,
-        "h263" => Codec::H263,
-        "mpa" => Codec::Mpa,
-        "gsm" => Codec::Gsm,
-        "g723" => Codec::G723,
-        "g728" => Codec::G728,
-        "jpeg" => Codec::Jpeg,
-        "h261" => Codec::H261,
-        "mpv" => Codec::Mpv,
-        _ => return None,
-    })
-}
-
-/// Whether a codec carries audio or video.
-pub fn codec_kind(codec: Codec) -> Kind {
-    match codec {
-        Codec::Opus
-        | Codec::Pcmu
-        | Codec::Pcma
-        | Codec::G722
-        | Codec::L16
-        | Codec::G729
-        | Codec::Cn
-        | Codec::TelephoneEvent
-        | Codec::Mpa
-        | Codec::Gsm
-        | Codec::G723
-        | Codec::G728 => Kind::Audio,
-        Codec::Vp8
-        | Codec::Vp9
-        | Codec::Av1
-        | Codec::H264
-        | Codec::H265
-        | Codec::H263
-        | Codec::Jpeg
-        | Codec::H261
-        | Codec::Mpv => Kind::Video,
-    }
-}
-
-/// The usual RTP clock rate of a codec, when it has exactly one.
-pub fn default_clock_rate(codec: Codec) -> Option<u32> {
-    match codec_kind(codec) {
-        Kind::Video => Some(90_000),
-        Kind::Audio => match codec {
-            Codec::Opus => Some(48_000),
-            Codec::L16 | Codec::TelephoneEvent | Codec::Cn => None,
-            Codec::Mpa => Some(90_000),
-            _ => Some(8_000),
-        },
-    }
 }
 
 /// Parses an RFC 3339 timestamp (`2026-11-23T10:00:00Z`, fractions and `+hh:mm` offsets allowed).
@@ -553,7 +469,7 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackS
     t.ssrc = rt.ssrc;
     t.rtx_ssrc = rt.rtx_ssrc;
     t.codec_name = rt.codec.clone();
-    t.codec = rt.codec.as_deref().and_then(codec_by_name);
+    t.codec = rt.codec.as_deref().and_then(Codec::from_name);
     for (field, pt) in [
         ("payload_type", rt.payload_type),
         ("rtx_payload_type", rt.rtx_payload_type),
@@ -584,12 +500,12 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackS
         );
     }
     if t.codec_name.is_none()
-        && let Some((codec, _)) = rt.payload_type.and_then(static_payload_type)
+        && let Some(s) = rt.payload_type.and_then(static_payload_type)
     {
-        t.codec = Some(codec);
+        t.codec = Some(s.codec);
     }
     if let Some(codec) = t.codec
-        && codec_kind(codec) != rt.kind
+        && codec.kind() != rt.kind
     {
         let name = serde_json::to_string(&codec).unwrap_or_default();
         let field = if t.codec_name.is_some() {
@@ -597,7 +513,7 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackS
         } else {
             "payload_type"
         };
-        let want = match codec_kind(codec) {
+        let want = match codec.kind() {
             Kind::Audio => "an audio",
             Kind::Video => "a video",
         };
@@ -612,7 +528,8 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackS
     }
     t.clock_rate = rt
         .clock_rate
-        .or_else(|| t.codec.and_then(default_clock_rate));
+        // The payload type is not passed: a static one's clock is the recorder's to fill.
+        .or_else(|| t.codec.and_then(|c| c.default_clock_rate(None)));
     if rt.channels == Some(0) {
         p.push(&format!("{at}.channels"), "must be positive");
     }
@@ -637,7 +554,7 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackS
                 ),
             ),
             // Never print the key itself, not even when it is wrong.
-            Some(want) => match base64_decoded_len(&key) {
+            Some(want) => match decode_base64(&key).map(|k| k.len()) {
                 None => p.push(&format!("{at}.srtp.{field}"), "is not base64"),
                 Some(n) if n != want => p.push(
                     &format!("{at}.srtp.{field}"),
@@ -919,58 +836,6 @@ mod tests {
         ] {
             assert_eq!(parse_ssrc_text(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn base64_lengths() {
-        assert_eq!(
-            base64_decoded_len("9sOd+W72ilwfNgNt0FzlGYj6YZPMqN1sJJx43UuS"),
-            Some(30)
-        );
-        assert_eq!(base64_decoded_len("YQ=="), Some(1));
-        assert_eq!(base64_decoded_len("YQ"), Some(1));
-        assert_eq!(base64_decoded_len("YWI="), Some(2));
-        for bad in ["Y", "YQ=", "YQ===", "a-b_", "a b="] {
-            assert_eq!(base64_decoded_len(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn codec_names_match_serde_names() {
-        let all = [
-            Codec::Opus,
-            Codec::Vp8,
-            Codec::Vp9,
-            Codec::Av1,
-            Codec::H264,
-            Codec::H265,
-            Codec::Pcmu,
-            Codec::Pcma,
-            Codec::G722,
-            Codec::L16,
-            Codec::G729,
-            Codec::Cn,
-            Codec::TelephoneEvent,
-            Codec::H263,
-            Codec::Mpa,
-            Codec::Gsm,
-            Codec::G723,
-            Codec::G728,
-            Codec::Jpeg,
-            Codec::H261,
-            Codec::Mpv,
-        ];
-        for c in all {
-            let name = serde_json::to_value(c).unwrap();
-            assert_eq!(codec_by_name(name.as_str().unwrap()), Some(c));
-            // codec_kind's exhaustive match is the compile-time check that this list is complete.
-            let _ = codec_kind(c);
-        }
-        assert_eq!(
-            codec_by_name("telephone-event"),
-            Some(Codec::TelephoneEvent)
-        );
-        assert_eq!(codec_by_name("h266"), None);
     }
 
     /// A deserializer that only records the field names a struct accepts.

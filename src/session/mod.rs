@@ -11,23 +11,15 @@ pub mod metadata;
 pub mod sdp;
 
 pub use ids::{DuplicateId, IdError, IdProblem, check_unique, sanitize_id};
-pub use metadata::{codec_by_name, load_metadata, parse_metadata, parse_rfc3339};
+pub use metadata::{load_metadata, parse_metadata, parse_rfc3339};
 pub use sdp::{load_sdp, parse_sdp};
+
+pub use crate::codec::Kind;
 
 use crate::codec::Codec;
 use crate::time::CaptureTime;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-
-/// Audio or video.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A microphone or other audio track.
-    Audio,
-    /// A camera or screen-share track.
-    Video,
-}
 
 /// Where a track's media comes from.
 #[derive(

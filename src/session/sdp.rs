@@ -51,9 +51,10 @@
 //! session id unset, for the caller to override.
 
 use super::ids::{check_unique, escape, sanitize_id};
-use super::metadata::{base64_decoded_len, codec_by_name, codec_kind, srtp_key_len};
+use super::metadata::srtp_key_len;
 use super::{Kind, MetadataError, PeerSpec, SessionMap, Source, SrtpSpec, TrackSpec};
-use crate::codec::static_payload_type;
+use crate::codec::{Codec, static_payload_type};
+use crate::srtp::decode_base64;
 use crate::track::fec::FecScheme;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -372,19 +373,19 @@ fn track_from_section(
         match rtpmap.get(&pt) {
             Some((name, rate, channels)) => {
                 t.codec_name = Some(name.clone());
-                t.codec = codec_by_name(name);
+                t.codec = Codec::from_name(name);
                 t.clock_rate = Some(*rate);
                 t.channels = channels.and_then(|c| u8::try_from(c).ok());
             }
             None => {
-                if let Some((codec, rate)) = static_payload_type(pt) {
-                    t.codec = Some(codec);
-                    t.clock_rate = Some(rate);
+                if let Some(s) = static_payload_type(pt) {
+                    t.codec = Some(s.codec);
+                    t.clock_rate = Some(s.clock_rate);
                 }
             }
         }
         if let Some(codec) = t.codec
-            && codec_kind(codec) != kind
+            && codec.kind() != kind
         {
             return Err(invalid(
                 path,
@@ -563,7 +564,7 @@ fn track_from_section(
             notes.push(skip("keys with an MKI are not supported".into()));
             continue;
         }
-        match base64_decoded_len(key) {
+        match decode_base64(key).map(|k| k.len()) {
             Some(n) if n == want => {}
             Some(n) => {
                 notes.push(skip(format!(

@@ -22,6 +22,9 @@ use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::{Aes128, Aes256};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use std::collections::HashMap;
@@ -677,33 +680,21 @@ fn decrypt_rtcp_with(
     }
 }
 
+/// Standard base64 (RFC 4648 §4) as SDP carries it: padding optional (but whole when
+/// present, checked by [`decode_base64`]), and bits past the last byte ignored.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
 /// Decodes standard base64 (RFC 4648 §4), padding optional; `None` when not base64.
+///
+/// SDES keys (RFC 4568 `inline:`), their length checks in metadata and SDP, and
+/// H.264/H.265 `sprop-*` parameter sets all decode with this.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let body = s
-        .strip_suffix("==")
-        .or_else(|| s.strip_suffix('='))
-        .unwrap_or(s);
-    if body.len() % 4 == 1 || (body.len() != s.len() && !s.len().is_multiple_of(4)) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in body.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    // `Indifferent` also takes partial padding such as `TQ=`.
+    let padding_whole = !s.ends_with('=') || s.len().is_multiple_of(4);
+    padding_whole.then(|| BASE64.decode(s).ok()).flatten()
 }

@@ -372,10 +372,17 @@ fn base64_table() {
         ("TWFu!", None),
         ("T", None),
         ("TQ=", None),
+        ("YQ===", None),
+        ("a-b_", None),
+        ("a b=", None),
+        ("TR==", Some(b"M")), // bits past the last byte are ignored
     ];
     for (s, want) in table {
         assert_eq!(decode_base64(s).as_deref(), *want, "{s:?}");
     }
+    // A 30-byte SRTP master key || salt.
+    let key = decode_base64("9sOd+W72ilwfNgNt0FzlGYj6YZPMqN1sJJx43UuS");
+    assert_eq!(key.map(|k| k.len()), Some(30));
 }
 
 proptest! {

@@ -347,7 +347,7 @@ impl EncodedStream {
                     let t = (nal[0] >> 1) & 0x3f;
                     keyframe |= (16..=23).contains(&t);
                     if t == 33 && dimensions.is_none() {
-                        dimensions = crate::depack::h265::parse_sps(nal)
+                        dimensions = crate::codec::h265::parse_sps(nal)
                             .ok()
                             .map(|s| s.dimensions());
                     }
@@ -355,7 +355,7 @@ impl EncodedStream {
                     let t = nal[0] & 0x1f;
                     keyframe |= t == 5;
                     if t == 7 && dimensions.is_none() {
-                        dimensions = crate::depack::h264::parse_sps(nal)
+                        dimensions = crate::codec::h264::parse_sps(nal)
                             .ok()
                             .map(|s| s.dimensions());
                     }

@@ -1,10 +1,13 @@
-//! Codecs rtprec knows by name, and guessing a stream's codec from its packets.
+//! Guessing a stream's codec from its packets.
 //!
 //! Static payload types (RFC 3551 §6) are named by their number alone. For
 //! dynamic ones, [`CodecGuesser`] checks every packet's payload against each
 //! candidate format (Opus TOC, VP8/VP9/AV1 descriptors, H.264/H.265 NAL
-//! headers, RFC 4733 events, RFC 2250 MPEG audio) and looks at the timing
-//! (packets sharing a timestamp, markers ending frames, timestamp steps). A
+//! headers, RFC 4733 events, RFC 2250 MPEG audio), reading each header with
+//! the parser the depacketizer uses so that the two cannot disagree on what it
+//! says, and asking on top for plausible values (defined versions, profiles and
+//! types). It also looks at the timing (packets sharing a timestamp, markers
+//! ending frames, timestamp steps). A
 //! codec is claimed only when nearly all packets fit it *and* a strong marker
 //! was seen (a keyframe start code, parameter sets, a sequence header, a
 //! stable Opus configuration whose durations match the timestamp steps).
@@ -15,77 +18,11 @@
 //! Memory is a handful of counters per guesser; payloads are examined for the
 //! first [`MAX_EXAMINED`] packets only.
 
+use super::h26x::{FuHeader, aggregation_units};
+use super::vp8::PictureId;
+use super::{Codec, av1, h264, h265, opus, static_payload_type, vp8, vp9};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// A media codec carried over RTP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Codec {
-    /// Opus (RFC 7587).
-    Opus,
-    /// VP8 (RFC 7741).
-    Vp8,
-    /// VP9 (RFC 9628).
-    Vp9,
-    /// AV1 (AOM RTP payload format).
-    Av1,
-    /// H.264 (RFC 6184).
-    H264,
-    /// H.265 (RFC 7798).
-    H265,
-    /// G.711 mu-law (PT 0).
-    Pcmu,
-    /// G.711 A-law (PT 8).
-    Pcma,
-    /// G.722 (PT 9; 8000 Hz RTP clock for 16 kHz audio).
-    G722,
-    /// Linear 16-bit PCM (PT 10/11 or dynamic).
-    L16,
-    /// G.729 (PT 18).
-    G729,
-    /// Comfort noise (PT 13, RFC 3389).
-    Cn,
-    /// DTMF events (RFC 4733).
-    TelephoneEvent,
-    /// H.263 (PT 34, RFC 2190).
-    H263,
-    /// MPEG audio (PT 14, RFC 2250).
-    Mpa,
-    /// GSM 06.10 full rate (PT 3).
-    Gsm,
-    /// G.723.1 (PT 4).
-    G723,
-    /// G.728 (PT 15).
-    G728,
-    /// Motion JPEG (PT 26, RFC 2435).
-    Jpeg,
-    /// H.261 (PT 31, RFC 4587).
-    H261,
-    /// MPEG-1/2 video (PT 32, RFC 2250).
-    Mpv,
-}
-
-/// The codec and clock rate RFC 3551 §6 assigns to a static payload type.
-pub fn static_payload_type(pt: u8) -> Option<(Codec, u32)> {
-    Some(match pt {
-        0 => (Codec::Pcmu, 8000),
-        3 => (Codec::Gsm, 8000),
-        4 => (Codec::G723, 8000),
-        8 => (Codec::Pcma, 8000),
-        9 => (Codec::G722, 8000),
-        10 | 11 => (Codec::L16, 44100),
-        13 => (Codec::Cn, 8000),
-        14 => (Codec::Mpa, 90000),
-        15 => (Codec::G728, 8000),
-        18 => (Codec::G729, 8000),
-        26 => (Codec::Jpeg, 90000),
-        31 => (Codec::H261, 90000),
-        32 => (Codec::Mpv, 90000),
-        34 => (Codec::H263, 90000),
-        _ => return None,
-    })
-}
 
 /// The outcome of guessing a stream's codec.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -195,23 +132,23 @@ struct FrameStructure {
     changes: u32,
     /// ... whose packet was a frame start (VP8 S=1 PID=0, VP9 B=1).
     starts_at_change: u32,
-    /// Last picture id and its modulus (2^7 or 2^15).
-    last_pid: Option<(u16, u16)>,
+    /// Last picture id.
+    last_pid: Option<PictureId>,
     /// Picture id checks, and those that held (same within a frame, +1..=3 across frames).
     pid_checks: u32,
     pid_ok: u32,
 }
 
 impl FrameStructure {
-    fn observe(&mut self, changed: Option<bool>, is_start: bool, pid: Option<(u16, u16)>) {
+    fn observe(&mut self, changed: Option<bool>, is_start: bool, pid: Option<PictureId>) {
         if changed == Some(true) {
             self.changes += 1;
             self.starts_at_change += u32::from(is_start);
         }
-        if let (Some(changed), Some((last, m)), Some((now, m2))) = (changed, self.last_pid, pid)
-            && m == m2
+        if let (Some(changed), Some(last), Some(now)) = (changed, self.last_pid, pid)
+            && last.long == now.long
         {
-            let diff = now.wrapping_sub(last) % m;
+            let diff = now.id.wrapping_sub(last.id) % now.modulus();
             self.pid_checks += 1;
             self.pid_ok += u32::from(if changed {
                 (1..=3).contains(&diff)
@@ -427,10 +364,10 @@ impl CodecGuesser {
     /// The guess from everything pushed so far.
     pub fn guess(&self) -> CodecGuess {
         let pt = self.payload_type;
-        if let Some((codec, clock)) = static_payload_type(pt) {
+        if let Some(s) = static_payload_type(pt) {
             return CodecGuess {
-                codec: Some(codec),
-                clock_rate: Some(clock),
+                codec: Some(s.codec),
+                clock_rate: Some(s.clock_rate),
                 evidence: format!("static payload type {pt} (RFC 3551)"),
                 red: None,
             };
@@ -595,10 +532,6 @@ impl CodecGuesser {
 
     fn clock_rate(&self, codec: Codec) -> Option<u32> {
         match codec {
-            Codec::Opus => Some(48000),
-            Codec::Vp8 | Codec::Vp9 | Codec::Av1 | Codec::H264 | Codec::H265 | Codec::Mpa => {
-                Some(90000)
-            }
             // RFC 4733 events use the audio clock; infer it from the duration step (20 ms, 10 ms or 50 ms).
             // Steps below 480 are taken as 8 kHz (SIP's usual) although 16 kHz would fit some too.
             Codec::TelephoneEvent => match self.dtmf.duration_step? {
@@ -606,7 +539,7 @@ impl CodecGuesser {
                 s if s % 40 == 0 && s <= 400 => Some(8000),
                 _ => None,
             },
-            _ => None,
+            _ => codec.default_clock_rate(None),
         }
     }
 
@@ -641,296 +574,111 @@ impl CodecGuesser {
     }
 }
 
-/// Duration of an Opus packet in 48 kHz ticks, if its TOC and framing are valid (RFC 6716 §3.1-3.2).
+/// Duration of an Opus packet in 48 kHz ticks when its TOC and framing are valid
+/// (RFC 6716 §3.1-3.2), code-3 padding and CBR frame lengths included.
 fn opus_packet_ticks(p: &[u8]) -> Option<u32> {
-    let &toc = p.first()?;
-    let config = toc >> 3;
-    let frame_ticks: u32 = match config {
-        0..=11 => [480, 960, 1920, 2880][usize::from(config & 3)],
-        12..=15 => [480, 960][usize::from(config & 1)],
-        _ => [120, 240, 480, 960][usize::from(config & 3)],
-    };
-    let frames = match toc & 3 {
-        0 => 1,
-        // Two frames of equal size: the rest must split evenly (R3).
-        1 => {
-            if !(p.len() - 1).is_multiple_of(2) {
-                return None;
-            }
-            2
-        }
-        2 => {
-            let &b1 = p.get(1)?;
-            let (n1, hdr) = if b1 < 252 {
-                (usize::from(b1), 2)
-            } else {
-                (usize::from(*p.get(2)?) * 4 + usize::from(b1), 3)
-            };
-            if n1 > p.len() - hdr {
-                return None;
-            }
-            2
-        }
-        _ => {
-            let &b1 = p.get(1)?;
-            let m = u32::from(b1 & 0x3F);
-            // R5: at least one frame and at most 120 ms.
-            if m == 0 || m * frame_ticks > 5760 {
-                return None;
-            }
-            let mut pos = 2;
-            let mut padding = 0usize;
-            if b1 & 0x40 != 0 {
-                loop {
-                    let &b = p.get(pos)?;
-                    pos += 1;
-                    padding += if b == 255 { 254 } else { usize::from(b) };
-                    if b != 255 {
-                        break;
-                    }
-                }
-            }
-            let rest = p.len().checked_sub(pos + padding)?;
-            // CBR (v = 0): the frames share the rest equally (R6).
-            if b1 & 0x80 == 0 && rest % m as usize != 0 {
-                return None;
-            }
-            m
-        }
-    };
-    Some(frame_ticks * frames)
+    opus::packet_duration(p)
+        .ok()
+        .filter(|_| opus::code3_lengths_fit(p))
 }
 
-/// VP8 payload descriptor (RFC 7741 §4.2) and keyframe header (§4.3, RFC 6386 §9.1).
+/// VP8 payload descriptor (RFC 7741 §4.2) and, at a frame start, the payload
+/// header (§4.3, RFC 6386 §9.1) with a defined version.
 fn check_vp8(p: &[u8], changed: Option<bool>, v: &mut VideoStats) -> (bool, bool) {
-    let Some(&b0) = p.first() else {
+    let Ok(d) = vp8::Vp8Descriptor::parse(p) else {
         return (false, false);
     };
-    // Reserved bits (R in byte 0) must be zero; PID is 3 bits, 0..=7 by construction.
-    if b0 & 0x40 != 0 {
-        return (false, false);
-    }
-    let mut pos = 1;
-    let mut picture_id = None;
-    if b0 & 0x80 != 0 {
-        let Some(&x) = p.get(1) else {
-            return (false, false);
-        };
-        if x & 0x0F != 0 {
-            return (false, false);
-        }
-        pos = 2;
-        if x & 0x80 != 0 {
-            let Some(pid) = picture_id_at(p, pos) else {
-                return (false, false);
-            };
-            picture_id = Some(pid);
-            pos += if pid.1 > 128 { 2 } else { 1 };
-        }
-        if x & 0x40 != 0 {
-            pos += 1;
-        }
-        if x & 0x30 != 0 {
-            pos += 1;
-        }
-    }
-    let Some(body) = p.get(pos..).filter(|b| !b.is_empty()) else {
-        return (false, false);
-    };
-    let start = b0 & 0x10 != 0 && b0 & 0x07 == 0;
-    v.vp8_frames.observe(changed, start, picture_id);
+    let start = d.starts_frame();
+    v.vp8_frames.observe(changed, start, d.picture_id);
     if !start {
         return (true, false);
     }
-    // Partition start: the VP8 frame tag. VER (3 bits) above 3 is not defined.
-    if (body[0] >> 1) & 0x07 > 3 {
-        return (false, false);
+    match vp8::parse_payload_header(p.get(d.len..).unwrap_or_default()) {
+        // VER above 3 is not defined (RFC 6386 §9.1).
+        Ok(h) if h.version <= 3 => {
+            v.vp8_keyframes += u32::from(h.keyframe);
+            (true, h.keyframe)
+        }
+        _ => (false, false),
     }
-    let key = body[0] & 0x01 == 0 && body.get(3..6) == Some(&[0x9d, 0x01, 0x2a][..]);
-    v.vp8_keyframes += u32::from(key);
-    (true, key)
 }
 
-/// VP9 payload descriptor (RFC 9628 §4.2) and uncompressed header (VP9 spec §6.2).
+/// VP9 payload descriptor (RFC 9628 §4.2) and, at a layer frame start, the
+/// uncompressed header (VP9 spec §6.2): a key frame has the sync code 49 83 42.
 fn check_vp9(p: &[u8], changed: Option<bool>, v: &mut VideoStats) -> (bool, bool) {
-    let Some(&b0) = p.first() else {
+    let Ok(d) = vp9::Vp9Descriptor::parse(p) else {
         return (false, false);
     };
-    let (i, pbit, l, f, b, _e, vbit) = (
-        b0 & 0x80 != 0,
-        b0 & 0x40 != 0,
-        b0 & 0x20 != 0,
-        b0 & 0x10 != 0,
-        b0 & 0x08 != 0,
-        b0 & 0x04 != 0,
-        b0 & 0x02 != 0,
-    );
-    let mut pos = 1usize;
-    let byte = |at: usize| p.get(at).copied();
-    let mut picture_id = None;
-    if i {
-        let Some(pid) = picture_id_at(p, pos) else {
-            return (false, false);
-        };
-        picture_id = Some(pid);
-        pos += if pid.1 > 128 { 2 } else { 1 };
-    }
-    if l {
-        pos += if f { 1 } else { 2 };
-    }
-    if f && pbit {
-        for k in 0..3 {
-            let Some(d) = byte(pos) else {
-                return (false, false);
-            };
-            pos += 1;
-            if d & 0x01 == 0 {
-                break;
-            }
-            if k == 2 {
-                return (false, false);
-            }
-        }
-    }
-    if vbit {
-        let Some(ss) = byte(pos) else {
-            return (false, false);
-        };
-        pos += 1;
-        let n_s = usize::from(ss >> 5) + 1;
-        if ss & 0x10 != 0 {
-            pos += 4 * n_s;
-        }
-        if ss & 0x08 != 0 {
-            let Some(n_g) = byte(pos) else {
-                return (false, false);
-            };
-            pos += 1;
-            for _ in 0..n_g {
-                let Some(g) = byte(pos) else {
-                    return (false, false);
-                };
-                pos += 1 + usize::from((g >> 2) & 0x03);
-            }
-        }
-    }
-    let Some(body) = p.get(pos..).filter(|b| !b.is_empty()) else {
-        return (false, false);
-    };
-    v.vp9_frames.observe(changed, b, picture_id);
-    if !b {
+    v.vp9_frames.observe(changed, d.begin, d.picture_id);
+    if !d.begin {
         return (true, false);
     }
-    // Start of a frame: uncompressed header, frame_marker must be 0b10.
-    let mut r = BitReader::new(body);
-    if r.bits(2) != Some(2) {
-        return (false, false);
-    }
-    let key = (|| {
-        let profile = r.bits(1)? | (r.bits(1)? << 1);
-        if profile == 3 && r.bits(1)? != 0 {
-            return None;
-        }
-        if r.bits(1)? != 0 {
-            return Some(false); // show_existing_frame
-        }
-        let frame_type = r.bits(1)?;
-        r.bits(2)?; // show_frame, error_resilient_mode
-        Some(!pbit && frame_type == 0 && r.bits(24)? == 0x49_83_42)
-    })()
-    .unwrap_or(false);
+    let key = match vp9::parse_frame_header(p.get(d.len..).unwrap_or_default()) {
+        vp9::FrameHeader::Unreadable => return (false, false),
+        vp9::FrameHeader::NotKey => false,
+        vp9::FrameHeader::Key(_) => !d.inter_picture,
+    };
     v.vp9_keyframes += u32::from(key);
     (true, key)
 }
 
-/// A 7- or 15-bit picture id (M bit set) at `at`, with its modulus.
-fn picture_id_at(p: &[u8], at: usize) -> Option<(u16, u16)> {
-    let &b = p.get(at)?;
-    if b & 0x80 == 0 {
-        return Some((u16::from(b), 128));
-    }
-    let &lo = p.get(at + 1)?;
-    Some((u16::from(b & 0x7F) << 8 | u16::from(lo), 32768))
-}
-
 /// H.264 NAL unit header, STAP-A and FU-A (RFC 6184 §5.3, §5.7.1, §5.8).
 fn check_h264(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
+    /// A NAL unit (types 1..=23, F=0), counted by type.
     fn nal(n: &[u8], v: &mut VideoStats) -> bool {
-        let Some(&h) = n.first() else { return false };
-        if h & 0x80 != 0 || !(1..=23).contains(&(h & 0x1F)) {
+        let Some(&b) = n.first() else { return false };
+        let h = h264::NalHeader::from_byte(b);
+        if h.forbidden || !h.is_nal_unit() {
             return false;
         }
-        let nri = h & 0x60;
-        match h & 0x1F {
-            1 => v.h264_slices += 1,
-            5 => {
+        match h.nal_type {
+            h264::NAL_SLICE => v.h264_slices += 1,
+            h264::NAL_IDR => {
                 v.h264_idr += 1;
                 v.h264_slices += 1;
             }
             // SPS: profile_idc from the H.264 Annex A list, level_idc plausible, nal_ref_idc non-zero.
-            7 if nri != 0
-                && n.get(1).is_some_and(|p| {
-                    [
-                        66, 77, 88, 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135,
-                    ]
-                    .contains(p)
-                })
-                && n.get(3).is_some_and(|l| (9..=62).contains(l)) =>
+            h264::NAL_SPS
+                if h.nri != 0
+                    && n.get(1).is_some_and(|&p| h264::is_known_profile(p))
+                    && n.get(3).is_some_and(|l| (9..=62).contains(l)) =>
             {
                 v.h264_sps += 1
             }
-            8 if nri != 0 && n.len() >= 2 => v.h264_pps += 1,
+            h264::NAL_PPS if h.nri != 0 && n.len() >= 2 => v.h264_pps += 1,
             _ => {}
         }
         true
     }
-    let Some(&h) = p.first() else {
+    let Some((&b0, rest)) = p.split_first() else {
         return (false, false);
     };
-    if h & 0x80 != 0 {
+    let h = h264::NalHeader::from_byte(b0);
+    if h.forbidden {
         return (false, false);
     }
     let before = v.h264_sps + v.h264_pps;
-    let ok = match h & 0x1F {
+    let ok = match h.nal_type {
         1..=23 => nal(p, v),
-        24 => {
-            let mut rest = &p[1..];
-            let mut count = 0;
-            loop {
-                if rest.is_empty() {
-                    break count > 0;
-                }
-                let Some(size) = rest
-                    .get(..2)
-                    .map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])))
-                else {
-                    break false;
-                };
-                let Some(unit) = rest.get(2..2 + size).filter(|u| !u.is_empty()) else {
-                    break false;
-                };
-                if !nal(unit, v) {
-                    break false;
-                }
-                count += 1;
-                rest = &rest[2 + size..];
-            }
+        h264::STAP_A => {
+            let mut units = 0;
+            let all = aggregation_units(rest, 1).all(|u| {
+                units += 1;
+                u.is_ok_and(|u| nal(u, v))
+            });
+            all && units > 0
         }
-        28 => match p.get(1) {
-            Some(&fu) if fu & 0x20 == 0 && (1..=23).contains(&(fu & 0x1F)) && p.len() > 2 => {
-                if fu & 0x80 != 0 {
+        h264::FU_A => match rest.split_first() {
+            // The FU header's R bit is taken as evidence against H.264 here, although
+            // RFC 6184 §5.8 tells receivers to ignore it (the depacketizer does).
+            Some((&fu, data)) if !FuHeader::h264(fu).reserved && !data.is_empty() => {
+                let fu = FuHeader::h264(fu);
+                if (1..=23).contains(&fu.nal_type) && fu.start {
                     // Rebuild the fragmented unit's header to classify it.
-                    let _ = nal(
-                        &[
-                            (h & 0xE0) | (fu & 0x1F),
-                            p[2],
-                            p.get(3).copied().unwrap_or(0),
-                            p.get(4).copied().unwrap_or(0),
-                        ],
-                        v,
-                    );
+                    let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+                    let _ = nal(&[(b0 & 0xE0) | fu.nal_type, byte(0), byte(1), byte(2)], v);
                 }
-                true
+                (1..=23).contains(&fu.nal_type)
             }
             _ => false,
         },
@@ -943,55 +691,51 @@ fn check_h264(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
 fn check_h265(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
     /// Header check: F=0, type 0..=40, layer 0 (multi-layer is not sent over WebRTC), TID non-zero.
     fn header(b0: u8, b1: u8, allow_packets: bool) -> Option<u8> {
-        let t = (b0 >> 1) & 0x3F;
-        let layer = ((b0 & 1) << 5) | (b1 >> 3);
-        let valid_type = t <= 40 || (allow_packets && (t == 48 || t == 49));
-        (b0 & 0x80 == 0 && valid_type && layer == 0 && b1 & 0x07 != 0).then_some(t)
+        let h = h265::NalHeader::from_bytes(b0, b1);
+        let t = h.nal_type;
+        let valid_type = t <= 40 || (allow_packets && (t == h265::AP || t == h265::FU));
+        (!h.forbidden && valid_type && h.layer_id == 0 && h.tid != 0).then_some(t)
     }
     fn count(t: u8, v: &mut VideoStats) {
         match t {
-            32 => v.h265_vps += 1,
-            33 => v.h265_sps += 1,
-            34 => v.h265_pps += 1,
+            h265::NAL_VPS => v.h265_vps += 1,
+            h265::NAL_SPS => v.h265_sps += 1,
+            h265::NAL_PPS => v.h265_pps += 1,
             _ => {}
         }
     }
-    let (Some(&b0), Some(&b1)) = (p.first(), p.get(1)) else {
+    let [b0, b1, rest @ ..] = p else {
         return (false, false);
     };
-    let Some(t) = header(b0, b1, true) else {
+    let Some(t) = header(*b0, *b1, true) else {
         return (false, false);
     };
     let before = v.h265_vps + v.h265_sps + v.h265_pps;
     let ok = match t {
-        48 => {
-            let mut rest = &p[2..];
-            let mut n = 0;
-            loop {
-                if rest.is_empty() {
-                    break n > 1;
+        h265::AP => {
+            let mut units = 0;
+            let all = aggregation_units(rest, 2).all(|u| {
+                units += 1;
+                let inner = u.ok().and_then(|u| match u {
+                    [a, b, ..] => header(*a, *b, false),
+                    _ => None,
+                });
+                match inner {
+                    Some(inner) => {
+                        count(inner, v);
+                        true
+                    }
+                    None => false,
                 }
-                let Some(size) = rest
-                    .get(..2)
-                    .map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])))
-                else {
-                    break false;
-                };
-                let Some(unit) = rest.get(2..2 + size).filter(|u| u.len() >= 2) else {
-                    break false;
-                };
-                let Some(inner) = header(unit[0], unit[1], false) else {
-                    break false;
-                };
-                count(inner, v);
-                n += 1;
-                rest = &rest[2 + size..];
-            }
+            });
+            // RFC 7798 §4.4.2: an AP carries at least two NAL units.
+            all && units > 1
         }
-        49 => match p.get(2) {
-            Some(&fu) if (fu & 0x3F) <= 40 && p.len() > 3 => {
-                if fu & 0x80 != 0 {
-                    count(fu & 0x3F, v);
+        h265::FU => match rest.split_first() {
+            Some((&fu, data)) if FuHeader::h265(fu).nal_type <= 40 && !data.is_empty() => {
+                let fu = FuHeader::h265(fu);
+                if fu.start {
+                    count(fu.nal_type, v);
                 }
                 true
             }
@@ -999,7 +743,7 @@ fn check_h265(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
         },
         _ => {
             count(t, v);
-            p.len() > 2
+            !rest.is_empty()
         }
     };
     (ok, ok && v.h265_vps + v.h265_sps + v.h265_pps > before)
@@ -1007,67 +751,41 @@ fn check_h265(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
 
 /// AV1 aggregation header and OBU headers (AV1 RTP spec §4.4, AV1 spec §5.3.2).
 fn check_av1(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
-    let Some(&agg) = p.first() else {
+    let Some((&agg, rest)) = p.split_first() else {
         return (false, false);
     };
-    let z = agg & 0x80 != 0;
-    let w = usize::from((agg >> 4) & 0x03);
+    // The aggregation header's three low bits are unused: set, they say "not AV1".
     if agg & 0x07 != 0 {
         return (false, false);
     }
-    let mut rest = &p[1..];
-    let mut index = 0usize;
+    let agg = av1::AggregationHeader::from_byte(agg);
+    let Ok(elements) = av1::elements(agg, rest) else {
+        return (false, false);
+    };
+    let w = usize::from(agg.count);
+    if elements.is_empty() || (w != 0 && elements.len() != w) {
+        return (false, false);
+    }
     let mut seq = false;
-    while !rest.is_empty() {
-        let last = w != 0 && index + 1 == w;
-        let element = if last {
-            std::mem::take(&mut rest)
-        } else {
-            let Some((len, used)) = leb128(rest) else {
-                return (false, false);
-            };
-            let Some(e) = rest.get(used..used + len) else {
-                return (false, false);
-            };
-            rest = &rest[used + len..];
-            e
-        };
+    for (i, e) in elements.iter().enumerate() {
         // A continuation (Z) element has no OBU header of its own.
-        if !(z && index == 0) {
-            let Some(&h) = element.first() else {
-                return (false, false);
-            };
-            let t = (h >> 3) & 0x0F;
-            if h & 0x80 != 0 || h & 0x01 != 0 || !matches!(t, 1 | 3..=8 | 15) {
-                return (false, false);
-            }
-            let ext = usize::from(h & 0x04 != 0);
-            // seq_profile (3 bits) is 0..=2.
-            if t == 1 && element.get(1 + ext).is_some_and(|b| b >> 5 <= 2) {
-                seq = true;
-            }
+        if agg.continues && i == 0 {
+            continue;
         }
-        index += 1;
-        if w != 0 && index > w {
+        let Some(&b) = e.first() else {
+            return (false, false);
+        };
+        let h = av1::ObuHeader::from_byte(b);
+        // obu_reserved_1bit is taken as evidence here although decoders ignore it.
+        if h.forbidden || h.reserved || !matches!(h.obu_type, 1 | 3..=8 | 15) {
             return (false, false);
         }
-    }
-    if index == 0 || (w != 0 && index != w) {
-        return (false, false);
+        // seq_profile (3 bits) is 0..=2.
+        seq |= h.obu_type == av1::OBU_SEQUENCE_HEADER
+            && av1::Obu::parse(e).is_ok_and(|o| o.payload.first().is_some_and(|b| b >> 5 <= 2));
     }
     v.av1_seq += u32::from(seq);
     (true, seq)
-}
-
-fn leb128(b: &[u8]) -> Option<(usize, usize)> {
-    let mut value = 0usize;
-    for (i, &byte) in b.iter().take(8).enumerate() {
-        value |= usize::from(byte & 0x7F) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
 }
 
 /// RFC 4733 §2.3 named event: event 0..=16 (DTMF, flash), R bit zero.
@@ -1105,28 +823,6 @@ fn check_mpa(p: &[u8]) -> (bool, bool) {
     }
     let sync = rest.len() >= 2 && rest[0] == 0xFF && rest[1] & 0xE0 == 0xE0;
     (sync, sync)
-}
-
-/// MSB-first bit reader over a short slice.
-struct BitReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> BitReader<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        BitReader { data, pos: 0 }
-    }
-
-    fn bits(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.data.get(self.pos / 8)?;
-            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
-            self.pos += 1;
-        }
-        Some(v)
-    }
 }
 
 #[cfg(test)]
@@ -1299,43 +995,19 @@ mod tests {
     }
 
     #[test]
-    fn static_payload_types() {
-        let cases: &[(u8, Codec, u32)] = &[
-            (0, Codec::Pcmu, 8000),
-            (3, Codec::Gsm, 8000),
-            (4, Codec::G723, 8000),
-            (8, Codec::Pcma, 8000),
-            (9, Codec::G722, 8000),
-            (10, Codec::L16, 44100),
-            (11, Codec::L16, 44100),
-            (13, Codec::Cn, 8000),
-            (14, Codec::Mpa, 90000),
-            (15, Codec::G728, 8000),
-            (18, Codec::G729, 8000),
-            (26, Codec::Jpeg, 90000),
-            (31, Codec::H261, 90000),
-            (32, Codec::Mpv, 90000),
-            (34, Codec::H263, 90000),
-        ];
-        for &(pt, codec, clock) in cases {
+    fn static_payload_types_need_no_payload() {
+        for pt in 0..128u8 {
+            let Some(want) = static_payload_type(pt) else {
+                continue;
+            };
             // Even encrypted payloads: the PT alone names the codec.
             let g = run(pt, &[(false, 0, noise(1, 20))]);
             assert_eq!(
                 (g.codec, g.clock_rate),
-                (Some(codec), Some(clock)),
+                (Some(want.codec), Some(want.clock_rate)),
                 "PT {pt}"
             );
         }
-        assert_eq!(
-            serde_json::to_string(&Codec::TelephoneEvent)
-                .ok()
-                .as_deref(),
-            Some("\"telephoneevent\"")
-        );
-        assert_eq!(
-            serde_json::to_string(&Codec::G723).ok().as_deref(),
-            Some("\"g723\"")
-        );
     }
 
     /// Opus in RED (Chrome: one redundant block, the previous packet): the guess
@@ -1469,6 +1141,28 @@ mod tests {
         let g = run(96, &video(8, 3, |f, k| vp8_payload(f + 1, k)));
         assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
         assert!(g.evidence.contains("0 keyframe"), "{}", g.evidence);
+    }
+
+    /// RFC 7741 §4.2: the R bits and the RSV bits "MUST be ignored by the receiver".
+    /// The guesser counts such packets as VP8, as the depacketizer reads them.
+    #[test]
+    fn vp8_reserved_bits_are_ignored() {
+        let with_reserved = |f, k| {
+            let mut p = vp8_payload(f, k);
+            p[0] |= 0x48;
+            p[1] |= 0x0f;
+            p
+        };
+        let mut v = VideoStats::default();
+        assert_eq!(check_vp8(&with_reserved(0, 0), None, &mut v), (true, true));
+        assert_eq!(check_vp8(&with_reserved(1, 1), None, &mut v), (true, false));
+        let g = run(96, &video(20, 3, with_reserved));
+        assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
+        assert!(
+            g.evidence.starts_with("PT 96: 100% of 60"),
+            "{}",
+            g.evidence
+        );
     }
 
     fn vp9_payload(f: u32, k: u32, per: u32) -> Vec<u8> {
