@@ -30,21 +30,11 @@ fn main() -> std::process::ExitCode {
 
 /// SIGINT and SIGTERM end the input: the run finishes what it read and exits
 /// 130 or 143. A second signal while it finishes exits at once (with the same
-/// code): only temporary files are left, never an incomplete file under its
-/// final name.
+/// code; during a session's commit, right after it): only temporary files are
+/// left besides what the manifest lists.
 fn stop_on_signals() -> io::Result<rtprec::pipeline::StopFlag> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
     let stop = rtprec::pipeline::StopFlag::new();
-    let stopping = Arc::new(AtomicBool::new(false));
-    for sig in [SIGINT, SIGTERM] {
-        let code = i32::from(rtprec::cli::exit::ExitCode::for_signal(sig).code());
-        // Registered first, so it sees `stopping` as the previous signal left it.
-        signal_hook::flag::register_conditional_shutdown(sig, code, Arc::clone(&stopping))?;
-        signal_hook::flag::register(sig, Arc::clone(&stopping))?;
-        signal_hook::flag::register_usize(sig, stop.cell(), usize::try_from(sig).unwrap_or(1))?;
-    }
+    stop.on_signals(|sig| i32::from(ExitCode::for_signal(sig).code()))?;
     Ok(stop)
 }
 
@@ -164,6 +154,22 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
             eprintln!("rtprec: warning: {note}");
         }
     }
+    // Before anything else is written: leftovers of killed runs are reported as they go.
+    match rtprec::record::prepare_out_dir(&plan.record.out_dir) {
+        Ok(removed) if !quiet => {
+            for p in removed {
+                eprintln!(
+                    "rtprec: removed {} (a temporary file of an earlier run that was killed)",
+                    p.display()
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    }
     let mut sinks = match open_sinks(args) {
         Ok(s) => s,
         Err(code) => return code,
@@ -262,12 +268,6 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
         }
     };
     if !quiet {
-        for p in &out.stale_removed {
-            eprintln!(
-                "rtprec: removed {} (a temporary file of an earlier run that was killed)",
-                p.display()
-            );
-        }
         print_warnings(&out.warnings);
         for a in &out.manifest.assets {
             match (&a.status, &a.path, &a.error) {

@@ -763,12 +763,10 @@ fn live_second_sigint_exits_at_once_with_code_130() {
         let listed = manifest_files(&m);
         assert!(said.iter().all(|f| listed.contains(f)), "{said:?}");
     }
-    // The stricter rule (no final name the manifest does not list) fails
-    // here about 3 runs in 10: see the ignored test below.
+    // The stricter rule (no final name the manifest does not list): see the test below.
 }
 
 #[test]
-#[ignore = "product bug: a second SIGINT between the first rename and the manifest write leaves final-named files no manifest lists"]
 fn live_second_sigint_leaves_no_final_file_the_manifest_does_not_list() {
     // The second SIGINT lands as soon as the first track of the finishing run
     // has its final name, before the manifest is written (with 24 tracks that
@@ -793,7 +791,6 @@ fn live_second_sigint_leaves_no_final_file_the_manifest_does_not_list() {
 }
 
 #[test]
-#[ignore = "product bug: while every stream is still being identified, the live clock never ends the session"]
 fn live_pipe_a_short_session_still_being_identified_ends_on_the_idle_rule() {
     let cap = Pcap::read(&testdata("media-opus-vp8.pcap"));
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -10,6 +10,9 @@
 //! file is deterministic.
 
 pub mod reader;
+mod stop;
+
+pub use stop::StopFlag;
 
 use crate::capture::{CapturedFrame, source::Format};
 use crate::error::{Diagnostic, Error};
@@ -19,8 +22,6 @@ use crate::time::CaptureTime;
 use reader::FromReader;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -91,37 +92,6 @@ pub trait Consumer {
     fn batch_done(&mut self) {}
     /// No packet arrived on a live input: capture time is now at least `now`.
     fn idle(&mut self, _now: CaptureTime) {}
-}
-
-/// Why a run should stop before its inputs end: a signal number, set from a
-/// signal handler (or a test) and read by the loop between batches.
-#[derive(Clone, Debug, Default)]
-pub struct StopFlag(Arc<AtomicUsize>);
-
-impl StopFlag {
-    /// A flag nobody has raised.
-    pub fn new() -> StopFlag {
-        StopFlag::default()
-    }
-
-    /// The shared cell, for `signal_hook::flag::register_usize`.
-    pub fn cell(&self) -> Arc<AtomicUsize> {
-        Arc::clone(&self.0)
-    }
-
-    /// Asks the loop to stop, as signal `signal` would.
-    pub fn raise(&self, signal: i32) {
-        self.0
-            .store(usize::try_from(signal).unwrap_or(1), Ordering::SeqCst);
-    }
-
-    /// The signal that asked for a stop, if any.
-    pub fn raised(&self) -> Option<i32> {
-        match self.0.load(Ordering::SeqCst) {
-            0 => None,
-            s => Some(i32::try_from(s).unwrap_or(i32::MAX)),
-        }
-    }
 }
 
 /// When capture time may follow the wall clock while no packet arrives.

@@ -77,6 +77,8 @@ pub struct RecordOutput {
 /// The world around the recorder: track workers, the manifest, the events.
 struct Effects<'e> {
     workers: Workers,
+    /// Marks the commit of a session's files, which a second signal lets finish.
+    stop: crate::pipeline::StopFlag,
     events: &'e mut dyn FnMut(Event),
     /// Ended sessions' terminal events, sent once the manifest lists them.
     announce: Vec<(CaptureTime, Asset)>,
@@ -100,6 +102,8 @@ impl Actions for Effects<'_> {
     }
 
     fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome> {
+        // Files take their final names from here until the manifest lists them.
+        self.stop.begin_commit();
         self.workers.finish_all(n)
     }
 
@@ -127,6 +131,11 @@ impl Run<'_> {
     /// terminal events: a success event never names a file the manifest on disk
     /// does not list.
     fn settle(&mut self) {
+        self.announce();
+        self.effects.stop.end_commit();
+    }
+
+    fn announce(&mut self) {
         if self.effects.announce.is_empty() {
             return;
         }
@@ -167,7 +176,7 @@ impl Consumer for Run<'_> {
     }
 
     fn idle(&mut self, now: CaptureTime) {
-        self.recorder.advance(now, &mut self.effects);
+        self.recorder.idle(now, &mut self.effects);
         self.settle();
     }
 }
@@ -185,28 +194,15 @@ pub fn run_record(
     progress: &mut dyn FnMut(u64),
     events: &mut dyn FnMut(Event),
 ) -> Result<RecordOutput, Error> {
-    let out_dir = &opts.out_dir;
+    let stale_removed = prepare_out_dir(&opts.out_dir)?;
+    let manifest_path = opts.out_dir.join("manifest.json");
     let io = |context: String| move |source| Error::Io { context, source };
-    std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
-    // Temporary files of killed runs would stay forever: they carry their pid.
-    let stale_removed = crate::mux::atomic::remove_stale_temps(out_dir, 4)
-        .map_err(io(format!("cleaning {}", out_dir.display())))?;
-    let manifest_path = out_dir.join("manifest.json");
-    // An old manifest would describe files this run is about to replace.
-    match std::fs::remove_file(&manifest_path) {
-        Ok(()) => crate::mux::atomic::sync_parent_dir(&manifest_path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(io(format!("removing the old {}", manifest_path.display()))(
-                e,
-            ));
-        }
-    }
     let workers = Workers::new(opts.jobs).map_err(io("starting worker threads".to_string()))?;
     let mut run = Run {
         recorder: Recorder::new(opts.clone()),
         effects: Effects {
             workers,
+            stop: loop_opts.stop.clone(),
             events,
             announce: Vec::new(),
         },
@@ -232,6 +228,29 @@ pub fn run_record(
         stale_removed,
         stopped_by: summary.stopped_by,
     })
+}
+
+/// Readies the output directory: creates it, removes the temporary files of
+/// killed runs (they carry their pid, which is no longer alive) and removes an
+/// old manifest, which would describe files this run is about to replace.
+/// Returns the temporary files removed. [`run_record`] calls it; calling it
+/// first (to report removals at once) is harmless.
+pub fn prepare_out_dir(out_dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let io = |context: String| move |source| Error::Io { context, source };
+    std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
+    let stale_removed = crate::mux::atomic::remove_stale_temps(out_dir, 4)
+        .map_err(io(format!("cleaning {}", out_dir.display())))?;
+    let manifest_path = out_dir.join("manifest.json");
+    match std::fs::remove_file(&manifest_path) {
+        Ok(()) => crate::mux::atomic::sync_parent_dir(&manifest_path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(io(format!("removing the old {}", manifest_path.display()))(
+                e,
+            ));
+        }
+    }
+    Ok(stale_removed)
 }
 
 /// Writes `value` as pretty JSON to `path`: a temporary file, synced, renamed.

@@ -284,10 +284,28 @@ impl Recorder {
         if self.opts.session.is_none()
             && let Some(last) = self.last_media
             && now.nanos_since(last) >= self.opts.idle_timeout_nanos
-            && !self.tracks.is_empty()
+            && !(self.tracks.is_empty() && self.pending.is_empty())
         {
             self.end_session(actions);
         }
+    }
+
+    /// No packet arrived on a live input and capture time is now `now`: streams
+    /// still being identified are decided once their time is up (as their own
+    /// next packet would have decided them), then sessions end as in [`Recorder::advance`].
+    pub fn idle(&mut self, now: CaptureTime, actions: &mut dyn Actions) {
+        let mut ripe: Vec<(Flow, Ssrc)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.ripe(now))
+            .map(|(k, _)| *k)
+            .collect();
+        // Deterministic track order, as at a session's end: by first packet, then 5-tuple and SSRC.
+        ripe.sort_by_key(|k| (self.pending[k].first_time, *k));
+        for k in ripe {
+            self.resolve_pending(k, actions);
+        }
+        self.advance(now, actions);
     }
 
     /// The input ended: the open session ends.
@@ -1334,6 +1352,54 @@ mod tests {
         assert_eq!(ended.len(), 2);
         assert_eq!(ended[1][0].0, "s20261123T100103Z/audio-00000009");
         assert_eq!(rec.manifest(Vec::new()).assets.len(), 2);
+    }
+
+    #[test]
+    fn on_an_idle_live_input_a_short_stream_is_identified_and_its_session_ends() {
+        let mut rec = Recorder::new(opts(None));
+        let mut fake = Fake::default();
+        for seq in 0..20u16 {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(5, seq),
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 20),
+            );
+        }
+        // 20 packets: not enough to decide on packets alone.
+        assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 0);
+        rec.idle(at(2_000), &mut fake);
+        assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 0);
+        // 3 s after its first packet the stream is decided, as its next packet would have.
+        rec.idle(at(3_000), &mut fake);
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(0, _))), 1);
+        assert_eq!(
+            fake.count(|c| *c == Call::Started("audio-00000005".into(), at(0))),
+            1
+        );
+        assert!(fake.ended().is_empty());
+        rec.idle(at(380 + 30_000), &mut fake);
+        assert_eq!(fake.ended().len(), 1);
+    }
+
+    #[test]
+    fn a_session_of_streams_still_pending_ends_on_the_idle_rule() {
+        let mut rec = Recorder::new(opts(None));
+        let mut fake = Fake::default();
+        for seq in 0..20u16 {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(5, seq),
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 20),
+            );
+        }
+        // Past the idle time before any tick came: the session ends with its streams decided.
+        rec.advance(at(380 + 30_000), &mut fake);
+        assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 1);
+        assert_eq!(fake.ended().len(), 1);
     }
 
     #[test]
