@@ -57,7 +57,7 @@ impl ExitCode {
         ),
         (
             ExitCode::Interrupted,
-            "interrupted by SIGINT (Ctrl-C): the input ended there; every track read so far was finished, the manifest written and the events sent (a second Ctrl-C exits at once, leaving only temporary files)",
+            "interrupted by SIGINT (Ctrl-C): the input ended there; every track read so far was finished, the manifest written and the events sent (a second Ctrl-C exits at once: files still being written stay temporary, every final-named file is complete and in the manifest)",
         ),
         (
             ExitCode::Terminated,

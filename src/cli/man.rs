@@ -104,8 +104,10 @@ While a pipe is idle, capture time follows the wall clock
 (\fB\-\-live\-clock auto\fR), so a room that falls silent still ends.
 SIGINT and SIGTERM end the input: every open track is finished, the manifest
 written and the events sent; the exit status is 130 (SIGINT) or 143 (SIGTERM).
-A second signal exits at once, leaving only temporary files
-(\fI.NAME.tmp\-PID\fR), which the next run into the same directory removes.
+A second signal exits at once (during a session's commit, right after it):
+files still being written stay under temporary names
+(\fI.NAME.tmp\-PID\fR), which the next run into the same directory removes,
+and every file under a final name is complete and listed in the manifest.
 A run removes an existing manifest.json before it writes anything, so a
 manifest never lists files that a later run replaced.
 .SH "EXAMPLES"
