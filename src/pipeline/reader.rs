@@ -15,9 +15,9 @@ use std::rc::Rc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Frames in one batch, at most.
-const BATCH_FRAMES: usize = 4096;
+const BATCH_FRAMES: usize = 2048;
 /// Bytes in one batch, about at most (one frame may go over).
-const BATCH_BYTES: usize = 4 << 20;
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight between the threads: bounds the memory of a fast reader.
 const QUEUE_BATCHES: usize = 4;
 
@@ -101,7 +101,7 @@ impl ReaderHandle {
 /// Starts reading `paths` on a new thread.
 pub fn spawn(paths: Vec<PathBuf>) -> std::io::Result<ReaderHandle> {
     let (tx, rx) = sync_channel(QUEUE_BATCHES);
-    let (recycle, recycled) = sync_channel(QUEUE_BATCHES + 1);
+    let (recycle, recycled) = sync_channel(2);
     std::thread::Builder::new()
         .name("rtprec-read".into())
         .spawn(move || read_all(&paths, tx, recycled))?;
