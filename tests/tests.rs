@@ -9,6 +9,7 @@ mod events;
 mod gst;
 mod live;
 mod metadata;
+mod paths;
 mod record;
 mod repair;
 mod sessions;

@@ -96,7 +96,36 @@ pub fn record_manifest_json(
         String::from_utf8_lossy(&out.stderr)
     );
     let manifest = json(&out);
+    assert_manifest_matches_disk(&manifest, out_dir);
     (out, manifest)
+}
+
+/// The invariants of every recording: asset ids, event ids and paths are
+/// unique, and each completed asset's size and sha256 are the file's on disk.
+pub fn assert_manifest_matches_disk(manifest: &serde_json::Value, out_dir: &Path) {
+    use sha2::Digest;
+    let assets = manifest["assets"].as_array().expect("manifest assets");
+    let mut ids = std::collections::HashSet::new();
+    let mut paths = std::collections::HashSet::new();
+    for a in assets {
+        let id = a["id"].as_str().expect("asset id");
+        assert!(ids.insert(id.to_string()), "duplicate asset id {id}");
+        let Some(rel) = a["path"].as_str() else {
+            continue;
+        };
+        assert!(paths.insert(rel.to_string()), "two assets name {rel}");
+        let bytes = std::fs::read(out_dir.join(rel)).expect("a listed file exists");
+        assert_eq!(
+            a["size"].as_u64(),
+            Some(bytes.len() as u64),
+            "size of {rel}"
+        );
+        let sha: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(a["sha256"].as_str(), Some(sha.as_str()), "sha256 of {rel}");
+    }
 }
 
 /// Fails unless ffmpeg decodes `file` completely with no error line.
