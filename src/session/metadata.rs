@@ -88,7 +88,7 @@ pub fn parse_metadata_with(
                 format!("{at}: {inner}")
             };
             // A misspelt required field fails as missing: name the near miss that was
-            // probably meant for it. The text parsed this far, so it is likely JSON.
+            // probably meant for it (looked for only when the whole text is JSON).
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
                 for u in unknown_fields(&v) {
                     if u.parent == at
