@@ -1,4 +1,5 @@
-//! One SSRC, several paths: one track and one file, with and without metadata.
+//! One SSRC, several paths: one track and one file, with and without metadata;
+//! and sessions from presence (a room that empties and fills again).
 //! Captures are built here: an ICE switch from a TURN relay to a direct path,
 //! a capture taken on a TURN server (client leg in ChannelData, peer leg plain),
 //! IPv4 and IPv6 legs, and an ICMP error quoting an RTP packet.
@@ -15,10 +16,15 @@ const PACKETS: u16 = 250;
 
 /// A PCMU packet (static payload type 0): 20 ms of 8 kHz samples.
 fn pcmu(seq: u16) -> Vec<u8> {
+    pcmu_of(SSRC, seq)
+}
+
+/// A PCMU packet of `ssrc`.
+fn pcmu_of(ssrc: u32, seq: u16) -> Vec<u8> {
     let mut p = vec![0x80, 0];
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p.extend_from_slice(&SSRC.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
     p.extend((0..160u32).map(|i| (i * 7 + u32::from(seq)) as u8));
     p
 }
@@ -229,5 +235,108 @@ fn an_icmp_error_quoting_an_rtp_packet_is_not_media() {
     assert_eq!(
         datagrams, 0,
         "an ICMP error is not a datagram of the flow it quotes"
+    );
+}
+
+/// Alice and Bob talk, everyone leaves, Alice rejoins 40 s later with a new
+/// SSRC: two sessions, each with its own id and assets; the first session's
+/// files, manifest entries and events come out when Bob leaves.
+#[test]
+fn a_room_that_empties_and_fills_again_is_two_sessions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cap = tmp.path().join("rejoin.pcap");
+    let (alice, bob, sfu) = (
+        addr("192.0.2.10:50000"),
+        addr("192.0.2.11:50000"),
+        addr("192.0.2.1:40000"),
+    );
+    let mut frames = Vec::new();
+    for seq in 0..250u16 {
+        let t = i64::from(seq) * 20_000_000;
+        frames.push((t, alice, sfu, pcmu_of(1, seq)));
+        frames.push((t + 1_000_000_000, bob, sfu, pcmu_of(2, seq)));
+        frames.push((t + 46_000_000_000, alice, sfu, pcmu_of(3, seq)));
+    }
+    frames.sort_by_key(|f| f.0);
+    write_pcap(&cap, &frames);
+    let meta = tmp.path().join("m.json");
+    std::fs::write(
+        &meta,
+        r#"{"room_id": "r", "peers": [
+        {"peer_id": "alice", "joined_at": "2026-11-23T10:00:00Z", "left_at": "2026-11-23T10:00:05Z",
+         "tracks": [{"track_id": "mic", "kind": "audio", "ssrc": 1, "codec": "pcmu"}]},
+        {"peer_id": "bob", "joined_at": "2026-11-23T10:00:01Z", "left_at": "2026-11-23T10:00:06Z",
+         "tracks": [{"track_id": "mic", "kind": "audio", "ssrc": 2, "codec": "pcmu"}]},
+        {"peer_id": "alice", "joined_at": "2026-11-23T10:00:46Z", "left_at": "2026-11-23T10:00:51Z",
+         "tracks": [{"track_id": "mic", "kind": "audio", "ssrc": 3, "codec": "pcmu"}]}]}"#,
+    )
+    .expect("write metadata");
+    let out_dir = tmp.path().join("out");
+    let out = rtprec()
+        .arg("record")
+        .arg(&cap)
+        .arg("-o")
+        .arg(&out_dir)
+        .arg("-m")
+        .arg(&meta)
+        .output()
+        .expect("rtprec runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).expect("manifest"))
+            .expect("JSON");
+    assert_manifest_matches_disk(&m, &out_dir);
+    let got: Vec<(String, String, String)> = m["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| {
+            assert_eq!(a["status"], "completed", "{a:#}");
+            assert_eq!(a["stats"]["packets"], 250, "{a:#}");
+            (
+                a["session_id"].as_str().unwrap_or_default().into(),
+                a["peer_id"].as_str().unwrap_or_default().into(),
+                a["path"].as_str().unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    let s1 = "s20261123T100000Z";
+    let s2 = "s20261123T100046Z";
+    assert_eq!(
+        got,
+        vec![
+            (s1.into(), "alice".into(), format!("r/{s1}/alice/mic.wav")),
+            (s1.into(), "bob".into(), format!("r/{s1}/bob/mic.wav")),
+            (s2.into(), "alice".into(), format!("r/{s2}/alice/mic.wav")),
+        ]
+    );
+    // Events in capture order: the first session's successes before the second session starts.
+    let events: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let e: serde_json::Value = serde_json::from_str(l).expect("event JSON");
+            (
+                e["type"].as_str().unwrap_or_default().into(),
+                e["data"]["session_id"].as_str().unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    let started = "track.recording.started.success".to_string();
+    let success = "track.recording.success".to_string();
+    assert_eq!(
+        events,
+        vec![
+            (started.clone(), s1.into()),
+            (started.clone(), s1.into()),
+            (success.clone(), s1.into()),
+            (success.clone(), s1.into()),
+            (started, s2.into()),
+            (success, s2.into()),
+        ]
     );
 }

@@ -253,10 +253,14 @@ pub struct Recorder {
     session_start: Option<CaptureTime>,
     /// Last RTP packet seen (for the idle rule).
     last_media: Option<CaptureTime>,
-    /// With metadata whose peers all leave: when the last one leaves.
-    last_leave: Option<CaptureTime>,
-    /// The metadata session has ended (its last peer left).
+    /// With metadata: the sessions its presences make, in time order.
+    plan: Vec<PlannedSession>,
+    /// Index in `plan` of the current session.
+    current: usize,
+    /// Every planned session has ended (the last peer of the last one left).
     metadata_ended: bool,
+    /// Packets of SSRCs that belong to a later planned session, seen before it began.
+    early: HashMap<u32, u64>,
     /// Assets of sessions that have ended.
     done: Vec<Asset>,
     clocks: SenderClocks,
@@ -273,10 +277,7 @@ impl Recorder {
     /// A recorder for `opts`; tracks named by metadata exist from the start.
     pub fn new(opts: RecordOptions) -> Recorder {
         let keyring = KeyRing::new(opts.srtp_keys.clone());
-        let last_leave = opts.session.as_ref().and_then(|m| {
-            let leaves: Option<Vec<CaptureTime>> = m.peers.iter().map(|p| p.left_at).collect();
-            leaves.and_then(|l| l.into_iter().max())
-        });
+        let plan = opts.session.as_ref().map(plan_sessions).unwrap_or_default();
         let mut rec = Recorder {
             opts,
             tracks: Vec::new(),
@@ -286,8 +287,10 @@ impl Recorder {
             last_time: None,
             session_start: None,
             last_media: None,
-            last_leave,
+            plan,
+            current: 0,
             metadata_ended: false,
+            early: HashMap::new(),
             done: Vec::new(),
             clocks: SenderClocks::default(),
             diagnostics: Vec::new(),
@@ -296,6 +299,12 @@ impl Recorder {
             claimed: Claimed::default(),
         };
         rec.declare_metadata_tracks();
+        rec.early = rec
+            .plan
+            .iter()
+            .skip(1)
+            .flat_map(|s| s.ssrcs.iter().map(|&ssrc| (ssrc, 0)))
+            .collect();
         rec
     }
 
@@ -319,13 +328,13 @@ impl Recorder {
     /// Capture time is now at least `now` (a frame, or an idle live input):
     /// sessions whose end has passed are ended.
     pub fn advance(&mut self, now: CaptureTime, actions: &mut dyn Actions) {
-        // The room is empty once its last peer has left (metadata).
-        if !self.metadata_ended
-            && let Some(leave) = self.last_leave
-            && now > leave
+        // The room is empty once the last peer present has left (metadata): the
+        // session ends, and the next presence, if any, is the next session.
+        while !self.metadata_ended
+            && let Some(end) = self.plan.get(self.current).and_then(|s| s.end)
+            && now > end
         {
-            self.metadata_ended = true;
-            self.end_session(actions);
+            self.next_planned_session(actions);
         }
         // Without metadata, a room is empty once no media has flowed for the idle time.
         if self.opts.session.is_none()
@@ -355,10 +364,31 @@ impl Recorder {
         self.advance(now, actions);
     }
 
-    /// The input ended: the open session ends.
+    /// The input ended: the open session ends (and planned sessions the capture
+    /// never reached end too, their tracks without media).
     pub fn finish(&mut self, actions: &mut dyn Actions) {
-        if !self.metadata_ended {
-            self.end_session(actions);
+        if self.plan.is_empty() {
+            return self.end_session(actions);
+        }
+        while !self.metadata_ended {
+            self.next_planned_session(actions);
+        }
+    }
+
+    /// Ends the current planned session and declares the next one's tracks.
+    fn next_planned_session(&mut self, actions: &mut dyn Actions) {
+        self.metadata_ended = self.current + 1 >= self.plan.len();
+        self.end_session(actions);
+        if self.metadata_ended {
+            return;
+        }
+        self.current += 1;
+        self.declare_metadata_tracks();
+        // Media of this session's peers that came before it began was outside their presence.
+        for t in &mut self.tracks {
+            if let Some(n) = t.id.ssrc.and_then(|s| self.early.remove(&s)) {
+                t.outside_presence += n;
+            }
         }
     }
 
@@ -391,7 +421,10 @@ impl Recorder {
         let Some(map) = &self.opts.session else {
             return;
         };
-        for peer in &map.peers {
+        let Some(planned) = self.plan.get(self.current) else {
+            return;
+        };
+        for peer in planned.peers.iter().filter_map(|&i| map.peers.get(i)) {
             let ext_id = |uri: &str| {
                 peer.extmap
                     .iter()
@@ -413,14 +446,14 @@ impl Recorder {
                     .or_else(|| t.codec_name.clone());
                 let id = Identity {
                     room_id: map.room_id.clone(),
-                    // Filled from the first packet's time when metadata gives none.
-                    session_id: map.session_id.clone().unwrap_or_default(),
+                    // Empty: filled from the first packet's time.
+                    session_id: planned.session_id.clone().unwrap_or_default(),
                     peer_id: peer.peer_id.clone(),
                     track_id: t.track_id.clone(),
                     kind: t.kind,
                     source: t.source,
                     ssrc: t.ssrc,
-                    inferred: if map.session_id.is_none() {
+                    inferred: if planned.session_id.is_none() || map.session_id.is_none() {
                         vec!["session_id".into()]
                     } else {
                         Vec::new()
@@ -513,7 +546,7 @@ impl Recorder {
         finished.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.id.cmp(&b.id)));
         // A metadata session that ended before its input did: later packets of its
         // SSRCs are outside every peer's presence, counted on the ended assets.
-        let ended_routes: Vec<(u32, usize)> = if self.metadata_ended {
+        let ended_routes: Vec<(u32, usize)> = if self.opts.session.is_some() {
             self.router
                 .track_ssrcs()
                 .filter_map(|(ssrc, i)| {
@@ -644,6 +677,11 @@ impl Recorder {
                             return self.enqueue_srtp(i, d, actions);
                         }
                         return self.enqueue(i, arrival(&pkt), Some(d.payload), d.flow, actions);
+                    }
+                    if let Some(n) = self.early.get_mut(&ssrc.0) {
+                        // A peer of a later session, before it joined.
+                        *n += 1;
+                        return;
                     }
                     self.router.set_ssrc(ssrc.0, Route::Ignore);
                     self.note(
@@ -1094,6 +1132,76 @@ impl Recorder {
     }
 }
 
+/// A recording session that metadata presences make.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PlannedSession {
+    /// Indices of the peer entries present in it.
+    peers: Vec<usize>,
+    /// When its last peer leaves (`None`: some peer never does).
+    end: Option<CaptureTime>,
+    /// Its id: the metadata's, or derived; `None`: from its first packet.
+    session_id: Option<String>,
+    /// SSRCs its tracks name.
+    ssrcs: Vec<u32>,
+}
+
+/// The sessions of a room: each maximal span of time in which at least one
+/// peer is present (from the first join to the last leave) is one session.
+/// A peer entry without `joined_at` is present from the start, one without
+/// `left_at` to the end. With one session, its id is the metadata's
+/// `session_id` (or derived from its first packet); with several, the k-th
+/// (from 1) is `<session_id>-<k>`, or without a `session_id`, `s<start>` from
+/// its first join, as sessions without metadata are named.
+fn plan_sessions(map: &crate::session::SessionMap) -> Vec<PlannedSession> {
+    let mut order: Vec<usize> = (0..map.peers.len()).collect();
+    order.sort_by_key(|&i| (map.peers[i].joined_at, i));
+    // (start, end, peers): None = unbounded.
+    let mut spans: Vec<(Option<CaptureTime>, Option<CaptureTime>, Vec<usize>)> = Vec::new();
+    for i in order {
+        let p = &map.peers[i];
+        match spans.last_mut() {
+            // Overlapping or touching the open span (an unbounded end absorbs everything after).
+            Some((_, end, peers)) if end.is_none_or(|e| p.joined_at.is_none_or(|j| j <= e)) => {
+                *end = match (*end, p.left_at) {
+                    (Some(e), Some(l)) => Some(e.max(l)),
+                    _ => None,
+                };
+                peers.push(i);
+            }
+            _ => spans.push((p.joined_at, p.left_at, vec![i])),
+        }
+    }
+    if spans.is_empty() {
+        spans.push((None, None, Vec::new()));
+    }
+    let several = spans.len() > 1;
+    spans
+        .into_iter()
+        .enumerate()
+        .map(|(k, (start, end, mut peers))| {
+            peers.sort_unstable();
+            let session_id = match (&map.session_id, several) {
+                (Some(id), false) => Some(id.clone()),
+                (Some(id), true) => Some(format!("{id}-{}", k + 1)),
+                (None, true) => start.map(|s| format!("s{}", compact_time(s))),
+                (None, false) => None,
+            };
+            let ssrcs = peers
+                .iter()
+                .flat_map(|&i| &map.peers[i].tracks)
+                .flat_map(|t| [t.ssrc, t.rtx_ssrc, t.fec_ssrc])
+                .flatten()
+                .collect();
+            PlannedSession {
+                peers,
+                end,
+                session_id,
+                ssrcs,
+            }
+        })
+        .collect()
+}
+
 /// Folds what the worker reports into the track's end.
 fn finish_track(t: &mut Track, o: WorkerOutcome) {
     match std::mem::replace(&mut t.life, Life::Idle) {
@@ -1492,6 +1600,103 @@ mod tests {
         let ids = [&a, &b, &c3]
             .map(|i| assets::asset_id(&i.room_id, &i.session_id, &i.peer_id, &i.track_id));
         assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+    }
+
+    /// Alice and Bob talk; everyone leaves; Alice rejoins 40 s later with a new SSRC.
+    const REJOIN: &str = r#"{"room_id": "r", "peers": [
+        {"peer_id": "alice", "joined_at": "2026-11-23T10:00:00Z", "left_at": "2026-11-23T10:00:05Z",
+         "tracks": [{"track_id": "mic", "kind": "audio", "ssrc": 1, "codec": "pcmu", "payload_type": 0}]},
+        {"peer_id": "bob", "joined_at": "2026-11-23T10:00:01Z", "left_at": "2026-11-23T10:00:06Z",
+         "tracks": [{"track_id": "mic", "kind": "audio", "ssrc": 2, "codec": "pcmu", "payload_type": 0}]},
+        {"peer_id": "alice", "joined_at": "2026-11-23T10:00:46Z", "left_at": "2026-11-23T10:00:50Z",
+         "tracks": [{"track_id": "mic", "kind": "audio", "ssrc": 3, "codec": "pcmu", "payload_type": 0}]}]}"#;
+
+    #[test]
+    fn presences_make_sessions() {
+        let map = crate::session::metadata::parse_metadata(REJOIN, Path::new("m.json"))
+            .expect("a rejoin is a peer entry per presence");
+        let plan = plan_sessions(&map);
+        assert_eq!(plan.len(), 2);
+        assert_eq!(plan[0].peers, vec![0, 1]);
+        assert_eq!(plan[0].end, Some(at(6_000)));
+        assert_eq!(plan[0].session_id.as_deref(), Some("s20261123T100000Z"));
+        assert_eq!(plan[1].peers, vec![2]);
+        assert_eq!(plan[1].session_id.as_deref(), Some("s20261123T100046Z"));
+        assert_eq!(plan[1].ssrcs, vec![3]);
+        // With a session_id: numbered.
+        let named = REJOIN.replacen(
+            r#""room_id": "r","#,
+            r#""room_id": "r", "session_id": "call","#,
+            1,
+        );
+        let map =
+            crate::session::metadata::parse_metadata(&named, Path::new("m.json")).expect("parses");
+        let ids: Vec<_> = plan_sessions(&map)
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect();
+        assert_eq!(ids, vec![Some("call-1".into()), Some("call-2".into())]);
+        // Overlapping presences of one peer are not a rejoin.
+        let overlap = REJOIN.replace("10:00:46Z", "10:00:04Z");
+        let e = crate::session::metadata::parse_metadata(&overlap, Path::new("m.json"))
+            .expect_err("overlapping presences of one peer");
+        assert!(e.to_string().contains("rejoins"), "{e}");
+    }
+
+    #[test]
+    fn each_presence_span_is_a_session_with_its_own_assets() {
+        let mut rec = Recorder::new(opts(Some(REJOIN)));
+        let mut fake = Fake::default();
+        let mut seq = [0u16; 4];
+        let mut send = |rec: &mut Recorder, fake: &mut Fake, ssrc: u32, ms: i64| {
+            let n = &mut seq[ssrc as usize];
+            push(rec, fake, &pcmu(ssrc, *n), "10.0.0.1:5000", at(ms));
+            *n += 1;
+        };
+        for ms in (0..5_000).step_by(20) {
+            send(&mut rec, &mut fake, 1, ms);
+            send(&mut rec, &mut fake, 2, ms + 1_000);
+        }
+        // Alice's new microphone starts a little before her second join: outside presence.
+        for ms in (45_000..50_000).step_by(20) {
+            send(&mut rec, &mut fake, 3, ms);
+        }
+        // The first session ended when Bob left, long before the input did.
+        let ended = fake.ended();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(
+            ended[0],
+            &vec![
+                ("s20261123T100000Z/mic".to_string(), Status::Completed),
+                ("s20261123T100000Z/mic".to_string(), Status::Completed)
+            ]
+        );
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        let sessions: Vec<(&str, &str)> = m
+            .assets
+            .iter()
+            .map(|a| (a.session_id.as_str(), a.peer_id.as_str()))
+            .collect();
+        assert_eq!(
+            sessions,
+            vec![
+                ("s20261123T100000Z", "alice"),
+                ("s20261123T100000Z", "bob"),
+                ("s20261123T100046Z", "alice")
+            ]
+        );
+        assert_eq!(
+            m.assets[2].stats.outside_presence, 50,
+            "45..46 s: before the rejoin"
+        );
+        // Alice's first and second microphones are track 0 of their sessions: 250 + 200 queued.
+        assert_eq!(fake.count(|c| *c == Call::Queue(0)), 250 + 200);
+        assert_eq!(
+            fake.count(|c| *c == Call::Started("mic".into(), at(46_000))),
+            1
+        );
+        assert!(rec.take_diagnostics().is_empty(), "no SSRC is unknown");
     }
 
     #[test]

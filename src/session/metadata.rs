@@ -649,16 +649,40 @@ fn build(
         }
         peers.push(peer);
     }
-    let items = raw.peers.iter().zip(&peers).enumerate();
-    let items = items.map(|(pi, (rp, sp))| {
-        (
-            format!("peers[{pi}].peer_id"),
-            rp.peer_id.as_str(),
-            sp.peer_id.as_str(),
-        )
+    // A peer that leaves and comes back appears once per presence: the same
+    // peer_id again, with its own tracks, as long as the presences do not overlap.
+    let rejoins = |a: &PeerSpec, b: &PeerSpec| -> bool {
+        let (first, then) = if a.joined_at <= b.joined_at {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        matches!((first.left_at, then.joined_at), (Some(l), Some(j)) if l <= j)
+    };
+    let conflict = (0..peers.len()).find_map(|b| {
+        let a = (0..b).find(|&a| {
+            peers[a].peer_id == peers[b].peer_id
+                && !(raw.peers[a].peer_id == raw.peers[b].peer_id && rejoins(&peers[a], &peers[b]))
+        })?;
+        Some((a, b))
     });
-    if let Err(e) = check_unique("peer_id", items) {
-        p.0.push(e.to_string());
+    if let Some((a, b)) = conflict {
+        let item = |i: usize| {
+            (
+                format!("peers[{i}].peer_id"),
+                raw.peers[i].peer_id.as_str(),
+                peers[i].peer_id.as_str(),
+            )
+        };
+        if let Err(e) = check_unique("peer_id", [item(a), item(b)]) {
+            let mut msg = e.to_string();
+            if raw.peers[a].peer_id == raw.peers[b].peer_id {
+                msg.push_str(
+                    ": a peer that leaves and rejoins appears once per presence, the earlier entry with a left_at at or before the later one's joined_at",
+                );
+            }
+            p.0.push(msg);
+        }
     }
     p.into_result(path)?;
     Ok(SessionMap {
