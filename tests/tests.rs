@@ -10,6 +10,7 @@ mod gst;
 mod live;
 mod metadata;
 mod record;
+mod redstats;
 mod repair;
 mod sessions;
 mod srtp;
