@@ -172,7 +172,10 @@ pub struct TrackRecorder {
     setup: TrackSetup,
     reorder: ReorderBuffer,
     depack: Depacketizer,
-    muxer: Muxer,
+    /// The file; `None` once writing stopped (failed): packets are then only counted.
+    muxer: Option<Muxer>,
+    /// The muxer's counters when writing stopped.
+    mux_stats: MuxStats,
     /// Added to every depacketized timestamp (changes at resets and jumps).
     ts_offset: i128,
     /// (extended ts after offset, capture time) of the last packet fed to the depacketizer.
@@ -290,7 +293,8 @@ impl TrackRecorder {
             reorder: ReorderBuffer::new(setup.reorder),
             setup,
             depack,
-            muxer,
+            muxer: Some(muxer),
+            mux_stats: MuxStats::default(),
             ts_offset: 0,
             last: None,
             anchor_pending: false,
@@ -576,6 +580,10 @@ impl TrackRecorder {
                         self.depack.skip(p.seq);
                         continue;
                     }
+                    if self.muxer.is_none() {
+                        // Stopped writing: the packet is counted, not depacketized.
+                        continue;
+                    }
                     self.check_jump(p.ts, p.time);
                     let _ = self.depack.push(p.as_rtp_in());
                 }
@@ -589,9 +597,30 @@ impl TrackRecorder {
                     self.anchor_pending = true;
                 }
             }
-            self.write_frames()?;
+            if self.muxer.is_some() {
+                self.write_frames()?;
+            }
         }
         Ok(())
+    }
+
+    /// Stops writing after a failure: the temporary file is removed, and packets
+    /// pushed from now on are still reordered, repaired and counted (loss,
+    /// duplicates, restarts) so that a failed track reports them honestly.
+    pub fn stop_writing(&mut self) {
+        if let Some(m) = self.muxer.take() {
+            self.mux_stats = m.stats();
+        }
+    }
+
+    /// The final counters of a track that stopped writing (or is abandoned): the
+    /// reorder window is flushed, so holes still open count as lost.
+    pub fn final_stats(mut self) -> TrackStats {
+        self.stop_writing();
+        self.reorder.flush();
+        // Nothing is written any more, so draining cannot fail.
+        let _ = self.drain();
+        self.stats()
     }
 
     /// Re-anchors the timeline when the RTP clock disagrees wildly with capture time.
@@ -629,8 +658,10 @@ impl TrackRecorder {
             if self.dimensions.is_none() {
                 self.dimensions = f.dimensions;
             }
-            self.muxer.write(&f)?;
-            self.frames_written += 1;
+            if let Some(m) = &mut self.muxer {
+                m.write(&f)?;
+                self.frames_written += 1;
+            }
         }
         Ok(())
     }
@@ -654,12 +685,17 @@ impl TrackRecorder {
         let drained = self.drain();
         self.depack.flush();
         let written = drained.and_then(|()| self.write_frames());
-        let stats = self.stats();
         let dims = self.dimensions;
         if let Err(e) = written {
-            return (Err(e), stats, dims);
+            // What the window still held after the failing frame is counted too.
+            return (Err(e), self.final_stats(), dims);
         }
-        let result = match self.muxer.finish() {
+        let stats = self.stats();
+        let Some(muxer) = self.muxer.take() else {
+            // Writing stopped earlier: there is no file to complete.
+            return (Err(MuxError::NoFrames.into()), stats, dims);
+        };
+        let result = match muxer.finish() {
             Ok(file) => Ok(file),
             Err(MuxError::NoFrames) if stats.frames_dropped_until_keyframe > 0 => {
                 Err(TrackError::NoKeyframe(stats.frames_dropped_until_keyframe))
@@ -672,7 +708,7 @@ impl TrackRecorder {
     /// Counters so far.
     pub fn stats(&self) -> TrackStats {
         let d: &DepackStats = self.depack.stats();
-        let m = self.muxer.stats();
+        let m = self.muxer.as_ref().map_or(self.mux_stats, Muxer::stats);
         TrackStats {
             packets: self.packets,
             other_payload_types: self.other_pt,
@@ -1082,6 +1118,36 @@ mod tests {
         });
         assert_eq!(written, [0, 1, 2, 3, 4]);
         assert_eq!((stats.red_unmatched, stats.recovered_red), (4, 0));
+    }
+
+    /// After a failure the track writes nothing more, yet every packet and every
+    /// hole (those the window still holds at the end too) is counted.
+    #[test]
+    fn a_track_that_stopped_writing_still_counts_packets_and_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = opus_track(dir.path());
+        let lost = [3u16, 4, 20, 38];
+        for i in (0..40u16).filter(|i| !lost.contains(i)) {
+            if i == 10 {
+                t.stop_writing();
+                assert!(!dir.path().join("a.ogg").exists());
+            }
+            push(
+                &mut t,
+                i,
+                u32::from(i) * 960,
+                i64::from(i) * 20,
+                111,
+                &OPUS_20MS,
+            );
+        }
+        let stats = t.final_stats();
+        assert_eq!((stats.packets, stats.reorder.lost, stats.gaps), (36, 4, 3));
+        assert!(stats.frames_written < 10, "{}", stats.frames_written);
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "no file left"
+        );
     }
 
     proptest::proptest! {
