@@ -37,7 +37,7 @@ fn record_manifest(
 
 /// Writes `packets` (capture time, RTP/RTCP bytes), sorted by time, as one
 /// Ethernet/UDP pcap to 10.0.0.9:5000 from the address `src_of` gives each packet.
-fn write_capture(
+pub(crate) fn write_capture(
     path: &Path,
     mut packets: Vec<(i64, Vec<u8>)>,
     src_of: impl Fn(&[u8]) -> &'static str,

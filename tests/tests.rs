@@ -12,6 +12,7 @@ mod metadata;
 mod metadata_unknown;
 mod paths;
 mod record;
+mod redstats;
 mod repair;
 mod schemas;
 mod sessions;

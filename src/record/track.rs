@@ -18,6 +18,7 @@ use crate::mux::{
 use crate::mux::{WavCodec, WavConfig, WavWriter};
 use crate::time::CaptureTime;
 use crate::track::fec::{self, FecDecoder, FecScheme, FecSource};
+use crate::track::red::RedHistory;
 use crate::track::{Arrival, ReorderBuffer, ReorderConfig, ReorderStats, TrackItem};
 use std::path::PathBuf;
 
@@ -152,6 +153,8 @@ pub struct TrackStats {
     pub recovered_rtx: u64,
     /// RED redundant blocks that restored a lost packet.
     pub recovered_red: u64,
+    /// RED redundant blocks whose timestamp matched no packet (dropped).
+    pub red_unmatched: u64,
     /// FEC repair packets received (ULPFEC or FlexFEC).
     pub fec_packets: u64,
     /// FEC repair packets that could not be parsed.
@@ -169,7 +172,10 @@ pub struct TrackRecorder {
     setup: TrackSetup,
     reorder: ReorderBuffer,
     depack: Depacketizer,
-    muxer: Muxer,
+    /// The file; `None` once writing stopped (failed): packets are then only counted.
+    muxer: Option<Muxer>,
+    /// The muxer's counters when writing stopped.
+    mux_stats: MuxStats,
     /// Added to every depacketized timestamp (changes at resets and jumps).
     ts_offset: i128,
     /// (extended ts after offset, capture time) of the last packet fed to the depacketizer.
@@ -184,6 +190,10 @@ pub struct TrackRecorder {
     recovered_rtx: u64,
     recovered_red: u64,
     red_redundant: u64,
+    /// RED blocks whose timestamp matched no packet within reach.
+    red_unmatched: u64,
+    /// Timestamps of recent packets, to place redundant blocks (RFC 2198 §3).
+    red_history: RedHistory,
     /// The FEC decoder of a protected track, with its setup.
     fec: Option<(FecSetup, FecDecoder)>,
     fec_packets: u64,
@@ -283,7 +293,8 @@ impl TrackRecorder {
             reorder: ReorderBuffer::new(setup.reorder),
             setup,
             depack,
-            muxer,
+            muxer: Some(muxer),
+            mux_stats: MuxStats::default(),
             ts_offset: 0,
             last: None,
             anchor_pending: false,
@@ -296,6 +307,8 @@ impl TrackRecorder {
             recovered_rtx: 0,
             recovered_red: 0,
             red_redundant: 0,
+            red_unmatched: 0,
+            red_history: RedHistory::default(),
             fec: fec_setup.map(|f| (f, FecDecoder::new())),
             fec_packets: 0,
             fec_malformed: 0,
@@ -418,8 +431,11 @@ impl TrackRecorder {
     /// Unwraps a RED packet: redundant blocks restore earlier packets that were
     /// lost (RFC 2198), then the primary goes on as the packet itself.
     ///
-    /// Block k of n (oldest first) is taken as the packet n-1-k sequence numbers
-    /// back, as libwebrtc sends one block per earlier packet.
+    /// A block carries its timestamp offset, not a sequence number (RFC 2198 §3):
+    /// it restores the packet whose timestamp is the primary's minus the offset,
+    /// at any distance ([`RedHistory::locate`]), so libwebrtc's one block per
+    /// earlier packet and GStreamer's `distance=2` both work. A block matching
+    /// no packet is counted and dropped.
     ///
     /// With FEC (Chrome's video RED): a primary block of the FEC payload type is
     /// ULPFEC repair data; a media primary is protected as the packet it was
@@ -443,15 +459,31 @@ impl TrackRecorder {
                 self.add_fec_source(s, a.time);
             }
         }
-        let n = redundant.len();
-        for (k, b) in redundant.iter().enumerate() {
+        self.red_history.record(a.seq16, a.ts32);
+        for b in redundant {
             if b.data.is_empty() {
                 continue;
             }
-            let back = u16::try_from(n - k).unwrap_or(u16::MAX);
+            // An Opus block's own length is the step to the packet after it (RFC 6716 §3.1).
+            let duration = (self.setup.codec == Codec::Opus)
+                .then(|| crate::codec::opus::packet_duration(b.data).ok())
+                .flatten()
+                .map(|samples| {
+                    u32::try_from(u64::from(samples) * u64::from(self.setup.clock_rate) / 48_000)
+                        .unwrap_or(0)
+                });
+            let Some(seq16) = self
+                .red_history
+                .locate(a.seq16, a.ts32, b.ts_offset, duration)
+            else {
+                self.red_unmatched += 1;
+                continue;
+            };
+            let ts32 = a.ts32.wrapping_sub(u32::from(b.ts_offset));
+            self.red_history.record(seq16, ts32);
             let restored = Arrival {
-                seq16: a.seq16.wrapping_sub(back),
-                ts32: a.ts32.wrapping_sub(u32::from(b.ts_offset)),
+                seq16,
+                ts32,
                 marker: false,
                 pt: b.pt,
                 payload: b.data.to_vec(),
@@ -548,6 +580,10 @@ impl TrackRecorder {
                         self.depack.skip(p.seq);
                         continue;
                     }
+                    if self.muxer.is_none() {
+                        // Stopped writing: the packet is counted, not depacketized.
+                        continue;
+                    }
                     self.check_jump(p.ts, p.time);
                     let _ = self.depack.push(p.as_rtp_in());
                 }
@@ -561,9 +597,30 @@ impl TrackRecorder {
                     self.anchor_pending = true;
                 }
             }
-            self.write_frames()?;
+            if self.muxer.is_some() {
+                self.write_frames()?;
+            }
         }
         Ok(())
+    }
+
+    /// Stops writing after a failure: the temporary file is removed, and packets
+    /// pushed from now on are still reordered, repaired and counted (loss,
+    /// duplicates, restarts) so that a failed track reports them honestly.
+    pub fn stop_writing(&mut self) {
+        if let Some(m) = self.muxer.take() {
+            self.mux_stats = m.stats();
+        }
+    }
+
+    /// The final counters of a track that stopped writing (or is abandoned): the
+    /// reorder window is flushed, so holes still open count as lost.
+    pub fn final_stats(mut self) -> TrackStats {
+        self.stop_writing();
+        self.reorder.flush();
+        // Nothing is written any more, so draining cannot fail.
+        let _ = self.drain();
+        self.stats()
     }
 
     /// Re-anchors the timeline when the RTP clock disagrees wildly with capture time.
@@ -601,8 +658,10 @@ impl TrackRecorder {
             if self.dimensions.is_none() {
                 self.dimensions = f.dimensions;
             }
-            self.muxer.write(&f)?;
-            self.frames_written += 1;
+            if let Some(m) = &mut self.muxer {
+                m.write(&f)?;
+                self.frames_written += 1;
+            }
         }
         Ok(())
     }
@@ -626,12 +685,17 @@ impl TrackRecorder {
         let drained = self.drain();
         self.depack.flush();
         let written = drained.and_then(|()| self.write_frames());
-        let stats = self.stats();
         let dims = self.dimensions;
         if let Err(e) = written {
-            return (Err(e), stats, dims);
+            // What the window still held after the failing frame is counted too.
+            return (Err(e), self.final_stats(), dims);
         }
-        let result = match self.muxer.finish() {
+        let stats = self.stats();
+        let Some(muxer) = self.muxer.take() else {
+            // Writing stopped earlier: there is no file to complete.
+            return (Err(MuxError::NoFrames.into()), stats, dims);
+        };
+        let result = match muxer.finish() {
             Ok(file) => Ok(file),
             Err(MuxError::NoFrames) if stats.frames_dropped_until_keyframe > 0 => {
                 Err(TrackError::NoKeyframe(stats.frames_dropped_until_keyframe))
@@ -644,7 +708,7 @@ impl TrackRecorder {
     /// Counters so far.
     pub fn stats(&self) -> TrackStats {
         let d: &DepackStats = self.depack.stats();
-        let m = self.muxer.stats();
+        let m = self.muxer.as_ref().map_or(self.mux_stats, Muxer::stats);
         TrackStats {
             packets: self.packets,
             other_payload_types: self.other_pt,
@@ -672,6 +736,7 @@ impl TrackRecorder {
             rtx_packets: self.rtx_packets,
             recovered_rtx: self.recovered_rtx,
             recovered_red: self.recovered_red,
+            red_unmatched: self.red_unmatched,
             fec_packets: self.fec_packets,
             fec_malformed: self.fec_malformed,
             recovered_fec: self.recovered_fec,
@@ -930,6 +995,161 @@ mod tests {
         )
     }
 
+    /// A RED payload (RFC 2198 §3): `(timestamp offset, data)` redundant blocks, oldest first, then the primary.
+    fn red_payload(redundant: &[(u16, Vec<u8>)], primary: &[u8]) -> Vec<u8> {
+        let mut p = Vec::new();
+        for (offset, data) in redundant {
+            let len = u16::try_from(data.len()).expect("short test block");
+            p.extend([
+                0x80 | 111,
+                (offset >> 6) as u8,
+                (((offset & 0x3f) << 2) as u8) | (len >> 8) as u8,
+                len as u8,
+            ]);
+        }
+        p.push(111);
+        for (_, data) in redundant {
+            p.extend_from_slice(data);
+        }
+        p.extend_from_slice(primary);
+        p
+    }
+
+    /// A unique 20 ms Opus packet per index: CELT fullband (RFC 6716 §3.1 config 31), then the index.
+    fn numbered_opus(i: usize) -> Vec<u8> {
+        let [hi, lo] = u16::try_from(i).expect("small index").to_be_bytes();
+        vec![0xfc, hi, lo, 0xab]
+    }
+
+    /// Sends `n` Opus packets in RED at 20 ms; packet i carries the redundant
+    /// blocks `blocks(i)` gives. Packets whose `dropped` entry is true never
+    /// arrive. Returns the indices written and the stats.
+    fn send_red_blocks(
+        n: usize,
+        dropped: &[bool],
+        seq0: u16,
+        blocks: impl Fn(usize) -> Vec<(u16, Vec<u8>)>,
+    ) -> (Vec<usize>, TrackStats) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = TrackRecorder::new(TrackSetup {
+            red_payload_type: Some(63),
+            ..opus_setup(dir.path())
+        })
+        .expect("track starts");
+        for i in (0..n).filter(|&i| !dropped[i]) {
+            let a = Arrival {
+                seq16: seq0.wrapping_add(i as u16),
+                ts32: (i as u32) * 960,
+                marker: false,
+                pt: 63,
+                payload: red_payload(&blocks(i), &numbered_opus(i)),
+                time: CaptureTime::from_nanos(i as i64 * 20_000_000),
+            };
+            t.push(a).expect("push");
+        }
+        let (file, stats) = t.finish();
+        let written = match file {
+            Ok(f) => ogg_packets(&f.path)
+                .iter()
+                .filter(|p| p.len() == 4 && p[3] == 0xab)
+                .map(|p| usize::from(u16::from_be_bytes([p[1], p[2]])))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        (written, stats)
+    }
+
+    /// Like [`send_red_blocks`]: for each distance d in `distances`, packet i
+    /// carries packet i-d as a block `d * 960` ticks back (oldest first).
+    fn send_red(
+        n: usize,
+        distances: &[usize],
+        dropped: &[bool],
+        seq0: u16,
+    ) -> (Vec<usize>, TrackStats) {
+        send_red_blocks(n, dropped, seq0, |i| {
+            distances
+                .iter()
+                .rev()
+                .filter(|&&d| d <= i)
+                .map(|&d| ((d * 960) as u16, numbered_opus(i - d)))
+                .collect()
+        })
+    }
+
+    /// GStreamer `rtpredenc distance=2`: each packet repeats only the one two back,
+    /// so a lost packet is in the RED packet two later, not the next one.
+    #[test]
+    fn red_blocks_restore_by_timestamp_two_packets_back() {
+        let mut dropped = vec![false; 40];
+        for i in [3, 4, 9, 15, 16, 22, 30, 31] {
+            dropped[i] = true;
+        }
+        let (written, stats) = send_red(40, &[2], &dropped, 65_530);
+        assert_eq!(written, (0..40).collect::<Vec<_>>());
+        assert_eq!((stats.recovered_red, stats.reorder.lost), (8, 0));
+        assert_eq!((stats.red_unmatched, stats.reorder.duplicates), (0, 0));
+    }
+
+    /// libwebrtc's layout: blocks for 2 and 1 packets back; two lost in a row are
+    /// both restored by the packet after them.
+    #[test]
+    fn red_blocks_of_libwebrtc_layout_still_restore() {
+        let mut dropped = vec![false; 30];
+        for i in [5, 6, 12, 20] {
+            dropped[i] = true;
+        }
+        let (written, stats) = send_red(30, &[1, 2], &dropped, 100);
+        assert_eq!(written, (0..30).collect::<Vec<_>>());
+        assert_eq!((stats.recovered_red, stats.reorder.lost), (4, 0));
+        assert_eq!(stats.reorder.duplicates, 0);
+    }
+
+    /// A block whose timestamp falls between two packets that both arrived restores nothing.
+    #[test]
+    fn a_red_block_matching_no_missing_packet_is_ignored_and_counted() {
+        // Offset 480: half a packet back, no packet has that timestamp.
+        let (written, stats) = send_red_blocks(5, &[false; 5], 0, |i| {
+            if i > 0 {
+                vec![(480, numbered_opus(99))]
+            } else {
+                vec![]
+            }
+        });
+        assert_eq!(written, [0, 1, 2, 3, 4]);
+        assert_eq!((stats.red_unmatched, stats.recovered_red), (4, 0));
+    }
+
+    /// After a failure the track writes nothing more, yet every packet and every
+    /// hole (those the window still holds at the end too) is counted.
+    #[test]
+    fn a_track_that_stopped_writing_still_counts_packets_and_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = opus_track(dir.path());
+        let lost = [3u16, 4, 20, 38];
+        for i in (0..40u16).filter(|i| !lost.contains(i)) {
+            if i == 10 {
+                t.stop_writing();
+                assert!(!dir.path().join("a.ogg").exists());
+            }
+            push(
+                &mut t,
+                i,
+                u32::from(i) * 960,
+                i64::from(i) * 20,
+                111,
+                &OPUS_20MS,
+            );
+        }
+        let stats = t.final_stats();
+        assert_eq!((stats.packets, stats.reorder.lost, stats.gaps), (36, 4, 3));
+        assert!(stats.frames_written < 10, "{}", stats.frames_written);
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "no file left"
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
@@ -986,7 +1206,7 @@ mod tests {
                     let mut p = Vec::new();
                     if i > 0 {
                         let prev = opus(i - 1);
-                        p.extend([0x80 | 111, 0x03, 0xc0, prev.len() as u8]);
+                        p.extend([0x80 | 111, (960u16 >> 6) as u8, 0, prev.len() as u8]);
                         p.push(111);
                         p.extend(prev);
                     } else {
@@ -1014,6 +1234,36 @@ mod tests {
                 .map(|p| usize::from(u16::from_be_bytes([p[1], p[2]]).wrapping_sub(seq0)))
                 .collect();
             proptest::prop_assert_eq!(written, expected.into_iter().collect::<Vec<_>>());
+        }
+
+        /// Random loss, 1 to 3 packets of redundancy distance, libwebrtc's (every
+        /// distance up to d) or GStreamer's (only d) layout: exactly the packets the
+        /// RFC 2198 rule can restore (a later packet that arrived carries a block
+        /// with their timestamp) are restored; the rest stay lost.
+        #[test]
+        fn red_restores_exactly_what_the_timestamp_rule_can(
+            d in 1usize..=3,
+            all in proptest::prelude::any::<bool>(),
+            seq0 in proptest::prelude::any::<u16>(),
+            lost in proptest::collection::vec(proptest::bool::weighted(0.3), 12..60),
+        ) {
+            let n = lost.len();
+            let mut dropped = lost;
+            // The first and last packets arrive: loss outside the span is invisible to a receiver.
+            dropped[0] = false;
+            dropped[n - 1] = false;
+            let distances: Vec<usize> = if all { (1..=d).collect() } else { vec![d] };
+            let recoverable = |i: usize| {
+                !dropped[i] || distances.iter().any(|&k| i + k < n && !dropped[i + k])
+            };
+            let expected: Vec<usize> = (0..n).filter(|&i| recoverable(i)).collect();
+            let restored = expected.iter().filter(|&&i| dropped[i]).count() as u64;
+            let unrecoverable = (n - expected.len()) as u64;
+            let (written, stats) = send_red(n, &distances, &dropped, seq0);
+            proptest::prop_assert_eq!(written, expected);
+            proptest::prop_assert_eq!(stats.recovered_red, restored);
+            proptest::prop_assert_eq!(stats.reorder.lost, unrecoverable);
+            proptest::prop_assert_eq!(stats.red_unmatched, 0);
         }
     }
 }

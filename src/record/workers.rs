@@ -7,7 +7,7 @@ use super::track::{FecSetup, TrackError, TrackRecorder, TrackSetup, TrackStats};
 use crate::assets::{Failure, FailureCode};
 use crate::mux::{MuxError, OutputFile};
 use crate::time::CaptureTime;
-use crate::track::Arrival;
+use crate::track::{Arrival, ReorderBuffer, ReorderConfig, TrackItem};
 use rayon::prelude::*;
 
 /// Packets queued across all tracks before they are processed in parallel.
@@ -48,10 +48,87 @@ pub struct WorkerOutcome {
 enum Slot {
     Idle,
     Running(Box<TrackRecorder>),
-    /// Failed to start, or while running (a write error, say): the counters at that point.
-    Failed(Failure, Option<Box<TrackStats>>),
+    /// Failed to start, or while running (a write error, say): its packets are
+    /// still counted, so the manifest reports the track's loss as `streams` does.
+    Failed(Failure, Tally),
     /// Stopped from outside; its temporary file is gone.
     Aborted(Option<Box<TrackStats>>),
+}
+
+/// What counts a failed track's packets until the end.
+enum Tally {
+    /// The recorder that failed, writing stopped: reorder and repair go on.
+    Recorder(Box<TrackRecorder>),
+    /// No recorder could start: the packets alone, in a reorder buffer.
+    Packets(Box<PacketTally>),
+}
+
+/// A failed track's packets without a recorder: count, sequence numbers, gaps.
+struct PacketTally {
+    reorder: ReorderBuffer,
+    packets: u64,
+    gaps: u64,
+}
+
+impl PacketTally {
+    fn new(cfg: ReorderConfig) -> Self {
+        PacketTally {
+            reorder: ReorderBuffer::new(cfg),
+            packets: 0,
+            gaps: 0,
+        }
+    }
+
+    fn push(&mut self, mut arrival: Arrival) {
+        self.packets += 1;
+        // Only the sequence numbers count: the payload need not be held.
+        arrival.payload = Vec::new();
+        self.reorder.push(arrival);
+        self.pull_all();
+    }
+
+    fn pull_all(&mut self) {
+        while let Some(item) = self.reorder.pull() {
+            self.gaps += u64::from(matches!(item, TrackItem::Gap { .. }));
+        }
+    }
+
+    fn finish(mut self) -> TrackStats {
+        self.reorder.flush();
+        self.pull_all();
+        TrackStats {
+            packets: self.packets,
+            reorder: self.reorder.stats(),
+            gaps: self.gaps,
+            ..TrackStats::default()
+        }
+    }
+}
+
+impl Tally {
+    fn push(&mut self, inbound: Inbound) {
+        // Writing stopped, so pushing cannot fail.
+        let _ = match (self, inbound) {
+            (Tally::Recorder(rec), Inbound::Media { arrival, raw }) => {
+                rec.push_packet(arrival, raw.as_deref())
+            }
+            (Tally::Recorder(rec), Inbound::Rtx(arrival)) => rec.push_rtx(arrival),
+            (Tally::Recorder(rec), Inbound::Fec { raw, time }) => rec.push_fec_stream(&raw, time),
+            (Tally::Packets(t), Inbound::Media { arrival, .. }) => {
+                t.push(arrival);
+                Ok(())
+            }
+            (Tally::Packets(..), _) => Ok(()),
+        };
+    }
+
+    /// The counters at the end: holes still open in the window count as lost.
+    fn finish(self) -> TrackStats {
+        match self {
+            Tally::Recorder(rec) => rec.final_stats(),
+            Tally::Packets(t) => t.finish(),
+        }
+    }
 }
 
 struct Worker {
@@ -62,19 +139,27 @@ struct Worker {
 impl Worker {
     fn drain(&mut self) {
         let inbox = std::mem::take(&mut self.inbox);
-        let Slot::Running(rec) = &mut self.slot else {
-            return;
-        };
         for inbound in inbox {
+            let rec = match &mut self.slot {
+                Slot::Running(rec) => rec,
+                Slot::Failed(_, tally) => {
+                    tally.push(inbound);
+                    continue;
+                }
+                Slot::Idle | Slot::Aborted(_) => return,
+            };
             let pushed = match inbound {
                 Inbound::Media { arrival, raw } => rec.push_packet(arrival, raw.as_deref()),
                 Inbound::Rtx(arrival) => rec.push_rtx(arrival),
                 Inbound::Fec { raw, time } => rec.push_fec_stream(&raw, time),
             };
             if let Err(e) = pushed {
-                let stats = Box::new(rec.stats());
-                self.slot = Slot::Failed(failure_of(&e), Some(stats));
-                return;
+                // Keep the recorder to count the rest of the track's packets.
+                let Slot::Running(mut rec) = std::mem::replace(&mut self.slot, Slot::Idle) else {
+                    return;
+                };
+                rec.stop_writing();
+                self.slot = Slot::Failed(failure_of(&e), Tally::Recorder(rec));
             }
         }
     }
@@ -91,9 +176,9 @@ impl Worker {
                     dims,
                 }
             }
-            Slot::Failed(f, stats) => WorkerOutcome {
+            Slot::Failed(f, tally) => WorkerOutcome {
                 result: Some(Err(f)),
-                stats: stats.map(|s| *s),
+                stats: Some(tally.finish()),
                 dims: None,
             },
             Slot::Aborted(stats) => WorkerOutcome {
@@ -151,16 +236,21 @@ impl Workers {
     /// Starts track `track`'s recorder (creates its temporary file).
     pub fn start(&mut self, track: usize, setup: TrackSetup) {
         let w = self.worker(track);
+        let reorder = setup.reorder;
         w.slot = match TrackRecorder::new(setup) {
             Ok(r) => Slot::Running(Box::new(r)),
-            Err(e) => Slot::Failed(failure_of(&e), None),
+            Err(e) => Slot::Failed(
+                failure_of(&e),
+                Tally::Packets(Box::new(PacketTally::new(reorder))),
+            ),
         };
     }
 
-    /// Queues a packet for track `track` (dropped unless the track is running).
+    /// Queues a packet for track `track` (dropped unless the track is running or
+    /// failed: a failed track's packets are still counted).
     pub fn queue(&mut self, track: usize, item: Inbound) {
         let w = self.worker(track);
-        if matches!(w.slot, Slot::Running(_)) {
+        if matches!(w.slot, Slot::Running(_) | Slot::Failed(..)) {
             w.inbox.push(item);
             self.queued += 1;
         }
@@ -184,12 +274,17 @@ impl Workers {
     /// Stops a track without a file (it failed for a reason decided elsewhere).
     pub fn abort(&mut self, track: usize) {
         let w = self.worker(track);
-        w.inbox.clear();
-        let stats = match &w.slot {
-            Slot::Running(rec) => Some(Box::new(rec.stats())),
-            _ => None,
+        // The packets already queued were the track's: count them, write nothing.
+        if let Slot::Running(rec) = &mut w.slot {
+            rec.stop_writing();
+        }
+        w.drain();
+        let stats = match std::mem::replace(&mut w.slot, Slot::Idle) {
+            Slot::Running(rec) => Some(Box::new(rec.final_stats())),
+            Slot::Failed(_, tally) => Some(Box::new(tally.finish())),
+            Slot::Idle | Slot::Aborted(_) => None,
         };
-        // Dropping the recorder removes its temporary file.
+        // The recorder is gone, and with it its temporary file.
         w.slot = Slot::Aborted(stats);
     }
 
@@ -215,5 +310,99 @@ impl Workers {
         });
         outcomes.truncate(n);
         outcomes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Codec;
+    use crate::record::track::Container;
+
+    fn vp8_setup(path: std::path::PathBuf) -> TrackSetup {
+        TrackSetup {
+            container: Container::Webm,
+            codec: Codec::Vp8,
+            payload_type: Some(96),
+            clock_rate: 90_000,
+            channels: 0,
+            path,
+            uid: 3,
+            reorder: crate::track::ReorderConfig::default(),
+            red_payload_type: None,
+            fmtp: None,
+            fec: None,
+        }
+    }
+
+    /// One VP8 inter frame per packet (RFC 7741 §4.2 descriptor S=1, payload header P=1):
+    /// never decodable. Packet i is sent unless `lost(i)`; the sequence numbers wrap.
+    fn queue_delta_frames(w: &mut Workers, n: u16, lost: impl Fn(u16) -> bool) -> u64 {
+        let mut sent = 0;
+        for i in (0..n).filter(|&i| !lost(i)) {
+            let arrival = Arrival {
+                seq16: 65_500u16.wrapping_add(i),
+                ts32: u32::from(i) * 3000,
+                marker: true,
+                pt: 96,
+                payload: vec![0x10, 0x01, 0x02, 0x00, 0xaa, 0xbb],
+                time: CaptureTime::from_nanos(i64::from(i) * 33_000_000),
+            };
+            w.queue(0, Inbound::Media { arrival, raw: None });
+            sent += 1;
+        }
+        sent
+    }
+
+    /// 40% loss in a fixed pattern, never the first or last packet.
+    fn lossy(i: u16) -> bool {
+        i % 5 < 2 && i != 0 && i != 99
+    }
+
+    #[test]
+    fn a_track_failing_without_keyframe_reports_its_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Workers::new(1).unwrap();
+        w.start(0, vp8_setup(dir.path().join("v.webm")));
+        let sent = queue_delta_frames(&mut w, 100, lossy);
+        w.run_batch();
+        let out = w.finish_all(1).pop().unwrap();
+        let failure = out.result.unwrap().unwrap_err();
+        assert_eq!(failure.code, "no-keyframe");
+        let stats = out.stats.unwrap();
+        assert_eq!((stats.packets, stats.reorder.lost), (sent, 100 - sent));
+    }
+
+    #[test]
+    fn a_track_that_cannot_start_still_counts_its_packets_and_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"").unwrap();
+        let mut w = Workers::new(1).unwrap();
+        // Its directory cannot be created: a file is in the way.
+        w.start(0, vp8_setup(file.join("sub").join("v.webm")));
+        let sent = queue_delta_frames(&mut w, 100, lossy);
+        let out = w.finish_all(1).pop().unwrap();
+        assert_eq!(out.result.unwrap().unwrap_err().code, "io-error");
+        let stats = out.stats.unwrap();
+        assert_eq!((stats.packets, stats.reorder.lost), (sent, 100 - sent));
+        assert_eq!(stats.gaps, 20, "one gap per run of two lost");
+    }
+
+    #[test]
+    fn an_aborted_track_counts_what_was_queued_and_the_holes_left_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Workers::new(1).unwrap();
+        w.start(0, vp8_setup(dir.path().join("v.webm")));
+        let sent = queue_delta_frames(&mut w, 100, lossy);
+        w.abort(0);
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "no temporary file left"
+        );
+        let out = w.finish_all(1).pop().unwrap();
+        assert!(out.result.is_none());
+        let stats = out.stats.unwrap();
+        assert_eq!((stats.packets, stats.reorder.lost), (sent, 100 - sent));
     }
 }
