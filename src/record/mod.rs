@@ -82,6 +82,8 @@ struct Effects<'e> {
     workers: Workers,
     /// Marks the commit of a session's files, which a second signal lets finish.
     stop: crate::pipeline::StopFlag,
+    /// The reorder window, for workers that only count.
+    reorder: ReorderConfig,
     events: &'e mut dyn FnMut(Event),
     /// Ended sessions' terminal events, sent once the manifest lists them.
     announce: Vec<(CaptureTime, Asset)>,
@@ -102,6 +104,10 @@ impl Actions for Effects<'_> {
 
     fn abort_track(&mut self, track: usize) {
         self.workers.abort(track);
+    }
+
+    fn count_track(&mut self, track: usize, failure: crate::assets::Failure) {
+        self.workers.count_only(track, failure, self.reorder);
     }
 
     fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome> {
@@ -206,6 +212,7 @@ pub fn run_record(
         effects: Effects {
             workers,
             stop: loop_opts.stop.clone(),
+            reorder: opts.reorder,
             events,
             announce: Vec::new(),
         },

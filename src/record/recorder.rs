@@ -41,6 +41,8 @@ pub trait Actions {
     fn enable_fec(&mut self, track: usize, setup: FecSetup);
     /// A started track failed for a reason the recorder found; drop its worker.
     fn abort_track(&mut self, track: usize);
+    /// A track that cannot be recorded (`failure`): its packets are only counted.
+    fn count_track(&mut self, track: usize, failure: Failure);
     /// The session ends: finish the workers of tracks `0..n` and say what became of each.
     fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome>;
     /// `track.recording.started.success`: the track's first packet, at `at`.
@@ -121,6 +123,8 @@ pub(super) struct Track {
     pub keyring_failures: u64,
     /// The paths its packets took, and the copies that came on more than one.
     pub paths: super::paths::Paths,
+    /// It cannot be recorded, but a worker counts its packets (loss, duplicates).
+    pub counted: bool,
 }
 
 impl Track {
@@ -157,6 +161,7 @@ impl Track {
             srtp: None,
             keyring_failures: 0,
             paths: Default::default(),
+            counted: false,
         }
     }
 
@@ -916,19 +921,13 @@ impl Recorder {
         if skipped.is_some() {
             self.tracks[idx].skipped = skipped;
         } else if guess.codec.is_none() {
-            let t = &mut self.tracks[idx];
-            t.first_time = Some(p.first_time);
-            t.last_time = p.packets.last().map(|a| a.time);
-            t.packets_seen = p.packets.len() as u64;
-            t.fail(
-                FailureCode::UnknownCodec,
-                format!(
-                    "could not identify the codec of payload type {pt}: {}",
-                    guess.evidence
-                ),
+            // Not recordable, but its packets are still counted: the manifest
+            // reports its loss and duplicates as `streams` does.
+            let message = format!(
+                "could not identify the codec of payload type {pt}: {}",
+                guess.evidence
             );
-            self.emit_started(idx, actions);
-            return;
+            self.count_instead(idx, FailureCode::UnknownCodec, message, actions);
         }
         // In-band ULPFEC: another payload type of the stream whose packets are RFC 5109 repair data.
         let media_pt = self.tracks[idx].payload_type.unwrap_or(pt);
@@ -994,6 +993,24 @@ impl Recorder {
         }
     }
 
+    /// Fails track `idx` before it records anything and has a worker count its packets.
+    fn count_instead(
+        &mut self,
+        idx: usize,
+        code: FailureCode,
+        message: String,
+        actions: &mut dyn Actions,
+    ) {
+        let t = &mut self.tracks[idx];
+        t.fail(code, message);
+        if let Life::Done(f) = &t.life
+            && let Err(failure) = &f.result
+        {
+            actions.count_track(idx, failure.clone());
+            t.counted = true;
+        }
+    }
+
     /// Turns on FEC for track `idx` (inferred: no FEC was known when it started).
     fn enable_fec(&mut self, idx: usize, scheme: FecScheme, actions: &mut dyn Actions) {
         let t = &mut self.tracks[idx];
@@ -1052,10 +1069,13 @@ impl Recorder {
                     t.life = Life::Running;
                     actions.start_track(idx, setup);
                 }
-                Err((code, message)) => t.fail(code, message),
+                Err((code, message)) => {
+                    self.count_instead(idx, code, message, actions);
+                }
             }
         }
-        if t.running() {
+        let t = &mut self.tracks[idx];
+        if t.running() || t.counted {
             let raw = raw.filter(|_| t.fec.is_some()).map(<[u8]>::to_vec);
             actions.queue(idx, Inbound::Media { arrival: a, raw });
         }
@@ -1318,6 +1338,7 @@ mod tests {
         Start(usize, PathBuf),
         Queue(usize),
         Abort(usize),
+        Count(usize),
         Finish(usize),
         Started(String, CaptureTime),
         Ended(Vec<(String, Status)>),
@@ -1339,6 +1360,9 @@ mod tests {
         fn enable_fec(&mut self, _track: usize, _setup: FecSetup) {}
         fn abort_track(&mut self, track: usize) {
             self.calls.push(Call::Abort(track));
+        }
+        fn count_track(&mut self, track: usize, _failure: Failure) {
+            self.calls.push(Call::Count(track));
         }
         fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome> {
             self.calls.push(Call::Finish(n));
@@ -1697,6 +1721,46 @@ mod tests {
             1
         );
         assert!(rec.take_diagnostics().is_empty(), "no SSRC is unknown");
+    }
+
+    #[test]
+    fn a_stream_of_unknown_codec_fails_but_its_packets_are_counted() {
+        let mut rec = Recorder::new(opts(None));
+        let mut fake = Fake::default();
+        let mut x = 0x9E37_79B9u32;
+        for seq in (0..120u16).filter(|s| s % 10 != 3) {
+            let mut p = vec![0x80, 100];
+            p.extend_from_slice(&seq.to_be_bytes());
+            p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
+            p.extend_from_slice(&7u32.to_be_bytes());
+            for _ in 0..200 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                p.push(x as u8);
+            }
+            push(
+                &mut rec,
+                &mut fake,
+                &p,
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 33),
+            );
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        assert_eq!(m.assets.len(), 1);
+        let a = &m.assets[0];
+        assert_eq!(
+            a.error.as_ref().map(|e| e.code.as_str()),
+            Some("unknown-codec"),
+            "{a:?}"
+        );
+        // Counted by a worker (the loss is its to report), never started as a file.
+        assert_eq!(fake.count(|c| *c == Call::Count(0)), 1);
+        assert_eq!(fake.count(|c| *c == Call::Queue(0)), 108);
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 0);
+        assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 1);
     }
 
     #[test]

@@ -246,6 +246,14 @@ impl Workers {
         };
     }
 
+    /// Counts the packets of a track that cannot be recorded (its codec is
+    /// unknown or unsupported), so its manifest entry reports its loss as
+    /// `streams` does.
+    pub fn count_only(&mut self, track: usize, failure: Failure, reorder: ReorderConfig) {
+        self.worker(track).slot =
+            Slot::Failed(failure, Tally::Packets(Box::new(PacketTally::new(reorder))));
+    }
+
     /// Queues a packet for track `track` (dropped unless the track is running or
     /// failed: a failed track's packets are still counted).
     pub fn queue(&mut self, track: usize, item: Inbound) {
