@@ -577,30 +577,32 @@ fn live_sigkill_leaves_temporary_files_that_the_next_run_removes() {
     );
 }
 
+/// A second run into the same directory: the old manifest stays true while the
+/// run records (it keeps listing the old files until their session is recorded
+/// again), and at the end the session recorded again replaces its old assets
+/// and files: nothing on disk is left unlisted.
 #[test]
-fn live_run_removes_the_old_manifest_before_it_writes_anything() {
+fn live_a_second_run_replaces_a_session_without_a_stale_manifest() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("out");
     let (_, old) = record_manifest_json(&testdata("demo-2peers-opus-vp8.pcap"), &dir, &[]);
     assert_eq!(old["assets"].as_array().map(Vec::len), Some(4));
-    assert!(dir.join("manifest.json").is_file());
 
     let cap = Pcap::read(&testdata("media-opus-vp8.pcap"));
     let mut run = mid_session(&dir, &cap);
-    // Mid-session: the old manifest is gone.
-    assert!(
-        !dir.join("manifest.json").exists(),
-        "the old manifest.json outlives the start of a new run into {}",
-        dir.display()
-    );
+    // Mid-session: the old manifest still describes exactly what is on disk.
+    let during =
+        manifest(&dir).expect("the old manifest stays until its session is recorded again");
+    assert_on_disk(&dir, &manifest_files(&during));
     run.feed(&cap.records[MID_SESSION..], Duration::ZERO);
     run.stdin = None;
     let (status, stderr) = run.wait(secs(20));
     assert_eq!(status.code(), Some(0), "{stderr}");
     let m = manifest(&dir).expect("the new manifest.json");
-    assert_eq!(m["inputs"], serde_json::json!(["<stdin>"]));
     let files = manifest_files(&m);
-    assert_eq!(files, event_files(&run.events));
+    assert_on_disk(&dir, &files);
+    // Both captures start at 10:00:00: the same inferred session, recorded
+    // again, so its earlier assets and files were replaced.
     let tracks: Vec<&str> = m["assets"]
         .as_array()
         .expect("assets")
@@ -608,7 +610,8 @@ fn live_run_removes_the_old_manifest_before_it_writes_anything() {
         .map(|a| a["track_id"].as_str().expect("track_id"))
         .collect();
     assert_eq!(tracks, ["audio-b2c7016a", "video-b7426d2c"]);
-    assert_on_disk(&dir, &files);
+    assert_eq!(files, event_files(&run.events));
+    assert_only_listed_files(&dir);
 }
 
 /// One peer's Opus over an RFC 4571 TCP connection: a SYN, then one RTP packet

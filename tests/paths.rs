@@ -55,7 +55,8 @@ fn write_pcap(path: &Path, frames: &[(i64, SocketAddr, SocketAddr, Vec<u8>)]) {
 
 /// Records `capture` (with `args`) and returns the manifest after checking it against the disk.
 fn record(capture: &Path, args: &[&str]) -> serde_json::Value {
-    let out_dir = capture.with_extension("out");
+    // A directory per run: runs into one directory accumulate sessions.
+    let out_dir = capture.with_extension(format!("out{}", args.len()));
     let out = rtprec()
         .arg("record")
         .arg(capture)
@@ -339,4 +340,92 @@ fn a_room_that_empties_and_fills_again_is_two_sessions() {
             (success, s2.into()),
         ]
     );
+}
+
+/// A shell loop recording several captures into one directory: the manifest
+/// accumulates their sessions, a capture recorded again replaces its own
+/// session's assets and files, and `assets list` sees every file on disk.
+#[test]
+fn runs_into_one_directory_accumulate_sessions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_dir = tmp.path().join("out");
+    let (a, b, sfu) = (
+        addr("192.0.2.10:50000"),
+        addr("192.0.2.11:50000"),
+        addr("192.0.2.1:40000"),
+    );
+    let cap_a = tmp.path().join("a.pcap");
+    let cap_b = tmp.path().join("b.pcap");
+    let frames = |src, ssrc, start_ns: i64| -> Vec<(i64, SocketAddr, SocketAddr, Vec<u8>)> {
+        (0..100u16)
+            .map(|seq| {
+                (
+                    start_ns + i64::from(seq) * 20_000_000,
+                    src,
+                    sfu,
+                    pcmu_of(ssrc, seq),
+                )
+            })
+            .collect()
+    };
+    write_pcap(&cap_a, &frames(a, 1, 0));
+    write_pcap(&cap_b, &frames(b, 2, 3_600_000_000_000));
+    let record_into = |cap: &Path| {
+        let out = rtprec()
+            .arg("record")
+            .arg(cap)
+            .arg("-o")
+            .arg(&out_dir)
+            .args(["--events", "none", "--json"])
+            .output()
+            .expect("rtprec runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("manifest JSON");
+        assert_manifest_matches_disk(&m, &out_dir);
+        m
+    };
+    record_into(&cap_a);
+    let m = record_into(&cap_b);
+    let sessions: Vec<&str> = m["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| a["session_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(sessions, ["s20261123T100000Z", "s20261123T110000Z"]);
+    assert_eq!(m["inputs"].as_array().map(Vec::len), Some(2));
+    // Recording a again replaces its session: still two assets, two files.
+    let m = record_into(&cap_a);
+    assert_eq!(m["assets"].as_array().map(Vec::len), Some(2));
+    let media: Vec<_> = walk(&out_dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+        .collect();
+    assert_eq!(media.len(), 2, "{media:?}");
+    let listed = rtprec()
+        .args(["assets", "list", "--json"])
+        .arg(&out_dir)
+        .output()
+        .expect("rtprec runs");
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed:#}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -108,8 +108,10 @@ A second signal exits at once (during a session's commit, right after it):
 files still being written stay under temporary names
 (\fI.NAME.tmp\-PID\fR), which the next run into the same directory removes,
 and every file under a final name is complete and listed in the manifest.
-A run removes an existing manifest.json before it writes anything, so a
-manifest never lists files that a later run replaced.
+Runs into one directory accumulate sessions in its manifest.json; a session
+recorded again replaces its own assets and files, and the manifest is
+rewritten without them before their new files take their final names, so it
+never lists a file that was replaced.
 .SH "EXAMPLES"
 .TP
 \fBrtprec record testdata/media\-opus\-vp8.pcap \-o recordings\fR

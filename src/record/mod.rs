@@ -32,7 +32,7 @@ use crate::pipeline::{Consumer, LoopOptions, Warning};
 use crate::session::SessionMap;
 use crate::time::CaptureTime;
 use crate::track::ReorderConfig;
-use recorder::{Actions, Recorder};
+use recorder::{Actions, Recorder, SessionKey};
 use std::path::{Path, PathBuf};
 use track::{FecSetup, TrackSetup};
 use workers::{Inbound, WorkerOutcome, Workers};
@@ -77,9 +77,89 @@ pub struct RecordOutput {
     pub renamed: Vec<(String, String)>,
 }
 
+/// What `OUT/manifest.json` lists: the assets of earlier runs into the same
+/// directory (their sessions not recorded again), then this run's.
+struct Listing {
+    path: PathBuf,
+    /// Earlier runs' assets still listed.
+    carried: Vec<Asset>,
+    /// Earlier runs' inputs.
+    carried_inputs: Vec<String>,
+    /// This run's assets as of the last write.
+    written: Vec<Asset>,
+    /// The first write that failed: the run cannot vouch for its files.
+    failed: Option<Error>,
+}
+
+impl Listing {
+    /// The manifest of `ours` (this run's assets, in a manifest) plus what is carried.
+    fn compose(&self, mut ours: Manifest) -> Manifest {
+        let mut inputs = self.carried_inputs.clone();
+        inputs.extend(
+            ours.inputs
+                .drain(..)
+                .filter(|i| !self.carried_inputs.contains(i)),
+        );
+        ours.inputs = inputs;
+        ours.assets.extend(self.carried.iter().cloned());
+        ours.assets.sort_by(|a, b| {
+            (&a.room_id, &a.session_id, &a.peer_id, &a.track_id).cmp(&(
+                &b.room_id,
+                &b.session_id,
+                &b.peer_id,
+                &b.track_id,
+            ))
+        });
+        ours
+    }
+
+    /// Writes the manifest of this run's `ours` plus what is carried; remembers a failure.
+    fn write(&mut self, ours: Manifest) {
+        if self.failed.is_some() {
+            return;
+        }
+        self.written.clone_from(&ours.assets);
+        let m = self.compose(ours);
+        if let Err(e) = write_json_atomically(&self.path, &m) {
+            self.failed = Some(e);
+        }
+    }
+
+    /// `sessions` are being recorded again: their earlier assets leave the
+    /// manifest (rewritten first, so it never describes a file about to be
+    /// replaced) and their earlier files go (the new ones take their place).
+    fn replace_sessions(&mut self, sessions: &[SessionKey], ours: Manifest) {
+        let (gone, kept): (Vec<Asset>, Vec<Asset>) = std::mem::take(&mut self.carried)
+            .into_iter()
+            .partition(|a| {
+                sessions
+                    .iter()
+                    .any(|k| k.room_id == a.room_id && k.session_id == a.session_id)
+            });
+        self.carried = kept;
+        if gone.is_empty() {
+            return;
+        }
+        self.write(ours);
+        if self.failed.is_some() {
+            return;
+        }
+        let dir = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for rel in gone.iter().filter_map(|a| a.path.as_deref()) {
+            // Gone already is fine: the manifest no longer lists it either way.
+            let _ = std::fs::remove_file(dir.join(rel));
+        }
+    }
+}
+
 /// The world around the recorder: track workers, the manifest, the events.
 struct Effects<'e> {
     workers: Workers,
+    listing: Listing,
     /// Marks the commit of a session's files, which a second signal lets finish.
     stop: crate::pipeline::StopFlag,
     /// The reorder window, for workers that only count.
@@ -87,6 +167,8 @@ struct Effects<'e> {
     events: &'e mut dyn FnMut(Event),
     /// Ended sessions' terminal events, sent once the manifest lists them.
     announce: Vec<(CaptureTime, Asset)>,
+    /// This run's manifest without assets (version, generator, inputs, identification).
+    template: Manifest,
 }
 
 impl Actions for Effects<'_> {
@@ -110,9 +192,14 @@ impl Actions for Effects<'_> {
         self.workers.count_only(track, failure, self.reorder);
     }
 
-    fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome> {
+    fn finish_tracks(&mut self, n: usize, sessions: &[SessionKey]) -> Vec<WorkerOutcome> {
         // Files take their final names from here until the manifest lists them.
         self.stop.begin_commit();
+        let ours = Manifest {
+            assets: self.listing.written.clone(),
+            ..self.template.clone()
+        };
+        self.listing.replace_sessions(sessions, ours);
         self.workers.finish_all(n)
     }
 
@@ -129,10 +216,6 @@ impl Actions for Effects<'_> {
 struct Run<'e> {
     recorder: Recorder,
     effects: Effects<'e>,
-    manifest_path: PathBuf,
-    names: Vec<String>,
-    /// The first manifest write that failed: the run cannot vouch for its files.
-    failed: Option<Error>,
 }
 
 impl Run<'_> {
@@ -148,15 +231,9 @@ impl Run<'_> {
         if self.effects.announce.is_empty() {
             return;
         }
-        if self.failed.is_none()
-            && let Err(e) = write_json_atomically(
-                &self.manifest_path,
-                &self.recorder.manifest(self.names.clone()),
-            )
-        {
-            self.failed = Some(e);
-        }
-        if self.failed.is_some() {
+        let ours = self.recorder.manifest(self.effects.template.inputs.clone());
+        self.effects.listing.write(ours);
+        if self.effects.listing.failed.is_some() {
             // Without a manifest the run fails; its events wait for nothing else.
             self.effects.announce.clear();
             return;
@@ -169,7 +246,7 @@ impl Run<'_> {
 
 impl Consumer for Run<'_> {
     fn opened(&mut self, names: &[String]) {
-        self.names = names.to_vec();
+        self.effects.template.inputs = names.to_vec();
     }
 
     fn frame(&mut self, time: CaptureTime) {
@@ -205,29 +282,41 @@ pub fn run_record(
 ) -> Result<RecordOutput, Error> {
     let stale_removed = prepare_out_dir(&opts.out_dir)?;
     let manifest_path = opts.out_dir.join("manifest.json");
+    let previous = read_previous_manifest(&manifest_path)?;
     let io = |context: String| move |source| Error::Io { context, source };
     let workers = Workers::new(opts.jobs).map_err(io("starting worker threads".to_string()))?;
+    let recorder = Recorder::new(opts.clone());
+    let template = recorder.manifest(Vec::new());
     let mut run = Run {
-        recorder: Recorder::new(opts.clone()),
+        recorder,
         effects: Effects {
             workers,
+            listing: Listing {
+                path: manifest_path.clone(),
+                carried_inputs: previous
+                    .as_ref()
+                    .map(|m| m.inputs.clone())
+                    .unwrap_or_default(),
+                carried: previous.map(|m| m.assets).unwrap_or_default(),
+                written: Vec::new(),
+                failed: None,
+            },
             stop: loop_opts.stop.clone(),
             reorder: opts.reorder,
             events,
             announce: Vec::new(),
+            template,
         },
-        manifest_path: manifest_path.clone(),
-        names: Vec::new(),
-        failed: None,
     };
     let summary = crate::pipeline::run_loop(paths, loop_opts, &mut run, progress)?;
     run.recorder.finish(&mut run.effects);
     run.settle();
-    if let Some(e) = run.failed {
+    let listing = &mut run.effects.listing;
+    listing.write(run.recorder.manifest(summary.names.clone()));
+    if let Some(e) = listing.failed.take() {
         return Err(e);
     }
-    let manifest = run.recorder.manifest(summary.names.clone());
-    write_json_atomically(&manifest_path, &manifest)?;
+    let manifest = listing.compose(run.recorder.manifest(summary.names.clone()));
     let mut diags = summary.diagnostics;
     diags.append(&mut run.recorder.take_diagnostics());
     Ok(RecordOutput {
@@ -241,27 +330,43 @@ pub fn run_record(
     })
 }
 
-/// Readies the output directory: creates it, removes the temporary files of
-/// killed runs (they carry their pid, which is no longer alive) and removes an
-/// old manifest, which would describe files this run is about to replace.
-/// Returns the temporary files removed. [`run_record`] calls it; calling it
-/// first (to report removals at once) is harmless.
+/// The manifest an earlier run left in the output directory, whose sessions
+/// stay listed unless this run records them again. A manifest that cannot be
+/// read is an error: its files would be orphaned without a word.
+fn read_previous_manifest(path: &Path) -> Result<Option<Manifest>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Io {
+                context: format!("reading {}", path.display()),
+                source,
+            });
+        }
+    };
+    let bad = |why: String| Error::Io {
+        context: format!(
+            "{}: {why}; move it away or record into another directory",
+            path.display()
+        ),
+        source: std::io::Error::other("not a manifest this rtprec can extend"),
+    };
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if m.version != crate::assets::MANIFEST_VERSION {
+        return Err(bad(format!("manifest version {}", m.version)));
+    }
+    Ok(Some(m))
+}
+
+/// Readies the output directory: creates it and removes the temporary files
+/// of killed runs (they carry their pid, which is no longer alive). Returns
+/// the temporary files removed. [`run_record`] calls it; calling it first (to
+/// report removals at once) is harmless.
 pub fn prepare_out_dir(out_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let io = |context: String| move |source| Error::Io { context, source };
     std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
-    let stale_removed = crate::mux::atomic::remove_stale_temps(out_dir, 4)
-        .map_err(io(format!("cleaning {}", out_dir.display())))?;
-    let manifest_path = out_dir.join("manifest.json");
-    match std::fs::remove_file(&manifest_path) {
-        Ok(()) => crate::mux::atomic::sync_parent_dir(&manifest_path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(io(format!("removing the old {}", manifest_path.display()))(
-                e,
-            ));
-        }
-    }
-    Ok(stale_removed)
+    crate::mux::atomic::remove_stale_temps(out_dir, 4)
+        .map_err(io(format!("cleaning {}", out_dir.display())))
 }
 
 /// Writes `value` as pretty JSON to `path`: a temporary file, synced, renamed.

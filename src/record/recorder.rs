@@ -43,13 +43,23 @@ pub trait Actions {
     fn abort_track(&mut self, track: usize);
     /// A track that cannot be recorded (`failure`): its packets are only counted.
     fn count_track(&mut self, track: usize, failure: Failure);
-    /// The session ends: finish the workers of tracks `0..n` and say what became of each.
-    fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome>;
+    /// The session ends: finish the workers of tracks `0..n`, which belong to
+    /// `sessions`, and say what became of each.
+    fn finish_tracks(&mut self, n: usize, sessions: &[SessionKey]) -> Vec<WorkerOutcome>;
     /// `track.recording.started.success`: the track's first packet, at `at`.
     fn track_started(&mut self, asset: &Asset, at: CaptureTime);
     /// A session ended: its assets, each with the capture time of its terminal
     /// event, in the order the events go out.
     fn session_ended(&mut self, assets: &[(CaptureTime, Asset)]);
+}
+
+/// A recording session: a room's session id.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionKey {
+    /// The room.
+    pub room_id: String,
+    /// The session.
+    pub session_id: String,
 }
 
 /// Who a track is.
@@ -515,10 +525,6 @@ impl Recorder {
     /// of `start_offset_ms`) is the first packet of any of them.
     fn end_session(&mut self, actions: &mut dyn Actions) {
         self.resolve_all_pending(actions);
-        let outcomes = actions.finish_tracks(self.tracks.len());
-        for (t, o) in self.tracks.iter_mut().zip(outcomes) {
-            finish_track(t, o);
-        }
         // Metadata tracks that never saw a packet still belong to the session.
         let fallback = format!(
             "s{}",
@@ -530,6 +536,20 @@ impl Recorder {
             .filter(|t| t.id.session_id.is_empty())
         {
             t.id.session_id.clone_from(&fallback);
+        }
+        let mut sessions: Vec<SessionKey> = self
+            .tracks
+            .iter()
+            .map(|t| SessionKey {
+                room_id: t.id.room_id.clone(),
+                session_id: t.id.session_id.clone(),
+            })
+            .collect();
+        sessions.sort();
+        sessions.dedup();
+        let outcomes = actions.finish_tracks(self.tracks.len(), &sessions);
+        for (t, o) in self.tracks.iter_mut().zip(outcomes) {
+            finish_track(t, o);
         }
         for t in &mut self.tracks {
             t.keyring_failures = t.id.ssrc.map_or(0, |s| self.keyring.failures(s));
@@ -1364,7 +1384,7 @@ mod tests {
         fn count_track(&mut self, track: usize, _failure: Failure) {
             self.calls.push(Call::Count(track));
         }
-        fn finish_tracks(&mut self, n: usize) -> Vec<WorkerOutcome> {
+        fn finish_tracks(&mut self, n: usize, _sessions: &[SessionKey]) -> Vec<WorkerOutcome> {
             self.calls.push(Call::Finish(n));
             (0..n)
                 .map(|_| WorkerOutcome {
