@@ -125,7 +125,7 @@ pub struct TrackStats {
     pub packets: u64,
     /// Packets of other payload types (DTMF, comfort noise) not recorded.
     pub other_payload_types: u64,
-    /// Reorder buffer counters: duplicates, reordered, late, lost, resets.
+    /// Reorder buffer counters: duplicates, reordered, late, lost, restarts.
     #[serde(flatten)]
     pub reorder: ReorderStats,
     /// Frames the depacketizer assembled.
@@ -505,7 +505,8 @@ impl TrackRecorder {
     /// that arrived, or came too late for the reorder window.
     fn fill(&mut self, a: Arrival) -> Fill {
         let before = self.reorder.stats();
-        self.reorder.push(a);
+        // Restored packets repeat old sequence numbers by design: never a sender restart.
+        self.reorder.push_restored(a);
         let after = self.reorder.stats();
         if after.duplicates > before.duplicates {
             Fill::Duplicate
