@@ -32,6 +32,12 @@ pub fn looks_like_rtp(total: u64, good_steps: u64) -> bool {
 /// reordering (RFC 3550 A.1 MAX_MISORDER).
 pub const MAX_MISORDER: u64 = 100;
 
+/// A copy of a packet more than [`MAX_MISORDER`] behind that arrives this long
+/// after the original is a restarted sender repeating its content (G.711
+/// silence repeats its bytes, and a restart from seq 0, ts 0 its numbers), not
+/// a network duplicate: those follow within milliseconds.
+pub const DUPLICATE_NANOS: i64 = 1_000_000_000;
+
 /// A 64-bit FNV-1a hash of a packet's RTP timestamp and payload.
 ///
 /// A network duplicate repeats both exactly; a sender that restarted its

@@ -30,7 +30,8 @@
 //!   segment's timestamps do not go back across that many packets);
 //! - on a sequence number already received (held or released) but with another
 //!   timestamp or payload: a duplicate repeats both, a restarted sender does not
-//!   (compared by [`fingerprint`]);
+//!   (compared by [`fingerprint`]); or with the same content but more than
+//!   [`MAX_MISORDER`] behind and [`DUPLICATE_NANOS`] after the original;
 //! - more than [`MAX_MISORDER`] behind the highest and before the segment's first
 //!   packet.
 //!
@@ -48,8 +49,8 @@
 //! a `Reset` (the recorder re-anchors them on capture time).
 
 use crate::media::RtpIn;
-pub use crate::rtp::seq::MAX_MISORDER;
 use crate::rtp::seq::fingerprint;
+pub use crate::rtp::seq::{DUPLICATE_NANOS, MAX_MISORDER};
 use crate::time::CaptureTime;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -210,8 +211,8 @@ pub struct ReorderBuffer {
     seg_first: Option<u64>,
     held: BTreeMap<u64, ReorderedPacket>,
     /// For the most recent released slots below `next` (oldest first): the
-    /// [`fingerprint`] of the packet that filled it, `None` for a gap.
-    history: VecDeque<Option<u64>>,
+    /// [`fingerprint`] and capture time of the packet that filled it, `None` for a gap.
+    history: VecDeque<Option<(u64, CaptureTime)>>,
     candidate: Option<Candidate>,
     out: VecDeque<TrackItem>,
     stats: ReorderStats,
@@ -331,11 +332,15 @@ impl ReorderBuffer {
         if behind > self.window() {
             return Place::Far { seen: false };
         }
-        let print = || fingerprint(a.ts32, &a.payload);
+        // A network duplicate repeats timestamp and payload, and comes soon; a
+        // restarted sender sends other content under a number already received,
+        // or (silence repeats its bytes) the same content long after.
+        let same = |print: u64, time: CaptureTime| {
+            print == fingerprint(a.ts32, &a.payload)
+                && (behind <= MAX_MISORDER || a.time.nanos_since(time) < DUPLICATE_NANOS)
+        };
         if let Some(p) = self.held.get(&ext) {
-            // A network duplicate repeats timestamp and payload; other content
-            // under a held sequence number is a restarted sender.
-            return if fingerprint(p.ts as u32, &p.payload) == print() {
+            return if same(fingerprint(p.ts as u32, &p.payload), p.time) {
                 Place::Duplicate
             } else {
                 Place::Far { seen: true }
@@ -348,7 +353,7 @@ impl ReorderBuffer {
             let len = self.history.len() as u64;
             if dist <= len {
                 return match self.history[(len - dist) as usize] {
-                    Some(fp) if fp == print() => Place::Duplicate,
+                    Some((print, time)) if same(print, time) => Place::Duplicate,
                     Some(_) => Place::Far { seen: true },
                     // Released as lost: a late packet (see the module doc).
                     None => Place::Slot(ext),
@@ -519,7 +524,7 @@ impl ReorderBuffer {
     fn release_ready(&mut self) {
         let Some(mut next) = self.next else { return };
         while let Some(p) = self.held.remove(&next) {
-            self.remember(Some(fingerprint(p.ts as u32, &p.payload)), 1);
+            self.remember(Some((fingerprint(p.ts as u32, &p.payload), p.time)), 1);
             self.out.push_back(TrackItem::Packet(p));
             next += 1;
         }
@@ -536,7 +541,7 @@ impl ReorderBuffer {
                         self.gap(k - next);
                     }
                     let p = self.held.remove(&k).expect("key was just read");
-                    self.remember(Some(fingerprint(p.ts as u32, &p.payload)), 1);
+                    self.remember(Some((fingerprint(p.ts as u32, &p.payload), p.time)), 1);
                     self.out.push_back(TrackItem::Packet(p));
                     next = k + 1;
                 }
@@ -560,7 +565,7 @@ impl ReorderBuffer {
         self.remember(None, lost);
     }
 
-    fn remember(&mut self, filled: Option<u64>, count: u64) {
+    fn remember(&mut self, filled: Option<(u64, CaptureTime)>, count: u64) {
         let w = self.window() as usize;
         let count = usize::try_from(count).unwrap_or(usize::MAX).min(w);
         self.history.extend(std::iter::repeat_n(filled, count));
@@ -1220,22 +1225,50 @@ mod tests {
 
     #[test]
     fn late_exact_copies_stay_duplicates() {
-        // A copy of the whole stream delayed by 200 packets (a mirror port, a
+        // A copy of the whole stream delayed by 20 packets (a mirror port, a
         // loop): same sequence numbers, timestamps and payloads. Two sequential
         // packets, yet not a restart: they repeat what arrived.
         let pkts = pcmu(0, 0, 400, 0);
         let mut arrivals = Vec::new();
         for (i, &p) in pkts.iter().enumerate() {
             arrivals.push(p);
-            if i >= 200 {
-                arrivals.push(pkts[i - 200]);
+            if i >= 20 {
+                arrivals.push(pkts[i - 20]);
             }
         }
         let mut b = ReorderBuffer::default();
         let got = segments(&mut b, &arrivals);
         assert_eq!(got, vec![(0..400).collect::<Vec<_>>()]);
         let st = b.stats();
-        assert_eq!((st.restarts, st.duplicates, st.late), (0, 200, 0));
+        assert_eq!((st.restarts, st.duplicates, st.late), (0, 380, 0));
+    }
+
+    #[test]
+    fn silent_restart_repeating_seq_ts_and_payload_is_a_restart() {
+        // G.711 silence: every payload the same bytes, and the restart repeats
+        // seq 0.., ts 0.. too. Only capture time tells: 3.5 s after the originals.
+        let mut b = ReorderBuffer::default();
+        let silence = vec![0xff; 160];
+        let mut n = 0i64;
+        for _ in 0..2 {
+            for s in 0u16..175 {
+                let t = CaptureTime::from_nanos(n * 20 * MS);
+                b.push(Arrival::new(
+                    s,
+                    u32::from(s) * 160,
+                    false,
+                    silence.clone(),
+                    t,
+                ));
+                n += 1;
+            }
+        }
+        b.flush();
+        let items: Vec<TrackItem> = std::iter::from_fn(|| b.pull()).collect();
+        assert_eq!(items.len(), 351);
+        assert_eq!(items[175], TrackItem::Reset);
+        let st = b.stats();
+        assert_eq!((st.restarts, st.duplicates, st.late, st.lost), (1, 0, 0, 0));
     }
 
     #[test]
