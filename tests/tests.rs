@@ -11,6 +11,7 @@ mod live;
 mod metadata;
 mod record;
 mod repair;
+mod restarts;
 mod sessions;
 mod srtp;
 mod streams;
