@@ -269,6 +269,11 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
     };
     if !quiet {
         print_warnings(&out.warnings);
+        for (taken, track) in &out.renamed {
+            eprintln!(
+                "rtprec: warning: {taken} belongs to another track of this run; this one is track {track}"
+            );
+        }
         for a in &out.manifest.assets {
             match (&a.status, &a.path, &a.error) {
                 (Status::Completed, Some(path), _) => eprintln!(

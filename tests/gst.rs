@@ -54,7 +54,9 @@ fn record_expecting(tmp: &Path, cap: &Path, meta: Meta<'_>, code: i32) -> Value 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    json(&out)
+    let m = json(&out);
+    crate::util::assert_manifest_matches_disk(&m, &tmp.join("out"));
+    m
 }
 
 enum Meta<'a> {

@@ -18,8 +18,12 @@ fn record_with(capture: &Path, extra: &[&str]) -> (std::process::Output, tempfil
 }
 
 fn manifest(dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest written"))
-        .unwrap()
+    let m = serde_json::from_slice(
+        &std::fs::read(dir.join("manifest.json")).expect("manifest written"),
+    )
+    .unwrap();
+    crate::util::assert_manifest_matches_disk(&m, dir);
+    m
 }
 
 fn write_json(dir: &Path, name: &str, v: &Value) -> std::path::PathBuf {

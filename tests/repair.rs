@@ -30,7 +30,9 @@ fn record_manifest(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    json(&out)
+    let m = json(&out);
+    crate::util::assert_manifest_matches_disk(&m, &tmp.join(name));
+    m
 }
 
 /// Writes `packets` (capture time, RTP/RTCP bytes), sorted by time, as one

@@ -76,6 +76,7 @@ fn record(
         .unwrap();
     let manifest =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    crate::util::assert_manifest_matches_disk(&manifest, dir.path());
     let events = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -45,6 +45,9 @@ fn record(
     let manifest = std::fs::read(dir.path().join("out/manifest.json"))
         .map(|b| serde_json::from_slice(&b).unwrap())
         .unwrap_or(Value::Null);
+    if !manifest.is_null() {
+        crate::util::assert_manifest_matches_disk(&manifest, &dir.path().join("out"));
+    }
     (out, dir, manifest)
 }
 
@@ -199,6 +202,9 @@ fn record_with_key_file(
     let manifest = std::fs::read(dir.path().join("out/manifest.json"))
         .map(|b| serde_json::from_slice(&b).unwrap())
         .unwrap_or(Value::Null);
+    if !manifest.is_null() {
+        crate::util::assert_manifest_matches_disk(&manifest, &dir.path().join("out"));
+    }
     (out, dir, manifest)
 }
 

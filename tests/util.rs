@@ -96,7 +96,122 @@ pub fn record_manifest_json(
         String::from_utf8_lossy(&out.stderr)
     );
     let manifest = json(&out);
+    // Every manifest a test records this way is also held to the shipped schema.
+    assert_valid_manifest(&manifest);
+    assert_manifest_matches_disk(&manifest, out_dir);
     (out, manifest)
+}
+
+/// The invariants of every recording: asset ids, event ids and paths are
+/// unique, and each completed asset's size and sha256 are the file's on disk.
+pub fn assert_manifest_matches_disk(manifest: &serde_json::Value, out_dir: &Path) {
+    use sha2::Digest;
+    let assets = manifest["assets"].as_array().expect("manifest assets");
+    let mut ids = std::collections::HashSet::new();
+    let mut paths = std::collections::HashSet::new();
+    for a in assets {
+        let id = a["id"].as_str().expect("asset id");
+        assert!(ids.insert(id.to_string()), "duplicate asset id {id}");
+        let Some(rel) = a["path"].as_str() else {
+            continue;
+        };
+        assert!(paths.insert(rel.to_string()), "two assets name {rel}");
+        let bytes = std::fs::read(out_dir.join(rel)).expect("a listed file exists");
+        assert_eq!(
+            a["size"].as_u64(),
+            Some(bytes.len() as u64),
+            "size of {rel}"
+        );
+        let sha: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(a["sha256"].as_str(), Some(sha.as_str()), "sha256 of {rel}");
+    }
+}
+
+/// The shipped JSON Schemas, compiled once for the whole test binary.
+struct ShippedSchemas {
+    schemas: boon::Schemas,
+    manifest: boon::SchemaIndex,
+    event: boon::SchemaIndex,
+}
+
+fn shipped_schemas() -> &'static ShippedSchemas {
+    static SCHEMAS: std::sync::OnceLock<ShippedSchemas> = std::sync::OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        // `format: date-time` is only an annotation in draft 2020-12 unless asked for.
+        compiler.enable_format_assertions();
+        let mut load = |name: &str| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("schemas")
+                .join(name);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let v: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            // Registered under its own $id, so nothing is ever fetched.
+            let id = v["$id"].as_str().expect("a schema $id").to_string();
+            compiler
+                .add_resource(&id, v)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            compiler
+                .compile(&id, &mut schemas)
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"))
+        };
+        let manifest = load("manifest.schema.json");
+        let event = load("events.schema.json");
+        ShippedSchemas {
+            schemas,
+            manifest,
+            event,
+        }
+    })
+}
+
+/// Checks `manifest` (a whole OUT/manifest.json) against schemas/manifest.schema.json.
+pub fn validate_manifest(manifest: &serde_json::Value) -> Result<(), String> {
+    let s = shipped_schemas();
+    s.schemas
+        .validate(manifest, s.manifest)
+        .map_err(|e| format!("not valid against schemas/manifest.schema.json:\n{e:#}"))
+}
+
+/// Checks `event` (one envelope) against schemas/events.schema.json.
+pub fn validate_event(event: &serde_json::Value) -> Result<(), String> {
+    let s = shipped_schemas();
+    s.schemas
+        .validate(event, s.event)
+        .map_err(|e| format!("not valid against schemas/events.schema.json:\n{e:#}"))
+}
+
+/// Fails unless `manifest` (a whole OUT/manifest.json) is valid against schemas/manifest.schema.json.
+pub fn assert_valid_manifest(manifest: &serde_json::Value) {
+    if let Err(e) = validate_manifest(manifest) {
+        panic!("{e}\nmanifest: {manifest:#}");
+    }
+}
+
+/// Fails unless `event` (one envelope) is valid against schemas/events.schema.json.
+pub fn assert_valid_event(event: &serde_json::Value) {
+    if let Err(e) = validate_event(event) {
+        panic!("{e}\nevent: {event}");
+    }
+}
+
+/// Fails unless every line of `ndjson` is an event valid against the schema; returns them.
+pub fn assert_valid_events_ndjson(ndjson: &str) -> Vec<serde_json::Value> {
+    ndjson
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON event ({e}): {line}"));
+            assert_valid_event(&v);
+            v
+        })
+        .collect()
 }
 
 /// Fails unless ffmpeg decodes `file` completely with no error line.

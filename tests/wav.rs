@@ -23,6 +23,7 @@ fn record(capture: &Path) -> (Output, Value, tempfile::TempDir) {
         .output()
         .expect("the rtprec binary runs");
     let manifest = json(&out);
+    crate::util::assert_manifest_matches_disk(&manifest, dir.path());
     (out, manifest, dir)
 }
 

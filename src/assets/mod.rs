@@ -118,6 +118,13 @@ pub struct AssetStats {
     pub lost: u64,
     /// Duplicate packets dropped.
     pub duplicates: u64,
+    /// Copies of packets that had already arrived on another path (a TURN leg,
+    /// an SFU's other side): dropped, and not network duplicates.
+    #[serde(default)]
+    pub duplicates_other_path: u64,
+    /// Distinct 5-tuples the track's packets took (at most 16 are told apart).
+    #[serde(default)]
+    pub paths: u64,
     /// Packets that arrived out of order and were put back in order.
     pub reordered: u64,
     /// Packets that arrived too late for the reorder window.

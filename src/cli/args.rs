@@ -154,6 +154,16 @@ pub struct RecordArgs {
     #[arg(short, long, value_name = "FILE", conflicts_with = "sdp")]
     pub metadata: Option<PathBuf>,
 
+    /// Refuse --metadata that has fields rtprec does not know (exit 3), instead of warning.
+    ///
+    /// By default an unknown field (an SFU's own flag, a typo) is ignored with a
+    /// warning naming the file and its JSON path, and a "did you mean" for a
+    /// near miss of a known name. With this flag each one is an error and
+    /// nothing is recorded. A misspelt required field (`trackid` for
+    /// `track_id`) is an error either way.
+    #[arg(long)]
+    pub strict_metadata: bool,
+
     /// The peers' SDP files (one per peer), an alternative to --metadata.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub sdp: Vec<PathBuf>,

@@ -28,7 +28,10 @@ pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, Opt
     let err = |e: &dyn std::fmt::Display| OptionsError(e.to_string());
     let (session, identification) = if let Some(path) = &args.metadata {
         (
-            Some(crate::session::load_metadata(path).map_err(|e| err(&e))?),
+            Some(
+                crate::session::load_metadata_with(path, unknown_fields(args))
+                    .map_err(|e| err(&e))?,
+            ),
             "metadata",
         )
     } else if !args.sdp.is_empty() {
@@ -86,6 +89,15 @@ pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, Opt
         read,
         notes,
     })
+}
+
+/// How --metadata's unknown fields are treated: warnings, or errors with --strict-metadata.
+fn unknown_fields(args: &RecordArgs) -> crate::session::UnknownFields {
+    if args.strict_metadata {
+        crate::session::UnknownFields::Reject
+    } else {
+        crate::session::UnknownFields::Warn
+    }
 }
 
 /// The recording template: --template FILE, narrowed further by the --only-* flags.

@@ -262,7 +262,7 @@ pub mod fixtures {
             source: Source::Regular,
             codec: Some(codec.into()),
             container: ok.then(|| container.into()),
-            ssrc: Some("0x00002b67".into()),
+            ssrc: Some("0x00002B67".into()),
             payload_type: Some(111),
             clock_rate: Some(48_000),
             path: ok.then(|| format!("room-7/6560c6ad3f4a/p-host/{track_id}.{ext}")),

@@ -28,6 +28,8 @@ pub struct Pending {
     pub packets: Vec<Arrival>,
     /// The plain RTP bytes of `packets`: FEC needs them if the stream turns out to carry it.
     pub raws: Vec<Vec<u8>>,
+    /// The path each of `packets` took.
+    pub flows: Vec<Flow>,
     /// SSRCs the packets name where a FlexFEC packet names what it protects (the
     /// CSRC list; draft 03: the FEC header), with counts; at most four kept.
     named: BTreeMap<u32, u32>,
@@ -59,6 +61,7 @@ impl Pending {
             first_time: d.meta.time,
             packets: Vec::new(),
             raws: Vec::new(),
+            flows: Vec::new(),
             named: BTreeMap::new(),
             guessers: BTreeMap::new(),
             last_seq: None,
@@ -67,8 +70,9 @@ impl Pending {
         }
     }
 
-    /// Buffers one packet; `raw` is its plain RTP bytes.
-    pub fn push(&mut self, pkt: &RtpPacket<'_>, arrival: Arrival, raw: &[u8]) {
+    /// Buffers one packet that took `flow`; `raw` is its plain RTP bytes.
+    pub fn push(&mut self, pkt: &RtpPacket<'_>, arrival: Arrival, raw: &[u8], flow: Flow) {
+        self.flows.push(flow);
         self.total += 1;
         if let Some(prev) = self.last_seq
             && crate::rtp::seq::is_forward_step(prev, arrival.seq16)
@@ -265,7 +269,7 @@ mod tests {
     fn feed(p: &mut Pending, raw: &[u8], src: &str, nanos: i64) {
         let d = datagram(raw, src, nanos);
         let pkt = RtpPacket::parse(raw).expect("parses");
-        p.push(&pkt, Arrival::from_rtp(&pkt, d.meta.time), raw);
+        p.push(&pkt, Arrival::from_rtp(&pkt, d.meta.time), raw, d.flow);
     }
 
     fn pending_of(packets: &[Vec<u8>], src: &str) -> Pending {

@@ -75,6 +75,8 @@ pub(super) fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset 
             packets: st.packets,
             lost: st.reorder.lost,
             duplicates: st.reorder.duplicates,
+            duplicates_other_path: t.paths.copies(),
+            paths: t.paths.count(),
             reordered: st.reorder.reordered,
             late: st.reorder.late,
             resets: st.reorder.restarts,

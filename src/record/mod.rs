@@ -17,6 +17,7 @@ pub mod clock;
 pub mod infer;
 pub mod keys;
 pub mod manifest;
+pub mod paths;
 pub mod recorder;
 pub mod route;
 pub mod template;
@@ -72,6 +73,8 @@ pub struct RecordOutput {
     pub stale_removed: Vec<PathBuf>,
     /// The signal that ended the input early (the run still finished every track).
     pub stopped_by: Option<i32>,
+    /// Tracks whose path another track of the run already had: (that path, the new track id).
+    pub renamed: Vec<(String, String)>,
 }
 
 /// The world around the recorder: track workers, the manifest, the events.
@@ -227,6 +230,7 @@ pub fn run_record(
         warnings: crate::pipeline::warnings(diags, &summary.names),
         stale_removed,
         stopped_by: summary.stopped_by,
+        renamed: run.recorder.renamed_tracks().to_vec(),
     })
 }
 

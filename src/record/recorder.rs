@@ -119,6 +119,8 @@ pub(super) struct Track {
     pub srtp: Option<TrackSrtp>,
     /// Packets of the track's SSRC that its `--srtp-keys` key did not authenticate.
     pub keyring_failures: u64,
+    /// The paths its packets took, and the copies that came on more than one.
+    pub paths: super::paths::Paths,
 }
 
 impl Track {
@@ -154,6 +156,7 @@ impl Track {
             outside_presence: 0,
             srtp: None,
             keyring_failures: 0,
+            paths: Default::default(),
         }
     }
 
@@ -193,12 +196,47 @@ impl Track {
 
 /// A packet buffered while its stream was unidentified, and what it turned out to be.
 enum Buffered {
-    /// The track's own packet, with its plain bytes.
-    Media(Vec<u8>),
+    /// The track's own packet, with its plain bytes and the path it took.
+    Media(Vec<u8>, Flow),
     /// A retransmission of one of its packets.
     Rtx,
     /// A packet of its FlexFEC stream, plain bytes.
     Fec(Vec<u8>),
+}
+
+/// Output paths taken in this run: two tracks never share a file.
+#[derive(Debug, Default)]
+struct Claimed {
+    paths: std::collections::HashSet<String>,
+    /// Identities renamed to stay apart, for the warning.
+    renamed: Vec<(String, String)>,
+}
+
+impl Claimed {
+    /// The track's path, `room/session/peer/track.ext`, unique in the run by
+    /// construction: an identity whose path is taken (two ids that sanitise
+    /// alike, or an id reused within a session) gets `-2`, `-3`... on its track id.
+    fn claim(&mut self, id: &mut Identity, ext: &str) -> String {
+        let path = |track: &str| {
+            format!(
+                "{}/{}/{}/{}.{}",
+                id.room_id, id.session_id, id.peer_id, track, ext
+            )
+        };
+        let mut track = id.track_id.clone();
+        let mut n = 1;
+        while self.paths.contains(&path(&track)) {
+            n += 1;
+            track = format!("{}-{n}", id.track_id);
+        }
+        let rel = path(&track);
+        if track != id.track_id {
+            self.renamed.push((path(&id.track_id), track.clone()));
+            id.track_id = track;
+        }
+        self.paths.insert(rel.clone());
+        rel
+    }
 }
 
 /// The recorder: every decision of a recording run, none of its I/O.
@@ -207,7 +245,8 @@ pub struct Recorder {
     /// Tracks of the current session.
     tracks: Vec<Track>,
     router: Router,
-    pending: HashMap<(Flow, Ssrc), Pending>,
+    /// Streams without metadata, by SSRC, until they are identified.
+    pending: HashMap<Ssrc, Pending>,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
     /// First RTP packet of the current session.
@@ -226,6 +265,8 @@ pub struct Recorder {
     srtp_plain: Vec<u8>,
     /// `--srtp-keys`: keys for streams the metadata gives none.
     keyring: KeyRing,
+    /// Output paths already taken in this run.
+    claimed: Claimed,
 }
 
 impl Recorder {
@@ -252,6 +293,7 @@ impl Recorder {
             diagnostics: Vec::new(),
             srtp_plain: Vec::new(),
             keyring,
+            claimed: Claimed::default(),
         };
         rec.declare_metadata_tracks();
         rec
@@ -260,6 +302,11 @@ impl Recorder {
     /// Diagnostics so far (first of each kind), drained.
     pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
         std::mem::take(&mut self.diagnostics)
+    }
+
+    /// Tracks renamed because their path was taken: (the path it would have had, the new track id).
+    pub fn renamed_tracks(&self) -> &[(String, String)] {
+        &self.claimed.renamed
     }
 
     /// A captured frame at `time`, whatever it holds: capture time moves on.
@@ -294,14 +341,14 @@ impl Recorder {
     /// still being identified are decided once their time is up (as their own
     /// next packet would have decided them), then sessions end as in [`Recorder::advance`].
     pub fn idle(&mut self, now: CaptureTime, actions: &mut dyn Actions) {
-        let mut ripe: Vec<(Flow, Ssrc)> = self
+        let mut ripe: Vec<Ssrc> = self
             .pending
             .iter()
             .filter(|(_, p)| p.ripe(now))
             .map(|(k, _)| *k)
             .collect();
         // Deterministic track order, as at a session's end: by first packet, then 5-tuple and SSRC.
-        ripe.sort_by_key(|k| (self.pending[k].first_time, *k));
+        ripe.sort_by_key(|k| (self.pending[k].first_time, self.pending[k].flow, *k));
         for k in ripe {
             self.resolve_pending(k, actions);
         }
@@ -579,7 +626,9 @@ impl Recorder {
         let arrival = |pkt: &RtpPacket<'_>| Arrival::from_rtp(pkt, d.meta.time);
         if self.opts.session.is_some() {
             match self.router.ssrc(ssrc.0) {
-                Some(Route::Track(i)) => self.enqueue(i, arrival(&pkt), Some(d.payload), actions),
+                Some(Route::Track(i)) => {
+                    self.enqueue(i, arrival(&pkt), Some(d.payload), d.flow, actions)
+                }
                 Some(Route::Rtx(i)) => self.enqueue_rtx(i, arrival(&pkt), actions),
                 Some(Route::Fec(i)) => self.enqueue_fec(i, d.payload, now, actions),
                 Some(Route::Ended(ai)) => {
@@ -594,7 +643,7 @@ impl Recorder {
                         if self.tracks[i].srtp.is_some() {
                             return self.enqueue_srtp(i, d, actions);
                         }
-                        return self.enqueue(i, arrival(&pkt), Some(d.payload), actions);
+                        return self.enqueue(i, arrival(&pkt), Some(d.payload), d.flow, actions);
                     }
                     self.router.set_ssrc(ssrc.0, Route::Ignore);
                     self.note(
@@ -607,10 +656,12 @@ impl Recorder {
             }
             return;
         }
-        let key = (d.flow, ssrc);
-        match self.router.flow(&key) {
+        // A media source is its SSRC, whichever path its packets took (TURN legs,
+        // an ICE switch, IPv4 and IPv6): the 5-tuple is evidence, not identity.
+        let key = ssrc;
+        match self.router.ssrc(key.0) {
             Some(Route::Track(i)) => {
-                return self.enqueue(i, arrival(&pkt), Some(d.payload), actions);
+                return self.enqueue(i, arrival(&pkt), Some(d.payload), d.flow, actions);
             }
             Some(Route::Rtx(i)) => return self.enqueue_rtx(i, arrival(&pkt), actions),
             Some(Route::Fec(i)) => return self.enqueue_fec(i, d.payload, now, actions),
@@ -622,7 +673,7 @@ impl Recorder {
             .pending
             .entry(key)
             .or_insert_with(|| Pending::new(d, ssrc));
-        p.push(&pkt, arrival(&pkt), d.payload);
+        p.push(&pkt, arrival(&pkt), d.payload, d.flow);
         let decide = p.ripe(now) || (p.early_rtx_candidate() && p.rtx_target(&views).is_some());
         if decide {
             self.resolve_pending(key, actions);
@@ -663,7 +714,7 @@ impl Recorder {
         };
         let arrival = Arrival::from_rtp(&pkt, d.meta.time);
         let plain = std::mem::take(&mut self.srtp_plain);
-        self.enqueue(i, arrival, Some(&plain), actions);
+        self.enqueue(i, arrival, Some(&plain), d.flow, actions);
         self.srtp_plain = plain;
     }
 
@@ -727,23 +778,23 @@ impl Recorder {
     }
 
     fn resolve_all_pending(&mut self, actions: &mut dyn Actions) {
-        let mut keys: Vec<(Flow, Ssrc)> = self.pending.keys().copied().collect();
+        let mut keys: Vec<Ssrc> = self.pending.keys().copied().collect();
         // Deterministic track order: by first packet, then 5-tuple and SSRC.
-        keys.sort_by_key(|k| (self.pending[k].first_time, *k));
+        keys.sort_by_key(|k| (self.pending[k].first_time, self.pending[k].flow, *k));
         for k in keys {
             self.resolve_pending(k, actions);
         }
     }
 
     /// Decides what an unidentified stream is: a track, a failed track, or not RTP.
-    fn resolve_pending(&mut self, key: (Flow, Ssrc), actions: &mut dyn Actions) {
+    fn resolve_pending(&mut self, key: Ssrc, actions: &mut dyn Actions) {
         let Some(p) = self.pending.remove(&key) else {
             return;
         };
         let guessed = p.guess().filter(|_| p.confirmed());
         let Some((pt, guess, video_timing)) = guessed else {
             // Not RTP (or a lone stray packet): forget it.
-            self.router.set_flow(key, Route::Ignore);
+            self.router.set_ssrc(key.0, Route::Ignore);
             return;
         };
         let views = self.track_views();
@@ -751,7 +802,7 @@ impl Recorder {
             && let Some((idx, scheme)) = p.fec_owner(&views)
         {
             // A FlexFEC stream naming a track's SSRC: its packets repair the media's.
-            self.router.set_flow(key, Route::Fec(idx));
+            self.router.set_ssrc(key.0, Route::Fec(idx));
             self.enable_fec(idx, scheme, actions);
             for (a, raw) in p.packets.into_iter().zip(p.raws) {
                 self.enqueue_fec(idx, &raw, a.time, actions);
@@ -762,7 +813,7 @@ impl Recorder {
             && let Some(idx) = p.rtx_target(&views)
         {
             // A retransmission stream, not a track: its packets repair the media's.
-            self.router.set_flow(key, Route::Rtx(idx));
+            self.router.set_ssrc(key.0, Route::Rtx(idx));
             for a in p.packets {
                 self.enqueue_rtx(idx, a, actions);
             }
@@ -812,7 +863,7 @@ impl Recorder {
             Some(pt),
             guess.clock_rate,
         ));
-        self.router.set_flow(key, Route::Track(idx));
+        self.router.set_ssrc(key.0, Route::Track(idx));
         self.tracks[idx].flow = Some(p.flow);
         if let Some(red) = guess.red {
             // RED-wrapped media (Chrome's Opus, video with ULPFEC): record what the blocks carry.
@@ -856,13 +907,19 @@ impl Recorder {
             .pending
             .iter()
             .filter(|(_, q)| q.flow.src.ip() == p.flow.src.ip() && q.confirmed())
-            .map(|(k, _)| *k)
+            .map(|(k, q)| (q.flow, *k))
             .collect();
         keys.sort();
+        let keys: Vec<Ssrc> = keys.into_iter().map(|(_, k)| k).collect();
         let mut batch: Vec<(Arrival, Buffered)> = p
             .packets
             .into_iter()
-            .zip(p.raws.into_iter().map(Buffered::Media))
+            .zip(
+                p.raws
+                    .into_iter()
+                    .zip(p.flows)
+                    .map(|(raw, flow)| Buffered::Media(raw, flow)),
+            )
             .collect();
         let views = self.track_views();
         for k in keys {
@@ -877,7 +934,7 @@ impl Recorder {
                 continue;
             };
             if let Some((_, scheme)) = fec {
-                self.router.set_flow(k, Route::Fec(idx));
+                self.router.set_ssrc(k.0, Route::Fec(idx));
                 self.enable_fec(idx, scheme, actions);
                 batch.extend(
                     q.packets
@@ -885,14 +942,14 @@ impl Recorder {
                         .zip(q.raws.into_iter().map(Buffered::Fec)),
                 );
             } else {
-                self.router.set_flow(k, Route::Rtx(idx));
+                self.router.set_ssrc(k.0, Route::Rtx(idx));
                 batch.extend(q.packets.into_iter().map(|a| (a, Buffered::Rtx)));
             }
         }
         batch.sort_by_key(|(a, _)| a.time);
         for (a, item) in batch {
             match item {
-                Buffered::Media(raw) => self.enqueue(idx, a, Some(&raw), actions),
+                Buffered::Media(raw, flow) => self.enqueue(idx, a, Some(&raw), flow, actions),
                 Buffered::Rtx => self.enqueue_rtx(idx, a, actions),
                 Buffered::Fec(raw) => self.enqueue_fec(idx, &raw, a.time, actions),
             }
@@ -919,8 +976,19 @@ impl Recorder {
     }
 
     /// Queues a packet of track `idx`; `raw` is its plain RTP bytes, kept when FEC protects the track.
-    fn enqueue(&mut self, idx: usize, a: Arrival, raw: Option<&[u8]>, actions: &mut dyn Actions) {
+    fn enqueue(
+        &mut self,
+        idx: usize,
+        a: Arrival,
+        raw: Option<&[u8]>,
+        flow: Flow,
+        actions: &mut dyn Actions,
+    ) {
         let t = &mut self.tracks[idx];
+        // The same packet again on another path (a TURN leg, both ends of a relay).
+        if !t.paths.admit(flow, a.seq16, a.ts32) {
+            return;
+        }
         // A peer's media before it joined or after it left (metadata) is not part of the session.
         let (joined, left) = t.presence;
         if joined.is_some_and(|j| a.time < j) || left.is_some_and(|l| a.time > l) {
@@ -941,7 +1009,7 @@ impl Recorder {
             return;
         }
         if matches!(t.life, Life::Idle) {
-            match track_setup(t, &self.opts) {
+            match track_setup(t, &self.opts, &mut self.claimed) {
                 Ok(setup) => {
                     t.life = Life::Running;
                     actions.start_track(idx, setup);
@@ -1063,7 +1131,11 @@ fn finish_track(t: &mut Track, o: WorkerOutcome) {
 }
 
 /// The setup of a track's worker on its first packet, or why it cannot be recorded.
-fn track_setup(t: &mut Track, opts: &RecordOptions) -> Result<TrackSetup, (FailureCode, String)> {
+fn track_setup(
+    t: &mut Track,
+    opts: &RecordOptions,
+    claimed: &mut Claimed,
+) -> Result<TrackSetup, (FailureCode, String)> {
     let Some(codec) = t.codec else {
         let name = t.codec_name.clone().unwrap_or_else(|| "unknown".into());
         return Err((
@@ -1088,14 +1160,7 @@ fn track_setup(t: &mut Track, opts: &RecordOptions) -> Result<TrackSetup, (Failu
         } else {
             48_000
         });
-    let rel = format!(
-        "{}/{}/{}/{}.{}",
-        t.id.room_id,
-        t.id.session_id,
-        t.id.peer_id,
-        t.id.track_id,
-        container.extension()
-    );
+    let rel = claimed.claim(&mut t.id, container.extension());
     let asset = assets::asset_id(
         &t.id.room_id,
         &t.id.session_id,
@@ -1400,6 +1465,33 @@ mod tests {
         rec.advance(at(380 + 30_000), &mut fake);
         assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 1);
         assert_eq!(fake.ended().len(), 1);
+    }
+
+    #[test]
+    fn two_tracks_never_share_a_path() {
+        let mut c = Claimed::default();
+        let id = |track: &str| Identity {
+            room_id: "r".into(),
+            session_id: "s".into(),
+            peer_id: "p".into(),
+            track_id: track.into(),
+            kind: Kind::Audio,
+            source: Source::Regular,
+            ssrc: None,
+            inferred: Vec::new(),
+        };
+        let (mut a, mut b, mut c3) = (id("mic"), id("mic"), id("mic"));
+        assert_eq!(c.claim(&mut a, "ogg"), "r/s/p/mic.ogg");
+        assert_eq!(c.claim(&mut b, "ogg"), "r/s/p/mic-2.ogg");
+        assert_eq!(c.claim(&mut c3, "ogg"), "r/s/p/mic-3.ogg");
+        assert_eq!((a.track_id.as_str(), b.track_id.as_str()), ("mic", "mic-2"));
+        // Another extension is another file.
+        assert_eq!(c.claim(&mut id("mic"), "wav"), "r/s/p/mic.wav");
+        assert_eq!(c.renamed.len(), 2);
+        // The asset ids follow the identities: distinct too.
+        let ids = [&a, &b, &c3]
+            .map(|i| assets::asset_id(&i.room_id, &i.session_id, &i.peer_id, &i.track_id));
+        assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! (without) belongs to, and how SSRCs that signalling did not name are bound
 //! to their track by the MID/RID header extensions or the `m=` port.
 
-use crate::net::{Datagram, Flow};
-use crate::rtp::{RtpPacket, Ssrc};
+use crate::net::Datagram;
+use crate::rtp::RtpPacket;
 use std::collections::HashMap;
 
 /// `a=extmap` URI of the MID header extension (RFC 8843 §15).
@@ -68,33 +68,21 @@ impl BindBy {
 /// The routing tables of the current session.
 #[derive(Debug, Default)]
 pub struct Router {
-    /// With metadata: SSRC -> route.
+    /// SSRC -> route (a media source is its SSRC, whichever path it took).
     by_ssrc: HashMap<u32, Route>,
-    /// Without metadata: (5-tuple, SSRC) -> route.
-    by_flow: HashMap<(Flow, Ssrc), Route>,
     /// Metadata tracks without an SSRC, waiting for the first packet that names them.
     bindings: Vec<(usize, BindBy)>,
 }
 
 impl Router {
-    /// The route of an SSRC (metadata).
+    /// The route of an SSRC.
     pub fn ssrc(&self, ssrc: u32) -> Option<Route> {
         self.by_ssrc.get(&ssrc).copied()
     }
 
-    /// Routes `ssrc` (metadata).
+    /// Routes `ssrc`.
     pub fn set_ssrc(&mut self, ssrc: u32, route: Route) {
         self.by_ssrc.insert(ssrc, route);
-    }
-
-    /// The route of a stream (no metadata).
-    pub fn flow(&self, key: &(Flow, Ssrc)) -> Option<Route> {
-        self.by_flow.get(key).copied()
-    }
-
-    /// Routes a stream (no metadata).
-    pub fn set_flow(&mut self, key: (Flow, Ssrc), route: Route) {
-        self.by_flow.insert(key, route);
     }
 
     /// Track `track` waits for the first packet `by` names.
@@ -125,7 +113,6 @@ impl Router {
     /// Forgets the session's routes.
     pub fn clear(&mut self) {
         self.by_ssrc.clear();
-        self.by_flow.clear();
         self.bindings.clear();
     }
 }
@@ -134,7 +121,7 @@ impl Router {
 mod tests {
     use super::*;
     use crate::capture::FrameMeta;
-    use crate::net::{Encap, Transport};
+    use crate::net::{Encap, Flow, Transport};
 
     fn datagram<'a>(payload: &'a [u8], dst_port: u16) -> Datagram<'a> {
         Datagram {

@@ -7,9 +7,14 @@
 //! (required), `source`, `ssrc`/`rtx_ssrc`/`fec_ssrc` (integer or `"0x..."` hex
 //! string), `codec`, payload types, `fec_scheme`, `clock_rate`, `channels`, `mid`, `rid`, `fmtp`, `srtp`.
 //!
-//! Unknown fields are errors (a typo such as `ssrcs` must not silently drop a
-//! track's SSRC). User data goes in an `extra` object, allowed on the session,
-//! each peer and each track, and passed through untouched.
+//! Unknown fields are warnings ([`SessionMap::notes`]) naming the file and the
+//! JSON path, with "did you mean" for a near miss of a known name (`ssrcs`,
+//! `trackId`): metadata exported by an SFU or a call platform carries fields
+//! rtprec does not know, and one of them must not stop a whole recording.
+//! [`UnknownFields::Reject`] (`record --strict-metadata`) makes them errors. A
+//! misspelt required field is still an error (the field is missing), with the
+//! suggestion. User data goes in an `extra` object, allowed on the session,
+//! each peer and each track, passed through untouched and never checked.
 //!
 //! Tolerated: an unknown codec name (e.g. `h266`) is kept as
 //! [`TrackSpec::codec_name`] with `codec: None`, so the pipeline can fail that
@@ -30,30 +35,80 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-/// Reads and parses a metadata file.
+/// What to do with fields the metadata format does not know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownFields {
+    /// A note each ([`SessionMap::notes`]); the field is ignored.
+    #[default]
+    Warn,
+    /// An error each (`record --strict-metadata`).
+    Reject,
+}
+
+/// Reads and parses a metadata file, unknown fields being warnings.
 pub fn load_metadata(path: &Path) -> Result<SessionMap, MetadataError> {
+    load_metadata_with(path, UnknownFields::Warn)
+}
+
+/// Reads and parses a metadata file, treating unknown fields as `unknown` says.
+pub fn load_metadata_with(
+    path: &Path,
+    unknown: UnknownFields,
+) -> Result<SessionMap, MetadataError> {
     let text = std::fs::read_to_string(path).map_err(|source| MetadataError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_metadata(&text, path)
+    parse_metadata_with(&text, path, unknown)
 }
 
-/// Parses metadata JSON; `path` only names the file in errors.
+/// Parses metadata JSON, unknown fields being warnings; `path` only names the file in messages.
 pub fn parse_metadata(text: &str, path: &Path) -> Result<SessionMap, MetadataError> {
+    parse_metadata_with(text, path, UnknownFields::Warn)
+}
+
+/// Parses metadata JSON, treating unknown fields as `unknown` says; `path` only names the file.
+pub fn parse_metadata_with(
+    text: &str,
+    path: &Path,
+    unknown: UnknownFields,
+) -> Result<SessionMap, MetadataError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let raw: RawSession = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let at = e.path().to_string();
-        let inner = e.into_inner();
-        let message = if at.is_empty() || at == "." || at == "?" {
-            inner.to_string()
-        } else {
-            format!("{at}: {inner}")
-        };
-        invalid(path, message)
-    })?;
+    // Typed first, straight from the text: its errors carry the line and column.
+    let raw: Result<RawSession, _> = serde_path_to_error::deserialize(&mut de);
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(e) => {
+            let at = e.path().to_string();
+            let at = if at == "." || at == "?" { "" } else { &at };
+            let inner = e.into_inner().to_string();
+            let mut message = if at.is_empty() {
+                inner.clone()
+            } else {
+                format!("{at}: {inner}")
+            };
+            // A misspelt required field fails as missing: name the near miss that was
+            // probably meant for it (looked for only when the whole text is JSON).
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+                for u in unknown_fields(&v) {
+                    if u.parent == at
+                        && let Some(s) = u.suggestion
+                        && inner.starts_with(&format!("missing field `{s}`"))
+                    {
+                        message.push_str(&format!("; {}: unknown field{}", u.at, u.hint()));
+                    }
+                }
+            }
+            return Err(invalid(path, message));
+        }
+    };
     de.end().map_err(|e| invalid(path, e.to_string()))?;
-    build(raw, path)
+    // The typed parse succeeded, so the text is JSON: the second parse only finds
+    // the keys the structs ignored, with their paths.
+    let found = serde_json::from_str::<serde_json::Value>(text)
+        .map(|v| unknown_fields(&v))
+        .unwrap_or_default();
+    build(raw, path, &found, unknown)
 }
 
 fn invalid(path: &Path, message: String) -> MetadataError {
@@ -176,11 +231,146 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-// The JSON shapes. Field names here are the format: keep the schema file in sync
-// (the `schema_lists_every_field` test checks it).
+// The JSON shapes. Field names here are the format: keep the schema file and the
+// `*_FIELDS` lists in sync (the `schema_lists_every_field` test checks both).
+// Unknown fields are not denied here: `unknown_fields` finds them, with their paths.
+
+/// Fields of the top-level object.
+const SESSION_FIELDS: &[&str] = &["room_id", "session_id", "peers", "extra"];
+/// Fields of a peer.
+const PEER_FIELDS: &[&str] = &[
+    "peer_id",
+    "name",
+    "role",
+    "joined_at",
+    "left_at",
+    "tracks",
+    "extra",
+];
+/// Fields of a track.
+const TRACK_FIELDS: &[&str] = &[
+    "track_id",
+    "kind",
+    "source",
+    "ssrc",
+    "rtx_ssrc",
+    "codec",
+    "payload_type",
+    "rtx_payload_type",
+    "red_payload_type",
+    "fec_scheme",
+    "fec_payload_type",
+    "fec_ssrc",
+    "clock_rate",
+    "channels",
+    "mid",
+    "rid",
+    "fmtp",
+    "srtp",
+    "extra",
+];
+/// Fields of a track's `srtp`.
+const SRTP_FIELDS: &[&str] = &["profile", "key_base64", "key_file", "key_env"];
+
+/// A key the format does not know, where it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct UnknownField {
+    /// JSON path of the key, e.g. `peers[0].tracks[1].rtcp_mux`.
+    at: String,
+    /// JSON path of the object holding it (`""` for the top level).
+    parent: String,
+    /// The known field of that object it is a near miss of.
+    suggestion: Option<&'static str>,
+}
+
+impl UnknownField {
+    /// ` (did you mean `track_id`?)` or nothing.
+    fn hint(&self) -> String {
+        self.suggestion
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default()
+    }
+}
+
+/// Every key of `v` outside the format, with its path: the top level, peers,
+/// tracks and `srtp`. Shapes the typed parse rejects (a string where an array
+/// belongs) are skipped here; `extra` objects are user data and never looked into.
+fn unknown_fields(v: &serde_json::Value) -> Vec<UnknownField> {
+    let mut out = Vec::new();
+    check_object(v, "", SESSION_FIELDS, &mut out);
+    let peers = v.get("peers").and_then(|p| p.as_array());
+    for (pi, peer) in peers.into_iter().flatten().enumerate() {
+        let at = format!("peers[{pi}]");
+        check_object(peer, &at, PEER_FIELDS, &mut out);
+        let tracks = peer.get("tracks").and_then(|t| t.as_array());
+        for (ti, track) in tracks.into_iter().flatten().enumerate() {
+            let at = format!("{at}.tracks[{ti}]");
+            check_object(track, &at, TRACK_FIELDS, &mut out);
+            if let Some(srtp) = track.get("srtp") {
+                check_object(srtp, &format!("{at}.srtp"), SRTP_FIELDS, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn check_object(
+    v: &serde_json::Value,
+    at: &str,
+    known: &[&'static str],
+    out: &mut Vec<UnknownField>,
+) {
+    let Some(o) = v.as_object() else { return };
+    // serde_json's map is sorted: an object's unknown keys come alphabetically.
+    for key in o.keys() {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        // A key is text from someone else's system: quote anything that is not a
+        // plain name, so the path stays readable and control characters never reach a terminal.
+        let plain = !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let name = if plain { key.clone() } else { escape(key) };
+        out.push(UnknownField {
+            at: if at.is_empty() {
+                name
+            } else {
+                format!("{at}.{name}")
+            },
+            parent: at.to_string(),
+            suggestion: suggest(key, known),
+        });
+    }
+}
+
+/// The known name `key` is most likely a misspelling of: the same up to case,
+/// `_` and `-` (`trackId`, `TRACK-ID`), or within a small edit distance (`ssrcs`,
+/// `trackid`). The distance allowed is 1 for keys shorter than 5 characters and 2
+/// otherwise, so that short unrelated names (`note`, `name`) are not matched.
+fn suggest(key: &str, known: &[&'static str]) -> Option<&'static str> {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let k = norm(key);
+    if let Some(f) = known.iter().find(|f| norm(f) == k) {
+        return Some(f);
+    }
+    let limit = if key.chars().count() < 5 { 1 } else { 2 };
+    let lower = key.to_lowercase();
+    known
+        .iter()
+        .map(|f| (strsim::levenshtein(&lower, f), *f))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, f)| f)
+}
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawSession {
     room_id: String,
     #[serde(default)]
@@ -191,7 +381,6 @@ struct RawSession {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawPeer {
     peer_id: String,
     #[serde(default)]
@@ -209,7 +398,6 @@ struct RawPeer {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawTrack {
     track_id: String,
     kind: Kind,
@@ -250,7 +438,6 @@ struct RawTrack {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawSrtp {
     profile: String,
     #[serde(default)]
@@ -384,8 +571,28 @@ impl Problems {
     }
 }
 
-fn build(raw: RawSession, path: &Path) -> Result<SessionMap, MetadataError> {
+fn build(
+    raw: RawSession,
+    path: &Path,
+    found: &[UnknownField],
+    unknown: UnknownFields,
+) -> Result<SessionMap, MetadataError> {
     let mut p = Problems(Vec::new());
+    let mut notes = Vec::new();
+    for u in found {
+        match unknown {
+            UnknownFields::Warn => notes.push(format!(
+                "{}: {}: unknown field, ignored{}",
+                path.display(),
+                u.at,
+                u.hint()
+            )),
+            UnknownFields::Reject => p.push(
+                &u.at,
+                format_args!("unknown field, rejected by --strict-metadata{}", u.hint()),
+            ),
+        }
+    }
     let room_id = p.id("room_id", &raw.room_id);
     let session_id = raw.session_id.as_deref().map(|s| p.id("session_id", s));
     let mut peers = Vec::with_capacity(raw.peers.len());
@@ -458,7 +665,7 @@ fn build(raw: RawSession, path: &Path) -> Result<SessionMap, MetadataError> {
         room_id,
         session_id,
         peers,
-        notes: Vec::new(),
+        notes,
         extra: raw.extra.map(serde_json::Value::Object),
     })
 }
@@ -692,14 +899,12 @@ mod tests {
             ("{".into(), "m.json: EOF while parsing an object at line 1 column 1"),
             ("{\"room_id\": \"r\",\n \"peers\": [}".into(), "m.json: peers[0]: expected value at line 2 column 12"),
             (r#"{"peers": []}"#.into(), "m.json: missing field `room_id` at line 1 column 13"),
-            (r#"{"room_id": "r", "peers": [], "x": 1}"#.into(), "m.json: x: unknown field `x`, expected one of `room_id`, `session_id`, `peers`, `extra` at line 1 column 33"),
             (r#"{"room_id": "r", "peers": []} []"#.into(), "m.json: trailing characters at line 1 column 31"),
             (r#"{"room_id": "..", "peers": []}"#.into(), "m.json: room_id \"..\": is a relative path component (`.` or `..`)"),
             (r#"{"room_id": "r", "session_id": "a/b", "peers": []}"#.into(), "m.json: session_id \"a/b\": contains a path separator (`/` or `\\`)"),
             (track(r#"{"track_id": "t1", "kind": "audio", "ssrc": "0xZZ"}"#), "m.json: peers[0].tracks[1].ssrc: invalid value: string \"0xZZ\", expected an SSRC: an integer 0..=4294967295 or a hex string like \"0x1A2B3C4D\" at line 1 column 142"),
             (track(r#"{"track_id": "t1", "kind": "audio", "ssrc": 4294967296}"#), "m.json: peers[0].tracks[1].ssrc: invalid value: integer `4294967296`, expected an SSRC: an integer 0..=4294967295 or a hex string like \"0x1A2B3C4D\" at line 1 column 146"),
             (track(r#"{"track_id": "t1", "kind": "data"}"#), "m.json: peers[0].tracks[1].kind: unknown variant `data`, expected `audio` or `video` at line 1 column 125"),
-            (track(r#"{"track_id": "t1", "kind": "audio", "ssrcs": 1}"#), "m.json: peers[0].tracks[1].ssrcs: unknown field `ssrcs`, expected one of `track_id`, `kind`, `source`, `ssrc`, `rtx_ssrc`, `codec`, `payload_type`, `rtx_payload_type`, `red_payload_type`, `fec_scheme`, `fec_payload_type`, `fec_ssrc`, `clock_rate`, `channels`, `mid`, `rid`, `fmtp`, `srtp`, `extra` at line 1 column 135"),
             (track(r#"{"track_id": "t1", "kind": "video", "fec_payload_type": 122}"#), "m.json: peers[0].tracks[1].fec_scheme: is required with fec_payload_type or fec_ssrc (ulpfec, flexfec or flexfec-03)"),
             (track(r#"{"track_id": "t1", "kind": "video", "codec": "opus"}"#), "m.json: peers[0].tracks[1].codec: \"opus\" is an audio codec but kind is \"video\""),
             (track(r#"{"track_id": "t1", "kind": "video", "payload_type": 0}"#), "m.json: peers[0].tracks[1].payload_type: \"pcmu\" is an audio codec but kind is \"video\""),
@@ -726,6 +931,113 @@ mod tests {
             })
             .collect();
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    fn notes(text: &str) -> Vec<String> {
+        parse_metadata(text, Path::new("m.json")).unwrap().notes
+    }
+
+    fn strict(text: &str) -> Result<SessionMap, String> {
+        parse_metadata_with(text, Path::new("m.json"), UnknownFields::Reject)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Unknown keys at every level are notes naming the file and the JSON path; the
+    /// rest of the metadata is used as if they were absent.
+    #[test]
+    fn unknown_fields_are_notes_with_paths() {
+        let text = r#"{"room_id": "r", "note": "from the SFU", "peers": [
+            {"peer_id": "a", "tracks": []},
+            {"peer_id": "b", "Name": "Bob", "tracks": [
+                {"track_id": "t0", "kind": "audio", "ssrc": 5},
+                {"track_id": "t1", "kind": "video", "rtcp_mux": true, "ssrcs": [6], "trackId": "x",
+                 "srtp": {"profile": "AES_CM_128_HMAC_SHA1_80", "key_base64": "9sOd+W72ilwfNgNt0FzlGYj6YZPMqN1sJJx43UuS", "mki": 1},
+                 "extra": {"anything": {"goes": 1}}}]}],
+            "weird key\u0007": {"nested": {"deep": 1}}}"#;
+        let m = parse(text).unwrap();
+        assert_eq!(m.peers[1].tracks[0].ssrc, Some(5));
+        assert_eq!(m.peers[1].tracks[1].track_id, "t1");
+        assert_eq!(m.peers[1].name, None);
+        assert_eq!(
+            m.notes,
+            [
+                "m.json: note: unknown field, ignored",
+                "m.json: \"weird key\\u{7}\": unknown field, ignored",
+                "m.json: peers[1].Name: unknown field, ignored (did you mean `name`?)",
+                "m.json: peers[1].tracks[1].rtcp_mux: unknown field, ignored",
+                "m.json: peers[1].tracks[1].ssrcs: unknown field, ignored (did you mean `ssrc`?)",
+                "m.json: peers[1].tracks[1].trackId: unknown field, ignored (did you mean `track_id`?)",
+                "m.json: peers[1].tracks[1].srtp.mki: unknown field, ignored",
+            ]
+        );
+        // Known fields only: no notes (the examples in testdata/ are checked likewise).
+        assert!(notes(MINIMAL).is_empty());
+    }
+
+    #[test]
+    fn strict_unknown_fields_are_errors() {
+        let text = r#"{"room_id": "r", "note": 1, "peers": [{"peer_id": "a", "tracks": [
+            {"track_id": "t", "kind": "audio", "rtcp_mux": true, "codecs": "opus"}]}]}"#;
+        assert_eq!(
+            strict(text).unwrap_err(),
+            "m.json: 3 problems:\n  note: unknown field, rejected by --strict-metadata\n  \
+             peers[0].tracks[0].codecs: unknown field, rejected by --strict-metadata (did you mean `codec`?)\n  \
+             peers[0].tracks[0].rtcp_mux: unknown field, rejected by --strict-metadata"
+        );
+        let m = strict(MINIMAL).unwrap();
+        assert!(m.notes.is_empty());
+    }
+
+    /// A misspelt required field is missing, an error even when unknown fields are
+    /// only warnings; the error names the near miss.
+    #[test]
+    fn misspelt_required_field_is_an_error_with_the_suggestion() {
+        let text = r#"{"room_id": "r", "peers": [{"peer_id": "a", "tracks": [{"trackid": "t", "kind": "audio"}]}]}"#;
+        let want = "m.json: peers[0].tracks[0]: missing field `track_id` at line 1 column 88; \
+                    peers[0].tracks[0].trackid: unknown field (did you mean `track_id`?)";
+        assert_eq!(parse(text).unwrap_err(), want);
+        assert_eq!(strict(text).unwrap_err(), want);
+        let top = r#"{"roomId": "r", "peers": []}"#;
+        assert_eq!(
+            parse(top).unwrap_err(),
+            "m.json: missing field `room_id` at line 1 column 28; roomId: unknown field (did you mean `room_id`?)"
+        );
+        // An unrelated unknown field is not offered as the missing one.
+        let other = r#"{"room_id": "r", "peers": [{"peerid": "a"}, {"rtcp_mux": 1}]}"#;
+        assert_eq!(
+            parse(other).unwrap_err(),
+            "m.json: peers[0]: missing field `peer_id` at line 1 column 42; peers[0].peerid: unknown field (did you mean `peer_id`?)"
+        );
+    }
+
+    #[test]
+    fn suggestions() {
+        for (key, want) in [
+            ("trackid", Some("track_id")),
+            ("TrackID", Some("track_id")),
+            ("track-id", Some("track_id")),
+            ("ssrcs", Some("ssrc")),
+            ("SSRC", Some("ssrc")),
+            ("rtx_ssrcs", Some("rtx_ssrc")),
+            ("clockrate", Some("clock_rate")),
+            ("clock_rte", Some("clock_rate")),
+            ("kinds", Some("kind")),
+            ("mids", Some("mid")),
+            ("fmtps", Some("fmtp")),
+            ("payload", None),
+            ("rtcp_mux", None),
+            ("note", None),
+            ("x", None),
+            ("", None),
+        ] {
+            assert_eq!(suggest(key, TRACK_FIELDS), want, "{key}");
+        }
+        // Near misses only of the object's own fields: `name` is a peer's, not a track's.
+        assert_eq!(suggest("nme", PEER_FIELDS), Some("name"));
+        assert_eq!(suggest("nme", TRACK_FIELDS), None);
+        // Short keys get one edit, not two: `note` is not `name`.
+        assert_eq!(suggest("note", PEER_FIELDS), None);
+        assert_eq!(suggest("rol", PEER_FIELDS), Some("role"));
     }
 
     #[test]
@@ -917,6 +1229,16 @@ mod tests {
         assert_eq!(schema_props(&defs["peer"]), fields_of::<RawPeer>());
         assert_eq!(schema_props(&defs["track"]), fields_of::<RawTrack>());
         assert_eq!(schema_props(&defs["srtp"]), fields_of::<RawSrtp>());
+        // The lists unknown fields are found with are the structs' fields.
+        let sorted = |f: &[&'static str]| {
+            let mut v = f.to_vec();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(sorted(SESSION_FIELDS), fields_of::<RawSession>());
+        assert_eq!(sorted(PEER_FIELDS), fields_of::<RawPeer>());
+        assert_eq!(sorted(TRACK_FIELDS), fields_of::<RawTrack>());
+        assert_eq!(sorted(SRTP_FIELDS), fields_of::<RawSrtp>());
         // Required fields and enums agree too.
         assert_eq!(s["required"], serde_json::json!(["room_id", "peers"]));
         assert_eq!(defs["peer"]["required"], serde_json::json!(["peer_id"]));
@@ -969,7 +1291,7 @@ mod tests {
 
     #[test]
     fn examples_use_only_schema_fields() {
-        // Every example in the repository parses (deny_unknown_fields) and every key is in the schema.
+        // Every example in the repository parses with no unknown field and every key is in the schema.
         let s = schema();
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");
         let mut n = 0;
@@ -979,7 +1301,8 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            parse_metadata(&text, &path).unwrap();
+            let m = parse_metadata_with(&text, &path, UnknownFields::Reject).unwrap();
+            assert!(m.notes.is_empty(), "{:?}", m.notes);
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             check_keys(&v, &s, &s);
             n += 1;

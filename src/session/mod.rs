@@ -11,7 +11,10 @@ pub mod metadata;
 pub mod sdp;
 
 pub use ids::{DuplicateId, IdError, IdProblem, check_unique, sanitize_id};
-pub use metadata::{load_metadata, parse_metadata, parse_rfc3339};
+pub use metadata::{
+    UnknownFields, load_metadata, load_metadata_with, parse_metadata, parse_metadata_with,
+    parse_rfc3339,
+};
 pub use sdp::{load_sdp, parse_sdp};
 
 pub use crate::codec::Kind;
