@@ -101,7 +101,8 @@ struct Content {
 impl Content {
     /// A repeat of `earlier`: same content, and soon unless at most MAX_MISORDER behind.
     fn repeats(self, earlier: Content, behind: u64) -> bool {
-        let ms = i64::from(self.ms.wrapping_sub(earlier.ms));
+        // Signed: capture time may step back (merged captures); that is soon, too.
+        let ms = i64::from(self.ms.wrapping_sub(earlier.ms) as i32);
         self.print == earlier.print
             && (behind <= MAX_MISORDER || ms * 1_000_000 < crate::rtp::seq::DUPLICATE_NANOS)
     }

@@ -83,8 +83,16 @@ fn two_restarts_record_one_continuous_wav() {
             .collect()
     };
     assert_eq!(
-        counts(&["packets", "restarts", "duplicates", "late", "lost"]),
-        [2500, 2, 0, 0, 0],
+        counts(&[
+            "packets",
+            "restarts",
+            "duplicates",
+            "late",
+            "lost",
+            "timestamp_jumps",
+            "frames_inserted"
+        ]),
+        [2500, 2, 0, 0, 0, 0, 0],
         "{st:#}"
     );
 }

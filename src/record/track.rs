@@ -583,7 +583,9 @@ impl TrackRecorder {
                 self.paused_ns += u64::try_from(dts_ns).unwrap_or(0);
             }
             if jump || self.anchor_pending {
-                self.jumps += u64::from(jump);
+                // After a sender restart the timestamp restarts too: counted as the
+                // restart (reorder stats), not as a jump.
+                self.jumps += u64::from(jump && !self.anchor_pending);
                 // Continue the timeline where capture time says the packet belongs.
                 let target = last_out + dt_ns * clock / 1_000_000_000;
                 self.ts_offset = target - i128::from(ts);
