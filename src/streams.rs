@@ -8,9 +8,16 @@
 //!   summed over segments when the sender resets its sequence numbers;
 //! - `lost` = `expected` - distinct sequence numbers received, so duplicates
 //!   never hide loss (tshark's Lost is expected - packets, and goes negative);
-//! - `duplicates` = packets whose sequence number was already received;
+//! - `duplicates` = packets repeating one already received (same sequence
+//!   number, RTP timestamp and payload);
 //! - `reordered` = packets older than the highest received that were not duplicates;
-//! - `sequence_errors` = forward jumps (gaps) and resets;
+//! - `restarts` = times the sender started its sequence numbers again inside
+//!   the SSRC (a SIP endpoint or relay restarting seq and timestamp): a jump
+//!   beyond MAX_DROPOUT, or, per RFC 3550 A.1, a packet far from the sequence
+//!   (other content on a number already received, or more than MAX_MISORDER
+//!   before the segment's first) confirmed by its successor; the packets after
+//!   a restart start a new segment instead of counting as duplicates;
+//! - `sequence_errors` = forward jumps (gaps) and restarts;
 //! - jitter per RFC 3550 A.8 on the RTP clock of the guessed codec.
 //!
 //! A flow counts as RTP only when it behaves like one: a stable SSRC whose
@@ -27,8 +34,8 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Forward jumps beyond this restart the sequence (RFC 3550 A.1 MAX_DROPOUT).
 const MAX_DROPOUT: u64 = 3000;
-/// Packets this far behind the highest are a restart, not reordering (RFC 3550 A.1 MAX_MISORDER).
-const MAX_MISORDER: u64 = 100;
+/// Packets more than this behind the highest are not reordering (RFC 3550 A.1 MAX_MISORDER).
+use crate::rtp::seq::MAX_MISORDER;
 /// Width of the duplicate-detection window, in sequence numbers.
 const DUP_WINDOW: u64 = 1 << 12;
 /// Clock rates tried for jitter until the codec is known.
@@ -70,9 +77,35 @@ struct SeqTrack {
     expected_done: u64,
     /// Bit per sequence number in `(max - DUP_WINDOW, max]`.
     window: Vec<u64>,
+    /// Per slot of `window`: the received packet's content (see [`Content`]).
+    /// Allocated from a stream's second packet on, so one-packet look-alikes stay small.
+    prints: Vec<Content>,
+    /// A packet far from the sequence waiting for its successor to confirm a
+    /// restart (RFC 3550 A.1 `bad_seq`).
+    pending: Option<(u16, Content)>,
     duplicates: u64,
     reordered: u64,
     errors: u64,
+    restarts: u64,
+}
+
+/// What a packet carried and when: the low 32 bits of its
+/// [`fingerprint`](crate::rtp::seq::fingerprint) and its capture time in ms
+/// (wrapping), to tell a network duplicate from a restarted sender repeating content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Content {
+    print: u32,
+    ms: u32,
+}
+
+impl Content {
+    /// A repeat of `earlier`: same content, and soon unless at most MAX_MISORDER behind.
+    fn repeats(self, earlier: Content, behind: u64) -> bool {
+        // Signed: capture time may step back (merged captures); that is soon, too.
+        let ms = i64::from(self.ms.wrapping_sub(earlier.ms) as i32);
+        self.print == earlier.print
+            && (behind <= MAX_MISORDER || ms * 1_000_000 < crate::rtp::seq::DUPLICATE_NANOS)
+    }
 }
 
 /// What one packet did to the sequence.
@@ -83,6 +116,8 @@ enum SeqEvent {
     Gap,
     Reordered,
     Duplicate,
+    /// Held back as a possible restart; decided by the next packet.
+    Pending,
     Reset,
 }
 
@@ -102,6 +137,31 @@ impl SeqTrack {
         seen
     }
 
+    fn seen(&mut self, ext: u64) -> bool {
+        let (w, b) = self.bit(ext);
+        self.window[w] & b != 0
+    }
+
+    /// Marks `ext` received with content `print`.
+    fn mark_print(&mut self, ext: u64, print: Content) -> bool {
+        let seen = self.mark(ext);
+        if self.prints.is_empty() && self.max.is_some() {
+            self.prints = vec![Content::default(); DUP_WINDOW as usize];
+        }
+        if let Some(p) = self.prints.get_mut((ext % DUP_WINDOW) as usize) {
+            *p = print;
+        }
+        seen
+    }
+
+    /// True when `ext`, `behind` the highest, was received with content that
+    /// `print` does not repeat.
+    fn other_content(&self, ext: u64, behind: u64, print: Content) -> bool {
+        self.prints
+            .get((ext % DUP_WINDOW) as usize)
+            .is_some_and(|&p| !print.repeats(p, behind))
+    }
+
     fn clear_range(&mut self, from: u64, to: u64) {
         // Clears bits for sequence numbers (from, to]: they wrap onto slots of old numbers.
         if to.saturating_sub(from) >= DUP_WINDOW {
@@ -114,33 +174,54 @@ impl SeqTrack {
         }
     }
 
-    fn start_segment(&mut self, ext: u64) {
+    fn start_segment(&mut self, ext: u64, print: Content) {
         if let Some(max) = self.max {
             self.expected_done += max - self.min + 1;
         }
         self.window.iter_mut().for_each(|w| *w = 0);
+        self.mark_print(ext, print);
         self.max = Some(ext);
         self.min = ext;
-        self.mark(ext);
         self.distinct += 1;
     }
 
-    fn push(&mut self, seq: u16) -> SeqEvent {
+    /// A new segment: the sender restarted its sequence numbers.
+    fn restart(&mut self, ext: u64, print: Content) -> SeqEvent {
+        self.errors += 1;
+        self.restarts += 1;
+        self.start_segment(ext, print);
+        SeqEvent::Reset
+    }
+
+    /// Accounts for one packet with sequence number `seq` and content `print`.
+    fn push(&mut self, seq: u16, print: Content) -> SeqEvent {
         let Some(max) = self.max else {
             // Start at 2^16 so that a packet just before the first one extends without underflow.
-            self.start_segment(u64::from(seq) + (1 << 16));
+            self.start_segment(u64::from(seq) + (1 << 16), print);
             return SeqEvent::First;
         };
+        if let Some((cand, cand_print)) = self.pending.take() {
+            let cand_ext = crate::rtp::extend_u16(Some(max), cand);
+            if seq == cand.wrapping_add(1) {
+                // RFC 3550 A.1: two sequential packets confirm the new base.
+                self.restart(cand_ext, cand_print);
+                let ext = crate::rtp::extend_u16(self.max, seq);
+                self.mark_print(ext, print);
+                self.max = Some(ext);
+                self.distinct += 1;
+                return SeqEvent::Reset;
+            }
+            // A stray after all: counted as it looked before the restart rule.
+            self.settle(cand_ext);
+        }
         let ext = crate::rtp::extend_u16(Some(max), seq);
         if ext > max {
             let jump = ext - max;
             if jump > MAX_DROPOUT {
-                self.errors += 1;
-                self.start_segment(ext);
-                return SeqEvent::Reset;
+                return self.restart(ext, print);
             }
             self.clear_range(max, ext);
-            self.mark(ext);
+            self.mark_print(ext, print);
             self.max = Some(ext);
             self.distinct += 1;
             if jump > 1 {
@@ -150,10 +231,23 @@ impl SeqTrack {
                 SeqEvent::InOrder
             }
         } else if max - ext >= DUP_WINDOW.min(MAX_MISORDER.max(MAX_DROPOUT)) {
-            self.errors += 1;
-            self.start_segment(ext);
-            SeqEvent::Reset
-        } else if self.mark(ext) {
+            self.restart(ext, print)
+        } else if (self.seen(ext) && self.other_content(ext, max - ext, print))
+            || (ext < self.min && max - ext > MAX_MISORDER)
+        {
+            // Other content on a number already received (a duplicate repeats
+            // it), or far before the segment's start: a restart if its
+            // successor follows (RFC 3550 A.1 probation).
+            self.pending = Some((seq, print));
+            SeqEvent::Pending
+        } else {
+            self.settle(ext)
+        }
+    }
+
+    /// Counts a packet at or below `max`: a duplicate or a reordered one.
+    fn settle(&mut self, ext: u64) -> SeqEvent {
+        if self.mark(ext) {
             self.duplicates += 1;
             SeqEvent::Duplicate
         } else {
@@ -161,6 +255,14 @@ impl SeqTrack {
             self.min = self.min.min(ext);
             self.reordered += 1;
             SeqEvent::Reordered
+        }
+    }
+
+    /// Settles a packet still on probation at the end of the stream.
+    fn finish(&mut self) {
+        if let (Some((cand, _)), Some(max)) = (self.pending.take(), self.max) {
+            let ext = crate::rtp::extend_u16(Some(max), cand);
+            self.settle(ext);
         }
     }
 
@@ -243,7 +345,11 @@ impl StreamState {
             self.padding_only += 1;
         }
         st.guesser.push(pkt.marker(), pkt.timestamp(), payload);
-        let event = self.seq.push(seq);
+        let print = Content {
+            print: crate::rtp::seq::fingerprint(pkt.timestamp(), payload) as u32,
+            ms: (time.as_nanos() / 1_000_000) as u32,
+        };
+        let event = self.seq.push(seq, print);
         if matches!(
             event,
             SeqEvent::First | SeqEvent::InOrder | SeqEvent::Gap | SeqEvent::Reset
@@ -361,8 +467,10 @@ pub struct StreamReport {
     pub duplicates: u64,
     /// Late (older than the highest) non-duplicate packets.
     pub reordered: u64,
-    /// Sequence gaps and resets.
+    /// Sequence gaps and restarts.
     pub sequence_errors: u64,
+    /// Times the sender started its sequence numbers again (new segments).
+    pub restarts: u64,
     /// Largest gap between consecutive packets, ms.
     pub max_delta_ms: f64,
     /// Mean RFC 3550 jitter, ms (`null` without a known clock rate).
@@ -543,7 +651,8 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn report(k: StreamKey, s: StreamState, origin: CaptureTime) -> StreamReport {
+fn report(k: StreamKey, mut s: StreamState, origin: CaptureTime) -> StreamReport {
+    s.seq.finish();
     // The dominant payload type names the codec; others (CN, DTMF) are listed.
     let dominant = s
         .pts
@@ -594,6 +703,7 @@ fn report(k: StreamKey, s: StreamState, origin: CaptureTime) -> StreamReport {
         duplicates: s.seq.duplicates,
         reordered: s.seq.reordered,
         sequence_errors: s.seq.errors,
+        restarts: s.seq.restarts,
         max_delta_ms: round3(s.max_delta_ns as f64 / 1e6),
         mean_jitter_ms,
         max_jitter_ms,
@@ -618,11 +728,14 @@ pub struct StreamsReport {
 mod tests {
     use super::*;
 
+    /// Pushes sequence numbers whose content depends on the number only
+    /// (repeats are exact duplicates), then settles the end.
     fn walk(seqs: &[u16]) -> SeqTrack {
         let mut t = SeqTrack::default();
         for &s in seqs {
-            t.push(s);
+            t.push(s, content(u32::from(s), 0));
         }
+        t.finish();
         t
     }
 
@@ -660,5 +773,79 @@ mod tests {
         seqs.push(65_535 - 10); // far behind after the wrap: a restart, not a duplicate
         let t = walk(&seqs[..70_000]);
         assert_eq!((t.expected(), t.duplicates, t.reordered), (70_000, 0, 0));
+    }
+
+    fn content(print: u32, ms: u32) -> Content {
+        Content { print, ms }
+    }
+
+    /// Pushes (seq, content) pairs 20 ms apart and settles the end.
+    fn walk_content(pkts: impl IntoIterator<Item = (u16, u32)>) -> SeqTrack {
+        let mut t = SeqTrack::default();
+        for (n, (s, c)) in pkts.into_iter().enumerate() {
+            t.push(s, content(c, n as u32 * 20));
+        }
+        t.finish();
+        t
+    }
+
+    #[test]
+    fn restarts_inside_the_ssrc_are_new_segments_not_duplicates() {
+        // The SIP endpoint: seq 174 -> 0 (and ts 27840 -> 0), twice.
+        let segs = [175u16, 175, 300];
+        let mut pkts = Vec::new();
+        let mut id = 0u32;
+        for n in segs {
+            for s in 0..n {
+                pkts.push((s, id));
+                id += 1;
+            }
+        }
+        let t = walk_content(pkts);
+        assert_eq!(
+            (
+                t.expected(),
+                t.expected() - t.distinct,
+                t.duplicates,
+                t.reordered
+            ),
+            (650, 0, 0, 0)
+        );
+        assert_eq!((t.restarts, t.errors), (2, 2));
+    }
+
+    #[test]
+    fn restart_before_the_segment_start_is_confirmed_by_its_successor() {
+        // 1000..1300, then 500.. (more than MAX_MISORDER before the first).
+        let pkts = (1000u16..1300).chain(500..600).map(|s| (s, u32::from(s)));
+        let t = walk_content(pkts);
+        assert_eq!((t.restarts, t.duplicates, t.reordered), (1, 0, 0));
+        assert_eq!((t.expected(), t.distinct), (400, 400));
+    }
+
+    #[test]
+    fn delayed_exact_copies_and_strays_are_no_restart() {
+        // Every packet again 20 later with the same content: duplicates.
+        let mut pkts = Vec::new();
+        for s in 0u16..400 {
+            pkts.push((s, u32::from(s)));
+            if s >= 20 {
+                pkts.push((s - 20, u32::from(s - 20)));
+            }
+        }
+        // One packet with other content on a received number, not followed by its successor.
+        pkts.push((10, 99_999));
+        pkts.push((400, 400));
+        let t = walk_content(pkts);
+        assert_eq!((t.restarts, t.duplicates, t.reordered), (0, 381, 0));
+        assert_eq!(t.expected(), 401);
+    }
+
+    #[test]
+    fn silent_restart_repeating_content_is_a_restart() {
+        // Same seq, ts and payload (G.711 silence) 3.5 s later: a restart.
+        let pkts = (0u16..175).chain(0..175).map(|s| (s, 7));
+        let t = walk_content(pkts);
+        assert_eq!((t.restarts, t.duplicates, t.expected()), (1, 0, 350));
     }
 }

@@ -14,6 +14,7 @@ mod paths;
 mod record;
 mod redstats;
 mod repair;
+mod restarts;
 mod schemas;
 mod sessions;
 mod srtp;

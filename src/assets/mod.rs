@@ -129,8 +129,12 @@ pub struct AssetStats {
     pub reordered: u64,
     /// Packets that arrived too late for the reorder window.
     pub late: u64,
-    /// Sequence number resets.
+    /// Same as `restarts` (its name before #11), kept for readers of older manifests.
     pub resets: u64,
+    /// Sender restarts within the SSRC: the sequence numbers (and usually the
+    /// RTP timestamps) started again; the file continues at the restart's capture time.
+    #[serde(default)]
+    pub restarts: u64,
     /// Packets recovered by RTX, RED and FEC together; `lost` is what is still missing after them.
     pub recovered: u64,
     /// Packets RFC 4588 retransmissions restored.

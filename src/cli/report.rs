@@ -15,7 +15,7 @@ fn opt(x: Option<f64>, digits: usize) -> String {
 
 /// Writes the streams as an aligned table.
 pub fn write_table(out: &mut dyn Write, o: &StreamsOutput) -> io::Result<()> {
-    const HEAD: [&str; 16] = [
+    const HEAD: [&str; 17] = [
         "SRC",
         "DST",
         "PROTO",
@@ -27,13 +27,14 @@ pub fn write_table(out: &mut dyn Write, o: &StreamsOutput) -> io::Result<()> {
         "DUP",
         "REORD",
         "SEQERR",
+        "RESTART",
         "START(s)",
         "DUR(s)",
         "MAXDELTA(ms)",
         "JITTER(ms) mean/max",
         "KBPS",
     ];
-    let rows: Vec<[String; 16]> = o
+    let rows: Vec<[String; 17]> = o
         .report
         .streams
         .iter()
@@ -63,6 +64,7 @@ pub fn write_table(out: &mut dyn Write, o: &StreamsOutput) -> io::Result<()> {
                 s.duplicates.to_string(),
                 s.reordered.to_string(),
                 s.sequence_errors.to_string(),
+                s.restarts.to_string(),
                 format!("{:.3}", s.start_s),
                 format!("{:.3}", s.duration_s),
                 format!("{:.1}", s.max_delta_ms),

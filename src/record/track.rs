@@ -126,7 +126,7 @@ pub struct TrackStats {
     pub packets: u64,
     /// Packets of other payload types (DTMF, comfort noise) not recorded.
     pub other_payload_types: u64,
-    /// Reorder buffer counters: duplicates, reordered, late, lost, resets.
+    /// Reorder buffer counters: duplicates, reordered, late, lost, restarts.
     #[serde(flatten)]
     pub reorder: ReorderStats,
     /// Frames the depacketizer assembled.
@@ -537,7 +537,8 @@ impl TrackRecorder {
     /// that arrived, or came too late for the reorder window.
     fn fill(&mut self, a: Arrival) -> Fill {
         let before = self.reorder.stats();
-        self.reorder.push(a);
+        // Restored packets repeat old sequence numbers by design: never a sender restart.
+        self.reorder.push_restored(a);
         let after = self.reorder.stats();
         if after.duplicates > before.duplicates {
             Fill::Duplicate
@@ -639,7 +640,9 @@ impl TrackRecorder {
                 self.paused_ns += u64::try_from(dts_ns).unwrap_or(0);
             }
             if jump || self.anchor_pending {
-                self.jumps += u64::from(jump);
+                // After a sender restart the timestamp restarts too: counted as the
+                // restart (reorder stats), not as a jump.
+                self.jumps += u64::from(jump && !self.anchor_pending);
                 // Continue the timeline where capture time says the packet belongs.
                 let target = last_out + dt_ns * clock / 1_000_000_000;
                 self.ts_offset = target - i128::from(ts);

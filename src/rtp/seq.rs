@@ -28,6 +28,31 @@ pub fn looks_like_rtp(total: u64, good_steps: u64) -> bool {
     total >= 2 && good_steps >= 1 && good_steps * 4 >= total - 1
 }
 
+/// Packets further behind the highest sequence number than this are not
+/// reordering (RFC 3550 A.1 MAX_MISORDER).
+pub const MAX_MISORDER: u64 = 100;
+
+/// A copy of a packet more than [`MAX_MISORDER`] behind that arrives this long
+/// after the original is a restarted sender repeating its content (G.711
+/// silence repeats its bytes, and a restart from seq 0, ts 0 its numbers), not
+/// a network duplicate: those follow within milliseconds.
+pub const DUPLICATE_NANOS: i64 = 1_000_000_000;
+
+/// A 64-bit FNV-1a hash of a packet's RTP timestamp and payload.
+///
+/// A network duplicate repeats both exactly; a sender that restarted its
+/// sequence numbers (and often its timestamps, from 0 again) sends other
+/// media under a sequence number already seen. Comparing this hash tells the
+/// two apart without keeping payloads.
+pub fn fingerprint(ts: u32, payload: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in ts.to_be_bytes().iter().chain(payload) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// Extends a 16-bit sequence number relative to the previous extended value.
 pub fn extend_u16(prev: Option<u64>, v: u16) -> u64 {
     extend(prev, u64::from(v), 16)

@@ -19,15 +19,38 @@
 //!
 //! Tolerates: reordering within the window, duplicates (dropped, counted),
 //! packets arriving after their slot was released (dropped, counted `late`),
-//! wraparound at 2^16 and 2^32, and sender restarts. A packet more than
-//! [`MAX_DROPOUT`] ahead or more than the window behind is held on probation
-//! (RFC 3550 A.1 `bad_seq`); if the next far packet is its neighbour a new
-//! segment starts ([`TrackItem::Reset`], counted) instead of a giant gap; if not,
-//! it was a stray and is dropped as late. Extended sequence numbers stay
-//! strictly increasing across a reset; timestamps are extended to the nearest
-//! value, so they may jump either way at a `Reset`.
+//! wraparound at 2^16 and 2^32, and sender restarts within one SSRC (SIP
+//! endpoints and media relays restart sequence numbers and timestamps, e.g.
+//! seq 174 -> 0 with ts 27840 -> 0).
+//!
+//! A packet is held on probation (RFC 3550 A.1 `bad_seq`) when it cannot
+//! belong to the current segment:
+//! - more than [`MAX_DROPOUT`] ahead, or more than the window behind;
+//! - more than [`MAX_MISORDER`] ahead with its timestamp going back (one
+//!   segment's timestamps do not go back across that many packets);
+//! - on a sequence number already received (held or released) but with another
+//!   timestamp or payload: a duplicate repeats both, a restarted sender does not
+//!   (compared by [`fingerprint`]); or with the same content but more than
+//!   [`MAX_MISORDER`] behind and [`DUPLICATE_NANOS`] after the original;
+//! - more than [`MAX_MISORDER`] behind the highest and before the segment's first
+//!   packet.
+//!
+//! If the next far packet is its neighbour, the sender restarted: what is held
+//! is released in order, and a new segment starts ([`TrackItem::Reset`],
+//! counted in `restarts`) instead of a giant gap or a run of false duplicates;
+//! if not, it was a stray and is dropped as late. Packets restored by RTX, RED or FEC
+//! ([`ReorderBuffer::push_restored`]) never start a segment: they repeat old
+//! sequence numbers by design. A restart landing only on slots released as lost
+//! is not told from late packets: those are dropped as late, and the packets
+//! after them continue the segment (their timestamps re-anchored as a jump).
+//!
+//! Extended sequence numbers stay strictly increasing across a restart;
+//! timestamps are extended to the nearest value, so they may jump either way at
+//! a `Reset` (the recorder re-anchors them on capture time).
 
 use crate::media::RtpIn;
+use crate::rtp::seq::fingerprint;
+pub use crate::rtp::seq::{DUPLICATE_NANOS, MAX_MISORDER};
 use crate::time::CaptureTime;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -108,8 +131,8 @@ pub struct ReorderStats {
     pub late: u64,
     /// Sequence numbers released as gaps.
     pub lost: u64,
-    /// New segments started by a sequence reset.
-    pub resets: u64,
+    /// Sender restarts: new segments started because the sequence numbers restarted.
+    pub restarts: u64,
 }
 
 /// One packet as captured, before reordering.
@@ -155,8 +178,22 @@ impl Arrival {
     }
 }
 
-/// A packet far outside the segment, waiting for a neighbour to confirm a reset.
+/// A packet far outside the segment, waiting for a neighbour to confirm a restart.
 type Candidate = Arrival;
+
+/// Where a packet goes, given the segment so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// The first packet of the track.
+    First,
+    /// A slot of the current segment (possibly released already: late).
+    Slot(u64),
+    /// The same packet as one already held or released.
+    Duplicate,
+    /// Cannot belong to the segment: a restart candidate. `seen`: its sequence
+    /// number was received in the segment (with other content).
+    Far { seen: bool },
+}
 
 /// Per-track reorder buffer; see the module doc.
 #[derive(Debug)]
@@ -168,9 +205,14 @@ pub struct ReorderBuffer {
     highest: Option<u64>,
     /// Extended timestamp of the latest packet, the reference for extending the next one.
     ts_ref: Option<u64>,
+    /// Extended timestamp of the packet with the highest sequence number.
+    top_ts: Option<u64>,
+    /// First extended sequence number released in the segment.
+    seg_first: Option<u64>,
     held: BTreeMap<u64, ReorderedPacket>,
-    /// For the most recent released slots below `next` (oldest first): did a packet fill it?
-    history: VecDeque<bool>,
+    /// For the most recent released slots below `next` (oldest first): the
+    /// [`fingerprint`] and capture time of the packet that filled it, `None` for a gap.
+    history: VecDeque<Option<(u64, CaptureTime)>>,
     candidate: Option<Candidate>,
     out: VecDeque<TrackItem>,
     stats: ReorderStats,
@@ -209,6 +251,8 @@ impl ReorderBuffer {
             next: None,
             highest: None,
             ts_ref: None,
+            top_ts: None,
+            seg_first: None,
             held: BTreeMap::new(),
             history: VecDeque::new(),
             candidate: None,
@@ -233,27 +277,94 @@ impl ReorderBuffer {
 
     /// Adds one packet as captured, then releases what the window allows.
     pub fn push(&mut self, a: Arrival) {
+        self.push_inner(a, false);
+    }
+
+    /// Adds a packet restored from a retransmission (RFC 4588), a RED block or
+    /// FEC. It fills its slot if that is still open; it never starts a new
+    /// segment, since repeating old sequence numbers is what it is for. One far
+    /// from the segment is dropped: as a duplicate if its sequence number was
+    /// received, else as late.
+    pub fn push_restored(&mut self, a: Arrival) {
+        self.push_inner(a, true);
+    }
+
+    fn push_inner(&mut self, a: Arrival, restored: bool) {
         self.stats.packets += 1;
         let time = a.time;
-        let Some(highest) = self.highest else {
-            self.highest = Some((1 << 16) | u64::from(a.seq16));
-            self.ts_ref = Some((1 << 32) | u64::from(a.ts32));
-            self.insert((1 << 16) | u64::from(a.seq16), a);
-            self.expire(time);
-            return;
-        };
-        let ext = extend(highest, u64::from(a.seq16), 16);
-        let far = if ext >= highest {
-            ext - highest > MAX_DROPOUT
-        } else {
-            highest - ext > self.window()
-        };
-        if far {
-            self.far_packet(a);
-        } else {
-            self.insert(ext, a);
+        match self.place(&a) {
+            Place::First => {
+                self.highest = Some((1 << 16) | u64::from(a.seq16));
+                self.ts_ref = Some((1 << 32) | u64::from(a.ts32));
+                self.insert((1 << 16) | u64::from(a.seq16), a);
+            }
+            Place::Slot(ext) => self.insert(ext, a),
+            Place::Duplicate => self.stats.duplicates += 1,
+            Place::Far { seen: true } if restored => self.stats.duplicates += 1,
+            Place::Far { .. } if restored => self.stats.late += 1,
+            Place::Far { .. } => self.far_packet(a),
         }
         self.expire(time);
+    }
+
+    /// Decides where a packet belongs (RFC 3550 A.1 validation, plus content).
+    fn place(&self, a: &Arrival) -> Place {
+        let Some(highest) = self.highest else {
+            return Place::First;
+        };
+        let ext = extend(highest, u64::from(a.seq16), 16);
+        if ext > highest {
+            let ahead = ext - highest;
+            if ahead > MAX_DROPOUT {
+                return Place::Far { seen: false };
+            }
+            // Loss of more than MAX_MISORDER packets moves the timestamp forward;
+            // going back instead means the sender restarted both counters.
+            if ahead > MAX_MISORDER
+                && let (Some(top), Some(r)) = (self.top_ts, self.ts_ref)
+                && extend(r, u64::from(a.ts32), 32) < top
+            {
+                return Place::Far { seen: false };
+            }
+            return Place::Slot(ext);
+        }
+        let behind = highest - ext;
+        if behind > self.window() {
+            return Place::Far { seen: false };
+        }
+        // A network duplicate repeats timestamp and payload, and comes soon; a
+        // restarted sender sends other content under a number already received,
+        // or (silence repeats its bytes) the same content long after.
+        let same = |print: u64, time: CaptureTime| {
+            print == fingerprint(a.ts32, &a.payload)
+                && (behind <= MAX_MISORDER || a.time.nanos_since(time) < DUPLICATE_NANOS)
+        };
+        if let Some(p) = self.held.get(&ext) {
+            return if same(fingerprint(p.ts as u32, &p.payload), p.time) {
+                Place::Duplicate
+            } else {
+                Place::Far { seen: true }
+            };
+        }
+        if let Some(next) = self.next
+            && ext < next
+        {
+            let dist = next - ext;
+            let len = self.history.len() as u64;
+            if dist <= len {
+                return match self.history[(len - dist) as usize] {
+                    Some((print, time)) if same(print, time) => Place::Duplicate,
+                    Some(_) => Place::Far { seen: true },
+                    // Released as lost: a late packet (see the module doc).
+                    None => Place::Slot(ext),
+                };
+            }
+            // Before the segment's first packet and beyond reordering (MAX_MISORDER).
+            if behind > MAX_MISORDER && self.seg_first.is_some_and(|f| ext < f) {
+                return Place::Far { seen: false };
+            }
+        }
+        Place::Slot(ext)
     }
 
     /// Releases holes whose packets have waited `max_hold_nanos` by `now` (no packet needed).
@@ -265,12 +376,14 @@ impl ReorderBuffer {
     ///
     /// A probation packet still waiting for a neighbour is dropped as late.
     pub fn flush(&mut self) {
+        self.drop_candidate();
+        self.flush_segment();
+    }
+
+    /// A probation packet no neighbour confirmed is dropped as late.
+    fn drop_candidate(&mut self) {
         if self.candidate.take().is_some() {
             self.stats.late += 1;
-        }
-        if let Some(highest) = self.highest {
-            self.open_start();
-            self.advance_to(highest + 1);
         }
     }
 
@@ -299,7 +412,8 @@ impl ReorderBuffer {
         }
     }
 
-    /// A packet far from the segment: hold it, or confirm a reset with the held one.
+    /// A packet far from the segment: hold it, or confirm a restart with the held one
+    /// (RFC 3550 A.1: two sequential packets confirm a new sequence base).
     fn far_packet(&mut self, c: Candidate) {
         let Some(prev) = self.candidate.take() else {
             self.candidate = Some(c);
@@ -317,14 +431,17 @@ impl ReorderBuffer {
             self.candidate = Some(c);
             return;
         }
-        // Confirmed restart: close the old segment, then start the new one
-        // strictly after it so output sequence numbers keep increasing.
+        // Confirmed restart: release the old segment (held packets in order,
+        // holes as gaps), then start the new one strictly after it so output
+        // sequence numbers keep increasing.
         self.flush_segment();
         self.out.push_back(TrackItem::Reset);
-        self.stats.resets += 1;
+        self.stats.restarts += 1;
         let old = self.highest.unwrap_or(0);
         let start = old + 1 + (u64::from(prev.seq16).wrapping_sub(old + 1) & 0xffff);
         self.highest = Some(start);
+        self.top_ts = None;
+        self.seg_first = None;
         self.next = None;
         self.history.clear();
         self.insert(start, prev);
@@ -345,7 +462,7 @@ impl ReorderBuffer {
         {
             let dist = next - ext;
             let len = self.history.len() as u64;
-            if dist <= len && self.history[(len - dist) as usize] {
+            if dist <= len && self.history[(len - dist) as usize].is_some() {
                 self.stats.duplicates += 1;
             } else {
                 self.stats.late += 1;
@@ -360,10 +477,13 @@ impl ReorderBuffer {
         if ext < highest {
             self.stats.reordered += 1;
         }
-        let highest = highest.max(ext);
-        self.highest = Some(highest);
         let ts = extend(self.ts_ref.unwrap_or(1 << 32), u64::from(a.ts32), 32);
         self.ts_ref = Some(ts);
+        if ext >= highest || self.top_ts.is_none() {
+            self.top_ts = Some(ts);
+        }
+        let highest = highest.max(ext);
+        self.highest = Some(highest);
         self.held.insert(
             ext,
             ReorderedPacket {
@@ -396,6 +516,7 @@ impl ReorderBuffer {
     fn open_start(&mut self) {
         if self.next.is_none() {
             self.next = self.held.keys().next().copied();
+            self.seg_first = self.next;
         }
     }
 
@@ -403,8 +524,8 @@ impl ReorderBuffer {
     fn release_ready(&mut self) {
         let Some(mut next) = self.next else { return };
         while let Some(p) = self.held.remove(&next) {
+            self.remember(Some((fingerprint(p.ts as u32, &p.payload), p.time)), 1);
             self.out.push_back(TrackItem::Packet(p));
-            self.remember(true, 1);
             next += 1;
         }
         self.next = Some(next);
@@ -420,8 +541,8 @@ impl ReorderBuffer {
                         self.gap(k - next);
                     }
                     let p = self.held.remove(&k).expect("key was just read");
+                    self.remember(Some((fingerprint(p.ts as u32, &p.payload), p.time)), 1);
                     self.out.push_back(TrackItem::Packet(p));
-                    self.remember(true, 1);
                     next = k + 1;
                 }
                 _ => {
@@ -441,10 +562,10 @@ impl ReorderBuffer {
             self.out.push_back(TrackItem::Gap { lost });
         }
         self.stats.lost += lost;
-        self.remember(false, lost);
+        self.remember(None, lost);
     }
 
-    fn remember(&mut self, filled: bool, count: u64) {
+    fn remember(&mut self, filled: Option<(u64, CaptureTime)>, count: u64) {
         let w = self.window() as usize;
         let count = usize::try_from(count).unwrap_or(usize::MAX).min(w);
         self.history.extend(std::iter::repeat_n(filled, count));
@@ -682,7 +803,7 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(b.stats().resets, 1);
+        assert_eq!(b.stats().restarts, 1);
         assert_eq!(b.stats().lost, 0);
     }
 
@@ -707,7 +828,7 @@ mod tests {
                 .zip([5000u16, 5001, 5002, 10, 11, 12])
                 .all(|(e, s)| *e as u16 == s)
         );
-        assert_eq!(b.stats().resets, 1);
+        assert_eq!(b.stats().restarts, 1);
     }
 
     #[test]
@@ -724,7 +845,7 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(b.stats().resets, 0);
+        assert_eq!(b.stats().restarts, 0);
         assert_eq!(b.stats().late, 2);
     }
 
@@ -738,7 +859,7 @@ mod tests {
             &[(1, 0, 0, "a", &["a"]), (2001, 0, 0, "b", &["gap1999", "b"])],
             &[],
         );
-        assert_eq!(b.stats().resets, 0);
+        assert_eq!(b.stats().restarts, 0);
     }
 
     #[test]
@@ -886,5 +1007,293 @@ mod tests {
             let st = b.stats();
             prop_assert_eq!(st.packets, seqs.len() as u64 + st.duplicates + st.late);
         }
+
+        #[test]
+        fn k_restarts_deliver_every_packet_once_in_order(
+            segs in prop::collection::vec(
+                (150usize..400, any::<u16>(), any::<u32>(), any::<bool>(), prop::collection::vec(0u64..8, 400)),
+                1..5,
+            ),
+        ) {
+            // Segment 0 starts anywhere; each later one restarts at a sequence
+            // number RFC 3550 A.1 calls a restart: more than MAX_MISORDER behind the
+            // highest (so also far ahead), or more than MAX_MISORDER ahead with the
+            // timestamp going back. Packets are displaced (< 8) within a segment.
+            let mut arrivals: Vec<(u16, u32, u32)> = Vec::new();
+            let mut want: Vec<Vec<u32>> = Vec::new();
+            let mut index = 0u32;
+            let (mut top_seq, mut top_ts) = (0u16, 0u32);
+            for (k, (len, r16, r32, ahead, offsets)) in segs.iter().enumerate() {
+                let (seq0, ts0) = if k == 0 {
+                    (*r16, *r32)
+                } else if *ahead {
+                    let a = 101 + r16 % 2900;
+                    (top_seq.wrapping_add(a), top_ts.wrapping_sub(2000 + r32 % (1 << 30)))
+                } else {
+                    let b = 101 + r16 % 62_000;
+                    (top_seq.wrapping_sub(b), *r32)
+                };
+                let mut order: Vec<(u64, usize)> =
+                    (0..*len).map(|i| (i as u64 + offsets[i], i)).collect();
+                order.sort();
+                let mut seg = Vec::new();
+                for i in 0..*len {
+                    seg.push(index + i as u32);
+                }
+                for &(_, i) in &order {
+                    arrivals.push((
+                        seq0.wrapping_add(i as u16),
+                        ts0.wrapping_add(160 * i as u32),
+                        index + i as u32,
+                    ));
+                }
+                index += *len as u32;
+                top_seq = seq0.wrapping_add(*len as u16 - 1);
+                top_ts = ts0.wrapping_add(160 * (*len as u32 - 1));
+                want.push(seg);
+            }
+            let mut b = ReorderBuffer::default();
+            let mut items = Vec::new();
+            for (n, &(seq, ts, id)) in arrivals.iter().enumerate() {
+                b.push(Arrival::new(seq, ts, false, id.to_be_bytes().to_vec(), CaptureTime::from_nanos(n as i64 * 20 * MS)));
+                b.check_invariants();
+                items.extend(std::iter::from_fn(|| b.pull()));
+            }
+            b.flush();
+            items.extend(std::iter::from_fn(|| b.pull()));
+            let mut got: Vec<Vec<u32>> = vec![Vec::new()];
+            for i in &items {
+                match i {
+                    TrackItem::Packet(p) => {
+                        let id = u32::from_be_bytes(p.payload[..4].try_into().unwrap());
+                        got.last_mut().unwrap().push(id);
+                    }
+                    TrackItem::Reset => got.push(Vec::new()),
+                    TrackItem::Gap { lost } => prop_assert!(false, "gap of {}", lost),
+                }
+            }
+            prop_assert_eq!(&got, &want);
+            let st = b.stats();
+            prop_assert_eq!(st.restarts, segs.len() as u64 - 1);
+            prop_assert_eq!((st.duplicates, st.late, st.lost), (0, 0, 0));
+        }
+    }
+
+    /// One PCMU segment: `n` packets of 20 ms from (seq0, ts0), payloads `id0..`.
+    fn pcmu(seq0: u16, ts0: u32, n: u16, id0: u32) -> Vec<(u16, u32, u32)> {
+        (0..n)
+            .map(|i| {
+                (
+                    seq0.wrapping_add(i),
+                    ts0.wrapping_add(160 * u32::from(i)),
+                    id0 + u32::from(i),
+                )
+            })
+            .collect()
+    }
+
+    /// Pushes (seq, ts, id) at 20 ms steps, flushes; packet ids per segment and the stats.
+    fn segments(b: &mut ReorderBuffer, pkts: &[(u16, u32, u32)]) -> Vec<Vec<u32>> {
+        let mut got = vec![Vec::new()];
+        for (n, &(seq, ts, id)) in pkts.iter().enumerate() {
+            b.push(Arrival::new(
+                seq,
+                ts,
+                false,
+                id.to_be_bytes().to_vec(),
+                CaptureTime::from_nanos(n as i64 * 20 * MS),
+            ));
+            b.check_invariants();
+        }
+        b.flush();
+        while let Some(i) = b.pull() {
+            match i {
+                TrackItem::Packet(p) => got
+                    .last_mut()
+                    .unwrap()
+                    .push(u32::from_be_bytes(p.payload[..4].try_into().unwrap())),
+                TrackItem::Reset => got.push(Vec::new()),
+                TrackItem::Gap { lost } => got.last_mut().unwrap().push(1_000_000 + lost as u32),
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn seq_174_to_0_with_ts_27840_to_0_twice_is_two_restarts() {
+        // The SIP endpoint: seq 174 -> 0 with ts 27840 -> 0, twice. The new
+        // numbers are inside the window of the old ones, on slots already released:
+        // before, 465 + 10 of them were dropped as duplicates and late.
+        let mut pkts = pcmu(0, 0, 175, 0);
+        pkts.extend(pcmu(0, 0, 175, 175));
+        pkts.extend(pcmu(0, 0, 300, 350));
+        let mut b = ReorderBuffer::default();
+        let got = segments(&mut b, &pkts);
+        let want: Vec<Vec<u32>> = vec![
+            (0..175).collect(),
+            (175..350).collect(),
+            (350..650).collect(),
+        ];
+        assert_eq!(got, want);
+        let st = b.stats();
+        assert_eq!(
+            (st.restarts, st.duplicates, st.late, st.lost, st.packets),
+            (2, 0, 0, 0, 650)
+        );
+    }
+
+    #[test]
+    fn restart_to_other_sequence_numbers_and_timestamps() {
+        // (new seq0, new ts0) after 400 packets from seq 5000, ts 1_000_000.
+        let cases: &[(u16, u32)] = &[
+            (60_000, 0xdead_beef), // far behind (outside the window)
+            (4_800, 7),            // 200 behind: on released slots, other content
+            (4_500, 1_000_000),    // before the segment's first packet
+            (5_700, 1),            // 300 ahead, timestamp going back
+            (5_000, 1_000_000),    // from the same base again: only the payloads differ
+        ];
+        for &(seq0, ts0) in cases {
+            let mut pkts = pcmu(5000, 1_000_000, 400, 0);
+            pkts.extend(pcmu(seq0, ts0, 100, 400));
+            let mut b = ReorderBuffer::default();
+            let got = segments(&mut b, &pkts);
+            assert_eq!(
+                got,
+                vec![(0..400).collect::<Vec<_>>(), (400..500).collect()],
+                "restart to {seq0}"
+            );
+            let st = b.stats();
+            assert_eq!(
+                (st.restarts, st.duplicates, st.late, st.lost),
+                (1, 0, 0, 0),
+                "{seq0}"
+            );
+        }
+    }
+
+    #[test]
+    fn restart_while_packets_are_held_releases_them_in_order_first() {
+        // 100..=120 with 115 missing and synthetic capture times: nothing is
+        // released before the restart (the start is open, 116.. wait on the hole).
+        let mut b = ReorderBuffer::new(ReorderConfig {
+            max_packets: 64,
+            max_hold_nanos: 10_000 * MS,
+        });
+        let t = CaptureTime::from_nanos(0);
+        for s in (100u16..=120).filter(|&s| s != 115) {
+            b.push(Arrival::new(
+                s,
+                u32::from(s) * 160,
+                false,
+                vec![1, s as u8],
+                t,
+            ));
+        }
+        assert_eq!(b.held(), 20);
+        // The restart lands on held sequence numbers with other payloads.
+        for s in 100u16..103 {
+            b.push(Arrival::new(
+                s,
+                u32::from(s - 100) * 160,
+                false,
+                vec![2, s as u8],
+                t,
+            ));
+        }
+        let items: Vec<String> = std::iter::from_fn(|| b.pull())
+            .map(|i| match i {
+                TrackItem::Packet(p) => format!("{}.{}", p.payload[0], p.payload[1]),
+                TrackItem::Gap { lost } => format!("gap{lost}"),
+                TrackItem::Reset => "reset".into(),
+            })
+            .collect();
+        let mut want: Vec<String> = (100..115).map(|s| format!("1.{s}")).collect();
+        want.push("gap1".into());
+        want.extend((116..=120).map(|s| format!("1.{s}")));
+        want.push("reset".into());
+        assert_eq!(items, want);
+        b.flush();
+        let rest: Vec<u8> = std::iter::from_fn(|| b.pull())
+            .filter_map(|i| match i {
+                TrackItem::Packet(p) => Some(p.payload[1]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rest, [100, 101, 102]);
+        assert_eq!(b.stats().restarts, 1);
+    }
+
+    #[test]
+    fn late_exact_copies_stay_duplicates() {
+        // A copy of the whole stream delayed by 20 packets (a mirror port, a
+        // loop): same sequence numbers, timestamps and payloads. Two sequential
+        // packets, yet not a restart: they repeat what arrived.
+        let pkts = pcmu(0, 0, 400, 0);
+        let mut arrivals = Vec::new();
+        for (i, &p) in pkts.iter().enumerate() {
+            arrivals.push(p);
+            if i >= 20 {
+                arrivals.push(pkts[i - 20]);
+            }
+        }
+        let mut b = ReorderBuffer::default();
+        let got = segments(&mut b, &arrivals);
+        assert_eq!(got, vec![(0..400).collect::<Vec<_>>()]);
+        let st = b.stats();
+        assert_eq!((st.restarts, st.duplicates, st.late), (0, 380, 0));
+    }
+
+    #[test]
+    fn silent_restart_repeating_seq_ts_and_payload_is_a_restart() {
+        // G.711 silence: every payload the same bytes, and the restart repeats
+        // seq 0.., ts 0.. too. Only capture time tells: 3.5 s after the originals.
+        let mut b = ReorderBuffer::default();
+        let silence = vec![0xff; 160];
+        let mut n = 0i64;
+        for _ in 0..2 {
+            for s in 0u16..175 {
+                let t = CaptureTime::from_nanos(n * 20 * MS);
+                b.push(Arrival::new(
+                    s,
+                    u32::from(s) * 160,
+                    false,
+                    silence.clone(),
+                    t,
+                ));
+                n += 1;
+            }
+        }
+        b.flush();
+        let items: Vec<TrackItem> = std::iter::from_fn(|| b.pull()).collect();
+        assert_eq!(items.len(), 351);
+        assert_eq!(items[175], TrackItem::Reset);
+        let st = b.stats();
+        assert_eq!((st.restarts, st.duplicates, st.late, st.lost), (1, 0, 0, 0));
+    }
+
+    #[test]
+    fn restored_packets_never_restart() {
+        // Retransmissions of packets long released (as lost or received) are late
+        // or duplicates, however sequential: RTX repeats old sequence numbers.
+        let mut b = ReorderBuffer::default();
+        let t = |n: i64| CaptureTime::from_nanos(n * 20 * MS);
+        for (n, (s, ts, id)) in pcmu(0, 0, 300, 0).into_iter().enumerate() {
+            if s != 50 && s != 51 {
+                b.push(Arrival::new(
+                    s,
+                    ts,
+                    false,
+                    id.to_be_bytes().to_vec(),
+                    t(n as i64),
+                ));
+            }
+        }
+        for s in [50u16, 51, 10, 11] {
+            // Other payloads than the originals of 10 and 11 (RED may re-encode).
+            b.push_restored(Arrival::new(s, u32::from(s) * 160, false, vec![9], t(300)));
+        }
+        b.flush();
+        let st = b.stats();
+        assert_eq!((st.restarts, st.late, st.duplicates, st.lost), (0, 2, 2, 2));
     }
 }
