@@ -240,9 +240,11 @@ impl StreamState {
         st.packets += 1;
         let payload = pkt.payload();
         if payload.is_empty() {
+            // Padding only (RFC 3550 §5.1), e.g. bandwidth probes: no part in the guess.
             self.padding_only += 1;
+        } else {
+            st.guesser.push(pkt.marker(), pkt.timestamp(), payload);
         }
-        st.guesser.push(pkt.marker(), pkt.timestamp(), payload);
         let event = self.seq.push(seq);
         if matches!(
             event,
@@ -544,11 +546,12 @@ fn round3(x: f64) -> f64 {
 }
 
 fn report(k: StreamKey, s: StreamState, origin: CaptureTime) -> StreamReport {
-    // The dominant payload type names the codec; others (CN, DTMF) are listed.
+    // The dominant payload type names the codec; others (CN, DTMF) are listed. Packets
+    // with media count first: padding-only probes may use a payload type of their own.
     let dominant = s
         .pts
         .iter()
-        .max_by_key(|(pt, st)| (st.packets, std::cmp::Reverse(**pt)))
+        .max_by_key(|(pt, st)| (st.guesser.packets(), st.packets, std::cmp::Reverse(**pt)))
         .map(|(_, st)| st);
     let guess = dominant.map(|st| st.guesser.guess()).unwrap_or(CodecGuess {
         codec: None,

@@ -35,6 +35,10 @@ pub struct Pending {
     last_seq: Option<u16>,
     good_steps: u64,
     total: u64,
+    /// Packets with a payload.
+    media: u64,
+    /// Packets that carried only padding (RFC 3550 §5.1), e.g. bandwidth probes.
+    padding: u64,
 }
 
 /// What a track looks like to inference: enough to match a repair stream to it.
@@ -64,6 +68,8 @@ impl Pending {
             last_seq: None,
             good_steps: 0,
             total: 0,
+            media: 0,
+            padding: 0,
         }
     }
 
@@ -76,6 +82,23 @@ impl Pending {
             self.good_steps += 1;
         }
         self.last_seq = Some(arrival.seq16);
+        if arrival.payload.is_empty() {
+            // Padding only (RFC 3550 §5.1: P bit, nothing left once the padding is
+            // removed): bandwidth probes, on the media SSRC or on SSRC 0. They say nothing
+            // about the codec, and repeat the last media timestamp, which would make audio
+            // look like video. Before any media they are not kept: the track starts at its
+            // first media packet. After it, they are kept for their sequence numbers.
+            self.padding += 1;
+            if self.media > 0 {
+                self.packets.push(arrival);
+                self.raws.push(raw.to_vec());
+            }
+            return;
+        }
+        if self.media == 0 {
+            self.first_time = arrival.time;
+        }
+        self.media += 1;
         self.guessers
             .entry(arrival.pt)
             .or_insert_with(|| CodecGuesser::new(arrival.pt))
@@ -91,9 +114,19 @@ impl Pending {
         self.raws.push(raw.to_vec());
     }
 
-    /// True when enough is buffered (or enough time passed) to decide.
+    /// True when enough is buffered (or enough time passed since the first media
+    /// packet) to decide. Never while only padding arrived: such a stream is not a
+    /// track unless media follows (the end of the input decides it as [`Pending::padding_only`]).
     pub fn ripe(&self, now: CaptureTime) -> bool {
-        self.packets.len() >= PENDING_PACKETS || now.nanos_since(self.first_time) >= PENDING_NANOS
+        self.media > 0
+            && (self.packets.len() >= PENDING_PACKETS
+                || now.nanos_since(self.first_time) >= PENDING_NANOS)
+    }
+
+    /// True when every packet so far carried only padding (bandwidth probes): not a
+    /// track; [`Pending::guess`] is `None` for it.
+    pub fn padding_only(&self) -> bool {
+        self.media == 0 && self.padding > 0
     }
 
     /// True when the stream behaves like RTP: most sequence steps are small and forward.
@@ -108,7 +141,8 @@ impl Pending {
         (2..=8).contains(&self.packets.len()) && self.confirmed()
     }
 
-    /// The dominant payload type, its guessed codec, and whether its timing looks like video.
+    /// The dominant payload type (by packets with a payload), its guessed codec, and
+    /// whether its timing looks like video; `None` when no packet had a payload.
     pub fn guess(&self) -> Option<(u8, CodecGuess, bool)> {
         let (pt, g) = self
             .guessers
