@@ -240,11 +240,11 @@ impl StreamState {
         st.packets += 1;
         let payload = pkt.payload();
         if payload.is_empty() {
-            // Padding only (RFC 3550 §5.1), e.g. bandwidth probes: no part in the guess.
             self.padding_only += 1;
-        } else {
-            st.guesser.push(pkt.marker(), pkt.timestamp(), payload);
         }
+        // Padding-only packets (RFC 3550 §5.1, e.g. bandwidth probes) are only counted
+        // by the guesser: they take no part in the guess, which says when they were all.
+        st.guesser.push(pkt.marker(), pkt.timestamp(), payload);
         let event = self.seq.push(seq);
         if matches!(
             event,

@@ -1643,6 +1643,25 @@ mod tests {
             prop_assert!(!guess.evidence.is_empty());
         }
 
+        /// Padding-only packets anywhere, on the media's timestamps, change no guess.
+        #[test]
+        fn probes_change_no_guess(at in proptest::collection::vec((0usize..60, 1usize..4), 0..40)) {
+            for media in [switching_opus(60), video(20, 3, vp8_payload), video(20, 3, h264_payload)] {
+                let want = run(100, &media);
+                let mut pkts = media.clone();
+                for (i, n) in at.iter().rev() {
+                    let i = (*i).min(pkts.len() - 1);
+                    let ts = pkts[i].1;
+                    for _ in 0..*n {
+                        pkts.insert(i + 1, (false, ts, Vec::new()));
+                    }
+                }
+                let got = run(100, &pkts);
+                prop_assert_eq!(got.codec, want.codec, "{}", got.evidence);
+                prop_assert_eq!(got.evidence, want.evidence);
+            }
+        }
+
         /// However configurations switch, 20 ms packets 960 ticks apart are Opus.
         #[test]
         fn opus_whatever_the_configurations(configs in proptest::collection::vec(0u8..32, 30..120), seed in any::<u64>()) {

@@ -363,4 +363,58 @@ mod tests {
         };
         assert_eq!(p.rtx_target(&[behind]), None);
     }
+
+    /// A padding-only packet (RFC 3550 §5.1): P bit, `n` bytes of padding, no payload.
+    fn probe(ssrc: u32, seq: u16, n: u8) -> Vec<u8> {
+        let mut p = rtp(ssrc, 96, seq, &[]);
+        p[0] |= 0x20;
+        p.extend(std::iter::repeat_n(0, usize::from(n) - 1));
+        p.push(n);
+        p
+    }
+
+    #[test]
+    fn padding_only_streams_are_not_tracks() {
+        // SSRC 0 probes: never ripe, no guess, not kept.
+        let probes: Vec<Vec<u8>> = (0..200u16).map(|s| probe(0, s, 200)).collect();
+        let p = pending_of(&probes, "10.0.0.1:5000");
+        assert!(p.padding_only());
+        assert!(p.guess().is_none());
+        assert!(p.packets.is_empty());
+        assert!(!p.ripe(CaptureTime::from_nanos(100 * PENDING_NANOS)));
+    }
+
+    #[test]
+    fn probes_take_no_part_in_the_guess() {
+        // Two probes, then Opus (config 31, 20 ms) with a probe after every other packet.
+        let mut raws = vec![probe(7, 1, 100), probe(7, 2, 100)];
+        let mut seq = 3u16;
+        for i in 0..40u16 {
+            raws.push(rtp(7, 111, seq, &[0xf8, 1, 2, 3, (i % 250) as u8]));
+            seq += 1;
+            if i % 2 == 0 {
+                raws.push(probe(7, seq, 100));
+                seq += 1;
+            }
+        }
+        // rtp() derives the timestamp from the sequence number: make it 960 per media packet.
+        let mut n = 0u32;
+        for r in raws.iter_mut().skip(2) {
+            let media = r[0] & 0x20 == 0;
+            r[4..8].copy_from_slice(&(n * 960).to_be_bytes());
+            n += u32::from(media);
+        }
+        let p = pending_of(&raws, "10.0.0.1:5000");
+        assert!(!p.padding_only());
+        // Leading probes are not kept (the track starts at its first media packet); later
+        // ones are, for their sequence numbers.
+        assert_eq!(p.packets.len(), 60);
+        assert_eq!(p.packets[0].seq16, 3);
+        assert_eq!(p.first_time, CaptureTime::from_nanos(2 * 20_000_000));
+        let (pt, guess, video) = p.guess().expect("a guess");
+        assert_eq!(
+            (pt, guess.codec, video),
+            (111, Some(crate::codec::Codec::Opus), false)
+        );
+    }
 }
