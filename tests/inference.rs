@@ -160,3 +160,81 @@ fn padding_only_probes_take_no_part() {
     let why = zero["codec_evidence"].as_str().expect("evidence");
     assert!(why.contains("padding only"), "{why}");
 }
+
+/// Writes one peer's RTP of `media` (an encoded stream) to a pcap at its own times.
+fn encoded_capture(path: &Path, media: rtprec::testutil::encoded::EncodedStream, ssrc: u32) {
+    use rtprec::testutil::media::{Packetizer, StreamSpec};
+    use rtprec::testutil::packet::{LinkKind, udp_frame};
+    use rtprec::testutil::writers::{PcapOptions, PcapWriter};
+    let spec = StreamSpec::from_encoded(std::sync::Arc::new(media), ssrc);
+    let file = std::fs::File::create(path).expect("create");
+    let mut w = PcapWriter::new(file, PcapOptions::default()).expect("pcap");
+    let mut packetizer = Packetizer::new(spec, 5);
+    let (mut pool, mut out, mut frame) = (Vec::new(), Vec::new(), Vec::new());
+    while !packetizer.finished() {
+        out.clear();
+        let t = T0 + packetizer.spec().frame_time_ns(packetizer.frames());
+        packetizer.next_frame(&mut pool, &mut out);
+        for p in &out {
+            frame.clear();
+            let (src, dst) = ("10.0.0.10:50000", "10.0.0.1:40000");
+            udp_frame(
+                &mut frame,
+                LinkKind::Ethernet,
+                src.parse().expect("addr"),
+                dst.parse().expect("addr"),
+                0,
+                &p.bytes,
+            )
+            .expect("same IP version");
+            w.write_packet(t + p.offset_ns, &frame).expect("write");
+        }
+    }
+    w.into_inner().expect("flush");
+}
+
+/// ffmpeg's libopus at 20 kbit/s on a tone that stops for noise every second switches
+/// between CELT FB (config 31) and hybrid FB (config 15) every few packets: no
+/// configuration covers 80 % of the packets, and it is still Opus.
+#[test]
+fn libopus_switching_modes_is_opus() {
+    if !have_tool("ffmpeg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ogg = tmp.path().join("switch.ogg");
+    let signal = "aevalsrc='0.5*sin(2*PI*(200+300*mod(t,2))*t)*lt(mod(t,1),0.6)\
+                  +0.2*(random(0)-0.5)*gte(mod(t,1),0.6)':s=48000:d=4";
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", signal])
+        .args(["-c:a", "libopus", "-application", "audio", "-b:a", "20k"])
+        .arg(&ogg)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let media =
+        rtprec::testutil::encoded::EncodedStream::read_ogg_opus_file(&ogg).expect("Ogg Opus");
+    let mut configs = std::collections::BTreeMap::<u8, usize>::new();
+    for f in &media.frames {
+        *configs
+            .entry(f.data.first().map_or(0, |b| b >> 3))
+            .or_default() += 1;
+    }
+    let top = configs.values().max().copied().unwrap_or(0);
+    // What this test is about (should a libopus version stop switching, it says so).
+    assert!(
+        configs.len() >= 2 && top * 10 < media.frames.len() * 8,
+        "libopus did not switch configurations: {configs:?}"
+    );
+    let cap = tmp.path().join("switch.pcap");
+    encoded_capture(&cap, media, 0x0b05_0b05);
+    let got = assets(&record_ok(&cap));
+    assert_eq!(
+        got,
+        [(
+            "audio-0b050b05".to_string(),
+            "completed".to_string(),
+            "opus".to_string()
+        )]
+    );
+}
