@@ -244,7 +244,8 @@ impl StreamState {
         }
         // Padding-only packets (RFC 3550 §5.1, e.g. bandwidth probes) are only counted
         // by the guesser: they take no part in the guess, which says when they were all.
-        st.guesser.push(pkt.marker(), pkt.timestamp(), payload);
+        st.guesser
+            .push_at(pkt.marker(), pkt.timestamp(), payload, time.as_nanos());
         let event = self.seq.push(seq);
         if matches!(
             event,

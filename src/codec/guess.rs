@@ -111,6 +111,43 @@ pub struct CodecGuesser {
     opus: OpusStats,
     video: VideoStats,
     dtmf: DtmfStats,
+    clock: ClockStats,
+}
+
+/// The RTP clock measured against capture time: from the first examined packet to
+/// the one furthest ahead in RTP time (reordering cannot inflate it).
+#[derive(Clone, Copy, Debug, Default)]
+struct ClockStats {
+    /// RTP timestamp and capture time (ns) of the first examined packet.
+    first: Option<(u32, i64)>,
+    /// Furthest RTP offset from `first` and the capture time it was seen at.
+    ahead: Option<(u32, i64)>,
+}
+
+impl ClockStats {
+    fn observe(&mut self, timestamp: u32, time_ns: i64) {
+        let Some((ts0, _)) = self.first else {
+            self.first = Some((timestamp, time_ns));
+            return;
+        };
+        // A forward offset within half the timestamp space (RFC 3550 §5.1: it wraps).
+        let off = timestamp.wrapping_sub(ts0);
+        if off < 1 << 31 && self.ahead.is_none_or(|(max, _)| off > max) {
+            self.ahead = Some((off, time_ns));
+        }
+    }
+
+    /// RTP ticks per second of capture time, once 200 ms have passed.
+    fn rate(&self) -> Option<f64> {
+        let ((_, t0), (off, t)) = (self.first?, self.ahead?);
+        let secs = t.checked_sub(t0)? as f64 / 1e9;
+        (secs >= 0.2).then(|| f64::from(off) / secs)
+    }
+
+    /// Whether the measured clock is near `hz` (within 25 %), or unknown.
+    fn near(&self, hz: f64) -> bool {
+        self.rate().is_none_or(|r| (r / hz - 1.0).abs() <= 0.25)
+    }
 }
 
 /// Evidence for Opus: packet structure (RFC 6716 §3) and durations against the
@@ -253,6 +290,15 @@ impl CodecGuesser {
     /// Padding-only packets pushed so far (not looked at).
     pub fn padding_only(&self) -> u64 {
         self.padding_only
+    }
+
+    /// Looks at one packet of the stream captured at `time_ns` (any epoch): as
+    /// [`CodecGuesser::push`], and the RTP clock is measured against capture time.
+    pub fn push_at(&mut self, marker: bool, timestamp: u32, payload: &[u8], time_ns: i64) {
+        if !payload.is_empty() && self.examined < MAX_EXAMINED {
+            self.clock.observe(timestamp, time_ns);
+        }
+        self.push(marker, timestamp, payload);
     }
 
     /// Looks at one packet of the stream. An empty payload (the packet carried only
@@ -550,9 +596,11 @@ impl CodecGuesser {
     /// 3550 §5.1, RFC 7741 §4.1, RFC 6184 §5.1). Other codecs have no timing rule here.
     fn timing_fits(&self, codec: Codec) -> bool {
         match codec {
-            Codec::Opus => self.is_audio_timing_48k() && !self.looks_like_video(),
+            Codec::Opus => {
+                self.is_audio_timing_48k() && !self.looks_like_video() && self.clock.near(48e3)
+            }
             Codec::Vp8 | Codec::Vp9 | Codec::H264 | Codec::H265 | Codec::Av1 => {
-                self.looks_like_video() || self.markers_end_frames()
+                (self.looks_like_video() || self.markers_end_frames()) && self.clock.near(90e3)
             }
             _ => true,
         }
@@ -701,8 +749,11 @@ impl CodecGuesser {
         let step = self
             .modal_step()
             .map_or_else(|| "none".to_string(), |s| s.to_string());
+        let clock = self.clock.rate().map_or(String::new(), |r| {
+            format!(", RTP clock {r:.0} Hz against capture time")
+        });
         format!(
-            "timing {kind}: {} of {n} packets repeat the previous timestamp, {} markers, most common step {step}",
+            "timing {kind}: {} of {n} packets repeat the previous timestamp, {} markers, most common step {step}{clock}",
             self.same_ts, self.markers
         )
     }
@@ -1322,6 +1373,22 @@ mod tests {
         let g = run(111, &pkts);
         assert_opus(&g);
         assert!(g.evidence.contains("Vp9"), "{}", g.evidence);
+        // With capture times: a packet every 20 ms confirms the 48 kHz clock.
+        let timed = |ns_per_packet: i64| {
+            let mut g = CodecGuesser::new(111);
+            for (i, (m, ts, p)) in pkts.iter().enumerate() {
+                g.push_at(*m, *ts, p, 1_000 + i as i64 * ns_per_packet);
+            }
+            g.guess()
+        };
+        let g = timed(20_000_000);
+        assert_opus(&g);
+        assert!(g.evidence.contains("RTP clock 48000 Hz"), "{}", g.evidence);
+        // 960 ticks every 10.7 ms is a 90 kHz clock: not audio, and without frame
+        // structure not video either; the tie stands.
+        let g = timed(10_666_667);
+        assert_eq!(g.codec, None, "{}", g.evidence);
+        assert!(g.evidence.contains("ambiguous"), "{}", g.evidence);
         // The same payloads as video frames (3 packets each, marker on the last) are not Opus.
         let vid = video(20, 3, |f, k| {
             [vec![0x48, 0x86], noise(u64::from(f * 3 + k), 60)].concat()
@@ -1370,6 +1437,29 @@ mod tests {
         let g = run(127, &probes);
         assert_eq!(g.codec, None);
         assert!(g.evidence.contains("padding only"), "{}", g.evidence);
+    }
+
+    #[test]
+    fn clock_against_capture_time() {
+        let mut c = ClockStats::default();
+        assert_eq!(c.rate(), None);
+        // 20 ms packets at 48 kHz, the third and fourth swapped, the timestamp wrapping.
+        let order = [0u32, 1, 3, 2, 4, 5, 6, 7, 8, 9, 10, 11];
+        for (k, i) in order.iter().enumerate() {
+            c.observe(
+                (u32::MAX - 1000).wrapping_add(i * 960),
+                k as i64 * 20_000_000,
+            );
+        }
+        let r = c.rate().expect("220 ms measured");
+        assert!((r - 48_000.0).abs() < 1.0, "{r}");
+        assert!(c.near(48e3) && !c.near(90e3));
+        // Under 200 ms nothing is said.
+        let mut c = ClockStats::default();
+        c.observe(0, 0);
+        c.observe(960, 20_000_000);
+        assert_eq!(c.rate(), None);
+        assert!(c.near(90e3));
     }
 
     #[test]

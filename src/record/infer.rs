@@ -102,7 +102,12 @@ impl Pending {
         self.guessers
             .entry(arrival.pt)
             .or_insert_with(|| CodecGuesser::new(arrival.pt))
-            .push(arrival.marker, arrival.ts32, &arrival.payload);
+            .push_at(
+                arrival.marker,
+                arrival.ts32,
+                &arrival.payload,
+                arrival.time.as_nanos(),
+            );
         for ssrc in flexfec_named_ssrcs(pkt) {
             if let Some(n) = self.named.get_mut(&ssrc) {
                 *n += 1;
