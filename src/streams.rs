@@ -344,7 +344,10 @@ impl StreamState {
         if payload.is_empty() {
             self.padding_only += 1;
         }
-        st.guesser.push(pkt.marker(), pkt.timestamp(), payload);
+        // Padding-only packets (RFC 3550 §5.1, e.g. bandwidth probes) are only counted
+        // by the guesser: they take no part in the guess, which says when they were all.
+        st.guesser
+            .push_at(pkt.marker(), pkt.timestamp(), payload, time.as_nanos());
         let print = Content {
             print: crate::rtp::seq::fingerprint(pkt.timestamp(), payload) as u32,
             ms: (time.as_nanos() / 1_000_000) as u32,
@@ -653,11 +656,12 @@ fn round3(x: f64) -> f64 {
 
 fn report(k: StreamKey, mut s: StreamState, origin: CaptureTime) -> StreamReport {
     s.seq.finish();
-    // The dominant payload type names the codec; others (CN, DTMF) are listed.
+    // The dominant payload type names the codec; others (CN, DTMF) are listed. Packets
+    // with media count first: padding-only probes may use a payload type of their own.
     let dominant = s
         .pts
         .iter()
-        .max_by_key(|(pt, st)| (st.packets, std::cmp::Reverse(**pt)))
+        .max_by_key(|(pt, st)| (st.guesser.packets(), st.packets, std::cmp::Reverse(**pt)))
         .map(|(_, st)| st);
     let guess = dominant.map(|st| st.guesser.guess()).unwrap_or(CodecGuess {
         codec: None,

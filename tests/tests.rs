@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod events;
 mod gst;
+mod inference;
 mod live;
 mod metadata;
 mod metadata_unknown;

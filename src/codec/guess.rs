@@ -89,6 +89,7 @@ pub struct CodecGuesser {
     sniff_red: bool,
     red: Option<Box<RedSniff>>,
     packets: u64,
+    padding_only: u64,
     examined: u32,
     markers: u32,
     last_ts: Option<u32>,
@@ -110,18 +111,90 @@ pub struct CodecGuesser {
     opus: OpusStats,
     video: VideoStats,
     dtmf: DtmfStats,
+    clock: ClockStats,
 }
 
+/// The RTP clock measured against capture time: from the first examined packet to
+/// the one furthest ahead in RTP time (reordering cannot inflate it).
+#[derive(Clone, Copy, Debug, Default)]
+struct ClockStats {
+    /// RTP timestamp and capture time (ns) of the first examined packet.
+    first: Option<(u32, i64)>,
+    /// Furthest RTP offset from `first` and the capture time it was seen at.
+    ahead: Option<(u32, i64)>,
+}
+
+impl ClockStats {
+    fn observe(&mut self, timestamp: u32, time_ns: i64) {
+        let Some((ts0, _)) = self.first else {
+            self.first = Some((timestamp, time_ns));
+            return;
+        };
+        // A forward offset within half the timestamp space (RFC 3550 §5.1: it wraps).
+        let off = timestamp.wrapping_sub(ts0);
+        if off < 1 << 31 && self.ahead.is_none_or(|(max, _)| off > max) {
+            self.ahead = Some((off, time_ns));
+        }
+    }
+
+    /// RTP ticks per second of capture time, once 200 ms have passed.
+    fn rate(&self) -> Option<f64> {
+        let ((_, t0), (off, t)) = (self.first?, self.ahead?);
+        let secs = t.checked_sub(t0)? as f64 / 1e9;
+        (secs >= 0.2).then(|| f64::from(off) / secs)
+    }
+
+    /// Whether the measured clock is near `hz` (within 25 %), or unknown.
+    fn near(&self, hz: f64) -> bool {
+        self.rate().is_none_or(|r| (r / hz - 1.0).abs() <= 0.25)
+    }
+}
+
+/// Evidence for Opus: packet structure (RFC 6716 §3) and durations against the
+/// timestamp steps. TOC configurations are counted for the evidence text only: real
+/// encoders switch mode (SILK, hybrid, CELT) and bandwidth from packet to packet.
 #[derive(Clone, Debug, Default)]
 struct OpusStats {
     /// Packets per TOC configuration (RFC 6716 §3.1).
     configs: [u32; 32],
-    /// Duration of the previous packet in 48 kHz ticks, when its TOC was valid.
+    /// Duration of the previous packet in 48 kHz ticks, when its framing was valid.
     prev_ticks: Option<u32>,
-    /// Forward steps that are a multiple of the previous packet's duration.
+    /// Forward steps equal to the previous packet's duration (RFC 7587 §4.1: the
+    /// timestamp counts 48 kHz samples, so consecutive packets are one duration apart).
+    steps_exact: u32,
+    /// Forward steps that are a multiple of the previous packet's duration (exact
+    /// ones included): DTX (RFC 7587 §3.3) and losses skip whole packets.
     steps_match: u32,
     /// Forward steps checked against a duration.
     steps_checked: u32,
+    /// Packets per duration in 48 kHz ticks (frame size × count): the most common one
+    /// is the sender's packet time, which encoders keep while switching modes.
+    durations: [(u32, u32); 4],
+}
+
+impl OpusStats {
+    /// Share of valid packets that have the most common duration.
+    fn stable_duration(&self, examined: u32) -> (u32, f64) {
+        let (ticks, n) = self
+            .durations
+            .iter()
+            .max_by_key(|(_, n)| *n)
+            .copied()
+            .unwrap_or((0, 0));
+        (ticks, f64::from(n) / f64::from(examined.max(1)))
+    }
+
+    /// Distinct TOC configurations seen, and the most common one with its count.
+    fn config_summary(&self) -> (usize, usize, u32) {
+        let distinct = self.configs.iter().filter(|c| **c > 0).count();
+        let (modal, count) = self
+            .configs
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, c)| **c)
+            .map_or((0, 0), |(i, c)| (i, *c));
+        (distinct, modal, count)
+    }
 }
 
 /// Frame structure seen through a VP8/VP9 descriptor: frames start where the timestamp changes,
@@ -209,13 +282,33 @@ impl CodecGuesser {
         }
     }
 
-    /// Packets pushed so far.
+    /// Packets with a payload pushed so far (padding-only ones are not counted).
     pub fn packets(&self) -> u64 {
         self.packets
     }
 
-    /// Looks at one packet of the stream.
+    /// Padding-only packets pushed so far (not looked at).
+    pub fn padding_only(&self) -> u64 {
+        self.padding_only
+    }
+
+    /// Looks at one packet of the stream captured at `time_ns` (any epoch): as
+    /// [`CodecGuesser::push`], and the RTP clock is measured against capture time.
+    pub fn push_at(&mut self, marker: bool, timestamp: u32, payload: &[u8], time_ns: i64) {
+        if !payload.is_empty() && self.examined < MAX_EXAMINED {
+            self.clock.observe(timestamp, time_ns);
+        }
+        self.push(marker, timestamp, payload);
+    }
+
+    /// Looks at one packet of the stream. An empty payload (the packet carried only
+    /// padding, RFC 3550 §5.1: bandwidth probes) says nothing about the codec and
+    /// would spoil the timing (probes repeat the last media timestamp): it is only counted.
     pub fn push(&mut self, marker: bool, timestamp: u32, payload: &[u8]) {
+        if payload.is_empty() {
+            self.padding_only += 1;
+            return;
+        }
         self.packets += 1;
         if self.examined >= MAX_EXAMINED || static_payload_type(self.payload_type).is_some() {
             return;
@@ -349,16 +442,26 @@ impl CodecGuesser {
     }
 
     fn check_opus(&mut self, payload: &[u8], forward: Option<u32>) -> (bool, bool) {
-        let ticks = opus_packet_ticks(payload);
-        if let (Some(d), Some(prev)) = (forward, self.opus.prev_ticks) {
-            self.opus.steps_checked += 1;
-            self.opus.steps_match += u32::from(d % prev == 0);
+        let framing = opus::validate(payload).ok();
+        let o = &mut self.opus;
+        if let (Some(d), Some(prev)) = (forward, o.prev_ticks) {
+            o.steps_checked += 1;
+            o.steps_exact += u32::from(d == prev);
+            o.steps_match += u32::from(d % prev == 0);
         }
-        self.opus.prev_ticks = ticks;
-        if let (Some(_), Some(&toc)) = (ticks, payload.first()) {
-            self.opus.configs[usize::from(toc >> 3)] += 1;
+        o.prev_ticks = framing.map(|f| f.samples);
+        if let Some(f) = framing {
+            o.configs[usize::from(f.config)] += 1;
+            if let Some(slot) = o
+                .durations
+                .iter_mut()
+                .find(|(t, n)| *t == f.samples || *n == 0)
+            {
+                slot.0 = f.samples;
+                slot.1 += 1;
+            }
         }
-        (ticks.is_some(), false)
+        (framing.is_some(), false)
     }
 
     /// The guess from everything pushed so far.
@@ -374,6 +477,17 @@ impl CodecGuesser {
         }
         let n = self.examined;
         let timing = self.timing_evidence();
+        if n == 0 && self.padding_only > 0 {
+            return CodecGuess {
+                codec: None,
+                clock_rate: None,
+                evidence: format!(
+                    "PT {pt}: all {} packets are padding only (RFC 3550 §5.1; bandwidth probes), no media",
+                    self.padding_only
+                ),
+                red: None,
+            };
+        }
         if n < MIN_PACKETS {
             return CodecGuess {
                 codec: None,
@@ -394,6 +508,7 @@ impl CodecGuesser {
             }
         }
         passing.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let tie_note = self.break_tie(&mut passing);
         match passing.as_slice() {
             [] => {
                 // Nothing fits the payloads themselves: they may be RED blocks of what does.
@@ -433,12 +548,73 @@ impl CodecGuesser {
                 codec: Some(*codec),
                 clock_rate: self.clock_rate(*codec),
                 evidence: format!(
-                    "PT {pt}: {:.0}% of {n} packets fit {codec:?}; {why}; {timing}",
+                    "PT {pt}: {:.0}% of {n} packets fit {codec:?}; {why}; {timing}{tie_note}",
                     share * 100.0
                 ),
                 red: None,
             },
         }
+    }
+
+    /// When the two best candidates fit about as many packets (random-looking payloads
+    /// can parse as several formats: an Opus TOC byte often reads as a VP9 descriptor),
+    /// timing decides: only the candidates whose timing fits stay. Returns a note for the
+    /// evidence when that removed any.
+    fn break_tie(&self, passing: &mut Vec<(Codec, f64, String)>) -> String {
+        let [(_, sa, _), (_, sb, _), ..] = passing.as_slice() else {
+            return String::new();
+        };
+        let close = sa - 0.02;
+        if *sb <= close {
+            return String::new();
+        }
+        let fits: Vec<bool> = passing
+            .iter()
+            .map(|(c, share, _)| *share > close && self.timing_fits(*c))
+            .collect();
+        if fits.iter().filter(|f| **f).count() != 1 {
+            return String::new();
+        }
+        let dropped: Vec<String> = passing
+            .iter()
+            .zip(&fits)
+            .filter(|((_, share, _), fit)| *share > close && !**fit)
+            .map(|((c, share, _), _)| format!("{c:?} ({:.0}%)", share * 100.0))
+            .collect();
+        let mut fit = fits.iter();
+        passing.retain(|_| fit.next().copied().unwrap_or(false));
+        format!(
+            "; also parse as {}, whose timing does not fit",
+            dropped.join(", ")
+        )
+    }
+
+    /// Whether the stream's timing is what `codec` sends: audio packets one
+    /// duration apart on a 48 kHz clock with no frame split over packets (RFC 7587
+    /// §4.1-4.2: the marker only starts a talkspurt), or video frames split over
+    /// packets sharing a timestamp with the marker on each frame's last packet (RFC
+    /// 3550 §5.1, RFC 7741 §4.1, RFC 6184 §5.1). Other codecs have no timing rule here.
+    fn timing_fits(&self, codec: Codec) -> bool {
+        match codec {
+            Codec::Opus => {
+                self.is_audio_timing_48k() && !self.looks_like_video() && self.clock.near(48e3)
+            }
+            Codec::Vp8 | Codec::Vp9 | Codec::H264 | Codec::H265 | Codec::Av1 => {
+                (self.looks_like_video() || self.markers_end_frames()) && self.clock.near(90e3)
+            }
+            _ => true,
+        }
+    }
+
+    /// Markers on (nearly) every packet before a timestamp change: frames end there.
+    fn markers_end_frames(&self) -> bool {
+        let changes = self.ts_changes();
+        changes >= 2 && f64::from(self.marker_before_change) >= 0.9 * f64::from(changes)
+    }
+
+    /// Timestamp changes seen (steps that were not zero).
+    fn ts_changes(&self) -> u32 {
+        self.examined.saturating_sub(1).saturating_sub(self.same_ts)
     }
 
     /// Whether `codec` may be claimed, and the strong evidence (or what is missing).
@@ -447,26 +623,32 @@ impl CodecGuesser {
         let consistent = share >= MIN_CONSISTENT;
         match codec {
             Codec::Opus => {
-                let (modal, count) = self
-                    .opus
-                    .configs
-                    .iter()
-                    .enumerate()
-                    .max_by_key(|(_, c)| **c)
-                    .map(|(i, c)| (i, *c))
-                    .unwrap_or((0, 0));
-                let stable = f64::from(count) / f64::from(self.examined.max(1));
-                let steps = self.opus.steps_checked;
-                let steps_ok =
-                    steps > 0 && f64::from(self.opus.steps_match) >= 0.8 * f64::from(steps);
-                let audio = f64::from(self.same_ts) < 0.1 * f64::from(self.examined);
+                // RFC 6716 §3: the structure of (nearly) every packet, and durations that
+                // match the timestamp steps at 48 kHz (RFC 7587 §4.1). Which configurations
+                // the packets use does not matter.
+                let o = &self.opus;
+                let n = self.examined;
+                let (distinct, modal, count) = o.config_summary();
+                let (ticks, stable) = o.stable_duration(n);
+                let steps = o.steps_checked;
+                let multiples = steps > 0 && f64::from(o.steps_match) >= 0.8 * f64::from(steps);
+                // Steps of exactly one packet (talk) or, in a DTX-heavy stream, one packet
+                // time kept throughout: random TOC bytes give neither.
+                let exact = f64::from(o.steps_exact) >= 0.5 * f64::from(steps);
+                let audio = f64::from(self.same_ts) < 0.1 * f64::from(n);
                 let why = format!(
-                    "TOC config {modal} in {:.0}% of packets, {} of {steps} timestamp steps are multiples of the packet duration, {} share a timestamp",
+                    "packet structure valid (RFC 6716 §3.4), {distinct} TOC configurations (config {modal} in {:.0}%), packet time {} ms in {:.0}% of packets, {} of {steps} timestamp steps equal the previous packet's duration and {} are multiples of it, {} share a timestamp",
+                    f64::from(count) * 100.0 / f64::from(n.max(1)),
+                    f64::from(ticks) / 48.0,
                     stable * 100.0,
-                    self.opus.steps_match,
+                    o.steps_exact,
+                    o.steps_match,
                     self.same_ts
                 );
-                (consistent && stable >= 0.8 && steps_ok && audio, why)
+                (
+                    consistent && multiples && (exact || stable >= 0.8) && audio,
+                    why,
+                )
             }
             Codec::Vp8 => (
                 consistent && (v.vp8_keyframes > 0 || v.vp8_frames.holds()),
@@ -567,19 +749,21 @@ impl CodecGuesser {
         let step = self
             .modal_step()
             .map_or_else(|| "none".to_string(), |s| s.to_string());
+        let clock = self.clock.rate().map_or(String::new(), |r| {
+            format!(", RTP clock {r:.0} Hz against capture time")
+        });
         format!(
-            "timing {kind}: {} of {n} packets repeat the previous timestamp, {} markers, most common step {step}",
+            "timing {kind}: {} of {n} packets repeat the previous timestamp, {} markers, most common step {step}{clock}",
             self.same_ts, self.markers
         )
     }
 }
 
-/// Duration of an Opus packet in 48 kHz ticks when its TOC and framing are valid
-/// (RFC 6716 §3.1-3.2), code-3 padding and CBR frame lengths included.
+/// Duration of an Opus packet in 48 kHz ticks when its framing is valid
+/// (RFC 6716 §3.4, R1-R7).
+#[cfg(test)]
 fn opus_packet_ticks(p: &[u8]) -> Option<u32> {
-    opus::packet_duration(p)
-        .ok()
-        .filter(|_| opus::code3_lengths_fit(p))
+    opus::validate(p).ok().map(|f| f.samples)
 }
 
 /// VP8 payload descriptor (RFC 7741 §4.2) and, at a frame start, the payload
@@ -1085,6 +1269,199 @@ mod tests {
         assert_eq!(run(111, &pkts).codec, None);
     }
 
+    /// An encoder switching mode and bandwidth (RFC 6716 §2: SILK, hybrid, CELT), as
+    /// ffmpeg's libopus does: config 31 (CELT FB 20 ms) in 79% of packets, SILK WB and
+    /// hybrid SWB/FB in runs of a few packets, a code-3 packet, DTX gaps of whole
+    /// packets. Every packet is 20 ms: Opus, whatever the configurations.
+    fn switching_opus(packets: u32) -> Vec<(bool, u32, Vec<u8>)> {
+        let mut ts = 5000u32;
+        (0..packets)
+            .map(|i| {
+                let toc = match i % 19 {
+                    3 | 4 => 0x48,  // config 9: SILK WB 20 ms
+                    9 | 10 => 0x68, // config 13: hybrid SWB 20 ms
+                    15 => 0x78,     // config 15: hybrid FB 20 ms
+                    16 => 0xfb,     // config 31, code 3: one CBR frame
+                    _ => 0xf8,      // config 31: CELT FB 20 ms
+                };
+                let mut p = vec![toc];
+                if toc == 0xfb {
+                    p.push(0x01);
+                }
+                p.extend(noise(u64::from(i) + 77, 40 + (i as usize * 7) % 80));
+                // DTX: every 25th packet comes after 5 packets' worth of silence.
+                ts = ts.wrapping_add(if i % 25 == 24 { 5 * 960 } else { 960 });
+                (i == 0, ts, p)
+            })
+            .collect()
+    }
+
+    /// Fails unless the guess is Opus on its 48 kHz clock.
+    fn assert_opus(g: &CodecGuess) {
+        assert_eq!(
+            (g.codec, g.clock_rate),
+            (Some(Codec::Opus), Some(48000)),
+            "{}",
+            g.evidence
+        );
+    }
+
+    #[test]
+    fn opus_switching_configurations() {
+        for n in [30, 100, 400] {
+            let g = run(111, &switching_opus(n));
+            assert_opus(&g);
+            assert!(g.evidence.contains("TOC configurations"), "{}", g.evidence);
+        }
+        // As in testdata/media-opus-vp8.pcap's first 0.6 s: hybrid FB, hybrid SWB, then
+        // SILK FB... runs of 9, 9 and 13 packets (config 27 in 42%).
+        let pkts: Vec<_> = (0..31u32)
+            .map(|i| {
+                let toc = match i {
+                    0..=8 => 0x78,
+                    9..=17 => 0x68,
+                    _ => 0xd8,
+                };
+                (
+                    i == 0,
+                    i * 960,
+                    [vec![toc], noise(u64::from(i), 80)].concat(),
+                )
+            })
+            .collect();
+        let g = run(111, &pkts);
+        assert_eq!(g.codec, Some(Codec::Opus), "{}", g.evidence);
+    }
+
+    /// Random bytes behind valid-looking TOC bytes are still not Opus when the
+    /// durations do not match the steps, even with most steps multiples of 120.
+    #[test]
+    fn opus_durations_must_match_steps() {
+        // Every packet a valid code-0 frame, but durations cycle through 2.5..60 ms
+        // while the timestamp advances 960 per packet.
+        let tocs = [0x80, 0x10, 0x18, 0x98, 0xf8, 0x18, 0x10];
+        let pkts: Vec<_> = (0..100u32)
+            .map(|i| {
+                let toc = tocs[i as usize % tocs.len()];
+                (
+                    false,
+                    i * 960,
+                    [vec![toc], noise(u64::from(i), 50)].concat(),
+                )
+            })
+            .collect();
+        let g = run(111, &pkts);
+        assert_eq!(g.codec, None, "{}", g.evidence);
+    }
+
+    /// A decrypted Opus stream whose payloads also read as VP9 descriptors (TOC 0x48,
+    /// SILK WB 20 ms, is VP9's P=1 B=1; then a non-key uncompressed header): both parse,
+    /// timing decides. 960-tick steps, one packet per timestamp, no frame markers: audio.
+    #[test]
+    fn timing_breaks_an_opus_vp9_tie() {
+        let pkts: Vec<_> = (0..60u32)
+            .map(|i| {
+                (
+                    i == 0,
+                    i * 960,
+                    [vec![0x48, 0x86], noise(u64::from(i), 60)].concat(),
+                )
+            })
+            .collect();
+        let mut v = VideoStats::default();
+        assert!(check_vp9(&pkts[1].2, Some(true), &mut v).0, "fits VP9 too");
+        let g = run(111, &pkts);
+        assert_opus(&g);
+        assert!(g.evidence.contains("Vp9"), "{}", g.evidence);
+        // With capture times: a packet every 20 ms confirms the 48 kHz clock.
+        let timed = |ns_per_packet: i64| {
+            let mut g = CodecGuesser::new(111);
+            for (i, (m, ts, p)) in pkts.iter().enumerate() {
+                g.push_at(*m, *ts, p, 1_000 + i as i64 * ns_per_packet);
+            }
+            g.guess()
+        };
+        let g = timed(20_000_000);
+        assert_opus(&g);
+        assert!(g.evidence.contains("RTP clock 48000 Hz"), "{}", g.evidence);
+        // 960 ticks every 10.7 ms is a 90 kHz clock: not audio, and without frame
+        // structure not video either; the tie stands.
+        let g = timed(10_666_667);
+        assert_eq!(g.codec, None, "{}", g.evidence);
+        assert!(g.evidence.contains("ambiguous"), "{}", g.evidence);
+        // The same payloads as video frames (3 packets each, marker on the last) are not Opus.
+        let vid = video(20, 3, |f, k| {
+            [vec![0x48, 0x86], noise(u64::from(f * 3 + k), 60)].concat()
+        });
+        let g = run(98, &vid);
+        assert_ne!(g.codec, Some(Codec::Opus), "{}", g.evidence);
+    }
+
+    /// Padding-only packets (empty payload, RFC 3550 §5.1) take no part: bandwidth
+    /// probes interleaved with media, repeating its timestamps, change nothing.
+    #[test]
+    fn padding_only_packets_take_no_part() {
+        let media = video(10, 3, h264_payload);
+        let mut pkts = Vec::new();
+        for (i, p) in media.iter().enumerate() {
+            pkts.push(p.clone());
+            // Probes on the media's timestamp, more of them than media packets.
+            if i % 2 == 0 || i % 5 == 0 {
+                for _ in 0..2 {
+                    pkts.push((false, p.1, Vec::new()));
+                }
+            }
+        }
+        let mut g = CodecGuesser::new(126);
+        for (m, ts, p) in &pkts {
+            g.push(*m, *ts, p);
+        }
+        assert_eq!(g.padding_only(), 36);
+        assert_eq!(g.packets(), 30);
+        let guess = g.guess();
+        assert_eq!(guess.codec, Some(Codec::H264), "{}", guess.evidence);
+        // Opus with probes on its timestamps is still audio.
+        let mut pkts = switching_opus(60);
+        let probes: Vec<_> = pkts
+            .iter()
+            .step_by(3)
+            .map(|p| (false, p.1, Vec::new()))
+            .collect();
+        pkts.extend(probes);
+        pkts.sort_by_key(|p| p.1);
+        assert_eq!(run(111, &pkts).codec, Some(Codec::Opus));
+        // Nothing but probes: no codec, and the evidence says why.
+        let probes: Vec<_> = (0..50)
+            .map(|i| (false, i / 10 * 3000, Vec::new()))
+            .collect();
+        let g = run(127, &probes);
+        assert_eq!(g.codec, None);
+        assert!(g.evidence.contains("padding only"), "{}", g.evidence);
+    }
+
+    #[test]
+    fn clock_against_capture_time() {
+        let mut c = ClockStats::default();
+        assert_eq!(c.rate(), None);
+        // 20 ms packets at 48 kHz, the third and fourth swapped, the timestamp wrapping.
+        let order = [0u32, 1, 3, 2, 4, 5, 6, 7, 8, 9, 10, 11];
+        for (k, i) in order.iter().enumerate() {
+            c.observe(
+                (u32::MAX - 1000).wrapping_add(i * 960),
+                k as i64 * 20_000_000,
+            );
+        }
+        let r = c.rate().expect("220 ms measured");
+        assert!((r - 48_000.0).abs() < 1.0, "{r}");
+        assert!(c.near(48e3) && !c.near(90e3));
+        // Under 200 ms nothing is said.
+        let mut c = ClockStats::default();
+        c.observe(0, 0);
+        c.observe(960, 20_000_000);
+        assert_eq!(c.rate(), None);
+        assert!(c.near(90e3));
+    }
+
     #[test]
     fn opus_toc_rules() {
         let cases: &[(&[u8], Option<u32>)] = &[
@@ -1354,6 +1731,42 @@ mod tests {
             }
             let guess = g.guess();
             prop_assert!(!guess.evidence.is_empty());
+        }
+
+        /// Padding-only packets anywhere, on the media's timestamps, change no guess.
+        #[test]
+        fn probes_change_no_guess(at in proptest::collection::vec((0usize..60, 1usize..4), 0..40)) {
+            for media in [switching_opus(60), video(20, 3, vp8_payload), video(20, 3, h264_payload)] {
+                let want = run(100, &media);
+                let mut pkts = media.clone();
+                for (i, n) in at.iter().rev() {
+                    let i = (*i).min(pkts.len() - 1);
+                    let ts = pkts[i].1;
+                    for _ in 0..*n {
+                        pkts.insert(i + 1, (false, ts, Vec::new()));
+                    }
+                }
+                let got = run(100, &pkts);
+                prop_assert_eq!(got.codec, want.codec, "{}", got.evidence);
+                prop_assert_eq!(got.evidence, want.evidence);
+            }
+        }
+
+        /// However configurations switch, 20 ms packets 960 ticks apart are Opus.
+        #[test]
+        fn opus_whatever_the_configurations(configs in proptest::collection::vec(0u8..32, 30..120), seed in any::<u64>()) {
+            let pkts: Vec<_> = configs.iter().enumerate().map(|(i, c)| {
+                let i = i as u32;
+                // SILK 40 and 60 ms configurations become their 10 and 20 ms siblings.
+                let c = if *c < 12 && c % 4 >= 2 { c & !2 } else { *c };
+                // Each config at its own frame size, as many frames as make 20 ms (code 3 CBR).
+                let frames = 960 / super::opus::frame_samples(c);
+                let mut p = vec![(c << 3) | 3, frames as u8];
+                p.extend(noise(seed ^ u64::from(i), 10 * frames as usize));
+                (i == 0, i * 960, p)
+            }).collect();
+            let g = run(111, &pkts);
+            prop_assert_eq!(g.codec, Some(Codec::Opus), "{}", g.evidence);
         }
 
         #[test]

@@ -37,6 +37,10 @@ pub struct Pending {
     last_seq: Option<u16>,
     good_steps: u64,
     total: u64,
+    /// Packets with a payload.
+    media: u64,
+    /// Packets that carried only padding (RFC 3550 §5.1), e.g. bandwidth probes.
+    padding: u64,
 }
 
 /// What a track looks like to inference: enough to match a repair stream to it.
@@ -67,6 +71,8 @@ impl Pending {
             last_seq: None,
             good_steps: 0,
             total: 0,
+            media: 0,
+            padding: 0,
         }
     }
 
@@ -80,10 +86,32 @@ impl Pending {
             self.good_steps += 1;
         }
         self.last_seq = Some(arrival.seq16);
+        if arrival.payload.is_empty() {
+            // Padding only (RFC 3550 §5.1: P bit, nothing left once the padding is
+            // removed): bandwidth probes, on the media SSRC or on SSRC 0. They say nothing
+            // about the codec, and repeat the last media timestamp, which would make audio
+            // look like video. Before any media they are not kept: the track starts at its
+            // first media packet. After it, they are kept for their sequence numbers.
+            self.padding += 1;
+            if self.media > 0 {
+                self.packets.push(arrival);
+                self.raws.push(raw.to_vec());
+            }
+            return;
+        }
+        if self.media == 0 {
+            self.first_time = arrival.time;
+        }
+        self.media += 1;
         self.guessers
             .entry(arrival.pt)
             .or_insert_with(|| CodecGuesser::new(arrival.pt))
-            .push(arrival.marker, arrival.ts32, &arrival.payload);
+            .push_at(
+                arrival.marker,
+                arrival.ts32,
+                &arrival.payload,
+                arrival.time.as_nanos(),
+            );
         for ssrc in flexfec_named_ssrcs(pkt) {
             if let Some(n) = self.named.get_mut(&ssrc) {
                 *n += 1;
@@ -95,9 +123,19 @@ impl Pending {
         self.raws.push(raw.to_vec());
     }
 
-    /// True when enough is buffered (or enough time passed) to decide.
+    /// True when enough is buffered (or enough time passed since the first media
+    /// packet) to decide. Never while only padding arrived: such a stream is not a
+    /// track unless media follows (the end of the input decides it as [`Pending::padding_only`]).
     pub fn ripe(&self, now: CaptureTime) -> bool {
-        self.packets.len() >= PENDING_PACKETS || now.nanos_since(self.first_time) >= PENDING_NANOS
+        self.media > 0
+            && (self.packets.len() >= PENDING_PACKETS
+                || now.nanos_since(self.first_time) >= PENDING_NANOS)
+    }
+
+    /// True when every packet so far carried only padding (bandwidth probes): not a
+    /// track; [`Pending::guess`] is `None` for it.
+    pub fn padding_only(&self) -> bool {
+        self.media == 0 && self.padding > 0
     }
 
     /// True when the stream behaves like RTP: most sequence steps are small and forward.
@@ -112,7 +150,8 @@ impl Pending {
         (2..=8).contains(&self.packets.len()) && self.confirmed()
     }
 
-    /// The dominant payload type, its guessed codec, and whether its timing looks like video.
+    /// The dominant payload type (by packets with a payload), its guessed codec, and
+    /// whether its timing looks like video; `None` when no packet had a payload.
     pub fn guess(&self) -> Option<(u8, CodecGuess, bool)> {
         let (pt, g) = self
             .guessers
@@ -332,5 +371,59 @@ mod tests {
             ..media
         };
         assert_eq!(p.rtx_target(&[behind]), None);
+    }
+
+    /// A padding-only packet (RFC 3550 §5.1): P bit, `n` bytes of padding, no payload.
+    fn probe(ssrc: u32, seq: u16, n: u8) -> Vec<u8> {
+        let mut p = rtp(ssrc, 96, seq, &[]);
+        p[0] |= 0x20;
+        p.extend(std::iter::repeat_n(0, usize::from(n) - 1));
+        p.push(n);
+        p
+    }
+
+    #[test]
+    fn padding_only_streams_are_not_tracks() {
+        // SSRC 0 probes: never ripe, no guess, not kept.
+        let probes: Vec<Vec<u8>> = (0..200u16).map(|s| probe(0, s, 200)).collect();
+        let p = pending_of(&probes, "10.0.0.1:5000");
+        assert!(p.padding_only());
+        assert!(p.guess().is_none());
+        assert!(p.packets.is_empty());
+        assert!(!p.ripe(CaptureTime::from_nanos(100 * PENDING_NANOS)));
+    }
+
+    #[test]
+    fn probes_take_no_part_in_the_guess() {
+        // Two probes, then Opus (config 31, 20 ms) with a probe after every other packet.
+        let mut raws = vec![probe(7, 1, 100), probe(7, 2, 100)];
+        let mut seq = 3u16;
+        for i in 0..40u16 {
+            raws.push(rtp(7, 111, seq, &[0xf8, 1, 2, 3, (i % 250) as u8]));
+            seq += 1;
+            if i % 2 == 0 {
+                raws.push(probe(7, seq, 100));
+                seq += 1;
+            }
+        }
+        // rtp() derives the timestamp from the sequence number: make it 960 per media packet.
+        let mut n = 0u32;
+        for r in raws.iter_mut().skip(2) {
+            let media = r[0] & 0x20 == 0;
+            r[4..8].copy_from_slice(&(n * 960).to_be_bytes());
+            n += u32::from(media);
+        }
+        let p = pending_of(&raws, "10.0.0.1:5000");
+        assert!(!p.padding_only());
+        // Leading probes are not kept (the track starts at its first media packet); later
+        // ones are, for their sequence numbers.
+        assert_eq!(p.packets.len(), 60);
+        assert_eq!(p.packets[0].seq16, 3);
+        assert_eq!(p.first_time, CaptureTime::from_nanos(2 * 20_000_000));
+        let (pt, guess, video) = p.guess().expect("a guess");
+        assert_eq!(
+            (pt, guess.codec, video),
+            (111, Some(crate::codec::Codec::Opus), false)
+        );
     }
 }
