@@ -4,7 +4,7 @@
 //! a capture taken on a TURN server (client leg in ChannelData, peer leg plain),
 //! IPv4 and IPv6 legs, and an ICMP error quoting an RTP packet.
 
-use crate::util::{assert_manifest_matches_disk, rtprec};
+use crate::util::{assert_manifest_matches_disk, files_under, rtprec};
 use rtprec::testutil::packet::{LinkKind, push_channel_data, udp_frame};
 use rtprec::testutil::writers::{PcapOptions, PcapWriter};
 use std::net::SocketAddr;
@@ -402,7 +402,7 @@ fn runs_into_one_directory_accumulate_sessions() {
     // Recording a again replaces its session: still two assets, two files.
     let m = record_into(&cap_a);
     assert_eq!(m["assets"].as_array().map(Vec::len), Some(2));
-    let media: Vec<_> = walk(&out_dir)
+    let media: Vec<_> = files_under(&out_dir)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "wav"))
         .collect();
@@ -414,18 +414,4 @@ fn runs_into_one_directory_accumulate_sessions() {
         .expect("rtprec runs");
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
     assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed:#}");
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

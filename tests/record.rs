@@ -751,6 +751,7 @@ fn every_shared_capture_records_without_metadata() {
         .collect();
     entries.sort();
     let mut completed = 0;
+    let mut encrypted_failed = 0;
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if [".md", ".ivf", ".sdp"].iter().any(|x| name.ends_with(x)) {
@@ -780,6 +781,7 @@ fn every_shared_capture_records_without_metadata() {
                         a["path"].is_null() && !a["error"]["code"].as_str().unwrap().is_empty(),
                         "{name}: {a}"
                     );
+                    encrypted_failed += usize::from(a["error"]["code"] == "encrypted-no-key");
                 }
             }
         }
@@ -787,10 +789,20 @@ fn every_shared_capture_records_without_metadata() {
             assert_eq!(out.status.code(), Some(1), "RTCP only: no track");
         }
     }
-    // 20: each SSRC of srtpdec_WebRTC_PCMA_p2p_SDES_Call_1 travels two paths
-    // (an ICE switch) and is one track, not two (tests/paths.rs builds the cases).
+    // 14: each SSRC of srtpdec_WebRTC_PCMA_p2p_SDES_Call_1 travels two paths
+    // (an ICE switch) and is one track, not two (tests/paths.rs builds the
+    // cases); and without keys, the six SDES-SRTP PCMA/G.722 tracks (both
+    // srtpdec_WebRTC_PCMA calls, both rtpproxy legs) fail as encrypted-no-key
+    // instead of being written as noise (tests/encrypted.rs builds the cases).
+    let encrypted = [
+        "rtpproxy_alice_srtp.pcap",
+        "rtpproxy_bob_srtp.pcap",
+        "srtpdec_WebRTC_PCMA_Turn_SDES_Call_1.pcap",
+        "srtpdec_WebRTC_PCMA_p2p_SDES_Call_1.pcap",
+    ];
+    assert_eq!(encrypted_failed, encrypted.len() * 2 - 2, "{encrypted:?}");
     assert_eq!(
-        completed, 20,
+        completed, 14,
         "recordings completed across the shared captures"
     );
 }

@@ -171,13 +171,15 @@ fn all_failure_codes() -> Vec<FailureCode> {
         UnsupportedFormat,
         IoError,
         SrtpAuthFailed,
+        EncryptedNoKey,
         Skipped,
         Internal,
     ];
     for c in &all {
         match c {
             UnsupportedCodec | UnknownCodec | NoMedia | NoKeyframe | NoDecodableFrames
-            | UnsupportedFormat | IoError | SrtpAuthFailed | Skipped | Internal => {}
+            | UnsupportedFormat | IoError | SrtpAuthFailed | EncryptedNoKey | Skipped
+            | Internal => {}
         }
     }
     all

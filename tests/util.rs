@@ -362,3 +362,17 @@ pub fn dead_url() -> String {
     drop(l);
     format!("http://127.0.0.1:{port}/hook")
 }
+
+/// Every file under `dir`, recursively (directories left empty do not count).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -250,25 +250,35 @@ fn rtpdump_pcmu_in_testdata() {
     check_case(&CASES[5], &m, dir.path());
 }
 
-/// SRTP-encrypted PCMA over TURN, comfort noise between talkspurts: the audio is
-/// noise until decryption lands, but the timeline holds (the 10-octet
-/// authentication tags make each payload 170 octets for 160 ticks: overlaps are
-/// trimmed), and CN gaps are silent. 547 PCMA packets, ts 3801811337..3801954377.
+/// SRTP-encrypted PCMA over TURN, comfort noise between talkspurts, recorded
+/// without keys: never a WAV of noise. Each 160-tick PCMA payload is 170 octets
+/// (a 10-octet HMAC-SHA1-80 tag), so both legs fail as encrypted, still
+/// counting their packets. (tests/srtp.rs records the call with its keys.)
 #[test]
-fn srtp_pcma_over_turn_keeps_the_timeline() {
+fn srtp_pcma_over_turn_without_keys_is_named_encrypted() {
     let Some(cap) = shared("srtpdec_WebRTC_PCMA_Turn_SDES_Call_1.pcap") else {
         return;
     };
-    let (out, m, dir) = record(&cap);
-    assert_eq!(out.status.code(), Some(0), "{m}");
-    let (a, wav) = asset(&m, dir.path(), "0xED42A10F");
-    assert_eq!(a["stats"]["frames_written"], 547);
-    assert_eq!(a["stats"]["other_payload_types"], 112);
-    let samples = 3_801_954_377u64 - 3_801_811_337 + 170;
-    assert_eq!(a["duration_ms"], samples * 1000 / 8000);
-    if have_tool("ffprobe") {
-        assert_eq!(probe(&wav).3, samples);
+    let (out, m, _dir) = record(&cap);
+    assert_eq!(out.status.code(), Some(4), "{m}");
+    let assets = m["assets"].as_array().expect("assets");
+    assert_eq!(assets.len(), 2, "{m}");
+    for a in assets {
+        assert_eq!(a["error"]["code"], "encrypted-no-key", "{a}");
+        let msg = a["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("10-byte authentication tag"), "{msg}");
+        assert!(a["path"].is_null(), "{a}");
     }
+    let packets: Vec<(&str, u64)> = assets
+        .iter()
+        .map(|a| {
+            (
+                a["ssrc"].as_str().unwrap_or_default(),
+                a["stats"]["packets"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(packets, [("0xED42A10F", 659), ("0x15CBA085", 609)]);
 }
 
 /// The ground truth JSON that ends `testdata/NAME.txt`.

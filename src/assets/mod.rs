@@ -76,6 +76,8 @@ pub enum FailureCode {
     IoError,
     /// No SRTP key given for the track authenticates its packets.
     SrtpAuthFailed,
+    /// The track is encrypted (SRTP, DTLS-SRTP) and no key was given.
+    EncryptedNoKey,
     /// Left out by the recording template.
     Skipped,
     /// A bug: the track never finished.
@@ -94,6 +96,7 @@ impl FailureCode {
             FailureCode::UnsupportedFormat => "unsupported-format",
             FailureCode::IoError => "io-error",
             FailureCode::SrtpAuthFailed => "srtp-auth-failed",
+            FailureCode::EncryptedNoKey => "encrypted-no-key",
             FailureCode::Skipped => "skipped",
             FailureCode::Internal => "internal",
         }

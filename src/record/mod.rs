@@ -14,6 +14,7 @@
 //!   once the manifest that lists them is on disk.
 
 pub mod clock;
+pub mod encrypted;
 pub mod infer;
 pub mod keys;
 pub mod manifest;

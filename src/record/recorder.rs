@@ -135,6 +135,8 @@ pub(super) struct Track {
     pub paths: super::paths::Paths,
     /// It cannot be recorded, but a worker counts its packets (loss, duplicates).
     pub counted: bool,
+    /// Watches the first packets for SRTP's authentication tag (no keys given).
+    pub tag_probe: Option<super::encrypted::TagProbe>,
 }
 
 impl Track {
@@ -172,6 +174,7 @@ impl Track {
             keyring_failures: 0,
             paths: Default::default(),
             counted: false,
+            tag_probe: None,
         }
     }
 
@@ -286,6 +289,8 @@ pub struct Recorder {
     keyring: KeyRing,
     /// Output paths already taken in this run.
     claimed: Claimed,
+    /// 5-tuples (both directions) that carried DTLS: their media is DTLS-SRTP.
+    dtls_flows: std::collections::HashSet<Flow>,
 }
 
 impl Recorder {
@@ -312,6 +317,7 @@ impl Recorder {
             srtp_plain: Vec::new(),
             keyring,
             claimed: Claimed::default(),
+            dtls_flows: Default::default(),
         };
         rec.declare_metadata_tracks();
         rec.early = rec
@@ -482,6 +488,9 @@ impl Recorder {
                 track.role.clone_from(&peer.role);
                 track.presence = (peer.joined_at, peer.left_at);
                 track.srtp = TrackSrtp::new(&t.srtp_candidates);
+                if track.srtp.is_none() && super::encrypted::TagProbe::applies(codec) {
+                    track.tag_probe = Some(Default::default());
+                }
                 track.skipped = self
                     .opts
                     .template
@@ -609,6 +618,7 @@ impl Recorder {
         match classify(d.payload) {
             PacketClass::Rtp => {}
             PacketClass::Rtcp => return self.note_sender_reports(d.payload, d.meta.time),
+            PacketClass::Dtls => return self.note_dtls(d.flow),
             _ => return,
         }
         if self.opts.session.is_some() {
@@ -928,6 +938,9 @@ impl Recorder {
         ));
         self.router.set_ssrc(key.0, Route::Track(idx));
         self.tracks[idx].flow = Some(p.flow);
+        if super::encrypted::TagProbe::applies(guess.codec) {
+            self.tracks[idx].tag_probe = Some(Default::default());
+        }
         if let Some(red) = guess.red {
             // RED-wrapped media (Chrome's Opus, video with ULPFEC): record what the blocks carry.
             let t = &mut self.tracks[idx];
@@ -943,11 +956,17 @@ impl Recorder {
         } else if guess.codec.is_none() {
             // Not recordable, but its packets are still counted: the manifest
             // reports its loss and duplicates as `streams` does.
-            let message = format!(
-                "could not identify the codec of payload type {pt}: {}",
-                guess.evidence
-            );
-            self.count_instead(idx, FailureCode::UnknownCodec, message, actions);
+            if self.dtls_flows.contains(&p.flow) {
+                // Unidentifiable payloads on a 5-tuple that carried DTLS: DTLS-SRTP.
+                let message = super::encrypted::message(None, true);
+                self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
+            } else {
+                let message = format!(
+                    "could not identify the codec of payload type {pt}: {}",
+                    guess.evidence
+                );
+                self.count_instead(idx, FailureCode::UnknownCodec, message, actions);
+            }
         }
         // In-band ULPFEC: another payload type of the stream whose packets are RFC 5109 repair data.
         let media_pt = self.tracks[idx].payload_type.unwrap_or(pt);
@@ -1010,6 +1029,19 @@ impl Recorder {
                 Buffered::Rtx => self.enqueue_rtx(idx, a, actions),
                 Buffered::Fec(raw) => self.enqueue_fec(idx, &raw, a.time, actions),
             }
+        }
+    }
+
+    /// A DTLS record on `flow`: media on this 5-tuple (either way) is DTLS-SRTP.
+    fn note_dtls(&mut self, flow: Flow) {
+        // Bounded: a capture of many calls keeps the first 4096 associations.
+        if self.dtls_flows.len() < 4096 {
+            self.dtls_flows.insert(flow);
+            self.dtls_flows.insert(Flow {
+                src: flow.dst,
+                dst: flow.src,
+                transport: flow.transport,
+            });
         }
     }
 
@@ -1083,6 +1115,20 @@ impl Recorder {
             // Left out by the template: counted, not recorded, no events.
             return;
         }
+        // SRTP without keys, of a codec any byte of which is valid audio: it
+        // would be written as noise; the packets' lengths give it away.
+        // Only the media's own payload type: comfort noise (PT 13) and DTMF
+        // packets between them have lengths of their own.
+        if t.payload_type.is_none_or(|pt| pt == a.pt)
+            && let Some(probe) = t.tag_probe.as_mut()
+            && let Some(tag) = probe.push(a.seq16, a.ts32, a.payload.len())
+        {
+            let dtls = self.dtls_flows.contains(&flow);
+            t.tag_probe = None;
+            let message = super::encrypted::message(Some(tag), dtls);
+            self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
+        }
+        let t = &mut self.tracks[idx];
         if matches!(t.life, Life::Idle) {
             match track_setup(t, &self.opts, &mut self.claimed) {
                 Ok(setup) => {

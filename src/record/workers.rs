@@ -250,8 +250,16 @@ impl Workers {
     /// unknown or unsupported), so its manifest entry reports its loss as
     /// `streams` does.
     pub fn count_only(&mut self, track: usize, failure: Failure, reorder: ReorderConfig) {
-        self.worker(track).slot =
-            Slot::Failed(failure, Tally::Packets(Box::new(PacketTally::new(reorder))));
+        let w = self.worker(track);
+        w.slot = match std::mem::replace(&mut w.slot, Slot::Idle) {
+            // Started already: it stops writing (its temporary file goes) and
+            // goes on counting, so the packets it had are not lost to the stats.
+            Slot::Running(mut rec) => {
+                rec.stop_writing();
+                Slot::Failed(failure, Tally::Recorder(rec))
+            }
+            _ => Slot::Failed(failure, Tally::Packets(Box::new(PacketTally::new(reorder)))),
+        };
     }
 
     /// Queues a packet for track `track` (dropped unless the track is running or

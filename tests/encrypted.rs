@@ -1,0 +1,151 @@
+//! Encrypted media without keys is named as such, never written as noise.
+
+use crate::util::{files_under, rtprec};
+use rtprec::srtp::{SrtpContext, SrtpProfile};
+use rtprec::testutil::packet::{LinkKind, udp_frame};
+use rtprec::testutil::writers::{PcapOptions, PcapWriter};
+use std::path::Path;
+
+const T0: i64 = 1_795_428_000_000_000_000;
+
+/// A PCMA call leg (static payload type 8, 20 ms) protected with `ctx`, plus
+/// optional DTLS records on the same 5-tuple before it.
+fn srtp_capture(path: &Path, ctx: &SrtpContext, dtls: bool) {
+    let file = std::fs::File::create(path).expect("create capture");
+    let mut w = PcapWriter::new(
+        std::io::BufWriter::new(file),
+        PcapOptions {
+            link_type: LinkKind::Raw.link_type(),
+            ..PcapOptions::default()
+        },
+    )
+    .expect("pcap header");
+    let (src, dst) = (
+        "192.0.2.10:50000".parse().expect("addr"),
+        "192.0.2.20:40000".parse().expect("addr"),
+    );
+    let frame = |t: i64, payload: &[u8], w: &mut PcapWriter<_>| {
+        let mut f = Vec::new();
+        udp_frame(&mut f, LinkKind::Raw, src, dst, 1, payload).expect("v4");
+        w.write_packet(T0 + t, &f).expect("write");
+    };
+    if dtls {
+        // A DTLS 1.2 handshake record header (content type 22, version 0xfefd).
+        let mut rec = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4];
+        rec.extend_from_slice(&[1, 0, 0, 0]);
+        frame(0, &rec, &mut w);
+    }
+    for seq in 0..150u16 {
+        let mut p = vec![0x80, 8];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        p.extend_from_slice(&0xCAFE_0001u32.to_be_bytes());
+        p.extend((0..160u32).map(|i| (i * 13 + u32::from(seq)) as u8 | 0x55));
+        let wire = ctx.encrypt_rtp(0, &p).expect("encrypts");
+        frame(1_000_000 + i64::from(seq) * 20_000_000, &wire, &mut w);
+    }
+    w.into_inner().expect("flush");
+}
+
+fn record(cap: &Path, out: &Path, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let o = rtprec()
+        .arg("record")
+        .arg(cap)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .args(["--events", "none", "--json"])
+        .output()
+        .expect("rtprec runs");
+    let m = serde_json::from_slice(&o.stdout).expect("manifest JSON");
+    (o, m)
+}
+
+/// Records `cap` without keys: exit 4, its one asset failed as `encrypted-no-key`.
+fn record_encrypted(cap: &Path, out: &Path) -> serde_json::Value {
+    let (o, m) = record(cap, out, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let a = &m["assets"][0];
+    assert_eq!(a["status"], "failed", "{a:#}");
+    assert_eq!(a["error"]["code"], "encrypted-no-key", "{a:#}");
+    m
+}
+
+#[test]
+fn srtp_of_a_static_payload_type_without_keys_fails_as_encrypted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (profile, tag) in [
+        (SrtpProfile::AesCm128HmacSha1_80, "10-byte"),
+        (SrtpProfile::AesCm128HmacSha1_32, "4-byte"),
+    ] {
+        let ctx = SrtpContext::new(profile, &[7; 30]).expect("key");
+        let cap = tmp.path().join(format!("{}.pcap", profile.name()));
+        srtp_capture(&cap, &ctx, false);
+        let out = tmp.path().join(profile.name());
+        let m = record_encrypted(&cap, &out);
+        let a = &m["assets"][0];
+        let msg = a["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(tag) && msg.contains("--srtp-keys"), "{msg}");
+        assert!(a["path"].is_null());
+        assert_eq!(a["stats"]["packets"], 150, "{a:#}");
+        // Nothing written under a final name, no noise.
+        assert_eq!(files_under(&out), vec![out.join("manifest.json")]);
+        // With the key, the same capture records cleanly.
+        let keys = tmp.path().join("keys.txt");
+        let key = base64_of(&[7; 30]);
+        std::fs::write(&keys, format!("{} {key}\n", profile.name())).expect("write keys");
+        let (o, m) = record(
+            &cap,
+            &tmp.path().join(format!("{}-keyed", profile.name())),
+            &["--srtp-keys", keys.to_str().expect("utf-8 path")],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(m["assets"][0]["status"], "completed");
+    }
+}
+
+#[test]
+fn media_on_a_dtls_5_tuple_without_keys_is_named_dtls_srtp() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ctx = SrtpContext::new(SrtpProfile::AeadAes128Gcm, &[9; 28]).expect("key");
+    let cap = tmp.path().join("dtls.pcap");
+    srtp_capture(&cap, &ctx, true);
+    let m = record_encrypted(&cap, &tmp.path().join("out"));
+    let msg = m["assets"][0]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        msg.contains("DTLS-SRTP") && msg.contains("16-byte"),
+        "{msg}"
+    );
+}
+
+/// Standard base64 of `bytes` (as in a=crypto inline: keys).
+fn base64_of(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
