@@ -415,3 +415,50 @@ fn runs_into_one_directory_accumulate_sessions() {
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
     assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed:#}");
 }
+
+/// Signalling that names a port and payload type the capture does not have:
+/// the track's failure says what was expected and which streams were there.
+#[test]
+fn sdp_that_disagrees_with_the_media_says_so_precisely() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cap = tmp.path().join("mismatch.pcap");
+    let (src, dst) = (addr("192.0.2.10:50000"), addr("192.0.2.20:40000"));
+    let frames: Vec<_> = (0..PACKETS)
+        .map(|seq| (i64::from(seq) * 20_000_000, src, dst, pcmu(seq)))
+        .collect();
+    write_pcap(&cap, &frames);
+    let sdp = tmp.path().join("peer.sdp");
+    std::fs::write(
+        &sdp,
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\n\
+         m=audio 56823 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n",
+    )
+    .expect("write sdp");
+    let out = rtprec()
+        .arg("record")
+        .arg(&cap)
+        .arg("-o")
+        .arg(tmp.path().join("out"))
+        .arg("--sdp")
+        .arg(&sdp)
+        .args(["--events", "none", "--json"])
+        .output()
+        .expect("rtprec runs");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("manifest");
+    let a = &m["assets"][0];
+    assert_eq!(a["error"]["code"], "no-media", "{a:#}");
+    let msg = a["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("expected PT 8, port 56823"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "SSRC 0x{SSRC:08X} PT 0 on 192.0.2.10:50000 -> 192.0.2.20:40000 ({PACKETS} packets)"
+        )),
+        "{msg}"
+    );
+}

@@ -137,6 +137,10 @@ pub(super) struct Track {
     pub counted: bool,
     /// Watches the first packets for SRTP's authentication tag (no keys given).
     pub tag_probe: Option<super::encrypted::TagProbe>,
+    /// The `m=` port signalling bound the track to (messages).
+    pub port: Option<u16>,
+    /// Its `a=mid` (messages).
+    pub mid: Option<String>,
 }
 
 impl Track {
@@ -175,6 +179,8 @@ impl Track {
             paths: Default::default(),
             counted: false,
             tag_probe: None,
+            port: None,
+            mid: None,
         }
     }
 
@@ -291,6 +297,20 @@ pub struct Recorder {
     claimed: Claimed,
     /// 5-tuples (both directions) that carried DTLS: their media is DTLS-SRTP.
     dtls_flows: std::collections::HashSet<Flow>,
+    /// Streams of the session that metadata names no track for (the first few).
+    unmatched: Vec<Unmatched>,
+}
+
+/// Streams the capture has that signalling did not name, kept to say why a track it named had none.
+const MAX_UNMATCHED: usize = 8;
+
+/// A stream no track of the metadata or SDP matched.
+#[derive(Clone, Copy, Debug)]
+struct Unmatched {
+    ssrc: u32,
+    payload_type: u8,
+    flow: Flow,
+    packets: u64,
 }
 
 impl Recorder {
@@ -318,6 +338,7 @@ impl Recorder {
             keyring,
             claimed: Claimed::default(),
             dtls_flows: Default::default(),
+            unmatched: Vec::new(),
         };
         rec.declare_metadata_tracks();
         rec.early = rec
@@ -488,6 +509,8 @@ impl Recorder {
                 track.role.clone_from(&peer.role);
                 track.presence = (peer.joined_at, peer.left_at);
                 track.srtp = TrackSrtp::new(&t.srtp_candidates);
+                track.port = t.port;
+                track.mid.clone_from(&t.mid);
                 if track.srtp.is_none() && super::encrypted::TagProbe::applies(codec) {
                     track.tag_probe = Some(Default::default());
                 }
@@ -557,8 +580,9 @@ impl Recorder {
         sessions.sort();
         sessions.dedup();
         let outcomes = actions.finish_tracks(self.tracks.len(), &sessions);
+        let unmatched = describe_unmatched(&self.unmatched);
         for (t, o) in self.tracks.iter_mut().zip(outcomes) {
-            finish_track(t, o);
+            finish_track(t, o, &unmatched);
         }
         for t in &mut self.tracks {
             t.keyring_failures = t.id.ssrc.map_or(0, |s| self.keyring.failures(s));
@@ -607,6 +631,7 @@ impl Recorder {
         }
         self.tracks.clear();
         self.router.clear();
+        self.unmatched.clear();
         for (ssrc, ai) in ended_routes {
             self.router.set_ssrc(ssrc, Route::Ended(ai));
         }
@@ -704,7 +729,11 @@ impl Recorder {
                         a.stats.outside_presence += 1;
                     }
                 }
-                Some(Route::Ignore) => {}
+                Some(Route::Ignore) => {
+                    if let Some(u) = self.unmatched.iter_mut().find(|u| u.ssrc == ssrc.0) {
+                        u.packets += 1;
+                    }
+                }
                 None => {
                     if let Some(i) = self.router.bind(d, &pkt) {
                         self.tracks[i].id.ssrc = Some(ssrc.0);
@@ -719,11 +748,25 @@ impl Recorder {
                         return;
                     }
                     self.router.set_ssrc(ssrc.0, Route::Ignore);
+                    // Kept to explain a track that signalling named but no packet matched.
+                    if self.unmatched.len() < MAX_UNMATCHED {
+                        self.unmatched.push(Unmatched {
+                            ssrc: ssrc.0,
+                            payload_type: pkt.payload_type(),
+                            flow: d.flow,
+                            packets: 1,
+                        });
+                    }
                     self.note(
                         d,
                         &pkt,
                         "ssrc-not-in-metadata",
-                        format!("SSRC {ssrc} is not in the session metadata; not recorded"),
+                        format!(
+                            "SSRC {ssrc} (PT {}, {} -> {}) is not in the session metadata; not recorded",
+                            pkt.payload_type(),
+                            d.flow.src,
+                            d.flow.dst
+                        ),
                     );
                 }
             }
@@ -1288,8 +1331,52 @@ fn plan_sessions(map: &crate::session::SessionMap) -> Vec<PlannedSession> {
         .collect()
 }
 
-/// Folds what the worker reports into the track's end.
-fn finish_track(t: &mut Track, o: WorkerOutcome) {
+/// The streams no track matched, for a no-media message; empty when there were none.
+fn describe_unmatched(unmatched: &[Unmatched]) -> String {
+    if unmatched.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = unmatched
+        .iter()
+        .map(|u| {
+            format!(
+                "SSRC 0x{:08X} PT {} on {} -> {} ({} packets)",
+                u.ssrc, u.payload_type, u.flow.src, u.flow.dst, u.packets
+            )
+        })
+        .collect();
+    format!(
+        "; the capture has {} stream(s) the metadata does not name, not matched: {}",
+        unmatched.len(),
+        list.join(", ")
+    )
+}
+
+/// How signalling said a track's packets would be recognised, for messages.
+fn expected(t: &Track) -> String {
+    let mut parts = Vec::new();
+    if let Some(ssrc) = t.id.ssrc {
+        parts.push(format!("SSRC 0x{ssrc:08X}"));
+    }
+    if let Some(pt) = t.payload_type {
+        parts.push(format!("PT {pt}"));
+    }
+    if let Some(port) = t.port {
+        parts.push(format!("port {port}"));
+    }
+    if let Some(mid) = &t.mid {
+        parts.push(format!("MID {mid}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" (expected {})", parts.join(", "))
+    }
+}
+
+/// Folds what the worker reports into the track's end; `unmatched` names the
+/// session's streams that no track matched.
+fn finish_track(t: &mut Track, o: WorkerOutcome, unmatched: &str) {
     match std::mem::replace(&mut t.life, Life::Idle) {
         Life::Running => {
             let result = o.result.unwrap_or_else(|| {
@@ -1309,10 +1396,13 @@ fn finish_track(t: &mut Track, o: WorkerOutcome) {
                 let message = s.failure_message();
                 t.fail(FailureCode::SrtpAuthFailed, message);
             }
-            _ => t.fail(
-                FailureCode::NoMedia,
-                "no RTP packet of this track was captured".into(),
-            ),
+            _ => {
+                let message = format!(
+                    "no RTP packet of this track was captured{}{unmatched}",
+                    expected(t)
+                );
+                t.fail(FailureCode::NoMedia, message);
+            }
         },
         Life::Done(mut f) => {
             // Failed by the recorder while its worker ran: keep the worker's counters.
@@ -1883,8 +1973,17 @@ mod tests {
             0
         );
         rec.finish(&mut fake);
-        // The named track never had media: it fails, with a reason.
+        // The named track never had media: it fails, saying what was expected
+        // and what the capture had instead.
         assert_eq!(fake.ended(), vec![&vec![("s/mic".into(), Status::Failed)]]);
+        let m = rec.manifest(Vec::new());
+        let msg = &m.assets[0].error.as_ref().expect("a reason").message;
+        assert_eq!(
+            msg,
+            "no RTP packet of this track was captured (expected SSRC 0x00000001, PT 0); \
+             the capture has 1 stream(s) the metadata does not name, not matched: \
+             SSRC 0x0000004D PT 0 on 10.0.0.1:5000 -> 10.0.0.2:6000 (10 packets)"
+        );
     }
 
     #[test]
