@@ -450,5 +450,31 @@ fn r6_every_shared_srtp_capture_records_clean_files() {
         }
         let keys: Vec<&str> = tracks.iter().map(|t| t.3).collect();
         assert_no_key(&out, dir.path(), &keys);
+        // Without metadata, with the keys in a --srtp-keys file: exactly one
+        // completed file per SSRC, whatever paths the packets took.
+        let key_file: String = tracks
+            .iter()
+            .map(|(ssrc, _, _, k)| format!("AES_CM_128_HMAC_SHA1_80 {k} ssrc=0x{ssrc:08x}\n"))
+            .collect();
+        let (out, _dir, m) = record_with_key_file(&cap, &key_file, false);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got: Vec<String> = m["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                assert_eq!(a["status"], "completed", "{name}: {a:#}");
+                a["ssrc"].as_str().unwrap_or_default().to_string()
+            })
+            .collect();
+        got.sort();
+        let mut want: Vec<String> = tracks.iter().map(|t| format!("0x{:08X}", t.0)).collect();
+        want.sort();
+        assert_eq!(got, want, "{name}: one file per SSRC");
     }
 }
