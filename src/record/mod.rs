@@ -13,12 +13,14 @@
 //! - This module writes the manifest as sessions end and sends their events
 //!   once the manifest that lists them is on disk.
 
+mod claim;
 pub mod clock;
 pub mod encrypted;
 pub mod infer;
 pub mod keys;
 pub mod manifest;
 pub mod paths;
+mod presence;
 pub mod recorder;
 pub mod route;
 pub mod template;

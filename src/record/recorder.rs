@@ -11,10 +11,12 @@
 //! only clock, so unit tests drive it with datagrams and times alone.
 
 use super::RecordOptions;
+use super::claim::Claimed;
 use super::clock::{ClockTrack, SenderClocks, StartOffset};
 use super::infer::{Pending, TrackView, inband_ulpfec};
 use super::keys::TrackSrtp;
 use super::manifest::{asset_of, compact_time, peer_from_addr};
+use super::presence::{PlannedSession, plan_sessions};
 use super::route::{BindBy, MID_URI, RID_URI, Route, Router};
 use super::track::{Container, FecSetup, TrackSetup, TrackStats};
 use super::workers::{Inbound, WorkerOutcome};
@@ -226,41 +228,6 @@ enum Buffered {
     Rtx,
     /// A packet of its FlexFEC stream, plain bytes.
     Fec(Vec<u8>),
-}
-
-/// Output paths taken in this run: two tracks never share a file.
-#[derive(Debug, Default)]
-struct Claimed {
-    paths: std::collections::HashSet<String>,
-    /// Identities renamed to stay apart, for the warning.
-    renamed: Vec<(String, String)>,
-}
-
-impl Claimed {
-    /// The track's path, `room/session/peer/track.ext`, unique in the run by
-    /// construction: an identity whose path is taken (two ids that sanitise
-    /// alike, or an id reused within a session) gets `-2`, `-3`... on its track id.
-    fn claim(&mut self, id: &mut Identity, ext: &str) -> String {
-        let path = |track: &str| {
-            format!(
-                "{}/{}/{}/{}.{}",
-                id.room_id, id.session_id, id.peer_id, track, ext
-            )
-        };
-        let mut track = id.track_id.clone();
-        let mut n = 1;
-        while self.paths.contains(&path(&track)) {
-            n += 1;
-            track = format!("{}-{n}", id.track_id);
-        }
-        let rel = path(&track);
-        if track != id.track_id {
-            self.renamed.push((path(&id.track_id), track.clone()));
-            id.track_id = track;
-        }
-        self.paths.insert(rel.clone());
-        rel
-    }
 }
 
 /// The recorder: every decision of a recording run, none of its I/O.
@@ -1259,76 +1226,6 @@ impl Recorder {
         let at = t.first_time.unwrap_or_default();
         actions.track_started(&snapshot, at);
     }
-}
-
-/// A recording session that metadata presences make.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct PlannedSession {
-    /// Indices of the peer entries present in it.
-    peers: Vec<usize>,
-    /// When its last peer leaves (`None`: some peer never does).
-    end: Option<CaptureTime>,
-    /// Its id: the metadata's, or derived; `None`: from its first packet.
-    session_id: Option<String>,
-    /// SSRCs its tracks name.
-    ssrcs: Vec<u32>,
-}
-
-/// The sessions of a room: each maximal span of time in which at least one
-/// peer is present (from the first join to the last leave) is one session.
-/// A peer entry without `joined_at` is present from the start, one without
-/// `left_at` to the end. With one session, its id is the metadata's
-/// `session_id` (or derived from its first packet); with several, the k-th
-/// (from 1) is `<session_id>-<k>`, or without a `session_id`, `s<start>` from
-/// its first join, as sessions without metadata are named.
-fn plan_sessions(map: &crate::session::SessionMap) -> Vec<PlannedSession> {
-    let mut order: Vec<usize> = (0..map.peers.len()).collect();
-    order.sort_by_key(|&i| (map.peers[i].joined_at, i));
-    // (start, end, peers): None = unbounded.
-    let mut spans: Vec<(Option<CaptureTime>, Option<CaptureTime>, Vec<usize>)> = Vec::new();
-    for i in order {
-        let p = &map.peers[i];
-        match spans.last_mut() {
-            // Overlapping or touching the open span (an unbounded end absorbs everything after).
-            Some((_, end, peers)) if end.is_none_or(|e| p.joined_at.is_none_or(|j| j <= e)) => {
-                *end = match (*end, p.left_at) {
-                    (Some(e), Some(l)) => Some(e.max(l)),
-                    _ => None,
-                };
-                peers.push(i);
-            }
-            _ => spans.push((p.joined_at, p.left_at, vec![i])),
-        }
-    }
-    if spans.is_empty() {
-        spans.push((None, None, Vec::new()));
-    }
-    let several = spans.len() > 1;
-    spans
-        .into_iter()
-        .enumerate()
-        .map(|(k, (start, end, mut peers))| {
-            peers.sort_unstable();
-            let session_id = match (&map.session_id, several) {
-                (Some(id), false) => Some(id.clone()),
-                (Some(id), true) => Some(format!("{id}-{}", k + 1)),
-                (None, true) => start.map(|s| format!("s{}", compact_time(s))),
-                (None, false) => None,
-            };
-            let ssrcs = peers
-                .iter()
-                .flat_map(|&i| &map.peers[i].tracks)
-                .flat_map(|t| [t.ssrc, t.rtx_ssrc, t.fec_ssrc])
-                .flatten()
-                .collect();
-            PlannedSession {
-                peers,
-                end,
-                session_id,
-                ssrcs,
-            }
-        })
-        .collect()
 }
 
 /// The streams no track matched, for a no-media message; empty when there were none.
