@@ -111,7 +111,7 @@ pub enum EventsTarget {
 /// An `--events` value that looks like a slip for `-` or `none` rather than a file name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{value:?} looks like a typo: did you mean `{suggestion}`? (for a file of that name, write ./{value})"
+    "looks like a typo: did you mean `{suggestion}`? (for a file of that name, write ./{value})"
 )]
 pub struct EventsTargetError {
     /// The value given.
