@@ -200,7 +200,9 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
     // On a terminal, stdout gets the table of tracks at the end, unless events
     // were asked for there (`--events -`) or the manifest is (`--json`).
     let stdout_terminal = io::stdout().is_terminal();
-    let table = stdout_terminal && !args.json && args.events.is_none();
+    let table = stdout_terminal
+        && !args.json
+        && args.events != Some(rtprec::events::sink::EventsTarget::Stdout);
     let mut sinks = match open_sinks(args, stdout_terminal) {
         Ok(s) => s,
         Err(code) => return code,

@@ -151,29 +151,31 @@ fn record_on_a_terminal_prints_a_table_with_degraded_tracks() {
     assert!(err.contains("rtprec: wrote out/manifest.json"), "{err}");
 }
 
-/// Clean tracks read `ok`, failed ones give their error code and no path.
+/// Clean tracks read `ok`, failed ones give their error code and no path;
+/// events sent to a file leave standard output to the table.
 #[test]
 fn record_table_says_ok_and_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let cases = [
+    let cases: [(&str, &[&str], &str, &str); 2] = [
         (
             "media-opus-vp8.pcap",
+            &["--events", "events.jsonl"],
             "2 track(s): 2 ok, 0 degraded, 0 failed, 0 skipped",
             "ok",
         ),
         (
             "srtp-vp8.pcap",
+            &[],
             "1 track(s): 0 ok, 0 degraded, 1 failed, 0 skipped",
             "failed: unknown-codec  -",
         ),
     ];
-    for (i, (cap, summary, status)) in cases.into_iter().enumerate() {
+    for (i, (cap, extra, summary, status)) in cases.into_iter().enumerate() {
         let out = format!("out{i}");
-        let Some((_, screen)) = on_terminal(
-            dir.path(),
-            &["record", &testdata_str(cap), "-o", &out],
-            "2>/dev/null",
-        ) else {
+        let cap = testdata_str(cap);
+        let mut args = vec!["record", &cap, "-o", &out];
+        args.extend(extra);
+        let Some((_, screen)) = on_terminal(dir.path(), &args, "2>/dev/null") else {
             return;
         };
         let lines = screen_lines(&screen);
@@ -187,6 +189,8 @@ fn record_table_says_ok_and_failed() {
             assert!(r.contains(&format!("  {status}")), "{cap}: {r}");
         }
     }
+    let events = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    assert_eq!(events.lines().count(), 4, "{events}");
 }
 
 /// See: issue #14. `--events -` on a terminal: event lines, each on a line of
