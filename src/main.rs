@@ -2,8 +2,8 @@
 
 use clap::Parser;
 use rtprec::cli::args::{
-    AssetsCommand, AssetsListArgs, AssetsUrlArgs, Cli, Command, EventsCommand, RecordArgs,
-    ReplayArgs, StreamsArgs,
+    AssetsCommand, AssetsListArgs, AssetsUrlArgs, Cli, Command, CompletionsArgs, EventsCommand,
+    RecordArgs, ReplayArgs, StreamsArgs,
 };
 use rtprec::cli::exit::ExitCode;
 use rtprec::cli::report;
@@ -24,6 +24,7 @@ fn main() -> std::process::ExitCode {
         Command::Events(EventsCommand::Replay(args)) => replay(args, cli.quiet),
         Command::Assets(AssetsCommand::List(args)) => assets_list(args),
         Command::Assets(AssetsCommand::Url(args)) => assets_url(args),
+        Command::Completions(args) => completions(args),
     };
     code.into()
 }
@@ -47,26 +48,52 @@ fn stdin_once(captures: &[std::path::PathBuf]) -> bool {
     true
 }
 
-/// Runs `work` with a frame-count spinner on stderr, shown only on a terminal and without `--quiet`.
-fn with_progress<T>(quiet: bool, work: impl FnOnce(&mut dyn FnMut(u64)) -> T) -> T {
-    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {pos} frames read ({per_sec}) {elapsed}",
-            )
-            .expect("static progress template is valid"),
-        );
-        pb
-    });
-    let result = work(&mut |frames| {
-        if let Some(pb) = &bar {
+/// The frame-count spinner on stderr, shown only on a terminal and without `--quiet`.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        Progress((!quiet && io::stderr().is_terminal()).then(|| {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos} frames read ({per_sec}) {elapsed}",
+                )
+                .expect("static progress template is valid"),
+            );
+            pb
+        }))
+    }
+
+    fn set(&self, frames: u64) {
+        if let Some(pb) = &self.0 {
             pb.set_position(frames);
         }
-    });
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
     }
+
+    /// Runs `print` with the spinner off the screen, so that what it prints
+    /// (to stderr, or to stdout on the same terminal) starts on a line of its
+    /// own instead of after the spinner's text; the spinner is drawn again after.
+    fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        match &self.0 {
+            Some(pb) => pb.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// Clears the spinner: nothing of it is left before what is printed next.
+    fn finish(self) {
+        if let Some(pb) = self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+/// Runs `work` with a frame-count spinner on stderr, shown only on a terminal and without `--quiet`.
+fn with_progress<T>(quiet: bool, work: impl FnOnce(&mut dyn FnMut(u64)) -> T) -> T {
+    let progress = Progress::new(quiet);
+    let result = work(&mut |frames| progress.set(frames));
+    progress.finish();
     result
 }
 
@@ -170,27 +197,40 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
             return ExitCode::BadInput;
         }
     }
-    let mut sinks = match open_sinks(args) {
+    // On a terminal, stdout gets the table of tracks at the end, unless events
+    // were asked for there (`--events -`) or the manifest is (`--json`).
+    let stdout_terminal = io::stdout().is_terminal();
+    let table = stdout_terminal
+        && !args.json
+        && args.events != Some(rtprec::events::sink::EventsTarget::Stdout);
+    let mut sinks = match open_sinks(args, stdout_terminal) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let mut sink_error: Option<String> = None;
-    let result = with_progress(quiet, |p| {
-        rtprec::record::run_record(&args.captures, &plan.record, &plan.read, p, &mut |event| {
+    let progress = Progress::new(quiet);
+    let result = rtprec::record::run_record(
+        &args.captures,
+        &plan.record,
+        &plan.read,
+        &mut |frames| progress.set(frames),
+        &mut |event| {
             for sink in &mut sinks {
-                match sink.emit(&event) {
-                    Ok(d) => warn_undelivered(&event.id, event.event_type, &d),
+                // Event lines on stdout share the terminal with the spinner on stderr.
+                match progress.suspend(|| sink.emit(&event)) {
+                    Ok(d) => progress.suspend(|| warn_undelivered(&event.id, event.event_type, &d)),
                     Err(e) => {
                         sink_error.get_or_insert_with(|| e.to_string());
                     }
                 }
                 // A webhook settles events on its own thread: report each as soon as it is known.
                 for n in sink.take_notices() {
-                    warn_undelivered(&n.id, n.event_type, &n.delivery);
+                    progress.suspend(|| warn_undelivered(&n.id, n.event_type, &n.delivery));
                 }
             }
-        })
-    });
+        },
+    );
+    progress.finish();
     let (mut spooled, mut on_stderr) = (0, 0);
     // A signal while a webhook drains its queue cuts the drain short: what is
     // left (the event in flight included) goes to the spool at once.
@@ -274,17 +314,23 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
                 "rtprec: warning: {taken} belongs to another track of this run; this one is track {track}"
             );
         }
+        let out_dir = &plan.record.out_dir;
         for a in &out.manifest.assets {
             match (&a.status, &a.path, &a.error) {
+                // The table says the same, on the same screen.
+                (Status::Completed, Some(_), _) if table => {}
                 (Status::Completed, Some(path), _) => eprintln!(
-                    "rtprec: recorded {} ({} {}, {} ms, {} frames)",
-                    path,
+                    "rtprec: recorded {} ({} {}, {} ms, {} frames){}",
+                    report::display_path(&out_dir.join(path)),
                     a.codec.as_deref().unwrap_or("?"),
                     a.resolution
                         .map(|r| format!("{}x{}", r.width, r.height))
                         .unwrap_or_else(|| "audio".into()),
                     a.duration_ms.unwrap_or(0),
-                    a.stats.frames_written
+                    a.stats.frames_written,
+                    report::degraded(a)
+                        .map(|why| format!("; degraded: {why}"))
+                        .unwrap_or_default()
                 ),
                 (_, _, Some(err)) => eprintln!(
                     "rtprec: failed {}/{}/{}/{} (ssrc {}): {}: {}",
@@ -299,7 +345,14 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
                 _ => {}
             }
         }
-        eprintln!("rtprec: wrote {}", out.manifest_path.display());
+        eprintln!("rtprec: wrote {}", report::display_path(&out.manifest_path));
+    }
+    if table {
+        let written =
+            to_stdout(|w| report::write_record_table(w, &out.manifest, &plan.record.out_dir));
+        if let Err(code) = written {
+            return or_stderr(code);
+        }
     }
     if args.json {
         let written = to_stdout(|w| {
@@ -412,15 +465,22 @@ fn replay(args: &ReplayArgs, quiet: bool) -> ExitCode {
     }
 }
 
-/// The event sinks of `record`: --events (default stdout, or none with --json) and --webhook.
-fn open_sinks(args: &RecordArgs) -> Result<Vec<rtprec::events::sink::Sink>, ExitCode> {
+/// The event sinks of `record`: --events (default stdout when it is not a
+/// terminal; none on a terminal, which gets the table, or with --json) and --webhook.
+fn open_sinks(
+    args: &RecordArgs,
+    stdout_terminal: bool,
+) -> Result<Vec<rtprec::events::sink::Sink>, ExitCode> {
     use rtprec::events::sink::{EventsTarget, Sink};
     use rtprec::events::webhook::{WebhookError, WebhookSink};
-    let target = args.events.clone().unwrap_or(if args.json {
-        EventsTarget::None
-    } else {
-        EventsTarget::Stdout
-    });
+    let target = args
+        .events
+        .clone()
+        .unwrap_or(if args.json || stdout_terminal {
+            EventsTarget::None
+        } else {
+            EventsTarget::Stdout
+        });
     if args.json && target == EventsTarget::Stdout {
         eprintln!(
             "rtprec: --json and --events - both write to standard output: send events to a file or `none`"
@@ -454,6 +514,18 @@ fn open_sinks(args: &RecordArgs) -> Result<Vec<rtprec::events::sink::Sink>, Exit
         sinks.push(Sink::Webhook(Box::new(webhook)));
     }
     Ok(sinks)
+}
+
+/// `rtprec completions SHELL`: the completion script, generated from the clap definitions.
+fn completions(args: &CompletionsArgs) -> ExitCode {
+    use clap::CommandFactory;
+    // Into memory first: clap_complete panics on a write error, and `| head` is not one.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "rtprec", &mut script);
+    match to_stdout(|w| w.write_all(&script)) {
+        Ok(()) => ExitCode::Success,
+        Err(code) => code,
+    }
 }
 
 fn assets_list(args: &AssetsListArgs) -> ExitCode {

@@ -320,7 +320,8 @@ fn r6_sdp_crypto_lines_decrypt_both_directions() {
         testdata("sdp/turn-sdes-offer.sdp"),
         testdata("sdp/turn-sdes-answer.sdp"),
     );
-    let args = ["--sdp".as_ref(), offer.as_os_str(), answer.as_os_str()];
+    let sdp = std::ffi::OsStr::new("--sdp");
+    let args = [sdp, offer.as_os_str(), sdp, answer.as_os_str()];
     let (out, m) = record_manifest_json(&cap, &dir.path().join("out"), &args);
     let assets = m["assets"].as_array().unwrap();
     assert_eq!(assets.len(), 2, "{m:#}");

@@ -36,8 +36,9 @@ pub enum Command {
     ///
     /// Each RTP stream identified as a track (from --metadata, or inferred from
     /// the traffic) is reordered, de-duplicated, depacketized and written to
-    /// OUT/<room_id>/<session_id>/<peer_id>/<track_id>.<ext>: Opus to Ogg Opus,
-    /// VP8, VP9 and AV1 to WebM, G.711, G.722 and L16 to 16-bit PCM WAV. Lost
+    /// OUT/<room_id>/<session_id>/<peer_id>/<track_id>.<ext>: Opus to Ogg Opus
+    /// (or WebM with --audio-container webm), VP8, VP9 and AV1 to WebM, H.264
+    /// and H.265 to MP4, G.711, G.722 and L16 to 16-bit PCM WAV. Lost
     /// audio stays a gap of the right length (silence in WAV);
     /// video resumes at the next keyframe after a loss. OUT/manifest.json lists
     /// one asset of type `track` per track, completed or failed with a reason.
@@ -49,6 +50,20 @@ pub enum Command {
     /// List recorded assets and address them by URL.
     #[command(subcommand)]
     Assets(AssetsCommand),
+    /// Print a shell completion script for rtprec to standard output.
+    ///
+    /// For example, bash: `rtprec completions bash > ~/.local/share/bash-completion/completions/rtprec`;
+    /// zsh: `rtprec completions zsh > ~/.zfunc/_rtprec` (with ~/.zfunc in $fpath);
+    /// fish: `rtprec completions fish > ~/.config/fish/completions/rtprec.fish`.
+    Completions(CompletionsArgs),
+}
+
+/// Arguments of `rtprec completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Subcommands of `rtprec events`.
@@ -164,8 +179,10 @@ pub struct RecordArgs {
     #[arg(long)]
     pub strict_metadata: bool,
 
-    /// The peers' SDP files (one per peer), an alternative to --metadata.
-    #[arg(long, value_name = "FILE", num_args = 1..)]
+    /// The peers' SDP files, an alternative to --metadata: one --sdp per file (`--sdp offer.sdp --sdp answer.sdp`).
+    // One value per occurrence: with `num_args = 1..` the option swallowed the
+    // capture after it (`--sdp x.sdp cap.pcap -o out` lost its CAPTURE).
+    #[arg(long, value_name = "FILE", num_args = 1, action = clap::ArgAction::Append)]
     pub sdp: Vec<PathBuf>,
 
     /// SRTP keys for streams the metadata gives no key (or with no metadata): one
@@ -202,8 +219,9 @@ pub struct RecordArgs {
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
 
-    /// Record only peers with these roles (metadata `role`); overrides the template's roles.
-    #[arg(long, value_name = "ROLE", num_args = 1.., value_delimiter = ',')]
+    /// Record only peers with these roles (metadata `role`), comma-separated or repeated; overrides the template's roles.
+    // One value per occurrence (commas split it), so a capture after it is not taken for a role.
+    #[arg(long, value_name = "ROLE", num_args = 1, action = clap::ArgAction::Append, value_delimiter = ',')]
     pub only_role: Vec<String>,
 
     /// Record only audio or only video tracks.
@@ -242,7 +260,11 @@ pub struct RecordArgs {
 
     /// Where recording events go: `-` (standard output, one JSON object per line), a file (appended), or `none`.
     ///
-    /// The default is `-`, or `none` with --json. Each track gets
+    /// The default is `-` when standard output is not a terminal (a pipe or a
+    /// file), and `none` on a terminal, which gets a summary table of the
+    /// tracks instead; `none` with --json. Values that look like a slip for
+    /// `-` or `none` (`--`, `None`, `non`) are refused; write `./non` for a
+    /// file of that name. Each track gets
     /// track.recording.started.success when its first packet is seen and
     /// exactly one terminal event, track.recording.success or
     /// track.recording.failure, when its file is complete or it cannot be recorded.

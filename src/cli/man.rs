@@ -91,7 +91,13 @@ fn roff_literal(text: &str) -> String {
 
 const EXTRA: &str = r#".SH "OUTPUT"
 Data goes to standard output (the table, or JSON with \fB\-\-json\fR); warnings and
-progress go to standard error, progress only when it is a terminal.
+progress go to standard error, progress only when it is a terminal, and the
+progress line is cleared before anything else is printed.
+\fBrecord\fR on a terminal prints a table of the tracks at the end (degraded
+and failed tracks say why in its STATUS column, paths are relative to the
+current directory); when standard output is a pipe or a file, or with
+\fB\-\-events \-\fR, it carries the recording events instead, one JSON object
+per line.
 Warnings name the file, the frame number and the byte offset of the first
 record that showed each kind of problem.
 .SH "LIVE RECORDING AND SIGNALS"
@@ -125,6 +131,9 @@ Record a live call: events and files come out as sessions end; Ctrl\-C finishes 
 .TP
 \fBrtprec events replay out/events.spool.jsonl \-\-webhook https://hooks.example.com/rtprec \-\-webhook\-secret\-file whsec.txt\fR
 Send the events a webhook could not take earlier, signed, with their original ids; exit 5 if some are still undeliverable.
+.TP
+\fBrtprec completions bash > ~/.local/share/bash\-completion/completions/rtprec\fR
+Install bash completions (also zsh, fish, elvish, powershell).
 .TP
 \fBrtprec streams testdata/demo\-2peers\-opus\-vp8.pcap\fR
 List the RTP streams of a capture.

@@ -1,7 +1,9 @@
-//! Human output: the streams table; machine output: JSON.
+//! Human output: the streams and record tables; machine output: JSON.
 
+use crate::assets::{Asset, Manifest, Status};
 use crate::pipeline::StreamsOutput;
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 /// Writes the report as one pretty JSON document and a newline.
 pub fn write_json(out: &mut dyn Write, o: &StreamsOutput) -> io::Result<()> {
@@ -142,4 +144,161 @@ pub fn write_aligned<R: AsRef<[String]>>(
         writeln!(out, "{}", line(&mut r.as_ref().iter().map(String::as_str)))?;
     }
     Ok(())
+}
+
+/// Why a completed track is not a clean recording, from its manifest stats; `None` when it is.
+///
+/// A track that lost seconds of video waiting for a keyframe, or whose file is
+/// much shorter than the time its packets span, plays, but not as the call
+/// happened: a table that says only "completed" would read as a clean success.
+pub fn degraded(a: &Asset) -> Option<String> {
+    if a.status != Status::Completed {
+        return None;
+    }
+    let s = &a.stats;
+    let span_ms = track_span_ms(a);
+    let whole = span_ms.or(a.duration_ms);
+    let mut reasons = Vec::new();
+    if s.frames_dropped_until_keyframe > 0 {
+        let frames =
+            s.frames_written + s.frames_dropped_until_keyframe + s.frames_dropped_incomplete;
+        match whole.filter(|_| frames > 0) {
+            // Frames are about evenly spaced: the dropped share of the frames is the lost share of the time.
+            Some(whole) => reasons.push(format!(
+                "{} of {} video lost waiting for a keyframe",
+                secs(
+                    (whole as f64 * s.frames_dropped_until_keyframe as f64 / frames as f64) as u64
+                ),
+                secs(whole)
+            )),
+            None => reasons.push(format!(
+                "{} video frames lost waiting for a keyframe",
+                s.frames_dropped_until_keyframe
+            )),
+        }
+    } else if let (Some(d), Some(span)) = (a.duration_ms, span_ms)
+        // Below 90%: a frame or two short at either end is normal, a missing stretch is not.
+        && d.saturating_mul(10) < span.saturating_mul(9)
+    {
+        reasons.push(format!("{} of {} recorded", secs(d), secs(span)));
+    }
+    if s.lost > 0 {
+        reasons.push(format!(
+            "{} lost{}",
+            plural(s.lost, "packet"),
+            if s.gaps > 1 {
+                format!(" in {} gaps", s.gaps)
+            } else {
+                String::new()
+            }
+        ));
+    } else if s.frames_dropped_incomplete > 0 {
+        reasons.push(format!(
+            "{} dropped incomplete",
+            plural(s.frames_dropped_incomplete, "frame")
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// Capture time from a track's first to its last packet, in ms, when both are known.
+fn track_span_ms(a: &Asset) -> Option<u64> {
+    use crate::session::metadata::parse_rfc3339;
+    let start = parse_rfc3339(a.started_at.as_deref()?).ok()?;
+    let stop = parse_rfc3339(a.stopped_at.as_deref()?).ok()?;
+    u64::try_from(stop.nanos_since(start) / 1_000_000).ok()
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// `path` as shown to a person: relative to the current directory when it is under it, as given otherwise.
+pub fn display_path(path: &Path) -> String {
+    let rel = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf());
+    // `-o .` (the default) joins to `./room/...`: the `./` says nothing.
+    let rel: PathBuf = rel
+        .components()
+        .skip_while(|c| matches!(c, std::path::Component::CurDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        rel.display().to_string()
+    }
+}
+
+/// The status cell of a track: `ok`, `degraded: why`, `failed: CODE` or `skipped`.
+pub fn track_status(a: &Asset) -> String {
+    match a.status {
+        Status::Completed => {
+            degraded(a).map_or_else(|| "ok".into(), |why| format!("degraded: {why}"))
+        }
+        Status::Failed => format!(
+            "failed: {}",
+            a.error.as_ref().map_or("unknown", |e| e.code.as_str())
+        ),
+        Status::Skipped => "skipped".into(),
+    }
+}
+
+/// Writes the tracks of a manifest as an aligned table for a terminal (paths
+/// relative to the current directory; `out_dir` is the manifest's directory).
+pub fn write_record_table(out: &mut dyn Write, m: &Manifest, out_dir: &Path) -> io::Result<()> {
+    const HEAD: [&str; 9] = [
+        "SESSION",
+        "PEER",
+        "TRACK",
+        "KIND",
+        "CODEC",
+        "DUR(s)",
+        "LOST/RECOV",
+        "STATUS",
+        "PATH",
+    ];
+    let rows: Vec<[String; 9]> = m
+        .assets
+        .iter()
+        .map(|a| {
+            [
+                a.session_id.clone(),
+                a.peer_id.clone(),
+                a.track_id.clone(),
+                match a.kind {
+                    crate::session::Kind::Audio => "audio".into(),
+                    crate::session::Kind::Video => "video".into(),
+                },
+                a.codec.clone().unwrap_or_else(|| "?".into()),
+                a.duration_ms
+                    .map_or_else(|| "-".into(), |d| format!("{:.1}", d as f64 / 1000.0)),
+                format!("{}/{}", a.stats.lost, a.stats.recovered),
+                track_status(a),
+                a.path
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |p| display_path(&out_dir.join(p))),
+            ]
+        })
+        .collect();
+    write_aligned(out, &HEAD, &rows, usize::MAX)?;
+    let count = |st: Status| m.assets.iter().filter(|a| a.status == st).count();
+    let degraded = m.assets.iter().filter(|a| degraded(a).is_some()).count();
+    writeln!(
+        out,
+        "{} track(s): {} ok, {degraded} degraded, {} failed, {} skipped",
+        m.assets.len(),
+        count(Status::Completed).saturating_sub(degraded),
+        count(Status::Failed),
+        count(Status::Skipped)
+    )
 }

@@ -108,16 +108,51 @@ pub enum EventsTarget {
     File(PathBuf),
 }
 
+/// An `--events` value that looks like a slip for `-` or `none` rather than a file name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "looks like a typo: did you mean `{suggestion}`? (for a file of that name, write ./{value})"
+)]
+pub struct EventsTargetError {
+    /// The value given.
+    pub value: String,
+    /// `-` or `none`.
+    pub suggestion: &'static str,
+}
+
 impl FromStr for EventsTarget {
-    type Err = std::convert::Infallible;
+    type Err = EventsTargetError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "-" => EventsTarget::Stdout,
-            "none" => EventsTarget::None,
-            // A file literally named `none` can still be given as `./none`.
-            path => EventsTarget::File(PathBuf::from(path)),
-        })
+        match s {
+            "-" => return Ok(EventsTarget::Stdout),
+            "none" => return Ok(EventsTarget::None),
+            _ => {}
+        }
+        // A slip would silently append events to a file named `non` or `--`
+        // in the current directory, where nobody looks for them: refuse the
+        // shapes no one means as a file name. Anything with a directory part
+        // or an extension is taken as a path, so `./none` still names a file.
+        let bare = !s.contains(['/', '\\', '.']);
+        // `--`, and the en or em dash that word processors and chat clients make of `-`.
+        let dash = |c| matches!(c, '-' | '\u{2013}' | '\u{2014}');
+        let suggestion = if !s.is_empty() && s.chars().all(dash) {
+            Some("-")
+        } else if bare
+            && (s.eq_ignore_ascii_case("none")
+                || strsim::damerau_levenshtein(&s.to_ascii_lowercase(), "none") <= 1)
+        {
+            Some("none")
+        } else {
+            None
+        };
+        match suggestion {
+            Some(suggestion) => Err(EventsTargetError {
+                value: s.to_string(),
+                suggestion,
+            }),
+            None => Ok(EventsTarget::File(PathBuf::from(s))),
+        }
     }
 }
 
@@ -426,6 +461,26 @@ mod tests {
             "./none".parse::<EventsTarget>(),
             Ok(EventsTarget::File("./none".into()))
         );
+        for (typo, suggestion) in [
+            ("--", "-"),
+            ("\u{2014}", "-"),
+            ("None", "none"),
+            ("NONE", "none"),
+            ("non", "none"),
+            ("nnoe", "none"),
+            ("nonee", "none"),
+        ] {
+            let err = typo.parse::<EventsTarget>().unwrap_err();
+            assert_eq!(err.suggestion, suggestion, "{typo}");
+            assert!(err.to_string().contains(&format!("./{typo}")), "{err}");
+        }
+        for path in ["events.jsonl", "./non", "out/none", "none.jsonl", "notes"] {
+            assert_eq!(
+                path.parse::<EventsTarget>(),
+                Ok(EventsTarget::File(path.into())),
+                "{path}"
+            );
+        }
         let mut none = Sink::open(&EventsTarget::None).unwrap();
         none.emit(&fixtures::events()[0]).unwrap();
         assert_eq!(none.finish().unwrap().emitted, 1);
