@@ -21,4 +21,5 @@ mod schemas;
 mod sessions;
 mod srtp;
 mod streams;
+mod verify;
 mod wav;

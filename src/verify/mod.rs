@@ -457,20 +457,20 @@ fn tolerant_findings(e: &Asset, a: &Asset, tol: Tolerances) -> Vec<Finding> {
                 y.map_or("-".into(), |v| v.to_string())
             ))),
         };
-    within(
-        "duration_ms",
-        e.duration_ms.map(i128::from),
-        a.duration_ms.map(i128::from),
-        tol.duration_ms,
-        " ms",
-    );
-    within(
-        "start_offset_ms",
-        e.start_offset_ms.map(i128::from),
-        a.start_offset_ms.map(i128::from),
-        tol.duration_ms,
-        " ms",
-    );
+    for (name, ev, av) in [
+        (
+            "duration_ms",
+            e.duration_ms.map(i128::from),
+            a.duration_ms.map(i128::from),
+        ),
+        (
+            "start_offset_ms",
+            e.start_offset_ms.map(i128::from),
+            a.start_offset_ms.map(i128::from),
+        ),
+    ] {
+        within(name, ev, av, tol.duration_ms, " ms");
+    }
     for (name, ev, av) in [
         (
             "stats.frames_written",
