@@ -601,9 +601,22 @@ fn assets_url(args: &AssetsUrlArgs) -> ExitCode {
 /// `rtprec verify`: compare a recording with an expected manifest; 0 pass, 1 fail, 3 unreadable.
 fn verify(args: &VerifyArgs, quiet: bool) -> ExitCode {
     use rtprec::verify::{self, Mode, Options, Tolerances};
-    // A capture is recorded first, into a directory of our own that is removed afterwards.
-    let scratch = (!args.recording.is_dir())
-        .then(|| std::env::temp_dir().join(format!("rtprec-verify-{}", std::process::id())));
+    // A capture is recorded first, into a directory of our own that is removed
+    // afterwards; create_dir refuses an existing one, whose manifest record
+    // would add to (and which is not ours to remove).
+    let scratch = if args.recording.is_dir() {
+        None
+    } else {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let d = std::env::temp_dir().join(format!("rtprec-verify-{}-{nanos}", std::process::id()));
+        if let Err(e) = std::fs::create_dir(&d) {
+            eprintln!("rtprec: {}: {e}", d.display());
+            return ExitCode::BadInput;
+        }
+        Some(d)
+    };
     let dir = scratch.clone().unwrap_or_else(|| args.recording.clone());
     let code = (|| {
         if scratch.is_some() {
@@ -705,7 +718,8 @@ fn verify_record_capture(
         .arg("-o")
         .arg(dir)
         .args(["--events", "none"])
-        .stdin(std::process::Stdio::null())
+        // Inherited so that `rtprec verify - ...` records a capture piped in.
+        .stdin(std::process::Stdio::inherit())
         .stdout(std::process::Stdio::null());
     if let Some(m) = &args.metadata {
         cmd.arg("--metadata").arg(m);

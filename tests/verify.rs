@@ -40,8 +40,15 @@ fn stdout(out: &Output) -> String {
 /// The JUnit file's (testcases, failures), read back with the crate that wrote it.
 fn junit_counts(path: &Path) -> (usize, usize) {
     let xml = std::fs::read_to_string(path).expect("JUnit file written");
-    assert!(xml.contains("<testsuite name=\"rtprec verify\""), "{xml}");
-    rtprec::verify::junit::count(&xml).expect("well-formed JUnit XML")
+    let (cases, failures) = rtprec::verify::junit::count(&xml).expect("well-formed JUnit XML");
+    // The suite's own totals are what CI systems show: they must match its testcases.
+    assert!(
+        xml.contains(&format!(
+            "<testsuite name=\"rtprec verify\" tests=\"{cases}\" failures=\"{failures}\""
+        )),
+        "{xml}"
+    );
+    (cases, failures)
 }
 
 /// The `room/session/peer/track` key of an asset.
@@ -161,6 +168,44 @@ fn a_file_changed_on_disk_fails() {
     assert_eq!(res.status.code(), Some(1), "{text}");
     assert!(
         text.contains(&format!("file {rel}: 9 bytes on disk")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_truncated_file_with_its_own_checksum_does_not_decode() {
+    if !have_tool("ffprobe") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, mut m) = recorded(tmp.path());
+    let expected = expectation(tmp.path(), "expected.json", &m);
+    // A truncated WebM whose manifest entry was made to agree with it: only decoding finds it.
+    let video = m["assets"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["container"] == "webm")
+        .unwrap();
+    let rel = video["path"].as_str().unwrap().to_string();
+    let bytes = std::fs::read(out.join(&rel)).unwrap();
+    let cut = &bytes[..3000];
+    std::fs::write(out.join(&rel), cut).unwrap();
+    video["size"] = cut.len().into();
+    video["sha256"] = {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(cut);
+        d.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+            .into()
+    };
+    std::fs::write(out.join("manifest.json"), m.to_string()).unwrap();
+    let res = verify(&out, &expected, &["--tolerant"]);
+    let text = stdout(&res);
+    assert_eq!(res.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("file {rel} does not decode: ")),
         "{text}"
     );
 }
