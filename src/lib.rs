@@ -32,3 +32,4 @@ pub mod streams;
 pub mod testutil;
 pub mod time;
 pub mod track;
+pub mod verify;

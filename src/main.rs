@@ -3,7 +3,7 @@
 use clap::Parser;
 use rtprec::cli::args::{
     AssetsCommand, AssetsListArgs, AssetsUrlArgs, Cli, Command, CompletionsArgs, EventsCommand,
-    RecordArgs, ReplayArgs, StreamsArgs,
+    RecordArgs, ReplayArgs, StreamsArgs, VerifyArgs,
 };
 use rtprec::cli::exit::ExitCode;
 use rtprec::cli::report;
@@ -25,6 +25,7 @@ fn main() -> std::process::ExitCode {
         Command::Assets(AssetsCommand::List(args)) => assets_list(args),
         Command::Assets(AssetsCommand::Url(args)) => assets_url(args),
         Command::Completions(args) => completions(args),
+        Command::Verify(args) => verify(args, cli.quiet),
     };
     code.into()
 }
@@ -666,5 +667,152 @@ fn assets_url(args: &AssetsUrlArgs) -> ExitCode {
     match to_stdout(|w| writeln!(w, "{url}")) {
         Ok(()) => ExitCode::Success,
         Err(code) => code,
+    }
+}
+
+/// `rtprec verify`: compare a recording with an expected manifest; 0 pass, 1 fail, 3 unreadable.
+fn verify(args: &VerifyArgs, quiet: bool) -> ExitCode {
+    use rtprec::verify::{self, Mode, Options, Tolerances};
+    // A capture is recorded first, into a directory of our own that is removed
+    // afterwards; create_dir refuses an existing one, whose manifest record
+    // would add to (and which is not ours to remove).
+    let scratch = if args.recording.is_dir() {
+        None
+    } else {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let d = std::env::temp_dir().join(format!("rtprec-verify-{}-{nanos}", std::process::id()));
+        if let Err(e) = std::fs::create_dir(&d) {
+            eprintln!("rtprec: {}: {e}", d.display());
+            return ExitCode::BadInput;
+        }
+        Some(d)
+    };
+    let dir = scratch.clone().unwrap_or_else(|| args.recording.clone());
+    let code = (|| {
+        if scratch.is_some() {
+            verify_record_capture(args, &dir, quiet)?;
+        }
+        let actual = verify::read_manifest(&dir.join("manifest.json")).map_err(|e| {
+            eprintln!("rtprec: {e}");
+            ExitCode::BadInput
+        })?;
+        if args.update {
+            return std::fs::write(&args.expected, verify::manifest_text(&actual))
+                .map(|()| {
+                    if !quiet {
+                        eprintln!("rtprec: wrote {}", args.expected.display());
+                    }
+                    ExitCode::Success
+                })
+                .map_err(|e| {
+                    eprintln!("rtprec: {}: {e}", args.expected.display());
+                    ExitCode::BadInput
+                });
+        }
+        let expected = verify::read_manifest(&args.expected).map_err(|e| {
+            eprintln!("rtprec: {e}");
+            ExitCode::BadInput
+        })?;
+        let mode = match (args.strict, args.tolerant) {
+            (true, _) => Mode::Strict,
+            (_, true) => Mode::Tolerant,
+            _ => verify::default_mode(&expected),
+        };
+        let probe: &dyn Fn(&std::path::Path) -> Result<(), String> = &verify::ffprobe;
+        let report = verify::compare(
+            &expected,
+            &actual,
+            &Options {
+                mode,
+                tolerances: Tolerances {
+                    duration_ms: args.duration_tolerance_ms,
+                    frames: args.frames_tolerance,
+                },
+                dir: &dir,
+                probe: verify::ffprobe_available().then_some(probe),
+            },
+        );
+        if let Some(path) = &args.junit {
+            let written = verify::junit::to_xml(&report)
+                .map_err(|e| e.to_string())
+                .and_then(|xml| {
+                    std::fs::write(path, xml).map_err(|e| format!("{}: {e}", path.display()))
+                });
+            if let Err(e) = written {
+                eprintln!("rtprec: {e}");
+                return Err(ExitCode::BadInput);
+            }
+        }
+        to_stdout(|w| {
+            writeln!(
+                w,
+                "rtprec verify: {} against {} ({} mode; expectation by {}, this is {})",
+                args.recording.display(),
+                args.expected.display(),
+                mode.as_str(),
+                expected.generator,
+                verify::this_generator()
+            )?;
+            w.write_all(report.render_text().as_bytes())
+        })?;
+        Ok(if report.passed() {
+            ExitCode::Success
+        } else {
+            ExitCode::NothingFound
+        })
+    })();
+    if let Some(s) = scratch {
+        // Best effort: a leftover temporary directory is not worth failing CI over.
+        let _ = std::fs::remove_dir_all(s);
+    }
+    code.unwrap_or_else(|c| c)
+}
+
+/// Records `args.recording` (a capture) into `dir` by running this binary's `record`.
+///
+/// A child process keeps `record`'s terminal output and signal handling
+/// exactly as they are for a user, and out of verify's report.
+fn verify_record_capture(
+    args: &VerifyArgs,
+    dir: &std::path::Path,
+    quiet: bool,
+) -> Result<(), ExitCode> {
+    let exe = std::env::current_exe().map_err(|e| {
+        eprintln!("rtprec: finding the rtprec binary: {e}");
+        ExitCode::BadInput
+    })?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--quiet")
+        .arg("record")
+        .arg(&args.recording)
+        .arg("-o")
+        .arg(dir)
+        .args(["--events", "none"])
+        // Inherited so that `rtprec verify - ...` records a capture piped in.
+        .stdin(std::process::Stdio::inherit())
+        .stdout(std::process::Stdio::null());
+    if let Some(m) = &args.metadata {
+        cmd.arg("--metadata").arg(m);
+    }
+    if !args.sdp.is_empty() {
+        cmd.arg("--sdp").args(&args.sdp);
+    }
+    if !quiet {
+        eprintln!(
+            "rtprec: recording {} to compare it",
+            args.recording.display()
+        );
+    }
+    let status = cmd.status().map_err(|e| {
+        eprintln!("rtprec: running record: {e}");
+        ExitCode::BadInput
+    })?;
+    // Failed tracks (4) and no streams (1) still leave a manifest to compare.
+    match status.code() {
+        Some(0 | 1 | 4) => Ok(()),
+        Some(c) if c == i32::from(ExitCode::Usage.code()) => Err(ExitCode::Usage),
+        _ => Err(ExitCode::BadInput),
     }
 }

@@ -22,4 +22,5 @@ mod sessions;
 mod srtp;
 mod streams;
 mod terminal;
+mod verify;
 mod wav;

@@ -50,6 +50,22 @@ pub enum Command {
     /// List recorded assets and address them by URL.
     #[command(subcommand)]
     Assets(AssetsCommand),
+    /// Compare a recording with an expected manifest, for CI (snapshot testing).
+    ///
+    /// RECORDING is an output directory holding manifest.json, or a capture,
+    /// which is recorded first into a temporary directory (with --metadata and
+    /// --sdp as for `record`). Tracks are matched by room, session, peer and
+    /// track id. Strict mode demands the same assets field for field, sha256
+    /// included; tolerant mode demands the same tracks, statuses, codecs and
+    /// loss/recovery stats, with durations and frame counts within the
+    /// tolerances. Tolerant is the default when the expectation's `generator`
+    /// is another rtprec version, strict otherwise. In both modes every
+    /// recorded file must exist with its manifest size and sha256, and, when
+    /// ffprobe is installed, decode. Prints one diff block per track and a
+    /// summary; exits 0 when every track passes, 1 when any fails, 3 when an
+    /// input cannot be read. --update writes the recording's manifest to the
+    /// expectation instead and exits 0.
+    Verify(Box<VerifyArgs>),
     /// Print a shell completion script for rtprec to standard output.
     ///
     /// For example, bash: `rtprec completions bash > ~/.local/share/bash-completion/completions/rtprec`;
@@ -394,4 +410,39 @@ fn source_parser(s: &str) -> Result<crate::session::Source, String> {
         "screen" => Ok(crate::session::Source::Screen),
         _ => Err(format!("{s:?}: expected regular or screen")),
     }
+}
+
+/// Arguments of `rtprec verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The recording: an output directory (with manifest.json) or a capture to record first.
+    #[arg(value_name = "DIR_OR_CAPTURE")]
+    pub recording: PathBuf,
+    /// The expected manifest (checked into the repository).
+    #[arg(long, value_name = "FILE")]
+    pub expected: PathBuf,
+    /// Demand the same assets field for field, sha256 included.
+    #[arg(long, conflicts_with = "tolerant")]
+    pub strict: bool,
+    /// Allow the differences the tolerances permit and any sha256.
+    #[arg(long)]
+    pub tolerant: bool,
+    /// Largest allowed difference of duration_ms and start_offset_ms (tolerant mode).
+    #[arg(long, value_name = "MS", default_value_t = 40)]
+    pub duration_tolerance_ms: u64,
+    /// Largest allowed difference of each frame count (tolerant mode).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub frames_tolerance: u64,
+    /// Also write the result as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the recording's manifest to the --expected file (pretty JSON) instead of comparing.
+    #[arg(long, conflicts_with_all = ["strict", "tolerant", "junit"])]
+    pub update: bool,
+    /// Session metadata JSON, when RECORDING is a capture (as for `record`).
+    #[arg(short, long, value_name = "FILE", conflicts_with = "sdp")]
+    pub metadata: Option<PathBuf>,
+    /// The peers' SDP files, when RECORDING is a capture (as for `record`).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub sdp: Vec<PathBuf>,
 }

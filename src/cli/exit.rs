@@ -33,7 +33,7 @@ impl ExitCode {
         ),
         (
             ExitCode::NothingFound,
-            "the run completed but the inputs hold no RTP stream",
+            "the run completed but the inputs hold no RTP stream; verify: at least one track differs from the expectation",
         ),
         (
             ExitCode::Usage,
