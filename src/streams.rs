@@ -517,8 +517,8 @@ pub struct Classified {
     pub dtls: u64,
     /// Other datagrams.
     pub other: u64,
-    /// New streams not tracked because [`MAX_STREAMS`] were (hostile captures
-    /// only; their packets count in `rtp_rejected`). Absent when zero.
+    /// Streams forgotten (one-packet candidates) or not tracked at [`MAX_STREAMS`]
+    /// (hostile captures only; their packets count in `rtp_rejected`). Absent when zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub streams_dropped: u64,
 }
@@ -590,13 +590,22 @@ impl Analyzer {
                 keep
             });
             self.counts.rtp_rejected += forgotten;
+            // One packet each: as many streams as packets were forgotten.
+            self.counts.streams_dropped += forgotten;
             self.sweep_wait = (self.max_streams / 4).max(1) as u64;
             if self.streams.len() < self.max_streams {
+                self.warn_cap(d);
                 return true;
             }
         }
         self.counts.streams_dropped += 1;
         self.counts.rtp_rejected += 1;
+        self.warn_cap(d);
+        false
+    }
+
+    /// The `streams-cap` warning, once, on the packet that met the cap.
+    fn warn_cap(&mut self, d: &Datagram<'_>) {
         if self.diagnostics.is_empty() {
             let mut ctx = d.meta.ctx();
             ctx.rtp = d.payload.get(8..12).map(|b| crate::error::RtpCtx {
@@ -610,13 +619,13 @@ impl Analyzer {
                 ctx,
                 kind: "streams-cap",
                 message: format!(
-                    "more than {} streams at once (the streams cap): new streams are not \
-                     analysed, their packets count as rejected RTP-like (see streams_dropped)",
+                    "more than {} streams at once (the streams cap): one-packet streams are \
+                     forgotten, then new streams are not analysed; their packets count as \
+                     rejected RTP-like (see streams_dropped)",
                     self.max_streams
                 ),
             });
         }
-        false
     }
 
     /// Notes the capture time of a frame (for relative start times).
@@ -832,6 +841,73 @@ pub struct StreamsReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One RTP datagram (PCMU-sized payload) from `port` with `ssrc` and `seq` at `ms`.
+    fn cap_push(a: &mut Analyzer, port: u16, ssrc: u32, seq: u16, ms: i64) {
+        let mut p = vec![0x80, 0];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend((0..160u32).map(|i| (i * 7 + u32::from(seq)) as u8));
+        let d = Datagram {
+            meta: crate::capture::FrameMeta {
+                file: crate::error::FileId(0),
+                index: 1,
+                offset: 0,
+                time: CaptureTime::from_nanos(1_000_000_000_000 + ms * 1_000_000),
+                link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
+                orig_len: 0,
+            },
+            flow: Flow {
+                src: std::net::SocketAddr::from(([10, 0, 0, 1], port)),
+                dst: "10.0.0.2:6000".parse().expect("addr"),
+                transport: Transport::Udp,
+            },
+            encap: Encap::Plain,
+            payload: &p,
+        };
+        a.push(&d);
+    }
+
+    #[test]
+    fn the_streams_cap_holds_and_real_streams_still_get_in() {
+        let mut a = Analyzer::with_cap(100);
+        // A real stream before the flood, 10,000 one-packet SSRCs with a real stream
+        // interleaved (one packet per 50 of the flood), then its end.
+        for seq in 0..10 {
+            cap_push(&mut a, 5000, 1, seq, i64::from(seq) * 20);
+        }
+        for i in 0..10_000u32 {
+            cap_push(
+                &mut a,
+                7000,
+                0x1000_0000 + i,
+                i as u16,
+                200 + i64::from(i) / 10,
+            );
+            assert!(a.streams.len() <= 100);
+            if i % 50 == 0 {
+                cap_push(&mut a, 5002, 2, (i / 50) as u16, 200 + i64::from(i) / 10);
+            }
+        }
+        let diags = a.take_diagnostics();
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].kind, "streams-cap");
+        assert!(
+            diags[0].message.contains("100 streams"),
+            "{}",
+            diags[0].message
+        );
+        let r = a.finish();
+        let ssrcs: Vec<&str> = r.streams.iter().map(|s| s.ssrc.as_str()).collect();
+        assert_eq!(ssrcs, ["0x00000001", "0x00000002"]);
+        assert_eq!(r.streams[1].packets, 200);
+        assert!(r.classified.streams_dropped >= 9_900, "{:?}", r.classified);
+        assert_eq!(r.classified.rtp + r.classified.rtp_rejected, 10_210);
+        // A normal report has no streams_dropped key.
+        let json = serde_json::to_string(&Classified::default()).expect("serializes");
+        assert!(!json.contains("streams_dropped"));
+    }
 
     /// Pushes sequence numbers whose content depends on the number only
     /// (repeats are exact duplicates), then settles the end.

@@ -1699,6 +1699,107 @@ mod tests {
         {"track_id": "mic", "kind": "audio", "ssrc": 1, "codec": "pcmu", "payload_type": 0}]}]}"#;
 
     #[test]
+    fn the_pending_cap_holds_and_one_packet_streams_cost_nothing_after() {
+        let mut rec = Recorder::new(opts(None));
+        rec.caps.pending_streams = 64;
+        let mut fake = Fake::default();
+        // 10,000 one-packet SSRCs 10 us apart, a real stream (one packet every 20 ms) among them.
+        for i in 0..10_000u32 {
+            let t = CaptureTime::from_nanos(at(0).as_nanos() + i64::from(i) * 10_000);
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(0x1000_0000 + i, i as u16),
+                "10.0.0.9:7000",
+                t,
+            );
+            assert!(rec.pending.len() <= 64);
+            if i % 2000 == 0 {
+                push(
+                    &mut rec,
+                    &mut fake,
+                    &pcmu(1, (i / 2000) as u16),
+                    "10.0.0.1:5000",
+                    t,
+                );
+            }
+        }
+        for seq in 5..200u16 {
+            let t = at(100 + i64::from(seq) * 20);
+            push(&mut rec, &mut fake, &pcmu(1, seq), "10.0.0.1:5000", t);
+        }
+        let diags = rec.take_diagnostics();
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.kind == "pending-cap" && d.message.contains("64 "))
+        );
+        assert!(rec.pending_dropped >= 9_900, "{}", rec.pending_dropped);
+        // Forgotten streams leave no route behind.
+        assert!(rec.router.ssrc(0x1000_0000).is_none());
+        rec.finish(&mut fake);
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 1);
+        assert_eq!(rec.pending_bytes, 0);
+    }
+
+    #[test]
+    fn the_pending_bytes_cap_decides_the_largest_streams_early() {
+        let mut rec = Recorder::new(opts(None));
+        rec.caps.pending_bytes = 64 << 10;
+        let mut fake = Fake::default();
+        // Four PCMU streams interleaved: 2 x 172 bytes buffered per packet.
+        for seq in 0..80u16 {
+            for ssrc in 1..=4u32 {
+                let t = at(i64::from(seq) * 20);
+                push(
+                    &mut rec,
+                    &mut fake,
+                    &pcmu(ssrc, seq),
+                    &format!("10.0.0.{ssrc}:5000"),
+                    t,
+                );
+                assert!(rec.pending_bytes <= 64 << 10);
+            }
+        }
+        assert!(
+            rec.take_diagnostics()
+                .iter()
+                .any(|d| d.kind == "pending-cap")
+        );
+        rec.finish(&mut fake);
+        // Decided early, still recorded: four tracks.
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 4);
+    }
+
+    #[test]
+    fn the_tracks_cap_holds() {
+        let mut rec = Recorder::new(opts(None));
+        rec.caps.tracks = 3;
+        let mut fake = Fake::default();
+        for seq in 0..10u16 {
+            for ssrc in 1..=5u32 {
+                let t = at(i64::from(seq) * 20 + i64::from(ssrc));
+                push(
+                    &mut rec,
+                    &mut fake,
+                    &pcmu(ssrc, seq),
+                    &format!("10.0.0.{ssrc}:5000"),
+                    t,
+                );
+            }
+        }
+        rec.finish(&mut fake);
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 3);
+        assert_eq!(rec.tracks_dropped, 2);
+        let diags = rec.take_diagnostics();
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.kind == "tracks-cap" && d.message.contains("3 tracks"))
+        );
+    }
+
+    #[test]
     fn a_metadata_session_ends_when_its_last_peer_leaves() {
         let mut rec = Recorder::new(opts(Some(ONE_PEER)));
         let mut fake = Fake::default();
