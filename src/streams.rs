@@ -25,6 +25,7 @@
 //! whose first byte happens to look like RTP are not reported.
 
 use crate::codec::{CodecGuess, CodecGuesser};
+use crate::error::Diagnostic;
 use crate::net::{Datagram, Encap, Flow, Transport};
 use crate::rtp::rtcp::{self, RtcpPacket};
 use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
@@ -44,6 +45,13 @@ const CLOCKS: [u32; 5] = [8000, 16000, 44100, 48000, 90000];
 const CANDIDATE_IDLE_NS: i64 = 30_000_000_000;
 /// How often (in datagrams) idle candidates are pruned.
 const PRUNE_EVERY: u64 = 1 << 16;
+/// Streams (candidates and confirmed) tracked at once. A real capture holds tens
+/// of streams, a busy SBC's a few thousand; at about 3 KiB per stream (guesser,
+/// duplicate window) this keeps the analyser near 30 MiB whatever a hostile
+/// capture holds (#13: 1,000,000 one-packet SSRCs peak at about 50 MiB RSS). Beyond it,
+/// one-packet candidates are forgotten first, then new streams are not tracked
+/// (counted in `streams_dropped`, with a `streams-cap` warning).
+pub const MAX_STREAMS: usize = 10_000;
 
 /// Key of a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -289,7 +297,9 @@ struct StreamState {
     seq: SeqTrack,
     last_seq: Option<u16>,
     good_steps: u64,
-    pts: BTreeMap<u8, PtState>,
+    /// Boxed: a BTreeMap node holds room for 11 values, and a guesser is large;
+    /// unboxed, every one-packet look-alike would cost several KiB.
+    pts: BTreeMap<u8, Box<PtState>>,
     encaps: Vec<Encap>,
     /// (arrival ns, RTP timestamp, payload type) of the last in-order packet.
     last_transit: Option<(i64, u32, u8)>,
@@ -335,9 +345,11 @@ impl StreamState {
         }
         self.last_seq = Some(seq);
         let pt = pkt.payload_type();
-        let st = self.pts.entry(pt).or_insert_with(|| PtState {
-            packets: 0,
-            guesser: CodecGuesser::new(pt),
+        let st = self.pts.entry(pt).or_insert_with(|| {
+            Box::new(PtState {
+                packets: 0,
+                guesser: CodecGuesser::new(pt),
+            })
         });
         st.packets += 1;
         let payload = pkt.payload();
@@ -505,21 +517,115 @@ pub struct Classified {
     pub dtls: u64,
     /// Other datagrams.
     pub other: u64,
+    /// Streams forgotten (one-packet candidates) or not tracked at [`MAX_STREAMS`]
+    /// (hostile captures only; their packets count in `rtp_rejected`). Absent when zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub streams_dropped: u64,
+}
+
+/// For serde: leaves a counter out of the JSON while it is zero, so normal reports keep their shape.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Streaming analyser: push datagrams in capture order, then `finish`.
-#[derive(Default)]
 pub struct Analyzer {
     streams: HashMap<StreamKey, StreamState>,
     rtcp: HashMap<(Flow, Ssrc), RtcpSummary>,
     counts: Classified,
     first_time: Option<CaptureTime>,
+    /// The cap on tracked streams (normally [`MAX_STREAMS`]; smaller in tests).
+    max_streams: usize,
+    /// Datagrams until the next sweep at the cap may run: a sweep costs a pass
+    /// over every stream, so it runs at most once per `max_streams / 4` datagrams.
+    sweep_wait: u64,
+    /// Warnings (the first `streams-cap` only).
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer::with_cap(MAX_STREAMS)
+    }
 }
 
 impl Analyzer {
     /// An empty analyser.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty analyser tracking at most `max_streams` streams at once (tests use small caps).
+    pub fn with_cap(max_streams: usize) -> Self {
+        Analyzer {
+            streams: HashMap::new(),
+            rtcp: HashMap::new(),
+            counts: Classified::default(),
+            first_time: None,
+            max_streams: max_streams.max(1),
+            sweep_wait: 0,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Warnings so far (the stream cap), drained.
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.diagnostics)
+    }
+
+    /// Room for a new stream: at the cap, forgets one-packet candidates (the
+    /// cheapest to lose: a real stream only loses its first packet); false when
+    /// still full, and the new stream is dropped.
+    fn make_room(&mut self, d: &Datagram<'_>) -> bool {
+        if self.streams.len() < self.max_streams {
+            return true;
+        }
+        if self.sweep_wait == 0 {
+            let mut forgotten = 0;
+            self.streams.retain(|_, s| {
+                let keep = s.packets > 1 || s.confirmed();
+                if !keep {
+                    forgotten += s.packets;
+                }
+                keep
+            });
+            self.counts.rtp_rejected += forgotten;
+            // One packet each: as many streams as packets were forgotten.
+            self.counts.streams_dropped += forgotten;
+            self.sweep_wait = (self.max_streams / 4).max(1) as u64;
+            if self.streams.len() < self.max_streams {
+                self.warn_cap(d);
+                return true;
+            }
+        }
+        self.counts.streams_dropped += 1;
+        self.counts.rtp_rejected += 1;
+        self.warn_cap(d);
+        false
+    }
+
+    /// The `streams-cap` warning, once, on the packet that met the cap.
+    fn warn_cap(&mut self, d: &Datagram<'_>) {
+        if self.diagnostics.is_empty() {
+            let mut ctx = d.meta.ctx();
+            ctx.rtp = d.payload.get(8..12).map(|b| crate::error::RtpCtx {
+                ssrc: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                seq: d
+                    .payload
+                    .get(2..4)
+                    .map_or(0, |s| u16::from_be_bytes([s[0], s[1]])),
+            });
+            self.diagnostics.push(Diagnostic {
+                ctx,
+                kind: "streams-cap",
+                message: format!(
+                    "more than {} streams at once (the streams cap): one-packet streams are \
+                     forgotten, then new streams are not analysed; their packets count as \
+                     rejected RTP-like (see streams_dropped)",
+                    self.max_streams
+                ),
+            });
+        }
     }
 
     /// Notes the capture time of a frame (for relative start times).
@@ -530,6 +636,7 @@ impl Analyzer {
     /// Looks at one datagram.
     pub fn push(&mut self, d: &Datagram<'_>) {
         self.counts.datagrams += 1;
+        self.sweep_wait = self.sweep_wait.saturating_sub(1);
         if self.counts.datagrams.is_multiple_of(PRUNE_EVERY) {
             self.prune(d.meta.time);
         }
@@ -546,6 +653,9 @@ impl Analyzer {
                         flow: d.flow,
                         ssrc: pkt.ssrc(),
                     };
+                    if !self.streams.contains_key(&key) && !self.make_room(d) {
+                        return;
+                    }
                     self.streams
                         .entry(key)
                         .or_insert_with(|| StreamState::new(d.meta.time))
@@ -731,6 +841,73 @@ pub struct StreamsReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One RTP datagram (PCMU-sized payload) from `port` with `ssrc` and `seq` at `ms`.
+    fn cap_push(a: &mut Analyzer, port: u16, ssrc: u32, seq: u16, ms: i64) {
+        let mut p = vec![0x80, 0];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend((0..160u32).map(|i| (i * 7 + u32::from(seq)) as u8));
+        let d = Datagram {
+            meta: crate::capture::FrameMeta {
+                file: crate::error::FileId(0),
+                index: 1,
+                offset: 0,
+                time: CaptureTime::from_nanos(1_000_000_000_000 + ms * 1_000_000),
+                link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
+                orig_len: 0,
+            },
+            flow: Flow {
+                src: std::net::SocketAddr::from(([10, 0, 0, 1], port)),
+                dst: "10.0.0.2:6000".parse().expect("addr"),
+                transport: Transport::Udp,
+            },
+            encap: Encap::Plain,
+            payload: &p,
+        };
+        a.push(&d);
+    }
+
+    #[test]
+    fn the_streams_cap_holds_and_real_streams_still_get_in() {
+        let mut a = Analyzer::with_cap(100);
+        // A real stream before the flood, 10,000 one-packet SSRCs with a real stream
+        // interleaved (one packet per 50 of the flood), then its end.
+        for seq in 0..10 {
+            cap_push(&mut a, 5000, 1, seq, i64::from(seq) * 20);
+        }
+        for i in 0..10_000u32 {
+            cap_push(
+                &mut a,
+                7000,
+                0x1000_0000 + i,
+                i as u16,
+                200 + i64::from(i) / 10,
+            );
+            assert!(a.streams.len() <= 100);
+            if i % 50 == 0 {
+                cap_push(&mut a, 5002, 2, (i / 50) as u16, 200 + i64::from(i) / 10);
+            }
+        }
+        let diags = a.take_diagnostics();
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].kind, "streams-cap");
+        assert!(
+            diags[0].message.contains("100 streams"),
+            "{}",
+            diags[0].message
+        );
+        let r = a.finish();
+        let ssrcs: Vec<&str> = r.streams.iter().map(|s| s.ssrc.as_str()).collect();
+        assert_eq!(ssrcs, ["0x00000001", "0x00000002"]);
+        assert_eq!(r.streams[1].packets, 200);
+        assert!(r.classified.streams_dropped >= 9_900, "{:?}", r.classified);
+        assert_eq!(r.classified.rtp + r.classified.rtp_rejected, 10_210);
+        // A normal report has no streams_dropped key.
+        let json = serde_json::to_string(&Classified::default()).expect("serializes");
+        assert!(!json.contains("streams_dropped"));
+    }
 
     /// Pushes sequence numbers whose content depends on the number only
     /// (repeats are exact duplicates), then settles the end.

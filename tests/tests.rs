@@ -8,6 +8,7 @@ mod cli;
 mod encrypted;
 mod events;
 mod gst;
+mod hostile;
 mod inference;
 mod live;
 mod metadata;

@@ -252,7 +252,9 @@ pub fn run_streams(
     progress: &mut dyn FnMut(u64),
 ) -> Result<StreamsOutput, Error> {
     let mut analyzer = Analyzer::new();
-    let summary = run_loop(paths, opts, &mut analyzer, progress)?;
+    let mut summary = run_loop(paths, opts, &mut analyzer, progress)?;
+    // The analyser's own warnings (the streams cap) follow the reader's.
+    summary.diagnostics.extend(analyzer.take_diagnostics());
     let warnings = warnings(summary.diagnostics, &summary.names);
     Ok(StreamsOutput {
         version: 1,

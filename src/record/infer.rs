@@ -15,6 +15,16 @@ use std::net::IpAddr;
 pub const PENDING_PACKETS: usize = 96;
 /// Capture time an unidentified stream may buffer while its codec is guessed.
 pub const PENDING_NANOS: i64 = 3_000_000_000;
+/// Unidentified streams buffered at once. A session has tens of streams, a busy
+/// SBC capture a few thousand; a one-packet stream costs about 2 KiB, so 4,096 of
+/// them stay under 10 MiB whatever a hostile capture holds (#13). At the cap,
+/// one-packet streams are forgotten first; if none is, the new stream is dropped.
+pub const MAX_PENDING_STREAMS: usize = 4096;
+/// Bytes all unidentified streams may buffer (payload and raw copies): 32 MiB is
+/// 96 packets of about 1,200 bytes for 145 video streams at once, while 20,000
+/// jumbo datagrams of 65 KB each would otherwise be held twice over (2.6 GB, #13).
+/// At the cap, one-packet streams are forgotten, then the largest are decided early.
+pub const MAX_PENDING_BYTES: usize = 32 << 20;
 
 /// A stream seen without metadata, buffered until it is identified.
 pub struct Pending {
@@ -33,7 +43,11 @@ pub struct Pending {
     /// SSRCs the packets name where a FlexFEC packet names what it protects (the
     /// CSRC list; draft 03: the FEC header), with counts; at most four kept.
     named: BTreeMap<u32, u32>,
-    guessers: BTreeMap<u8, CodecGuesser>,
+    /// Boxed: a BTreeMap node holds room for 11 values and a guesser is large;
+    /// unboxed, each one-packet stream waiting here would cost several KiB.
+    guessers: BTreeMap<u8, Box<CodecGuesser>>,
+    /// Bytes buffered in `packets` and `raws` (for [`MAX_PENDING_BYTES`]).
+    bytes: usize,
     last_seq: Option<u16>,
     good_steps: u64,
     total: u64,
@@ -68,6 +82,7 @@ impl Pending {
             flows: Vec::new(),
             named: BTreeMap::new(),
             guessers: BTreeMap::new(),
+            bytes: 0,
             last_seq: None,
             good_steps: 0,
             total: 0,
@@ -94,6 +109,7 @@ impl Pending {
             // first media packet. After it, they are kept for their sequence numbers.
             self.padding += 1;
             if self.media > 0 {
+                self.bytes += arrival.payload.len() + raw.len();
                 self.packets.push(arrival);
                 self.raws.push(raw.to_vec());
             }
@@ -105,7 +121,7 @@ impl Pending {
         self.media += 1;
         self.guessers
             .entry(arrival.pt)
-            .or_insert_with(|| CodecGuesser::new(arrival.pt))
+            .or_insert_with(|| Box::new(CodecGuesser::new(arrival.pt)))
             .push_at(
                 arrival.marker,
                 arrival.ts32,
@@ -119,8 +135,20 @@ impl Pending {
                 self.named.insert(ssrc, 1);
             }
         }
+        self.bytes += arrival.payload.len() + raw.len();
         self.packets.push(arrival);
         self.raws.push(raw.to_vec());
+    }
+
+    /// Bytes buffered (payload and raw copies of its packets).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Packets seen so far, padding-only ones included: a stream of one packet
+    /// is the cheapest to forget at the cap (a real one loses only that packet).
+    pub fn total(&self) -> u64 {
+        self.total
     }
 
     /// True when enough is buffered (or enough time passed since the first media

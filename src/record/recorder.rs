@@ -13,7 +13,7 @@
 use super::RecordOptions;
 use super::claim::Claimed;
 use super::clock::{ClockTrack, SenderClocks, StartOffset};
-use super::infer::{Pending, TrackView, inband_ulpfec};
+use super::infer::{MAX_PENDING_BYTES, MAX_PENDING_STREAMS, Pending, TrackView, inband_ulpfec};
 use super::keys::TrackSrtp;
 use super::manifest::{asset_of, compact_time, peer_from_addr};
 use super::presence::{PlannedSession, plan_sessions};
@@ -230,6 +230,30 @@ enum Buffered {
     Fec(Vec<u8>),
 }
 
+/// Tracks one session may have. Each track has a worker, reorder and FEC state
+/// and open files; a real session has tens. 4,096 keeps a hostile capture of
+/// many short streams that look like media from opening files without end (#13).
+pub const MAX_TRACKS: usize = 4096;
+
+/// The caps on the recorder's state (see [`MAX_TRACKS`], [`MAX_PENDING_STREAMS`],
+/// [`MAX_PENDING_BYTES`]); tests use small ones.
+#[derive(Clone, Copy, Debug)]
+struct Caps {
+    pending_streams: usize,
+    pending_bytes: usize,
+    tracks: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            pending_streams: MAX_PENDING_STREAMS,
+            pending_bytes: MAX_PENDING_BYTES,
+            tracks: MAX_TRACKS,
+        }
+    }
+}
+
 /// The recorder: every decision of a recording run, none of its I/O.
 pub struct Recorder {
     opts: RecordOptions,
@@ -238,6 +262,16 @@ pub struct Recorder {
     router: Router,
     /// Streams without metadata, by SSRC, until they are identified.
     pending: HashMap<Ssrc, Pending>,
+    /// Sum of [`Pending::bytes`] over `pending`.
+    pending_bytes: usize,
+    /// New streams until the next sweep of `pending` at its cap may run: a sweep
+    /// passes over every pending stream, so it runs at most once per quarter cap.
+    sweep_wait: usize,
+    /// Streams forgotten or not buffered at the pending caps, and streams not
+    /// recorded at the tracks cap (for the warnings).
+    pending_dropped: u64,
+    tracks_dropped: u64,
+    caps: Caps,
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
     /// First RTP packet of the current session.
@@ -290,6 +324,11 @@ impl Recorder {
             tracks: Vec::new(),
             router: Router::default(),
             pending: HashMap::new(),
+            pending_bytes: 0,
+            sweep_wait: 0,
+            pending_dropped: 0,
+            tracks_dropped: 0,
+            caps: Caps::default(),
             first_time: None,
             last_time: None,
             session_start: None,
@@ -751,16 +790,118 @@ impl Recorder {
             Some(Route::Ignore | Route::Ended(_)) => return,
             None => {}
         }
+        if !self.pending.contains_key(&key) && !self.make_room(d, &pkt, actions) {
+            return;
+        }
         let views = self.track_views();
         let p = self
             .pending
             .entry(key)
             .or_insert_with(|| Pending::new(d, ssrc));
+        let before = p.bytes();
         p.push(&pkt, arrival(&pkt), d.payload, d.flow);
+        self.pending_bytes += p.bytes() - before;
         let decide = p.ripe(now) || (p.early_rtx_candidate() && p.rtx_target(&views).is_some());
         if decide {
             self.resolve_pending(key, actions);
         }
+        if self.pending_bytes > self.caps.pending_bytes {
+            self.shed_bytes(d, &pkt, actions);
+        }
+    }
+
+    /// Removes a pending stream, keeping `pending_bytes` right.
+    fn take_pending(&mut self, key: &Ssrc) -> Option<Pending> {
+        let p = self.pending.remove(key)?;
+        self.pending_bytes = self.pending_bytes.saturating_sub(p.bytes());
+        Some(p)
+    }
+
+    /// Room for a new unidentified stream under [`MAX_PENDING_STREAMS`]: at the
+    /// cap, streams whose time is up are decided and one-packet streams are
+    /// forgotten (they never become tracks; a real stream loses only its first
+    /// packet). False when still full: the new stream's packet is dropped.
+    fn make_room(
+        &mut self,
+        d: &Datagram<'_>,
+        pkt: &RtpPacket<'_>,
+        actions: &mut dyn Actions,
+    ) -> bool {
+        self.sweep_wait = self.sweep_wait.saturating_sub(1);
+        if self.pending.len() < self.caps.pending_streams {
+            return true;
+        }
+        if self.sweep_wait == 0 {
+            let before = self.pending_dropped;
+            self.sweep_pending(d.meta.time, actions);
+            self.sweep_wait = (self.caps.pending_streams / 4).max(1);
+            if self.pending_dropped > before {
+                self.note_cap(d, pkt);
+            }
+        }
+        if self.pending.len() < self.caps.pending_streams {
+            return true;
+        }
+        self.pending_dropped += 1;
+        self.note_cap(d, pkt);
+        false
+    }
+
+    /// Decides the pending streams whose time is up and forgets one-packet ones.
+    fn sweep_pending(&mut self, now: CaptureTime, actions: &mut dyn Actions) {
+        let mut ripe: Vec<Ssrc> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.ripe(now))
+            .map(|(k, _)| *k)
+            .collect();
+        // Deterministic track order, as at a session's end.
+        ripe.sort_by_key(|k| (self.pending[k].first_time, self.pending[k].flow, *k));
+        for k in ripe {
+            self.resolve_pending(k, actions);
+        }
+        let lone: Vec<Ssrc> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.total() <= 1)
+            .map(|(k, _)| *k)
+            .collect();
+        // Forgotten without a route: if the SSRC comes back it is pending again.
+        self.pending_dropped += lone.len() as u64;
+        for k in lone {
+            self.take_pending(&k);
+        }
+    }
+
+    /// Over [`MAX_PENDING_BYTES`]: sweeps, then decides the largest pending
+    /// streams early (with the packets they have) until a quarter is free.
+    fn shed_bytes(&mut self, d: &Datagram<'_>, pkt: &RtpPacket<'_>, actions: &mut dyn Actions) {
+        self.note_cap(d, pkt);
+        self.sweep_pending(d.meta.time, actions);
+        let target = self.caps.pending_bytes / 4 * 3;
+        while self.pending_bytes > target {
+            let Some(k) = self
+                .pending
+                .iter()
+                .max_by_key(|(k, p)| (p.bytes(), std::cmp::Reverse(**k)))
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            self.resolve_pending(k, actions);
+        }
+    }
+
+    /// The `pending-cap` warning (first time only), naming both caps.
+    fn note_cap(&mut self, d: &Datagram<'_>, pkt: &RtpPacket<'_>) {
+        let message = format!(
+            "more than {} unidentified streams or {} MiB buffered for them (the pending caps): \
+             one-packet streams are forgotten, the largest are decided early, and new streams \
+             are dropped while the cap holds",
+            self.caps.pending_streams,
+            self.caps.pending_bytes >> 20
+        );
+        self.note(d, pkt, "pending-cap", message);
     }
 
     fn track_views(&self) -> Vec<TrackView> {
@@ -871,7 +1012,7 @@ impl Recorder {
 
     /// Decides what an unidentified stream is: a track, a failed track, or not RTP.
     fn resolve_pending(&mut self, key: Ssrc, actions: &mut dyn Actions) {
-        let Some(p) = self.pending.remove(&key) else {
+        let Some(p) = self.take_pending(&key) else {
             return;
         };
         let guessed = p.guess().filter(|_| p.confirmed());
@@ -899,6 +1040,31 @@ impl Recorder {
             self.router.set_ssrc(key.0, Route::Rtx(idx));
             for a in p.packets {
                 self.enqueue_rtx(idx, a, actions);
+            }
+            return;
+        }
+        if self.tracks.len() >= self.caps.tracks {
+            // Not a track: its later packets are ignored (while the router remembers it).
+            self.router.set_ssrc(key.0, Route::Ignore);
+            self.tracks_dropped += 1;
+            if !self.diagnostics.iter().any(|x| x.kind == "tracks-cap") {
+                let ctx = crate::error::PacketCtx {
+                    time: p.first_time,
+                    rtp: Some(crate::error::RtpCtx {
+                        ssrc: p.ssrc.0,
+                        seq: p.packets.first().map_or(0, |a| a.seq16),
+                    }),
+                    ..Default::default()
+                };
+                self.diagnostics.push(Diagnostic {
+                    ctx,
+                    kind: "tracks-cap",
+                    message: format!(
+                        "more than {} tracks in one session (the tracks cap): SSRC {} and later \
+                         new streams of the session are not recorded",
+                        self.caps.tracks, p.ssrc
+                    ),
+                });
             }
             return;
         }
@@ -1016,7 +1182,7 @@ impl Recorder {
             if fec.is_none() && q.rtx_target(&views) != Some(idx) {
                 continue;
             }
-            let Some(q) = self.pending.remove(&k) else {
+            let Some(q) = self.take_pending(&k) else {
                 continue;
             };
             if let Some((_, scheme)) = fec {
@@ -1518,6 +1684,107 @@ mod tests {
     const ONE_PEER: &str = r#"{"room_id": "r", "session_id": "s", "peers": [{"peer_id": "alice",
         "joined_at": "2026-11-23T10:00:01Z", "left_at": "2026-11-23T10:00:03Z", "tracks": [
         {"track_id": "mic", "kind": "audio", "ssrc": 1, "codec": "pcmu", "payload_type": 0}]}]}"#;
+
+    #[test]
+    fn the_pending_cap_holds_and_one_packet_streams_cost_nothing_after() {
+        let mut rec = Recorder::new(opts(None));
+        rec.caps.pending_streams = 64;
+        let mut fake = Fake::default();
+        // 10,000 one-packet SSRCs 10 us apart, a real stream (one packet every 20 ms) among them.
+        for i in 0..10_000u32 {
+            let t = CaptureTime::from_nanos(at(0).as_nanos() + i64::from(i) * 10_000);
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(0x1000_0000 + i, i as u16),
+                "10.0.0.9:7000",
+                t,
+            );
+            assert!(rec.pending.len() <= 64);
+            if i % 2000 == 0 {
+                push(
+                    &mut rec,
+                    &mut fake,
+                    &pcmu(1, (i / 2000) as u16),
+                    "10.0.0.1:5000",
+                    t,
+                );
+            }
+        }
+        for seq in 5..200u16 {
+            let t = at(100 + i64::from(seq) * 20);
+            push(&mut rec, &mut fake, &pcmu(1, seq), "10.0.0.1:5000", t);
+        }
+        let diags = rec.take_diagnostics();
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.kind == "pending-cap" && d.message.contains("64 "))
+        );
+        assert!(rec.pending_dropped >= 9_900, "{}", rec.pending_dropped);
+        // Forgotten streams leave no route behind.
+        assert!(rec.router.ssrc(0x1000_0000).is_none());
+        rec.finish(&mut fake);
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 1);
+        assert_eq!(rec.pending_bytes, 0);
+    }
+
+    #[test]
+    fn the_pending_bytes_cap_decides_the_largest_streams_early() {
+        let mut rec = Recorder::new(opts(None));
+        rec.caps.pending_bytes = 64 << 10;
+        let mut fake = Fake::default();
+        // Four PCMU streams interleaved: 2 x 172 bytes buffered per packet.
+        for seq in 0..80u16 {
+            for ssrc in 1..=4u32 {
+                let t = at(i64::from(seq) * 20);
+                push(
+                    &mut rec,
+                    &mut fake,
+                    &pcmu(ssrc, seq),
+                    &format!("10.0.0.{ssrc}:5000"),
+                    t,
+                );
+                assert!(rec.pending_bytes <= 64 << 10);
+            }
+        }
+        assert!(
+            rec.take_diagnostics()
+                .iter()
+                .any(|d| d.kind == "pending-cap")
+        );
+        rec.finish(&mut fake);
+        // Decided early, still recorded: four tracks.
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 4);
+    }
+
+    #[test]
+    fn the_tracks_cap_holds() {
+        let mut rec = Recorder::new(opts(None));
+        rec.caps.tracks = 3;
+        let mut fake = Fake::default();
+        for seq in 0..10u16 {
+            for ssrc in 1..=5u32 {
+                let t = at(i64::from(seq) * 20 + i64::from(ssrc));
+                push(
+                    &mut rec,
+                    &mut fake,
+                    &pcmu(ssrc, seq),
+                    &format!("10.0.0.{ssrc}:5000"),
+                    t,
+                );
+            }
+        }
+        rec.finish(&mut fake);
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 3);
+        assert_eq!(rec.tracks_dropped, 2);
+        let diags = rec.take_diagnostics();
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.kind == "tracks-cap" && d.message.contains("3 tracks"))
+        );
+    }
 
     #[test]
     fn a_metadata_session_ends_when_its_last_peer_leaves() {

@@ -11,6 +11,12 @@ pub const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 /// `a=extmap` URI of the RID header extension (RFC 8852).
 pub const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
 
+/// SSRCs remembered as not recorded ([`Route::Ignore`]) per session. Each costs
+/// about 16 bytes; a hostile capture of a million one-packet SSRCs would otherwise
+/// grow the table for as long as the session lasts (#13). Past the cap an ignored
+/// SSRC is simply not remembered: if it comes back it is looked at again.
+pub const MAX_IGNORED: usize = 65_536;
+
 /// Where packets of an SSRC go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -72,6 +78,8 @@ pub struct Router {
     by_ssrc: HashMap<u32, Route>,
     /// Metadata tracks without an SSRC, waiting for the first packet that names them.
     bindings: Vec<(usize, BindBy)>,
+    /// Entries of `by_ssrc` that are [`Route::Ignore`].
+    ignored: usize,
 }
 
 impl Router {
@@ -82,7 +90,12 @@ impl Router {
 
     /// Routes `ssrc`.
     pub fn set_ssrc(&mut self, ssrc: u32, route: Route) {
-        self.by_ssrc.insert(ssrc, route);
+        let new = usize::from(route == Route::Ignore);
+        if new == 1 && self.ignored >= MAX_IGNORED && !self.by_ssrc.contains_key(&ssrc) {
+            return;
+        }
+        let old = self.by_ssrc.insert(ssrc, route);
+        self.ignored = self.ignored + new - usize::from(old == Some(Route::Ignore));
     }
 
     /// Track `track` waits for the first packet `by` names.
@@ -98,7 +111,7 @@ impl Router {
             .iter()
             .position(|(_, by)| by.matches(d, pkt))?;
         let (track, _) = self.bindings.remove(pos);
-        self.by_ssrc.insert(pkt.ssrc().0, Route::Track(track));
+        self.set_ssrc(pkt.ssrc().0, Route::Track(track));
         Some(track)
     }
 
@@ -114,6 +127,7 @@ impl Router {
     pub fn clear(&mut self) {
         self.by_ssrc.clear();
         self.bindings.clear();
+        self.ignored = 0;
     }
 }
 
@@ -198,6 +212,24 @@ mod tests {
         let pkt0 = RtpPacket::parse(&raw0).expect("parses");
         assert_eq!(r.bind(&datagram(&raw0, 40002), &pkt0), None);
         assert_eq!(r.bind(&datagram(&raw0, 40000), &pkt0), Some(4));
+    }
+
+    #[test]
+    fn ignored_ssrcs_are_remembered_up_to_the_cap() {
+        let mut r = Router::default();
+        r.set_ssrc(1, Route::Track(0));
+        for s in 0..(MAX_IGNORED as u32 + 100) {
+            r.set_ssrc(s + 10, Route::Ignore);
+        }
+        assert_eq!(r.ignored, MAX_IGNORED);
+        assert_eq!(r.by_ssrc.len(), MAX_IGNORED + 1);
+        // Other routes are always remembered, and replacing an ignored one frees its slot.
+        r.set_ssrc(10, Route::Track(1));
+        assert_eq!(r.ignored, MAX_IGNORED - 1);
+        r.set_ssrc(u32::MAX, Route::Ignore);
+        assert_eq!(r.ssrc(u32::MAX), Some(Route::Ignore));
+        r.clear();
+        assert_eq!(r.ignored, 0);
     }
 
     #[test]
