@@ -47,7 +47,8 @@ pub(super) fn plan_sessions(map: &crate::session::SessionMap) -> Vec<PlannedSess
         spans.push((None, None, Vec::new()));
     }
     let several = spans.len() > 1;
-    spans
+    let mut taken = std::collections::HashSet::new();
+    let mut plan: Vec<PlannedSession> = spans
         .into_iter()
         .enumerate()
         .map(|(k, (start, end, mut peers))| {
@@ -71,5 +72,17 @@ pub(super) fn plan_sessions(map: &crate::session::SessionMap) -> Vec<PlannedSess
                 ssrcs,
             }
         })
-        .collect()
+        .collect();
+    // Two presences that begin in the same second would share `s<start>`: the later gets `-2`.
+    for p in &mut plan {
+        if let Some(id) = &mut p.session_id {
+            let base = id.clone();
+            let mut n = 1;
+            while !taken.insert(id.clone()) {
+                n += 1;
+                *id = format!("{base}-{n}");
+            }
+        }
+    }
+    plan
 }

@@ -300,6 +300,10 @@ pub struct Recorder {
     dtls_flows: std::collections::HashSet<Flow>,
     /// Streams of the session that metadata names no track for (the first few).
     unmatched: Vec<Unmatched>,
+    /// The current session's derived id, once given.
+    session_name: Option<String>,
+    /// Every session id given in this run.
+    session_ids: std::collections::HashSet<String>,
 }
 
 /// Streams the capture has that signalling did not name, kept to say why a track it named had none.
@@ -345,7 +349,14 @@ impl Recorder {
             claimed: Claimed::default(),
             dtls_flows: Default::default(),
             unmatched: Vec::new(),
+            session_name: None,
+            session_ids: Default::default(),
         };
+        rec.session_ids = rec
+            .plan
+            .iter()
+            .filter_map(|p| p.session_id.clone())
+            .collect();
         rec.declare_metadata_tracks();
         rec.early = rec
             .plan
@@ -564,10 +575,7 @@ impl Recorder {
     fn end_session(&mut self, actions: &mut dyn Actions) {
         self.resolve_all_pending(actions);
         // Metadata tracks that never saw a packet still belong to the session.
-        let fallback = format!(
-            "s{}",
-            compact_time(self.session_start.or(self.first_time).unwrap_or_default())
-        );
+        let fallback = self.derived_session_id(self.first_time.unwrap_or_default());
         for t in self
             .tracks
             .iter_mut()
@@ -638,6 +646,7 @@ impl Recorder {
         self.tracks.clear();
         self.router.clear();
         self.unmatched.clear();
+        self.session_name = None;
         for (ssrc, ai) in ended_routes {
             self.router.set_ssrc(ssrc, Route::Ended(ai));
         }
@@ -1074,10 +1083,7 @@ impl Recorder {
             None => Kind::Audio,
         };
         let ssrc_hex = format!("{:08x}", p.ssrc.0);
-        let session_id = format!(
-            "s{}",
-            compact_time(self.session_start.unwrap_or(p.first_time))
-        );
+        let session_id = self.derived_session_id(p.first_time);
         let kind_name = if kind == Kind::Video {
             "video"
         } else {
@@ -1208,6 +1214,26 @@ impl Recorder {
         }
     }
 
+    /// The current session's id when nothing names it: `s<start>` from its first
+    /// packet (or `fallback`), unique in the run by construction (`-2`, `-3`...
+    /// when an earlier session started in the same second, as when a live
+    /// clock ended a session that packets then continued).
+    fn derived_session_id(&mut self, fallback: CaptureTime) -> String {
+        if let Some(id) = &self.session_name {
+            return id.clone();
+        }
+        let base = format!("s{}", compact_time(self.session_start.unwrap_or(fallback)));
+        let mut id = base.clone();
+        let mut n = 1;
+        while self.session_ids.contains(&id) {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        self.session_ids.insert(id.clone());
+        self.session_name = Some(id.clone());
+        id
+    }
+
     /// A DTLS record on `flow`: media on this 5-tuple (either way) is DTLS-SRTP.
     fn note_dtls(&mut self, flow: Flow) {
         // Bounded: a capture of many calls keeps the first 4096 associations.
@@ -1279,8 +1305,10 @@ impl Recorder {
             return;
         }
         if t.id.session_id.is_empty() {
-            t.id.session_id = format!("s{}", compact_time(self.session_start.unwrap_or(a.time)));
+            let id = self.derived_session_id(a.time);
+            self.tracks[idx].id.session_id = id;
         }
+        let t = &mut self.tracks[idx];
         t.packets_seen += 1;
         let first = t.first_time.is_none();
         t.first_time.get_or_insert(a.time);
@@ -2081,6 +2109,41 @@ mod tests {
         assert_eq!(fake.count(|c| *c == Call::Queue(0)), 108);
         assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 0);
         assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 1);
+    }
+
+    #[test]
+    fn a_session_that_starts_in_the_same_second_as_the_last_gets_its_own_id() {
+        let mut rec = Recorder::new(opts(None));
+        let mut fake = Fake::default();
+        for seq in 0..100u16 {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(9, seq),
+                "10.0.0.1:5000",
+                at(i64::from(seq)),
+            );
+        }
+        // A live clock ran ahead of the packets' own times and ended the session...
+        rec.idle(at(40_000), &mut fake);
+        // ...then packets stamped within the same second came in: a new session.
+        for seq in 100..200u16 {
+            push(
+                &mut rec,
+                &mut fake,
+                &pcmu(9, seq),
+                "10.0.0.1:5000",
+                at(500 + i64::from(seq)),
+            );
+        }
+        rec.finish(&mut fake);
+        let ids: Vec<String> = rec
+            .manifest(Vec::new())
+            .assets
+            .iter()
+            .map(|a| a.session_id.clone())
+            .collect();
+        assert_eq!(ids, ["s20261123T100000Z", "s20261123T100000Z-2"]);
     }
 
     #[test]
