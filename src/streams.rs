@@ -305,6 +305,10 @@ struct StreamState {
     last_transit: Option<(i64, u32, u8)>,
     jitter: [Jitter; CLOCKS.len()],
     padding_only: u64,
+    /// SRTP's authentication tag on one-byte-per-tick audio (RFC 3711 §3.1).
+    tag_probe: crate::srtp::detect::TagProbe,
+    /// The tag length, once the probe saw it.
+    srtp_tag: Option<usize>,
 }
 
 impl StreamState {
@@ -323,6 +327,8 @@ impl StreamState {
             last_transit: None,
             jitter: [Jitter::default(); CLOCKS.len()],
             padding_only: 0,
+            tag_probe: Default::default(),
+            srtp_tag: None,
         }
     }
 
@@ -355,6 +361,10 @@ impl StreamState {
         let payload = pkt.payload();
         if payload.is_empty() {
             self.padding_only += 1;
+        }
+        let static_codec = crate::codec::static_payload_type(pt).map(|s| s.codec);
+        if self.srtp_tag.is_none() && crate::srtp::detect::TagProbe::applies(static_codec) {
+            self.srtp_tag = self.tag_probe.push(seq, pkt.timestamp(), payload.len());
         }
         // Padding-only packets (RFC 3550 §5.1, e.g. bandwidth probes) are only counted
         // by the guesser: they take no part in the guess, which says when they were all.
@@ -496,6 +506,11 @@ pub struct StreamReport {
     pub bitrate_kbps: Option<f64>,
     /// Packets with no payload (padding only, e.g. bandwidth probes).
     pub padding_only: u64,
+    /// `srtp` when the payloads carry SRTP authentication tags (G.711/G.722:
+    /// each longer than its samples by a tag), `dtls-srtp` when the 5-tuple
+    /// carried DTLS; absent when nothing shows encryption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<&'static str>,
 }
 
 /// Counters of everything that was not an RTP stream.
@@ -541,6 +556,8 @@ pub struct Analyzer {
     sweep_wait: u64,
     /// Warnings (the first `streams-cap` only).
     diagnostics: Vec<Diagnostic>,
+    /// 5-tuples (both directions) that carried DTLS: their media is DTLS-SRTP (RFC 5764).
+    dtls_flows: std::collections::HashSet<Flow>,
 }
 
 impl Default for Analyzer {
@@ -565,6 +582,7 @@ impl Analyzer {
             max_streams: max_streams.max(1),
             sweep_wait: 0,
             diagnostics: Vec::new(),
+            dtls_flows: Default::default(),
         }
     }
 
@@ -664,7 +682,18 @@ impl Analyzer {
                 Err(_) => self.counts.rtp_malformed += 1,
             },
             PacketClass::Stun => self.counts.stun += 1,
-            PacketClass::Dtls => self.counts.dtls += 1,
+            PacketClass::Dtls => {
+                self.counts.dtls += 1;
+                // Bounded: a capture of many calls keeps the first 4096 associations.
+                if self.dtls_flows.len() < 4096 {
+                    self.dtls_flows.insert(d.flow);
+                    self.dtls_flows.insert(Flow {
+                        src: d.flow.dst,
+                        dst: d.flow.src,
+                        transport: d.flow.transport,
+                    });
+                }
+            }
             _ => self.counts.other += 1,
         }
     }
@@ -737,9 +766,13 @@ impl Analyzer {
             }
         }
         streams.sort_by(|(ka, a), (kb, b)| a.first.cmp(&b.first).then(ka.cmp(kb)));
+        let dtls = &self.dtls_flows;
         let streams = streams
             .into_iter()
-            .map(|(k, s)| report(k, s, origin))
+            .map(|(k, s)| {
+                let on_dtls = dtls.contains(&k.flow);
+                report(k, s, origin, on_dtls)
+            })
             .collect();
         let mut rtcp: Vec<RtcpSummary> = self.rtcp.into_values().collect();
         rtcp.sort_by(|a, b| (&a.src, &a.dst, &a.ssrc).cmp(&(&b.src, &b.dst, &b.ssrc)));
@@ -764,7 +797,7 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn report(k: StreamKey, mut s: StreamState, origin: CaptureTime) -> StreamReport {
+fn report(k: StreamKey, mut s: StreamState, origin: CaptureTime, on_dtls: bool) -> StreamReport {
     s.seq.finish();
     // The dominant payload type names the codec; others (CN, DTMF) are listed. Packets
     // with media count first: padding-only probes may use a payload type of their own.
@@ -824,6 +857,11 @@ fn report(k: StreamKey, mut s: StreamState, origin: CaptureTime) -> StreamReport
         bitrate_kbps: (duration_ns > 0)
             .then(|| round3(s.bytes as f64 * 8.0 / (duration_ns as f64 / 1e9) / 1000.0)),
         padding_only: s.padding_only,
+        encrypted: if on_dtls {
+            Some("dtls-srtp")
+        } else {
+            s.srtp_tag.map(|_| "srtp")
+        },
     }
 }
 

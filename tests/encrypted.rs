@@ -149,3 +149,40 @@ fn base64_of(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// `streams` marks encrypted streams: `srtp` from the tag lengths, `dtls-srtp`
+/// from DTLS on the 5-tuple; a plain stream carries no mark.
+#[test]
+fn streams_marks_encrypted_streams() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = SrtpContext::new(SrtpProfile::AesCm128HmacSha1_80, &[7; 30]).expect("key");
+    let gcm = SrtpContext::new(SrtpProfile::AeadAes128Gcm, &[9; 28]).expect("key");
+    for (name, ctx, dtls, want) in [
+        ("sdes.pcap", &key, false, Some("srtp")),
+        ("dtls.pcap", &gcm, true, Some("dtls-srtp")),
+    ] {
+        let cap = tmp.path().join(name);
+        srtp_capture(&cap, ctx, dtls);
+        let out = rtprec()
+            .args(["streams", "--json"])
+            .arg(&cap)
+            .output()
+            .expect("rtprec runs");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["streams"][0]["encrypted"].as_str(), want, "{name}: {v:#}");
+    }
+    let plain = rtprec()
+        .args(["streams", "--json"])
+        .arg(crate::util::testdata("media-g711.pcap"))
+        .output()
+        .expect("rtprec runs");
+    let v: serde_json::Value = serde_json::from_slice(&plain.stdout).expect("JSON");
+    assert!(
+        v["streams"]
+            .as_array()
+            .expect("streams")
+            .iter()
+            .all(|s| s.get("encrypted").is_none()),
+        "{v:#}"
+    );
+}

@@ -59,8 +59,16 @@ pub fn write_table(out: &mut dyn Write, o: &StreamsOutput) -> io::Result<()> {
                     .map(u8::to_string)
                     .collect::<Vec<_>>()
                     .join(","),
-                s.codec
-                    .map_or_else(|| "?".to_string(), |c| format!("{c:?}").to_lowercase()),
+                {
+                    let codec = s
+                        .codec
+                        .map_or_else(|| "?".to_string(), |c| format!("{c:?}").to_lowercase());
+                    // Encrypted streams say so: their payloads are not the codec's.
+                    match s.encrypted {
+                        Some(how) => format!("{codec} ({})", how.to_uppercase()),
+                        None => codec,
+                    }
+                },
                 s.packets.to_string(),
                 s.lost.to_string(),
                 s.duplicates.to_string(),

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 
 #[cfg(test)]
 mod capture_tests;
+pub mod detect;
 pub mod keyring;
 #[cfg(test)]
 mod tests;
