@@ -41,6 +41,48 @@ pub fn render() -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Every page: `rtprec.1` (all of it) and one per subcommand, `rtprec-record.1`,
+/// `rtprec-assets.1`, `rtprec-assets-list.1`..., as the top page's SUBCOMMANDS
+/// section names them. Returns (file name, page).
+pub fn render_all() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut pages = vec![("rtprec.1".to_string(), render()?)];
+    let cmd = Cli::command();
+    let mut stack: Vec<(String, clap::Command)> = cmd
+        .get_subcommands()
+        .map(|s| (format!("rtprec-{}", s.get_name()), s.clone()))
+        .collect();
+    while let Some((name, sub)) = stack.pop() {
+        for inner in sub.get_subcommands() {
+            stack.push((format!("{name}-{}", inner.get_name()), inner.clone()));
+        }
+        let sub = sub
+            .clone()
+            .name(name.clone())
+            .bin_name(name.replace('-', " "))
+            .version(env!("CARGO_PKG_VERSION"));
+        let man = clap_mangen::Man::new(sub.clone());
+        let mut out = Vec::new();
+        man.render_title(&mut out)?;
+        man.render_name_section(&mut out)?;
+        man.render_synopsis_section(&mut out)?;
+        man.render_description_section(&mut out)?;
+        man.render_options_section(&mut out)?;
+        if sub.has_subcommands() {
+            man.render_subcommands_section(&mut out)?;
+        }
+        out.extend_from_slice(b".SH \"EXIT STATUS\"\n");
+        for (code, meaning) in ExitCode::ALL {
+            out.extend_from_slice(
+                format!(".TP\n\\fB{}\\fR\n{}\n", code.code(), meaning).as_bytes(),
+            );
+        }
+        out.extend_from_slice(b".SH \"SEE ALSO\"\n\\fBrtprec\\fR(1): the whole manual, with the output formats and their JSON Schemas\n");
+        pages.push((format!("{name}.1"), out));
+    }
+    pages.sort();
+    Ok(pages)
+}
+
 /// Every runnable subcommand with its full name (`rtprec events replay`), depth first.
 fn leaf_subcommands(cmd: &clap::Command, prefix: &str) -> Vec<(String, clap::Command)> {
     let mut out = Vec::new();
