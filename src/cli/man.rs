@@ -8,12 +8,7 @@ use clap::CommandFactory;
 pub fn render() -> std::io::Result<Vec<u8>> {
     let cmd = Cli::command();
     let man = clap_mangen::Man::new(cmd.clone());
-    let mut out = Vec::new();
-    man.render_title(&mut out)?;
-    man.render_name_section(&mut out)?;
-    man.render_synopsis_section(&mut out)?;
-    man.render_description_section(&mut out)?;
-    man.render_options_section(&mut out)?;
+    let mut out = page_head(&man)?;
     man.render_subcommands_section(&mut out)?;
     for (name, sub) in leaf_subcommands(&cmd, cmd.get_name()) {
         let sub = sub.bin_name(name.clone());
@@ -61,12 +56,7 @@ pub fn render_all() -> std::io::Result<Vec<(String, Vec<u8>)>> {
             .bin_name(name.replace('-', " "))
             .version(env!("CARGO_PKG_VERSION"));
         let man = clap_mangen::Man::new(sub.clone());
-        let mut out = Vec::new();
-        man.render_title(&mut out)?;
-        man.render_name_section(&mut out)?;
-        man.render_synopsis_section(&mut out)?;
-        man.render_description_section(&mut out)?;
-        man.render_options_section(&mut out)?;
+        let mut out = page_head(&man)?;
         if sub.has_subcommands() {
             man.render_subcommands_section(&mut out)?;
         }
@@ -81,6 +71,17 @@ pub fn render_all() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     }
     pages.sort();
     Ok(pages)
+}
+
+/// A page's title, name, synopsis, description and options.
+fn page_head(man: &clap_mangen::Man) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    Ok(out)
 }
 
 /// Every runnable subcommand with its full name (`rtprec events replay`), depth first.
