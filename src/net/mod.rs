@@ -79,6 +79,35 @@ pub struct Datagram<'a> {
     pub payload: &'a [u8],
 }
 
+impl<'a> Datagram<'a> {
+    /// A plain UDP datagram `src` -> `dst` captured at `time` (unit tests of later stages).
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        payload: &'a [u8],
+        src: &str,
+        dst: &str,
+        time: crate::time::CaptureTime,
+    ) -> Datagram<'a> {
+        Datagram {
+            meta: FrameMeta {
+                file: crate::error::FileId(0),
+                index: 1,
+                offset: 0,
+                time,
+                link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
+                orig_len: 0,
+            },
+            flow: Flow {
+                src: src.parse().expect("test address"),
+                dst: dst.parse().expect("test address"),
+                transport: Transport::Udp,
+            },
+            encap: Encap::Plain,
+            payload,
+        }
+    }
+}
+
 /// Counters of what the network layer saw and skipped.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NetStats {

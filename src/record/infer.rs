@@ -301,27 +301,14 @@ pub fn inband_ulpfec(packets: &[Arrival], media_pt: u8, red_pt: Option<u8>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::FrameMeta;
-    use crate::net::{Encap, Transport};
 
     fn datagram<'a>(payload: &'a [u8], src: &str, nanos: i64) -> Datagram<'a> {
-        Datagram {
-            meta: FrameMeta {
-                file: crate::error::FileId(0),
-                index: 1,
-                offset: 0,
-                time: CaptureTime::from_nanos(nanos),
-                link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
-                orig_len: 0,
-            },
-            flow: Flow {
-                src: src.parse().expect("addr"),
-                dst: "10.0.0.2:6000".parse().expect("addr"),
-                transport: Transport::Udp,
-            },
-            encap: Encap::Plain,
+        Datagram::for_test(
             payload,
-        }
+            src,
+            "10.0.0.2:6000",
+            CaptureTime::from_nanos(nanos),
+        )
     }
 
     fn rtp(ssrc: u32, pt: u8, seq: u16, payload: &[u8]) -> Vec<u8> {

@@ -1575,8 +1575,6 @@ fn track_setup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::FrameMeta;
-    use crate::net::{Encap, Transport};
     use std::path::Path;
 
     /// Everything the recorder asked for, in order.
@@ -1688,23 +1686,7 @@ mod tests {
 
     /// Pushes `payload` from `src` as a datagram captured at `time` (frame first, as the read loop does).
     fn push(rec: &mut Recorder, fake: &mut Fake, payload: &[u8], src: &str, time: CaptureTime) {
-        let d = Datagram {
-            meta: FrameMeta {
-                file: crate::error::FileId(0),
-                index: 1,
-                offset: 0,
-                time,
-                link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
-                orig_len: 0,
-            },
-            flow: Flow {
-                src: src.parse().expect("addr"),
-                dst: "10.0.0.2:6000".parse().expect("addr"),
-                transport: Transport::Udp,
-            },
-            encap: Encap::Plain,
-            payload,
-        };
+        let d = Datagram::for_test(payload, src, "10.0.0.2:6000", time);
         rec.saw_frame(time, fake);
         rec.push(&d, fake);
     }

@@ -134,27 +134,10 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::FrameMeta;
-    use crate::net::{Encap, Flow, Transport};
 
     fn datagram<'a>(payload: &'a [u8], dst_port: u16) -> Datagram<'a> {
-        Datagram {
-            meta: FrameMeta {
-                file: crate::error::FileId(0),
-                index: 1,
-                offset: 0,
-                time: crate::time::CaptureTime::default(),
-                link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
-                orig_len: 0,
-            },
-            flow: Flow {
-                src: "10.0.0.1:5000".parse().expect("addr"),
-                dst: format!("10.0.0.2:{dst_port}").parse().expect("addr"),
-                transport: Transport::Udp,
-            },
-            encap: Encap::Plain,
-            payload,
-        }
+        let dst = format!("10.0.0.2:{dst_port}");
+        Datagram::for_test(payload, "10.0.0.1:5000", &dst, Default::default())
     }
 
     /// An RTP packet with a one-byte-header extension carrying `mid` as id 3.
