@@ -13,6 +13,7 @@ pub mod capture;
 pub mod cli;
 pub mod codec;
 pub mod depack;
+pub mod dtls;
 pub mod error;
 pub mod events;
 pub mod media;
