@@ -172,14 +172,15 @@ fn all_failure_codes() -> Vec<FailureCode> {
         IoError,
         SrtpAuthFailed,
         EncryptedNoKey,
+        DtlsKeyMissing,
         Skipped,
         Internal,
     ];
     for c in &all {
         match c {
             UnsupportedCodec | UnknownCodec | NoMedia | NoKeyframe | NoDecodableFrames
-            | UnsupportedFormat | IoError | SrtpAuthFailed | EncryptedNoKey | Skipped
-            | Internal => {}
+            | UnsupportedFormat | IoError | SrtpAuthFailed | EncryptedNoKey | DtlsKeyMissing
+            | Skipped | Internal => {}
         }
     }
     all

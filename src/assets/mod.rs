@@ -78,6 +78,9 @@ pub enum FailureCode {
     SrtpAuthFailed,
     /// The track is encrypted (SRTP, DTLS-SRTP) and no key was given.
     EncryptedNoKey,
+    /// The track is DTLS-SRTP and the key logs hold no secret for its DTLS
+    /// association (the message names the association to look for).
+    DtlsKeyMissing,
     /// Left out by the recording template.
     Skipped,
     /// A bug: the track never finished.
@@ -97,6 +100,7 @@ impl FailureCode {
             FailureCode::IoError => "io-error",
             FailureCode::SrtpAuthFailed => "srtp-auth-failed",
             FailureCode::EncryptedNoKey => "encrypted-no-key",
+            FailureCode::DtlsKeyMissing => "dtls-key-missing",
             FailureCode::Skipped => "skipped",
             FailureCode::Internal => "internal",
         }
@@ -268,8 +272,29 @@ pub struct Asset {
     pub error: Option<Failure>,
     /// Fields rtprec inferred from the traffic rather than read from metadata.
     pub inferred: Vec<String>,
+    /// How the track's packets were decrypted; absent for plain RTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Decryption>,
     /// Statistics.
     pub stats: AssetStats,
+}
+
+/// How a track was decrypted (never the keys).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decryption {
+    /// `srtp` (SDES keys: metadata, SDP `a=crypto`, `--srtp-keys`) or `dtls-srtp`
+    /// (keys exported from a DTLS handshake in the capture, RFC 5764).
+    pub method: String,
+    /// The SRTP protection profile, e.g. `AEAD_AES_128_GCM`.
+    pub profile: String,
+    /// Where the keys came from: `metadata`, `sdp`, `srtp-keys`, `keylog` or `pcapng-secrets`.
+    pub keys: String,
+    /// For `dtls-srtp`: the DTLS version of the handshake (`1.2`, `1.3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtls_version: Option<String>,
+    /// For `dtls-srtp`: the handshake, as `client -> server` addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtls_association: Option<String>,
 }
 
 /// `OUT/manifest.json`.
@@ -350,6 +375,13 @@ mod schema_tests {
             status: Status::Failed,
             error: None,
             inferred: vec![],
+            decryption: Some(Decryption {
+                method: "dtls-srtp".into(),
+                profile: "AEAD_AES_128_GCM".into(),
+                keys: "keylog".into(),
+                dtls_version: Some("1.2".into()),
+                dtls_association: Some("127.0.0.1:1 -> 127.0.0.1:2".into()),
+            }),
             stats: AssetStats::default(),
         };
         let m = Manifest {
@@ -373,6 +405,10 @@ mod schema_tests {
         assert_eq!(
             keys(&v["assets"][0]["sender_clock"]),
             keys(&schema["$defs"]["asset"]["properties"]["sender_clock"]["properties"])
+        );
+        assert_eq!(
+            keys(&v["assets"][0]["decryption"]),
+            keys(&schema["$defs"]["asset"]["properties"]["decryption"]["properties"])
         );
         assert_eq!(
             keys(&v["assets"][0]["stats"]),

@@ -215,6 +215,18 @@ pub struct RecordArgs {
     #[arg(long, value_name = "VAR")]
     pub srtp_keys_env: Option<String>,
 
+    /// DTLS secrets for DTLS-SRTP calls, in the NSS key log format that
+    /// SSLKEYLOGFILE makes Firefox, NSS, BoringSSL, OpenSSL or pion write
+    /// (CLIENT_RANDOM for DTLS 1.2; EXPORTER_SECRET and the handshake traffic
+    /// secrets for DTLS 1.3).
+    ///
+    /// The SRTP keys of each DTLS handshake in the capture are exported from its
+    /// secret (RFC 5764 §4.2). Repeatable; the environment variable holds one
+    /// path. Secrets a pcapng capture carries in Decryption Secrets Blocks are
+    /// used without it. Secrets are never printed.
+    #[arg(long, value_name = "FILE", env = "RTPREC_KEYLOG", action = clap::ArgAction::Append)]
+    pub keylog: Vec<PathBuf>,
+
     /// Worker threads for per-track work (0: one per core). Output does not depend on it.
     #[arg(short, long, default_value_t = 0, value_name = "N")]
     pub jobs: usize,

@@ -64,8 +64,18 @@ pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, Opt
         }
         (None, None) => Vec::new(),
     };
+    let mut keylog = crate::dtls::KeyLog::default();
+    for path in &args.keylog {
+        let bytes =
+            std::fs::read(path).map_err(|e| OptionsError(format!("{}: {e}", path.display())))?;
+        let text = String::from_utf8_lossy(&bytes);
+        keylog.merge(
+            crate::dtls::KeyLog::parse(&text, &path.display().to_string()).map_err(|e| err(&e))?,
+        );
+    }
     let record = RecordOptions {
         srtp_keys,
+        keylog,
         template,
         idle_timeout_nanos: i64::try_from(args.idle_timeout)
             .unwrap_or(i64::MAX)

@@ -281,6 +281,7 @@ pub mod fixtures {
                 message: "no keyframe in 52 frames".into(),
             }),
             inferred: vec![],
+            decryption: None,
             stats: AssetStats::default(),
         }
     }

@@ -45,6 +45,11 @@ impl TrackSrtp {
         })
     }
 
+    /// Profile of the key that authenticated the track, once one has.
+    pub fn chosen_profile(&self) -> Option<&'static str> {
+        self.chosen.and_then(|i| self.profiles.get(i).copied())
+    }
+
     /// Packets that no key authenticated.
     pub fn failures(&self) -> u64 {
         self.failures

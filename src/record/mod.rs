@@ -15,6 +15,7 @@
 
 mod claim;
 pub mod clock;
+pub mod dtls;
 pub mod encrypted;
 pub mod infer;
 pub mod keys;
@@ -59,6 +60,8 @@ pub struct RecordOptions {
     pub template: template::Template,
     /// SRTP keys for streams the metadata gives none (`--srtp-keys`).
     pub srtp_keys: Vec<crate::srtp::keyring::KeyLine>,
+    /// `--keylog`: DTLS secrets (NSS key log format) for the handshakes in the capture.
+    pub keylog: crate::dtls::KeyLog,
 }
 
 /// Result of a recording run.

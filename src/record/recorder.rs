@@ -296,8 +296,10 @@ pub struct Recorder {
     keyring: KeyRing,
     /// Output paths already taken in this run.
     claimed: Claimed,
-    /// 5-tuples (both directions) that carried DTLS: their media is DTLS-SRTP.
-    dtls_flows: std::collections::HashSet<Flow>,
+    /// DTLS handshakes and the keys they exported (RFC 5764).
+    dtls: super::dtls::DtlsSrtp,
+    /// SSRCs that are SRTP for sure (their 5-tuple carried DTLS) and that no key decrypts.
+    no_key: std::collections::HashSet<u32>,
     /// Streams of the session that metadata names no track for (the first few).
     unmatched: Vec<Unmatched>,
     /// The current session's derived id, once given.
@@ -322,6 +324,7 @@ impl Recorder {
     /// A recorder for `opts`; tracks named by metadata exist from the start.
     pub fn new(opts: RecordOptions) -> Recorder {
         let keyring = KeyRing::new(opts.srtp_keys.clone());
+        let opts_keylog = opts.keylog.clone();
         let plan = opts.session.as_ref().map(plan_sessions).unwrap_or_default();
         let mut rec = Recorder {
             opts,
@@ -347,7 +350,8 @@ impl Recorder {
             srtp_plain: Vec::new(),
             keyring,
             claimed: Claimed::default(),
-            dtls_flows: Default::default(),
+            dtls: super::dtls::DtlsSrtp::new(opts_keylog),
+            no_key: Default::default(),
             unmatched: Vec::new(),
             session_name: None,
             session_ids: Default::default(),
@@ -611,6 +615,7 @@ impl Recorder {
             .map(|(t, o)| {
                 let mut a = asset_of(t, o.map(|StartOffset { ms, source }| (ms, source)));
                 a.sender_clock = self.clocks.mapping(&t.clock());
+                a.decryption = self.decryption_of(t);
                 (t.last_time.unwrap_or(end), a)
             })
             .collect();
@@ -658,7 +663,7 @@ impl Recorder {
         match classify(d.payload) {
             PacketClass::Rtp => {}
             PacketClass::Rtcp => return self.note_sender_reports(d.payload, d.meta.time),
-            PacketClass::Dtls => return self.note_dtls(d.flow),
+            PacketClass::Dtls => return self.dtls.push(d, &mut self.keyring),
             _ => return,
         }
         if self.opts.session.is_some() {
@@ -683,19 +688,34 @@ impl Recorder {
                 _ => {}
             }
         }
-        // `--srtp-keys`: streams the metadata gives no key are decrypted when a key authenticates them.
-        if !self.keyring.is_empty()
-            && let Some(b) = d.payload.get(8..12)
+        // `--srtp-keys` and DTLS-SRTP keys: streams the metadata gives no key are
+        // decrypted when a key authenticates them.
+        let srtp_flow = self.dtls.carries_srtp(&d.flow);
+        if let Some(b) = d.payload.get(8..12)
+            && (srtp_flow || !self.keyring.is_empty())
         {
             let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            if self.keyring.is_empty() {
+                // DTLS-SRTP and not a key at all: the track fails, saying what would decrypt it.
+                self.mark_no_key(ssrc);
+                return self.route_plain(d, actions);
+            }
             let mut plain = std::mem::take(&mut self.srtp_plain);
-            match self.keyring.unprotect_rtp(ssrc, d.payload, &mut plain) {
+            match self
+                .keyring
+                .unprotect_rtp(ssrc, &d.flow, srtp_flow, d.payload, &mut plain)
+            {
                 Unprotect::Plain => {
                     self.srtp_plain = plain;
                 }
                 Unprotect::Failed => {
                     self.srtp_plain = plain;
                     return;
+                }
+                Unprotect::NoKey => {
+                    self.srtp_plain = plain;
+                    self.mark_no_key(ssrc);
+                    return self.route_plain(d, actions);
                 }
                 Unprotect::Decrypted => {
                     self.route_plain(
@@ -1138,10 +1158,10 @@ impl Recorder {
         } else if guess.codec.is_none() {
             // Not recordable, but its packets are still counted: the manifest
             // reports its loss and duplicates as `streams` does.
-            if self.dtls_flows.contains(&p.flow) {
-                // Unidentifiable payloads on a 5-tuple that carried DTLS: DTLS-SRTP.
-                let message = super::encrypted::message(None, true);
-                self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
+            if self.dtls.carries_srtp(&p.flow) && self.keyring.key_use(key.0).is_none() {
+                // Unidentifiable payloads on a 5-tuple that carried DTLS, not decrypted: DTLS-SRTP.
+                let (code, message) = self.dtls.no_key(&p.flow);
+                self.count_instead(idx, code, message, actions);
             } else {
                 let message = format!(
                     "could not identify the codec of payload type {pt}: {}",
@@ -1234,16 +1254,25 @@ impl Recorder {
         id
     }
 
-    /// A DTLS record on `flow`: media on this 5-tuple (either way) is DTLS-SRTP.
-    fn note_dtls(&mut self, flow: Flow) {
-        // Bounded: a capture of many calls keeps the first 4096 associations.
-        if self.dtls_flows.len() < 4096 {
-            self.dtls_flows.insert(flow);
-            self.dtls_flows.insert(Flow {
-                src: flow.dst,
-                dst: flow.src,
-                transport: flow.transport,
+    /// How track `t` was decrypted, for its asset.
+    fn decryption_of(&self, t: &Track) -> Option<crate::assets::Decryption> {
+        if let Some(profile) = t.srtp.as_ref().and_then(TrackSrtp::chosen_profile) {
+            return Some(crate::assets::Decryption {
+                method: "srtp".into(),
+                profile: profile.into(),
+                keys: self.opts.identification.into(),
+                dtls_version: None,
+                dtls_association: None,
             });
+        }
+        let used = self.keyring.key_use(t.id.ssrc?)?;
+        Some(self.dtls.decryption(used))
+    }
+
+    /// Remembers that `ssrc` is SRTP no key decrypts (bounded like the ignored SSRCs).
+    fn mark_no_key(&mut self, ssrc: u32) {
+        if self.no_key.len() < 65_536 {
+            self.no_key.insert(ssrc);
         }
     }
 
@@ -1308,6 +1337,16 @@ impl Recorder {
             let id = self.derived_session_id(a.time);
             self.tracks[idx].id.session_id = id;
         }
+        // DTLS-SRTP that no key decrypts: counted, never written as media.
+        let t = &self.tracks[idx];
+        if !t.counted
+            && !matches!(t.life, Life::Done(_))
+            && t.id.ssrc.is_some_and(|s| self.no_key.contains(&s))
+        {
+            // A running track stops writing and goes on counting (`count_only`).
+            let (code, message) = self.dtls.no_key(&flow);
+            self.count_instead(idx, code, message, actions);
+        }
         let t = &mut self.tracks[idx];
         t.packets_seen += 1;
         let first = t.first_time.is_none();
@@ -1327,7 +1366,7 @@ impl Recorder {
             && let Some(probe) = t.tag_probe.as_mut()
             && let Some(tag) = probe.push(a.seq16, a.ts32, a.payload.len())
         {
-            let dtls = self.dtls_flows.contains(&flow);
+            let dtls = self.dtls.carries_srtp(&flow);
             t.tag_probe = None;
             let message = super::encrypted::message(Some(tag), dtls);
             self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
@@ -1364,7 +1403,7 @@ impl Recorder {
             let mut plain = Vec::new();
             match self.keyring.unprotect_rtcp(ssrc, payload, &mut plain) {
                 Unprotect::Plain => {}
-                Unprotect::Failed => return,
+                Unprotect::Failed | Unprotect::NoKey => return,
                 Unprotect::Decrypted => return self.clocks.note(&plain, time),
             }
         }
@@ -1671,6 +1710,7 @@ mod tests {
             idle_timeout_nanos: 30_000_000_000,
             template: Default::default(),
             srtp_keys: Vec::new(),
+            keylog: Default::default(),
         }
     }
 

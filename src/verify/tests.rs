@@ -30,6 +30,7 @@ fn asset(track: &str) -> Asset {
         status: Status::Completed,
         error: None,
         inferred: vec![],
+        decryption: None,
         stats: AssetStats {
             packets: 200,
             frames_written: 200,
