@@ -133,8 +133,15 @@ fn streams(args: &StreamsArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -
         live_clock: rtprec::pipeline::LiveClock::Off,
         stop: stop.clone(),
     };
+    let keylog = match rtprec::cli::options::load_keylogs(&args.keylog) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            return ExitCode::BadInput;
+        }
+    };
     let result = with_progress(quiet, |p| {
-        rtprec::pipeline::run_streams(&args.captures, &loop_opts, p)
+        rtprec::pipeline::run_streams(&args.captures, &loop_opts, keylog, p)
     });
     let out = match result {
         Ok(out) => out,

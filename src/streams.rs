@@ -511,6 +511,36 @@ pub struct StreamReport {
     /// carried DTLS; absent when nothing shows encryption.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encrypted: Option<&'static str>,
+    /// Index in the report's `dtls` list of the handshake on this stream's
+    /// 5-tuple (the latest, after an ICE restart); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtls_association: Option<usize>,
+}
+
+/// One DTLS handshake (association) the capture holds.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct DtlsReport {
+    /// The DTLS client (it sent the ClientHello): address:port.
+    pub client: String,
+    /// The DTLS server.
+    pub server: String,
+    /// `udp` or `tcp`.
+    pub transport: Transport,
+    /// `1.0`, `1.2`, `1.3`; `null` before a ServerHello.
+    pub version: Option<&'static str>,
+    /// SRTP profiles the client offered (use_srtp, RFC 5764 §4.1.1), in its order.
+    pub profiles_offered: Vec<&'static str>,
+    /// The profile the server chose; `null` when not known (DTLS 1.3 without
+    /// the server handshake secret: it is in the encrypted EncryptedExtensions).
+    pub profile: Option<&'static str>,
+    /// First 8 hex digits of the ClientHello random: what to look for in a key log.
+    pub client_random_prefix: String,
+    /// `found` (the key log has its secret), `missing` (it has not), `unsupported`
+    /// (it has, for a negotiation rtprec cannot decrypt), `incomplete` (the
+    /// capture lacks a hello), or `no-key-log` (no `--keylog` given).
+    pub key: &'static str,
+    /// SSRCs of the streams on its 5-tuple, in hex.
+    pub streams: Vec<String>,
 }
 
 /// Counters of everything that was not an RTP stream.
@@ -558,6 +588,10 @@ pub struct Analyzer {
     diagnostics: Vec<Diagnostic>,
     /// 5-tuples (both directions) that carried DTLS: their media is DTLS-SRTP (RFC 5764).
     dtls_flows: std::collections::HashSet<Flow>,
+    /// The DTLS handshakes.
+    dtls: crate::dtls::DtlsTracker,
+    /// `--keylog`: says whether each handshake's secret is known.
+    keylog: Option<crate::dtls::KeyLog>,
 }
 
 impl Default for Analyzer {
@@ -583,7 +617,15 @@ impl Analyzer {
             sweep_wait: 0,
             diagnostics: Vec::new(),
             dtls_flows: Default::default(),
+            dtls: Default::default(),
+            keylog: None,
         }
+    }
+
+    /// Reports, per DTLS handshake, whether `keylog` holds its secret.
+    pub fn with_keylog(mut self, keylog: crate::dtls::KeyLog) -> Self {
+        self.keylog = Some(keylog);
+        self
     }
 
     /// Warnings so far (the stream cap), drained.
@@ -684,6 +726,9 @@ impl Analyzer {
             PacketClass::Stun => self.counts.stun += 1,
             PacketClass::Dtls => {
                 self.counts.dtls += 1;
+                let empty = crate::dtls::KeyLog::default();
+                self.dtls
+                    .push(d.flow, d.payload, self.keylog.as_ref().unwrap_or(&empty));
                 // Bounded: a capture of many calls keeps the first 4096 associations.
                 if self.dtls_flows.len() < 4096 {
                     self.dtls_flows.insert(d.flow);
@@ -767,11 +812,25 @@ impl Analyzer {
         }
         streams.sort_by(|(ka, a), (kb, b)| a.first.cmp(&b.first).then(ka.cmp(kb)));
         let dtls = &self.dtls_flows;
+        let associations = self.dtls.associations();
+        let mut dtls_reports: Vec<DtlsReport> = associations
+            .iter()
+            .map(|a| dtls_report(a, self.keylog.is_some()))
+            .collect();
         let streams = streams
             .into_iter()
             .map(|(k, s)| {
                 let on_dtls = dtls.contains(&k.flow);
-                report(k, s, origin, on_dtls)
+                let mut r = report(k, s, origin, on_dtls);
+                r.dtls_association = associations.iter().rposition(|a| {
+                    a.transport == k.flow.transport
+                        && ((a.client == k.flow.src && a.server == k.flow.dst)
+                            || (a.server == k.flow.src && a.client == k.flow.dst))
+                });
+                if let Some(i) = r.dtls_association {
+                    dtls_reports[i].streams.push(r.ssrc.clone());
+                }
+                r
             })
             .collect();
         let mut rtcp: Vec<RtcpSummary> = self.rtcp.into_values().collect();
@@ -780,6 +839,7 @@ impl Analyzer {
             streams,
             rtcp,
             classified: self.counts,
+            dtls: dtls_reports,
         }
     }
 }
@@ -862,6 +922,7 @@ fn report(k: StreamKey, mut s: StreamState, origin: CaptureTime, on_dtls: bool) 
         } else {
             s.srtp_tag.map(|_| "srtp")
         },
+        dtls_association: None,
     }
 }
 
@@ -874,6 +935,38 @@ pub struct StreamsReport {
     pub rtcp: Vec<RtcpSummary>,
     /// What the datagrams were.
     pub classified: Classified,
+    /// DTLS handshakes, in capture order; absent when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dtls: Vec<DtlsReport>,
+}
+
+/// The report of one association; `keylog` says whether a key log was given.
+fn dtls_report(a: &crate::dtls::Association, keylog: bool) -> DtlsReport {
+    use crate::dtls::{AssocKeys, DtlsVersion};
+    DtlsReport {
+        client: a.client.to_string(),
+        server: a.server.to_string(),
+        transport: a.transport,
+        version: a.version.map(|v| match v {
+            DtlsVersion::Dtls10 => "1.0",
+            DtlsVersion::Dtls12 => "1.2",
+            DtlsVersion::Dtls13 => "1.3",
+        }),
+        profiles_offered: a.offered_profiles.iter().map(|p| p.name()).collect(),
+        profile: a.chosen_profile.map(|p| p.name()),
+        client_random_prefix: a.client_random[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        key: match (&a.keys, keylog) {
+            (AssocKeys::Keyed(_), _) => "found",
+            (_, false) => "no-key-log",
+            (AssocKeys::NoKey, true) => "missing",
+            (AssocKeys::Unsupported(_), true) => "unsupported",
+            (AssocKeys::Pending, true) => "incomplete",
+        },
+        streams: Vec::new(),
+    }
 }
 
 #[cfg(test)]

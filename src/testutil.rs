@@ -14,6 +14,7 @@
 //! - [`scenario`]: several peers' streams interleaved in capture-time order, with
 //!   impairments (loss, duplicates, reordering) and the ground truth to assert on.
 
+pub mod dtls;
 pub mod encoded;
 pub mod media;
 pub mod packet;

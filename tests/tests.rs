@@ -5,6 +5,7 @@ mod util;
 mod assets;
 mod browser;
 mod cli;
+mod dtls;
 mod encrypted;
 mod events;
 mod gst;

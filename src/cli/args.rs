@@ -334,6 +334,11 @@ pub struct StreamsArgs {
     /// Write one JSON document to standard output instead of the table.
     #[arg(long)]
     pub json: bool,
+
+    /// DTLS key logs (NSS format, as for `record`): the DTLS handshakes listed
+    /// say whether the key log holds their secret.
+    #[arg(long, value_name = "FILE", env = "RTPREC_KEYLOG", action = clap::ArgAction::Append)]
+    pub keylog: Vec<PathBuf>,
 }
 
 /// `rtprec assets ...`.

@@ -64,15 +64,7 @@ pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, Opt
         }
         (None, None) => Vec::new(),
     };
-    let mut keylog = crate::dtls::KeyLog::default();
-    for path in &args.keylog {
-        let bytes =
-            std::fs::read(path).map_err(|e| OptionsError(format!("{}: {e}", path.display())))?;
-        let text = String::from_utf8_lossy(&bytes);
-        keylog.merge(
-            crate::dtls::KeyLog::parse(&text, &path.display().to_string()).map_err(|e| err(&e))?,
-        );
-    }
+    let keylog = load_keylogs(&args.keylog)?.unwrap_or_default();
     let record = RecordOptions {
         srtp_keys,
         keylog,
@@ -99,6 +91,26 @@ pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, Opt
         read,
         notes,
     })
+}
+
+/// The `--keylog` files, merged; `None` when none was given.
+pub fn load_keylogs(
+    paths: &[std::path::PathBuf],
+) -> Result<Option<crate::dtls::KeyLog>, OptionsError> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut keylog = crate::dtls::KeyLog::default();
+    for path in paths {
+        let bytes =
+            std::fs::read(path).map_err(|e| OptionsError(format!("{}: {e}", path.display())))?;
+        // Key logs are ASCII; a stray byte elsewhere must not hide the lines that parse.
+        let text = String::from_utf8_lossy(&bytes);
+        let log = crate::dtls::KeyLog::parse(&text, &path.display().to_string())
+            .map_err(|e| OptionsError(e.to_string()))?;
+        keylog.merge(log);
+    }
+    Ok(Some(keylog))
 }
 
 /// How --metadata's unknown fields are treated: warnings, or errors with --strict-metadata.

@@ -101,6 +101,34 @@ pub fn write_table(out: &mut dyn Write, o: &StreamsOutput) -> io::Result<()> {
         c.other,
         c.rtp_rejected
     )?;
+    for (i, a) in o.report.dtls.iter().enumerate() {
+        writeln!(
+            out,
+            "DTLS #{i}: {} {} -> {} ({}), client_random {}…, SRTP {}, key: {}{}",
+            a.version
+                .map_or("DTLS".to_string(), |v| format!("DTLS {v}")),
+            a.client,
+            a.server,
+            match a.transport {
+                crate::net::Transport::Udp => "udp",
+                crate::net::Transport::Tcp => "tcp",
+            },
+            a.client_random_prefix,
+            a.profile.map_or_else(
+                || match a.profiles_offered.as_slice() {
+                    [] => "none offered".to_string(),
+                    offered => format!("one of {}", offered.join(", ")),
+                },
+                str::to_string
+            ),
+            a.key,
+            if a.streams.is_empty() {
+                String::new()
+            } else {
+                format!("; keys streams {}", a.streams.join(", "))
+            }
+        )?;
+    }
     for s in o
         .report
         .streams

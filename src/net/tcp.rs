@@ -419,6 +419,9 @@ fn plausible_start(framing: Framing, b: &[u8]) -> bool {
                     // RTP header is 12 bytes, the smallest RTCP packet 8.
                     128..=191 => len >= 8,
                     0..=3 => len >= 20 && (inner.len() < 8 || turn::is_stun_header(inner)),
+                    // A DTLS record (RFC 6347 §4.1: 13-byte header, major version
+                    // 0xfe), as ICE-TCP carries after its checks (RFC 6544, RFC 7983).
+                    20..=63 => len >= 13 && inner.get(1).is_none_or(|&v| v == 0xfe),
                     _ => false,
                 }
             }

@@ -249,9 +249,13 @@ impl Consumer for Analyzer {
 pub fn run_streams(
     paths: &[PathBuf],
     opts: &LoopOptions,
+    keylog: Option<crate::dtls::KeyLog>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<StreamsOutput, Error> {
-    let mut analyzer = Analyzer::new();
+    let mut analyzer = match keylog {
+        Some(k) => Analyzer::new().with_keylog(k),
+        None => Analyzer::new(),
+    };
     let mut summary = run_loop(paths, opts, &mut analyzer, progress)?;
     // The analyser's own warnings (the streams cap) follow the reader's.
     summary.diagnostics.extend(analyzer.take_diagnostics());

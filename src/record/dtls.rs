@@ -120,6 +120,18 @@ impl DtlsSrtp {
         self.flows.contains(flow)
     }
 
+    /// True when the latest handshake on `flow` is complete and the key logs
+    /// hold no secret for it: its media is protected by keys no one has
+    /// (RFC 5764 §4.1: the keys of the DTLS on the media's own 5-tuple).
+    pub fn unkeyed(&self, flow: &Flow) -> bool {
+        self.tracker
+            .associations()
+            .iter()
+            .rev()
+            .find(|a| on(a, flow))
+            .is_some_and(|a| matches!(a.keys, AssocKeys::NoKey))
+    }
+
     /// The associations seen, in capture order.
     pub fn associations(&self) -> &[Association] {
         self.tracker.associations()
@@ -148,7 +160,8 @@ impl DtlsSrtp {
 
     /// Why a stream on `flow`, SRTP for sure, has no key: the failure code and a
     /// message naming the associations to look for in the key log (never a secret).
-    pub fn no_key(&self, flow: &Flow) -> (FailureCode, String) {
+    /// `tag` is the SRTP tag length the packets showed, when known.
+    pub fn no_key(&self, flow: &Flow, tag: Option<usize>) -> (FailureCode, String) {
         let on_flow: Vec<&Association> = self
             .tracker
             .associations()
@@ -162,13 +175,10 @@ impl DtlsSrtp {
                 .join("; ")
         };
         if !self.has_secrets() {
-            let mut m = super::encrypted::message(None, true);
+            let mut m = super::encrypted::message(tag, true);
             if !on_flow.is_empty() {
-                m.push_str(&format!(" ({})", names(&on_flow)));
+                m.push_str(&format!("; its handshake: {}", names(&on_flow)));
             }
-            m.push_str(
-                "; give the key log the browser or server wrote with --keylog (SSLKEYLOGFILE)",
-            );
             return (FailureCode::EncryptedNoKey, m);
         }
         let missing: Vec<&Association> = on_flow

@@ -20,21 +20,20 @@ pub fn message(tag: Option<usize>, dtls: bool) -> String {
     if dtls {
         signs.push("its 5-tuple carried a DTLS handshake: this is DTLS-SRTP (RFC 5764), encrypted with keys agreed in that handshake".to_string());
     }
-    signs.push(match tag {
-        Some(tag) => format!(
+    match tag {
+        Some(tag) => signs.push(format!(
             "its payloads are SRTP: each is as long as its samples plus a {tag}-byte authentication tag (RFC 3711 §3.1)"
-        ),
-        None => "its payloads fit no codec".to_string(),
-    });
+        )),
+        None if !dtls => signs.push("its payloads fit no codec".to_string()),
+        None => {}
+    }
     let what = signs.join("; ");
-    format!(
-        "the track is encrypted and no key was given: {what}; give the keys (metadata `srtp`, SDP a=crypto, or --srtp-keys){}",
-        if dtls {
-            "; for DTLS-SRTP, the keys that the handshake exported"
-        } else {
-            ""
-        }
-    )
+    let fix = if dtls {
+        "give the DTLS key log that one end of the call wrote (--keylog; browsers write it where SSLKEYLOGFILE says)"
+    } else {
+        "give the keys (metadata `srtp`, SDP a=crypto, or --srtp-keys)"
+    };
+    format!("the track is encrypted and no key was given: {what}; {fix}")
 }
 
 #[cfg(test)]
@@ -49,6 +48,6 @@ mod tests {
             "{m}"
         );
         let d = message(None, true);
-        assert!(d.contains("DTLS-SRTP") && d.contains("handshake"), "{d}");
+        assert!(d.contains("DTLS-SRTP") && d.contains("--keylog"), "{d}");
     }
 }

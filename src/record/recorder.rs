@@ -695,8 +695,8 @@ impl Recorder {
             && (srtp_flow || !self.keyring.is_empty())
         {
             let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-            if self.keyring.is_empty() {
-                // DTLS-SRTP and not a key at all: the track fails, saying what would decrypt it.
+            if self.keyring.is_empty() || (srtp_flow && self.dtls.unkeyed(&d.flow)) {
+                // DTLS-SRTP and no key for it: the track fails, saying what would decrypt it.
                 self.mark_no_key(ssrc);
                 return self.route_plain(d, actions);
             }
@@ -1160,7 +1160,7 @@ impl Recorder {
             // reports its loss and duplicates as `streams` does.
             if self.dtls.carries_srtp(&p.flow) && self.keyring.key_use(key.0).is_none() {
                 // Unidentifiable payloads on a 5-tuple that carried DTLS, not decrypted: DTLS-SRTP.
-                let (code, message) = self.dtls.no_key(&p.flow);
+                let (code, message) = self.dtls.no_key(&p.flow, None);
                 self.count_instead(idx, code, message, actions);
             } else {
                 let message = format!(
@@ -1344,7 +1344,7 @@ impl Recorder {
             && t.id.ssrc.is_some_and(|s| self.no_key.contains(&s))
         {
             // A running track stops writing and goes on counting (`count_only`).
-            let (code, message) = self.dtls.no_key(&flow);
+            let (code, message) = self.dtls.no_key(&flow, None);
             self.count_instead(idx, code, message, actions);
         }
         let t = &mut self.tracks[idx];
@@ -1366,10 +1366,16 @@ impl Recorder {
             && let Some(probe) = t.tag_probe.as_mut()
             && let Some(tag) = probe.push(a.seq16, a.ts32, a.payload.len())
         {
-            let dtls = self.dtls.carries_srtp(&flow);
             t.tag_probe = None;
-            let message = super::encrypted::message(Some(tag), dtls);
-            self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
+            let (code, message) = if self.dtls.carries_srtp(&flow) {
+                self.dtls.no_key(&flow, Some(tag))
+            } else {
+                (
+                    FailureCode::EncryptedNoKey,
+                    super::encrypted::message(Some(tag), false),
+                )
+            };
+            self.count_instead(idx, code, message, actions);
         }
         let t = &mut self.tracks[idx];
         if matches!(t.life, Life::Idle) {
