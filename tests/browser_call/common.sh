@@ -94,12 +94,13 @@ firefox_profile() {
 }
 
 # chromium_args DIR: headless Chromium with fake devices, loopback ICE, the
-# RTP dump field trial and the verbose logging it needs (--v=1) on stderr.
+# RTP dump field trial and the verbose logging it needs on stderr (--v=1, or
+# $CHROMIUM_LOG_FLAGS, e.g. --vmodule=srtp_session=1 for the dump alone).
 chromium_args() {
   echo --headless --no-sandbox --disable-gpu --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --disable-quic --use-fake-device-for-media-stream --use-fake-ui-for-media-stream \
     --allow-loopback-in-peer-connection --user-data-dir="$1" \
     --force-fieldtrials=WebRTC-Debugging-RtpDump/Enabled/ \
-    --enable-logging=stderr --v=1
+    --enable-logging=stderr ${CHROMIUM_LOG_FLAGS:---v=1}
 }
