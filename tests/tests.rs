@@ -4,6 +4,7 @@ mod util;
 
 mod assets;
 mod browser;
+mod browser_calls;
 mod cli;
 mod dtls;
 mod encrypted;
