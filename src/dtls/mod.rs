@@ -105,6 +105,8 @@ pub enum AssocKeys {
     Pending,
     /// Derived: one pair for the chosen profile, or one per offered profile
     /// when the choice could not be read (DTLS 1.3 without a handshake secret).
+    /// A wrong secret in the key log derives keys too: only SRTP
+    /// authentication failures show it.
     Keyed(Vec<SrtpKeyPair>),
     /// Both hellos seen and the key log has no secret for this client random.
     NoKey,
@@ -474,6 +476,11 @@ impl DtlsTracker {
         let budget = MAX_REASSEMBLY_BYTES.saturating_sub(self.held);
         let a = &mut self.associations[i];
         if a.version != Some(DtlsVersion::Dtls13) || a.is_final() {
+            return None;
+        }
+        if rec.epoch_bits == 1 {
+            // 0-RTT data from the client (RFC 9147 §6.1) precedes the server's
+            // flight and says nothing about it.
             return None;
         }
         if rec.epoch_bits != 2 || a.server != flow.src {

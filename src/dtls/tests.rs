@@ -723,3 +723,27 @@ fn junk_never_panics() {
         }
     }
 }
+
+/// A server datagram built apart from this code, by a one-off Python script
+/// (hmac/hashlib for HKDF-Expand-Label with "dtls13", `cryptography`'s AESGCM
+/// and AES-ECB for the record and its number): ServerHello (suite 0x1301,
+/// supported_versions DTLS 1.3), then an epoch 2 record, sequence number 0,
+/// holding EncryptedExtensions with use_srtp SRTP_AES128_CM_HMAC_SHA1_80,
+/// under server handshake traffic secret 60..7f.
+const PY_SERVER_FLIGHT: &str = concat!(
+    "16fefd0000000000000000003a0200002e000000000000002efefd808182838485868788898a8b8c8d8e8f9091929394",
+    "95969798999a9b9c9d9e9f001301000006002b0002fefc2ef737002a0d2ef3cd032ba4a30deddddd46675bdc1e9ca1ac",
+    "409ba007e3c0160106381dab70925e1c853846fcc51f"
+);
+
+#[test]
+fn dtls13_reads_an_independently_encrypted_flight() {
+    let log = keylog_13(true);
+    let mut t = DtlsTracker::new();
+    t.push(c2s(), &dtls13_client_hello(), &log);
+    assert_eq!(t.push(s2c(), &hex(PY_SERVER_FLIGHT), &log), Some(0));
+    let a = &t.associations()[0];
+    assert_eq!(a.profile_source, ProfileSource::EncryptedExtensions);
+    assert_eq!(a.chosen_profile, Some(SrtpProfile::AesCm128HmacSha1_80));
+    assert_pair(&keyed(a)[0], EXP13_SHA256_60);
+}
