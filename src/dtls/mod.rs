@@ -339,9 +339,9 @@ impl DtlsTracker {
         changed
     }
 
-    /// A ClientHello: the same random again (retransmission, cookie exchange,
-    /// HelloRetryRequest answer) updates the newest association; another
-    /// random starts a new one (a new handshake on the same 5-tuple).
+    /// A ClientHello: a known random again (retransmission, cookie exchange,
+    /// HelloRetryRequest answer) updates its association; another random
+    /// starts a new one (a new handshake on the same 5-tuple).
     fn client_hello(&mut self, flow: &Flow, key: ConnKey, body: &[u8]) -> Option<usize> {
         let ch = handshake::parse_client_hello(body)?;
         let offered: Vec<SrtpProfile> = ch
@@ -351,16 +351,19 @@ impl DtlsTracker {
             .filter_map(|&id| handshake::profile_from_id(id))
             .collect();
         let conn = self.conns.get_mut(&key)?;
-        if let Some(&i) = conn.assocs.last() {
+        let known = conn.assocs.iter().copied().find(|&i| {
+            let a = &self.associations[i];
+            a.client_random == ch.random && a.client == flow.src
+        });
+        if let Some(i) = known {
+            // A retransmission, possibly late, of a known handshake.
             let a = &mut self.associations[i];
-            if a.client_random == ch.random && a.client == flow.src {
-                if !a.is_final() {
-                    // A second ClientHello after a HelloRetryRequest may differ.
-                    a.offered_profiles = offered;
-                    a.client_ems = ch.extensions.extended_master_secret;
-                }
-                return None;
+            if !a.is_final() {
+                // A second ClientHello after a HelloRetryRequest may differ.
+                a.offered_profiles = offered;
+                a.client_ems = ch.extensions.extended_master_secret;
             }
+            return None;
         }
         if self.associations.len() >= MAX_ASSOCIATIONS {
             return None;

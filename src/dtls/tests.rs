@@ -383,6 +383,9 @@ fn two_associations_on_one_five_tuple() {
     );
     let material: String = material.iter().map(|b| format!("{b:02x}")).collect();
     assert_pair(&keyed(a)[0], &material);
+    // A late retransmission of the first ClientHello starts nothing new.
+    assert_eq!(t.push(c2s(), &ch, &log), None);
+    assert_eq!(t.associations().len(), 2);
     // The first is unchanged.
     assert_pair(&keyed(&t.associations()[0])[0], EXP12_SHA256_60);
 }
