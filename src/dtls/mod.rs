@@ -18,6 +18,13 @@
 //! Memory is bounded: messages over [`handshake::MAX_MESSAGE`] bytes, more than
 //! [`MAX_ASSOCIATIONS`] associations or 5-tuples, and reassembly beyond
 //! [`MAX_REASSEMBLY_BYTES`] in all are dropped, without a panic.
+//!
+//! Not handled, with what happens instead: DTLS 1.3 records with a connection
+//! id (their datagram is skipped; WebRTC does not negotiate ids); reading
+//! EncryptedExtensions under ChaCha20 or CCM suites, or when the record came
+//! before the ServerHello (keys for every offered profile); a key log that
+//! gains a secret after the association was reported `NoKey` (the state is
+//! final, so feed the whole key log before the capture).
 
 pub mod derive;
 pub mod handshake;
@@ -685,7 +692,7 @@ impl Epoch2Reader {
             }
         };
         r.ok()?;
-        self.next_seq = self.next_seq.max(seq + 1);
+        self.next_seq = self.next_seq.max(seq.saturating_add(1));
         // Content || type || zeros (RFC 8446 §5.2).
         let end = buf.iter().rposition(|&b| b != 0)?;
         let content_type = buf[end];
