@@ -18,6 +18,13 @@
 //! Memory is bounded: messages over [`handshake::MAX_MESSAGE`] bytes, more than
 //! [`MAX_ASSOCIATIONS`] associations or 5-tuples, and reassembly beyond
 //! [`MAX_REASSEMBLY_BYTES`] in all are dropped, without a panic.
+//!
+//! Not handled, with what happens instead: DTLS 1.3 records with a connection
+//! id (their datagram is skipped; WebRTC does not negotiate ids); reading
+//! EncryptedExtensions under ChaCha20 or CCM suites, or when the record came
+//! before the ServerHello (keys for every offered profile); a key log that
+//! gains a secret after the association was reported `NoKey` (the state is
+//! final, so feed the whole key log before the capture).
 
 pub mod derive;
 pub mod handshake;
@@ -105,6 +112,8 @@ pub enum AssocKeys {
     Pending,
     /// Derived: one pair for the chosen profile, or one per offered profile
     /// when the choice could not be read (DTLS 1.3 without a handshake secret).
+    /// A wrong secret in the key log derives keys too: only SRTP
+    /// authentication failures show it.
     Keyed(Vec<SrtpKeyPair>),
     /// Both hellos seen and the key log has no secret for this client random.
     NoKey,
@@ -337,9 +346,9 @@ impl DtlsTracker {
         changed
     }
 
-    /// A ClientHello: the same random again (retransmission, cookie exchange,
-    /// HelloRetryRequest answer) updates the newest association; another
-    /// random starts a new one (a new handshake on the same 5-tuple).
+    /// A ClientHello: a known random again (retransmission, cookie exchange,
+    /// HelloRetryRequest answer) updates its association; another random
+    /// starts a new one (a new handshake on the same 5-tuple).
     fn client_hello(&mut self, flow: &Flow, key: ConnKey, body: &[u8]) -> Option<usize> {
         let ch = handshake::parse_client_hello(body)?;
         let offered: Vec<SrtpProfile> = ch
@@ -349,16 +358,19 @@ impl DtlsTracker {
             .filter_map(|&id| handshake::profile_from_id(id))
             .collect();
         let conn = self.conns.get_mut(&key)?;
-        if let Some(&i) = conn.assocs.last() {
+        let known = conn.assocs.iter().copied().find(|&i| {
+            let a = &self.associations[i];
+            a.client_random == ch.random && a.client == flow.src
+        });
+        if let Some(i) = known {
+            // A retransmission, possibly late, of a known handshake.
             let a = &mut self.associations[i];
-            if a.client_random == ch.random && a.client == flow.src {
-                if !a.is_final() {
-                    // A second ClientHello after a HelloRetryRequest may differ.
-                    a.offered_profiles = offered;
-                    a.client_ems = ch.extensions.extended_master_secret;
-                }
-                return None;
+            if !a.is_final() {
+                // A second ClientHello after a HelloRetryRequest may differ.
+                a.offered_profiles = offered;
+                a.client_ems = ch.extensions.extended_master_secret;
             }
+            return None;
         }
         if self.associations.len() >= MAX_ASSOCIATIONS {
             return None;
@@ -474,6 +486,11 @@ impl DtlsTracker {
         let budget = MAX_REASSEMBLY_BYTES.saturating_sub(self.held);
         let a = &mut self.associations[i];
         if a.version != Some(DtlsVersion::Dtls13) || a.is_final() {
+            return None;
+        }
+        if rec.epoch_bits == 1 {
+            // 0-RTT data from the client (RFC 9147 §6.1) precedes the server's
+            // flight and says nothing about it.
             return None;
         }
         if rec.epoch_bits != 2 || a.server != flow.src {
@@ -675,7 +692,7 @@ impl Epoch2Reader {
             }
         };
         r.ok()?;
-        self.next_seq = self.next_seq.max(seq + 1);
+        self.next_seq = self.next_seq.max(seq.saturating_add(1));
         // Content || type || zeros (RFC 8446 §5.2).
         let end = buf.iter().rposition(|&b| b != 0)?;
         let content_type = buf[end];

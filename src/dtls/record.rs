@@ -69,9 +69,6 @@ impl<'a> Iterator for Records<'a> {
             parse_full(d)?
         };
         self.rest = d.get(used..).unwrap_or_default();
-        if used == 0 {
-            self.rest = &[];
-        }
         Some(record)
     }
 }

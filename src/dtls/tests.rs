@@ -383,6 +383,9 @@ fn two_associations_on_one_five_tuple() {
     );
     let material: String = material.iter().map(|b| format!("{b:02x}")).collect();
     assert_pair(&keyed(a)[0], &material);
+    // A late retransmission of the first ClientHello starts nothing new.
+    assert_eq!(t.push(c2s(), &ch, &log), None);
+    assert_eq!(t.associations().len(), 2);
     // The first is unchanged.
     assert_pair(&keyed(&t.associations()[0])[0], EXP12_SHA256_60);
 }
@@ -505,7 +508,14 @@ fn dtls13_server_hello(random: [u8; 32]) -> Vec<u8> {
 /// An epoch 2 record as a DTLS 1.3 server sends it: unified header with a
 /// 16-bit sequence number and a length, AES-128-GCM, record number encrypted.
 fn encrypted_record(secret: &[u8], seq: u16, content: &[u8]) -> Vec<u8> {
-    let keys = derive::traffic_keys(PrfHash::Sha256, secret, 16).unwrap();
+    encrypted_record_with(PrfHash::Sha256, secret, seq, content)
+}
+
+/// The same for either suite: SHA-256 with AES-128-GCM (0x1301), SHA-384 with
+/// AES-256-GCM (0x1302).
+fn encrypted_record_with(hash: PrfHash, secret: &[u8], seq: u16, content: &[u8]) -> Vec<u8> {
+    let key_len = if hash == PrfHash::Sha256 { 16 } else { 32 };
+    let keys = derive::traffic_keys(hash, secret, key_len).unwrap();
     let mut inner = content.to_vec();
     inner.push(22);
     inner.extend([0, 0, 0]); // padding
@@ -517,18 +527,29 @@ fn encrypted_record(secret: &[u8], seq: u16, content: &[u8]) -> Vec<u8> {
     for (n, s) in nonce[4..].iter_mut().zip(u64::from(seq).to_be_bytes()) {
         *n ^= s;
     }
-    let aead = Aes128Gcm::new_from_slice(&keys.key).unwrap();
-    let tag = aead
-        .encrypt_inout_detached(
-            &aes_gcm::Nonce::from(nonce),
-            &header,
-            inner.as_mut_slice().into(),
-        )
-        .unwrap();
+    let nonce = aes_gcm::Nonce::from(nonce);
+    let tag = if key_len == 16 {
+        Aes128Gcm::new_from_slice(&keys.key)
+            .unwrap()
+            .encrypt_inout_detached(&nonce, &header, inner.as_mut_slice().into())
+            .unwrap()
+    } else {
+        Aes256Gcm::new_from_slice(&keys.key)
+            .unwrap()
+            .encrypt_inout_detached(&nonce, &header, inner.as_mut_slice().into())
+            .unwrap()
+    };
     inner.extend_from_slice(&tag);
-    let sn = Aes128::new_from_slice(&keys.sn_key).unwrap();
     let mut mask = aes::Block::from(<[u8; 16]>::try_from(&inner[..16]).unwrap());
-    sn.encrypt_block(&mut mask);
+    if key_len == 16 {
+        Aes128::new_from_slice(&keys.sn_key)
+            .unwrap()
+            .encrypt_block(&mut mask);
+    } else {
+        Aes256::new_from_slice(&keys.sn_key)
+            .unwrap()
+            .encrypt_block(&mut mask);
+    }
     header[1] ^= mask[0];
     header[2] ^= mask[1];
     [header, inner].concat()
@@ -722,4 +743,104 @@ fn junk_never_panics() {
             assert!(i < t.associations().len());
         }
     }
+}
+
+/// A server datagram built apart from this code, by a one-off Python script
+/// (hmac/hashlib for HKDF-Expand-Label with "dtls13", `cryptography`'s AESGCM
+/// and AES-ECB for the record and its number): ServerHello (suite 0x1301,
+/// supported_versions DTLS 1.3), then an epoch 2 record, sequence number 0,
+/// holding EncryptedExtensions with use_srtp SRTP_AES128_CM_HMAC_SHA1_80,
+/// under server handshake traffic secret 60..7f.
+const PY_SERVER_FLIGHT: &str = concat!(
+    "16fefd0000000000000000003a0200002e000000000000002efefd808182838485868788898a8b8c8d8e8f9091929394",
+    "95969798999a9b9c9d9e9f001301000006002b0002fefc2ef737002a0d2ef3cd032ba4a30deddddd46675bdc1e9ca1ac",
+    "409ba007e3c0160106381dab70925e1c853846fcc51f"
+);
+
+#[test]
+fn dtls13_reads_an_independently_encrypted_flight() {
+    let log = keylog_13(true);
+    let mut t = DtlsTracker::new();
+    t.push(c2s(), &dtls13_client_hello(), &log);
+    assert_eq!(t.push(s2c(), &hex(PY_SERVER_FLIGHT), &log), Some(0));
+    let a = &t.associations()[0];
+    assert_eq!(a.profile_source, ProfileSource::EncryptedExtensions);
+    assert_eq!(a.chosen_profile, Some(SrtpProfile::AesCm128HmacSha1_80));
+    assert_pair(&keyed(a)[0], EXP13_SHA256_60);
+}
+
+/// TLS_AES_256_GCM_SHA384: SHA-384 traffic keys, AES-256-GCM records and an
+/// AEAD_AES_256_GCM profile. Expected exporter output (88 bytes, exporter
+/// secret 20..4f) from the Python script, as in `derive`'s vectors.
+#[test]
+fn dtls13_aes256_sha384_suite() {
+    const EXP13_SHA384_88: &str = concat!(
+        "7b124d2d25a231b4772a49851e3c9642cf23f183f368836926ff2c471ec18d28",
+        "ea6e127e6b28757c11b46ae5583c992d0c65e569a11d63993edb54ca48b95089",
+        "47562a4acfdf51fe1c04228ee7e076a2f650e5a5112f61c7"
+    );
+    let shs = vec![0x5c; 48];
+    let mut log = KeyLog::new();
+    log.insert(
+        SecretKind::ExporterSecret,
+        client_random(),
+        (0x20u8..0x50).collect(),
+    );
+    log.insert(
+        SecretKind::ServerHandshakeTrafficSecret,
+        client_random(),
+        shs.clone(),
+    );
+    let ch = client_hello(
+        client_random(),
+        &Ch {
+            profiles: vec![0x0007, 0x0008],
+            versions: vec![DTLS13],
+            ..Ch::default()
+        },
+    );
+    let sh = server_hello(
+        server_random(),
+        &Sh {
+            suite: 0x1302,
+            version: Some(DTLS13),
+            ..Sh::default()
+        },
+    );
+    let mut t = DtlsTracker::new();
+    t.push(c2s(), &record(0, &message(1, 0, &ch)), &log);
+    assert_eq!(t.push(s2c(), &record(0, &message(2, 0, &sh)), &log), None);
+    let ee = encrypted_record_with(PrfHash::Sha384, &shs, 0, &encrypted_extensions(0x0008));
+    assert_eq!(t.push(s2c(), &ee, &log), Some(0));
+    let a = &t.associations()[0];
+    assert_eq!(a.chosen_profile, Some(SrtpProfile::AeadAes256Gcm));
+    assert_pair(&keyed(a)[0], EXP13_SHA384_88);
+}
+
+/// DTLS 1.0 (record and hello version 0xfeff): the TLS 1.0 PRF (MD5 XOR SHA-1).
+#[test]
+fn dtls10_uses_the_tls10_prf() {
+    // The Python script's TLS 1.0 PRF over the same inputs, 60 bytes.
+    const EXP10_60: &str = "0793aacdfd737513f9d8feac184f1d9b13df78da0932be62edb2b9cbead15c19793e438df462d6d80f6416f37014ea9906bf858927cb96ac8f07210a";
+    let (ch, _) = dtls12_hellos(0x002f);
+    let mut sh = server_hello(
+        server_random(),
+        &Sh {
+            suite: 0x002f,
+            profile: Some(0x0001),
+            ..Sh::default()
+        },
+    );
+    sh[..2].copy_from_slice(&DTLS10.to_be_bytes());
+    let log = keylog_12(&MS.collect::<Vec<_>>());
+    let mut t = DtlsTracker::new();
+    t.push(c2s(), &ch, &log);
+    assert_eq!(
+        t.push(s2c(), &record(0, &message(2, 0, &sh)), &log),
+        Some(0)
+    );
+    let a = &t.associations()[0];
+    assert_eq!(a.version, Some(DtlsVersion::Dtls10));
+    assert!(!a.extended_master_secret);
+    assert_pair(&keyed(a)[0], EXP10_60);
 }
