@@ -161,6 +161,24 @@ Runs into one directory accumulate sessions in its manifest.json; a session
 recorded again replaces its own assets and files, and the manifest is
 rewritten without them before their new files take their final names, so it
 never lists a file that was replaced.
+.SH "DTLS\-SRTP"
+Browser calls are DTLS\-SRTP: their media keys come from a DTLS handshake in
+the call (RFC 5764). \fBrecord \-\-keylog\fR \fIFILE\fR takes the key log that one
+end wrote where \fBSSLKEYLOGFILE\fR pointed (NSS format: \fBCLIENT_RANDOM\fR for
+DTLS 1.2; \fBEXPORTER_SECRET\fR and \fBSERVER_HANDSHAKE_TRAFFIC_SECRET\fR for DTLS
+1.3). Every DTLS handshake in the capture (plain UDP, TURN, ICE\-TCP) is
+matched to its secret by the ClientHello random, and the SRTP keys are
+exported as RFC 5764 section 4.2 says; the DTLS client's key decrypts what
+the client sends, the server's what the server sends. pcapng Decryption
+Secrets Blocks in the capture are used without \fB\-\-keylog\fR. A track whose
+handshake has no secret in the key log fails with \fBdtls\-key\-missing\fR and
+its message names the handshake (addresses, first 8 hex digits of the
+client random); without any key log such tracks fail with
+\fBencrypted\-no\-key\fR. The manifest's \fBdecryption\fR says per track how it
+was decrypted. \fBstreams \-\-keylog\fR lists the handshakes and whether the
+key log holds their secrets. Chromium's debug log with its RTP dump
+(\fB\-\-force\-fieldtrials=WebRTC\-Debugging\-RtpDump/Enabled/ \-\-enable\-logging=stderr \-\-v=1\fR)
+is read as a capture of plain RTP. Secrets are never printed.
 .SH "EXAMPLES"
 .TP
 \fBrtprec record testdata/media\-opus\-vp8.pcap \-o recordings\fR
@@ -171,6 +189,9 @@ Record with session metadata and list each track's outcome.
 .TP
 \fBtcpdump \-i eth0 \-U \-w \- udp | rtprec record \- \-o out\fR
 Record a live call: events and files come out as sessions end; Ctrl\-C finishes and exits 130.
+.TP
+\fBrtprec record call.pcap \-\-keylog ~/call\-keys.txt \-o out\fR
+Record a browser call captured with tcpdump, with the key log the browser wrote (SSLKEYLOGFILE).
 .TP
 \fBrtprec events replay out/events.spool.jsonl \-\-webhook https://hooks.example.com/rtprec \-\-webhook\-secret\-file whsec.txt\fR
 Send the events a webhook could not take earlier, signed, with their original ids; exit 5 if some are still undeliverable.
