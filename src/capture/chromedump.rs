@@ -255,7 +255,7 @@ fn parse_time(t: &[u8]) -> Option<i64> {
     let h = digits(parts.next()?, 1..=2)?;
     let m = digits(parts.next()?, 2..=2)?;
     let s = digits(parts.next()?, 2..=2)?;
-    if parts.next().is_some() || h > 23 || m > 59 || s > 60 {
+    if parts.next().is_some() || h > 23 || m > 59 || s > 59 {
         return None;
     }
     let mut ns = ((h * 60 + m) * 60 + s) * NANOS_PER_SEC;
@@ -668,6 +668,7 @@ mod tests {
         for bad in [
             "00:60:00.000",
             "24:00:00.000",
+            "00:00:60.000",
             "00:00:1.000",
             "00:00:01.",
             "0:0:01",
