@@ -1,13 +1,15 @@
 //! Chromium's RTP dump: the clear RTP/RTCP packets WebRTC writes to its log.
 //!
 //! Started with `--force-fieldtrials=WebRTC-Debugging-RtpDump/Enabled/` and
-//! verbose logging, WebRTC's `SrtpSession::DumpPacket` logs every packet it
-//! protects or unprotects, in text2pcap form, on a line of its own after the
-//! log prefix line:
+//! verbose logging (`--enable-logging=stderr -v=1`), WebRTC's
+//! `SrtpSession::DumpPacket` logs every packet it protects or unprotects, in
+//! text2pcap form, on a line of its own after the log prefix line and (in
+//! Chromium 143) an empty line:
 //!
 //! ```text
-//! [1234:5678:1202/183000.123456:VERBOSE1:srtp_session.cc(549)]
-//! O 00:00:12.345 0000 80 6f 12 34 ... # RTP_DUMP
+//! [165:194:1202/183424.016576:VERBOSE1:third_party/webrtc/pc/srtp_session.cc:549]
+//!
+//! O 00:00:24.016 0000 90 ef 5b 61 83 8a 25 d3 fc 65 b7 ec ... # RTP_DUMP
 //! ```
 //!
 //! `I` is a received packet after decryption, `O` a sent one before

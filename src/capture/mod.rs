@@ -657,3 +657,32 @@ mod secrets_tests {
         assert!(f.take_secrets().is_empty());
     }
 }
+
+#[cfg(test)]
+mod time_source_tests {
+    use super::*;
+    use crate::testutil::writers::{PcapOptions, PcapWriter};
+    use std::io::Cursor;
+
+    fn open_bytes(bytes: Vec<u8>, id: u16) -> CaptureFile {
+        let o =
+            source::sniff(format!("f{id}").into(), Box::new(Cursor::new(bytes))).expect("sniffs");
+        CaptureFile::from_opened(o, FileId(id)).expect("opens")
+    }
+
+    #[test]
+    fn a_browser_dump_among_the_inputs_makes_the_set_a_browser_dump() {
+        let log = b"noise\nO 00:00:01.000 0000 80 6f 00 01 # RTP_DUMP\n".to_vec();
+        let pcap = PcapWriter::new(Vec::new(), PcapOptions::default())
+            .unwrap()
+            .into_inner()
+            .unwrap();
+        let dump = open_bytes(log.clone(), 0);
+        assert_eq!(dump.format(), source::Format::ChromeDump);
+        assert_eq!(dump.time_source(), TimeSource::BrowserDump);
+        let set = CaptureSet::from_files(vec![open_bytes(pcap.clone(), 0)]);
+        assert_eq!(set.time_source(), TimeSource::Captured);
+        let set = CaptureSet::from_files(vec![open_bytes(pcap, 0), open_bytes(log, 1)]);
+        assert_eq!(set.time_source(), TimeSource::BrowserDump);
+    }
+}
