@@ -84,6 +84,9 @@ pub struct StreamsOutput {
 pub trait Consumer {
     /// Every input was opened; `names` are their display names, by file id.
     fn opened(&mut self, _names: &[String]) {}
+    /// Right after [`Consumer::opened`]: where the inputs' times come from
+    /// ([`TimeSource::BrowserDump`] when any input is a browser dump).
+    fn time_source(&mut self, _source: TimeSource) {}
     /// Decryption secrets (a pcapng Decryption Secrets Block), in capture order:
     /// before the frames that follow them in their file.
     fn secrets(&mut self, _kind: SecretsKind, _data: &[u8]) {}
@@ -188,6 +191,7 @@ pub fn run_loop(
                     opts.live_clock == LiveClock::Auto && opened.iter().any(|o| !o.regular_file);
                 let names: Vec<String> = opened.iter().map(|o| o.name.clone()).collect();
                 consumer.opened(&names);
+                consumer.time_source(time_source_of(&opened));
                 inputs = opened;
             }
             FromReader::Frames(batch) => {
@@ -225,14 +229,7 @@ pub fn run_loop(
     progress(frames);
     diagnostics.extend(net.take_diagnostics());
     let names = inputs.iter().map(|i| i.name.clone()).collect();
-    let time_source = if inputs
-        .iter()
-        .any(|i| i.time_source == TimeSource::BrowserDump)
-    {
-        TimeSource::BrowserDump
-    } else {
-        TimeSource::Captured
-    };
+    let time_source = time_source_of(&inputs);
     let inputs = inputs
         .iter()
         .map(|i| InputInfo {
@@ -288,6 +285,18 @@ pub fn run_streams(
     })
 }
 
+/// [`TimeSource::BrowserDump`] when any input is a browser dump.
+fn time_source_of(inputs: &[reader::OpenedInput]) -> TimeSource {
+    if inputs
+        .iter()
+        .any(|i| i.time_source == TimeSource::BrowserDump)
+    {
+        TimeSource::BrowserDump
+    } else {
+        TimeSource::Captured
+    }
+}
+
 /// Resolves diagnostics' file ids to names, in order.
 pub fn warnings(diags: Vec<Diagnostic>, names: &[String]) -> Vec<Warning> {
     diags
@@ -318,6 +327,9 @@ mod tests {
     struct Recorder(Vec<String>);
 
     impl Consumer for Recorder {
+        fn time_source(&mut self, source: TimeSource) {
+            self.0.push(format!("{source:?}"));
+        }
         fn secrets(&mut self, kind: SecretsKind, data: &[u8]) {
             self.0
                 .push(format!("{kind:?} {}", String::from_utf8_lossy(data)));
@@ -362,6 +374,7 @@ mod tests {
         assert_eq!(
             rec.0,
             [
+                "Captured".into(),
                 format!("TlsKeyLog {keylog}"),
                 "udp one".into(),
                 format!("Other({}) wg", 0x5747_4b4c),
@@ -371,5 +384,21 @@ mod tests {
         );
         assert_eq!(summary.frames, 2);
         assert_eq!(summary.time_source, TimeSource::Captured);
+    }
+
+    #[test]
+    fn a_browser_dump_input_is_announced_before_its_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chrome_debug.log");
+        let rtp = [0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xf8];
+        let line = crate::testutil::writers::chrome_dump_line(true, 58_000, &rtp);
+        std::fs::write(&path, format!("noise\n{line}")).unwrap();
+        let mut rec = Recorder::default();
+        let summary = run_loop(&[path], &LoopOptions::default(), &mut rec, &mut |_| {}).unwrap();
+        assert_eq!(rec.0.len(), 2);
+        assert_eq!(rec.0[0], "BrowserDump");
+        assert!(rec.0[1].starts_with("udp "), "{:?}", rec.0);
+        assert_eq!(summary.time_source, TimeSource::BrowserDump);
+        assert_eq!(summary.inputs[0].format, "chrome-rtp-dump");
     }
 }
