@@ -622,6 +622,17 @@ impl Analyzer {
         }
     }
 
+    /// A TLS key log the capture carries (pcapng Decryption Secrets Block) joins
+    /// `--keylog`'s; one that does not parse is left out.
+    pub fn add_secrets(&mut self, s: &crate::capture::Secrets) {
+        if s.kind != crate::capture::SecretsKind::TlsKeyLog {
+            return;
+        }
+        if let Ok(log) = crate::dtls::KeyLog::from_dsb_bytes(&s.data, "secrets block") {
+            self.keylog.get_or_insert_with(Default::default).merge(log);
+        }
+    }
+
     /// Reports, per DTLS handshake, whether `keylog` holds its secret.
     pub fn with_keylog(mut self, keylog: crate::dtls::KeyLog) -> Self {
         self.keylog = Some(keylog);

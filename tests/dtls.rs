@@ -4,13 +4,14 @@
 //! each with media both ways in another SRTP profile.
 
 use crate::util::{assert_decodes_cleanly, assert_manifest_matches_disk, have_tool, rtprec};
+use rtprec::capture::SecretsKind;
 use rtprec::srtp::{SrtpContext, SrtpProfile};
 use rtprec::testutil::dtls::Dtls12Handshake;
 use rtprec::testutil::packet::{
     LinkKind, push_channel_data, push_rfc4571, tcp_flags, tcp_frame, udp_frame,
 };
 use rtprec::testutil::rtp::RtpBuilder;
-use rtprec::testutil::writers::{PcapOptions, PcapWriter};
+use rtprec::testutil::writers::{Endian, InterfaceSpec, PcapNgWriter, PcapOptions, PcapWriter};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,7 +77,7 @@ fn pcma(ssrc: u32, seq: u16) -> Vec<u8> {
     RtpBuilder::new(8, seq, u32::from(seq) * 160, ssrc).build(&payload)
 }
 
-/// Writes the capture of `calls`: each handshake, then 3 s of SRTP both ways.
+/// Writes the capture of `calls` as pcap: each handshake, then 3 s of SRTP both ways.
 fn write_capture(path: &Path, calls: &[Call]) {
     let mut w = PcapWriter::new(
         Vec::new(),
@@ -87,6 +88,31 @@ fn write_capture(path: &Path, calls: &[Call]) {
         },
     )
     .expect("pcap header");
+    for (t, f) in frames_of(calls) {
+        w.write_packet(t, &f).expect("write");
+    }
+    std::fs::write(path, w.into_inner().expect("flush")).expect("write capture");
+}
+
+/// Writes the capture of `calls` as pcapng with `keylog` in a Decryption
+/// Secrets Block before the packets (as `editcap --inject-secrets` does).
+fn write_pcapng_with_secrets(path: &Path, calls: &[Call], keylog: &str) {
+    let mut w = PcapNgWriter::with_interface(
+        Vec::new(),
+        Endian::Little,
+        InterfaceSpec::new(LinkKind::Raw.link_type(), 9),
+    )
+    .expect("pcapng header");
+    w.write_dsb(SecretsKind::TLS_KEY_LOG, keylog.as_bytes())
+        .expect("secrets block");
+    for (t, f) in frames_of(calls) {
+        w.write_packet(0, t, &f).expect("write");
+    }
+    std::fs::write(path, w.into_inner().expect("flush")).expect("write capture");
+}
+
+/// The frames of `calls` in time order.
+fn frames_of(calls: &[Call]) -> Vec<(i64, Vec<u8>)> {
     let mut tcp_seq;
     let mut frames: Vec<(i64, Vec<u8>)> = Vec::new();
     for (n, call) in calls.iter().enumerate() {
@@ -181,10 +207,7 @@ fn write_capture(path: &Path, calls: &[Call]) {
         }
     }
     frames.sort_by_key(|(t, _)| *t);
-    for (t, f) in frames {
-        w.write_packet(t, &f).expect("write");
-    }
-    std::fs::write(path, w.into_inner().expect("flush")).expect("write capture");
+    frames
 }
 
 /// A temporary directory with the capture of every call and a key log of `keyed`.
@@ -317,6 +340,28 @@ fn a_key_log_missing_one_association_fails_only_its_tracks() {
             }
         }
     }
+}
+
+/// See: issue #12. A pcapng capture that carries its key log in a Decryption
+/// Secrets Block records without `--keylog`; the manifest says where the keys came from.
+#[test]
+fn a_pcapng_with_its_secrets_needs_no_key_log() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let calls = calls();
+    let keylog: String = calls.iter().map(|c| c.hs.keylog_line()).collect();
+    let cap = tmp.path().join("calls.pcapng");
+    write_pcapng_with_secrets(&cap, &calls, &keylog);
+    let out = tmp.path().join("out");
+    let (code, stderr, m) = record(&cap, &out, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(m["assets"].as_array().expect("assets").len(), 6, "{m:#}");
+    for a in m["assets"].as_array().expect("assets") {
+        assert_eq!(a["status"], "completed", "{a:#}");
+        assert_eq!(a["decryption"]["keys"], "pcapng-secrets", "{a:#}");
+        assert_eq!(a["stats"]["srtp_auth_failures"], 0, "{a:#}");
+    }
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).expect("manifest");
+    assert_no_secret(&[&stderr, &manifest], &calls);
 }
 
 /// See: issue #12. Without a key log the media of a DTLS 5-tuple is named
@@ -458,4 +503,27 @@ fn exported_keys_follow_the_rfc_5764_layout() {
     ctx.decrypt_rtp(&wire, &mut out)
         .expect("the client's write key decrypts");
     assert_eq!(out, plain);
+}
+
+/// See: issue #12. `streams` reads a capture's secrets blocks too.
+#[test]
+fn streams_uses_the_secrets_a_pcapng_carries() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let calls = calls();
+    let keylog = calls[0].hs.keylog_line();
+    let cap = tmp.path().join("calls.pcapng");
+    write_pcapng_with_secrets(&cap, &calls, &keylog);
+    let o = rtprec()
+        .args(["streams", "--json"])
+        .arg(&cap)
+        .output()
+        .expect("rtprec runs");
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let keys: Vec<&str> = v["dtls"]
+        .as_array()
+        .expect("dtls")
+        .iter()
+        .map(|d| d["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(keys, ["found", "missing", "missing"], "{v:#}");
 }

@@ -272,6 +272,10 @@ pub struct Asset {
     pub error: Option<Failure>,
     /// Fields rtprec inferred from the traffic rather than read from metadata.
     pub inferred: Vec<String>,
+    /// `browser-dump` when capture times came from a browser's RTP dump (times
+    /// of day without a date, placed after the Unix epoch); absent for captures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_source: Option<String>,
     /// How the track's packets were decrypted; absent for plain RTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decryption: Option<Decryption>,
@@ -375,6 +379,7 @@ mod schema_tests {
             status: Status::Failed,
             error: None,
             inferred: vec![],
+            time_source: Some("browser-dump".into()),
             decryption: Some(Decryption {
                 method: "dtls-srtp".into(),
                 profile: "AEAD_AES_128_GCM".into(),

@@ -281,6 +281,7 @@ pub mod fixtures {
                 message: "no keyframe in 52 frames".into(),
             }),
             inferred: vec![],
+            time_source: None,
             decryption: None,
             stats: AssetStats::default(),
         }

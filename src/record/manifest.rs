@@ -71,6 +71,7 @@ pub(super) fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset 
         status,
         error,
         inferred: t.id.inferred.clone(),
+        time_source: None,
         decryption: None,
         stats: AssetStats {
             packets: st.packets,

@@ -271,6 +271,14 @@ impl Consumer for Run<'_> {
         self.recorder.idle(now, &mut self.effects);
         self.settle();
     }
+
+    fn time_source(&mut self, source: crate::capture::TimeSource) {
+        self.recorder.set_time_source(source);
+    }
+
+    fn secrets(&mut self, s: &crate::capture::Secrets) {
+        self.recorder.add_secrets(s);
+    }
 }
 
 /// Records every track of the captures at `paths`.

@@ -298,6 +298,8 @@ pub struct Recorder {
     claimed: Claimed,
     /// DTLS handshakes and the keys they exported (RFC 5764).
     dtls: super::dtls::DtlsSrtp,
+    /// Capture times come from a browser's RTP dump (no date).
+    browser_dump: bool,
     /// SSRCs that are SRTP for sure (their 5-tuple carried DTLS) and that no key decrypts.
     no_key: std::collections::HashSet<u32>,
     /// Streams of the session that metadata names no track for (the first few).
@@ -352,6 +354,7 @@ impl Recorder {
             claimed: Claimed::default(),
             dtls: super::dtls::DtlsSrtp::new(opts_keylog),
             no_key: Default::default(),
+            browser_dump: false,
             unmatched: Vec::new(),
             session_name: None,
             session_ids: Default::default(),
@@ -616,6 +619,7 @@ impl Recorder {
                 let mut a = asset_of(t, o.map(|StartOffset { ms, source }| (ms, source)));
                 a.sender_clock = self.clocks.mapping(&t.clock());
                 a.decryption = self.decryption_of(t);
+                a.time_source = self.browser_dump.then(|| "browser-dump".to_string());
                 (t.last_time.unwrap_or(end), a)
             })
             .collect();
@@ -656,6 +660,35 @@ impl Recorder {
             self.router.set_ssrc(ssrc, Route::Ended(ai));
         }
         self.session_start = None;
+    }
+
+    /// Where the inputs' capture times come from.
+    pub fn set_time_source(&mut self, source: crate::capture::TimeSource) {
+        self.browser_dump = source == crate::capture::TimeSource::BrowserDump;
+    }
+
+    /// Secrets the capture carries (a pcapng Decryption Secrets Block): a TLS key
+    /// log keys the DTLS handshakes that follow; a block that does not parse is a
+    /// warning naming its offset (never its contents).
+    pub fn add_secrets(&mut self, s: &crate::capture::Secrets) {
+        if s.kind != crate::capture::SecretsKind::TlsKeyLog {
+            return;
+        }
+        let origin = format!("Decryption Secrets Block at byte {}", s.offset);
+        match crate::dtls::KeyLog::from_dsb_bytes(&s.data, &origin) {
+            Ok(log) => self.dtls.add_embedded(log),
+            Err(e) => self.diagnostics.push(Diagnostic {
+                ctx: crate::error::PacketCtx {
+                    file: s.file,
+                    frame: 0,
+                    offset: s.offset,
+                    time: self.last_time.unwrap_or_default(),
+                    rtp: None,
+                },
+                kind: "secrets-block",
+                message: format!("its TLS key log is not usable: {e}"),
+            }),
+        }
     }
 
     /// Routes one datagram.

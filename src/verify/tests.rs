@@ -30,6 +30,7 @@ fn asset(track: &str) -> Asset {
         status: Status::Completed,
         error: None,
         inferred: vec![],
+        time_source: None,
         decryption: None,
         stats: AssetStats {
             packets: 200,
