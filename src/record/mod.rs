@@ -59,6 +59,9 @@ pub struct RecordOptions {
     pub template: template::Template,
     /// SRTP keys for streams the metadata gives none (`--srtp-keys`).
     pub srtp_keys: Vec<crate::srtp::keyring::KeyLine>,
+    /// `--match-by-kind`: a signalled track no stream matched takes the one
+    /// unmatched stream of its kind, when there is exactly one.
+    pub match_by_kind: bool,
 }
 
 /// Result of a recording run.

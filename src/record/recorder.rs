@@ -143,6 +143,8 @@ pub(super) struct Track {
     pub port: Option<u16>,
     /// Its `a=mid` (messages).
     pub mid: Option<String>,
+    /// Signalled SRTP and the signalled codec's payloads, watched for encryption without keys.
+    pub encryption: super::encrypted::Watch,
 }
 
 impl Track {
@@ -183,6 +185,7 @@ impl Track {
             tag_probe: None,
             port: None,
             mid: None,
+            encryption: Default::default(),
         }
     }
 
@@ -300,6 +303,9 @@ pub struct Recorder {
     dtls_flows: std::collections::HashSet<Flow>,
     /// Streams of the session that metadata names no track for (the first few).
     unmatched: Vec<Unmatched>,
+    /// `--match-by-kind`: unmatched streams held (with the first datagram's
+    /// frame and encapsulation) until their kind is known and one may be bound.
+    held: HashMap<u32, (Pending, crate::capture::FrameMeta, crate::net::Encap)>,
     /// The current session's derived id, once given.
     session_name: Option<String>,
     /// Every session id given in this run.
@@ -310,12 +316,26 @@ pub struct Recorder {
 const MAX_UNMATCHED: usize = 8;
 
 /// A stream no track of the metadata or SDP matched.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Unmatched {
     ssrc: u32,
     payload_type: u8,
     flow: Flow,
     packets: u64,
+    /// Its kind, when its payload type says it (static, or signalled for a track).
+    kind: Option<Kind>,
+    /// Otherwise its payloads tell, as inference reads them.
+    guesser: Option<Box<crate::codec::guess::CodecGuesser>>,
+}
+
+impl Unmatched {
+    /// Audio or video, when its payload type or payloads tell.
+    fn kind(&self) -> Option<Kind> {
+        self.kind.or_else(|| {
+            let g = self.guesser.as_ref()?.guess();
+            g.codec.map(Codec::kind)
+        })
+    }
 }
 
 impl Recorder {
@@ -349,6 +369,7 @@ impl Recorder {
             claimed: Claimed::default(),
             dtls_flows: Default::default(),
             unmatched: Vec::new(),
+            held: HashMap::new(),
             session_name: None,
             session_ids: Default::default(),
         };
@@ -528,6 +549,7 @@ impl Recorder {
                 track.srtp = TrackSrtp::new(&t.srtp_candidates);
                 track.port = t.port;
                 track.mid.clone_from(&t.mid);
+                track.encryption = super::encrypted::Watch::new(t.protection, codec);
                 if track.srtp.is_none() && super::encrypted::TagProbe::applies(codec) {
                     track.tag_probe = Some(Default::default());
                 }
@@ -574,6 +596,7 @@ impl Recorder {
     /// of `start_offset_ms`) is the first packet of any of them.
     fn end_session(&mut self, actions: &mut dyn Actions) {
         self.resolve_all_pending(actions);
+        self.decide_all_held(actions);
         // Metadata tracks that never saw a packet still belong to the session.
         let fallback = self.derived_session_id(self.first_time.unwrap_or_default());
         for t in self
@@ -593,10 +616,13 @@ impl Recorder {
             .collect();
         sessions.sort();
         sessions.dedup();
+        self.settle_encryption(actions);
         let outcomes = actions.finish_tracks(self.tracks.len(), &sessions);
-        let unmatched = describe_unmatched(&self.unmatched);
-        for (t, o) in self.tracks.iter_mut().zip(outcomes) {
-            finish_track(t, o, &unmatched);
+        let unmatched: Vec<String> = (0..self.tracks.len())
+            .map(|i| self.describe_unmatched(i))
+            .collect();
+        for ((t, o), unmatched) in self.tracks.iter_mut().zip(outcomes).zip(&unmatched) {
+            finish_track(t, o, unmatched);
         }
         for t in &mut self.tracks {
             t.keyring_failures = t.id.ssrc.map_or(0, |s| self.keyring.failures(s));
@@ -646,6 +672,7 @@ impl Recorder {
         self.tracks.clear();
         self.router.clear();
         self.unmatched.clear();
+        self.held.clear();
         self.session_name = None;
         for (ssrc, ai) in ended_routes {
             self.router.set_ssrc(ssrc, Route::Ended(ai));
@@ -747,6 +774,9 @@ impl Recorder {
                 Some(Route::Ignore) => {
                     if let Some(u) = self.unmatched.iter_mut().find(|u| u.ssrc == ssrc.0) {
                         u.packets += 1;
+                        if let Some(g) = u.guesser.as_mut() {
+                            g.push_at(pkt.marker(), pkt.timestamp(), pkt.payload(), now.as_nanos());
+                        }
                     }
                 }
                 None => {
@@ -762,14 +792,28 @@ impl Recorder {
                         *n += 1;
                         return;
                     }
+                    if self.opts.match_by_kind && self.hold_for_kind(d, &pkt, actions) {
+                        return;
+                    }
                     self.router.set_ssrc(ssrc.0, Route::Ignore);
                     // Kept to explain a track that signalling named but no packet matched.
                     if self.unmatched.len() < MAX_UNMATCHED {
+                        let kind = self.signalled_kind(pkt.payload_type());
+                        let mut guesser =
+                            Box::new(crate::codec::guess::CodecGuesser::new(pkt.payload_type()));
+                        guesser.push_at(
+                            pkt.marker(),
+                            pkt.timestamp(),
+                            pkt.payload(),
+                            now.as_nanos(),
+                        );
                         self.unmatched.push(Unmatched {
                             ssrc: ssrc.0,
                             payload_type: pkt.payload_type(),
                             flow: d.flow,
                             packets: 1,
+                            kind,
+                            guesser: kind.is_none().then_some(guesser),
                         });
                     }
                     self.note(
@@ -1247,6 +1291,216 @@ impl Recorder {
         }
     }
 
+    /// The kind a payload type has by signalling (the media payload type of
+    /// tracks of one kind) or by RFC 3551's static table.
+    fn signalled_kind(&self, pt: u8) -> Option<Kind> {
+        let mut kinds = self
+            .tracks
+            .iter()
+            .filter(|t| t.payload_type == Some(pt))
+            .map(|t| t.id.kind);
+        match kinds.next() {
+            Some(k) if kinds.all(|o| o == k) => Some(k),
+            Some(_) => None,
+            None => crate::codec::static_payload_type(pt).map(|s| s.codec.kind()),
+        }
+    }
+
+    /// Signalled tracks that have had no packet yet: they may take a stream by kind.
+    fn waiting_tracks(&self, kind: Kind) -> Vec<usize> {
+        self.tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                t.id.kind == kind
+                    && t.packets_seen == 0
+                    && matches!(t.life, Life::Idle)
+                    && t.skipped.is_none()
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The kind of a held stream: its payload type's, else its payloads' as inference guesses them.
+    fn held_kind(&self, p: &Pending) -> Option<Kind> {
+        let (pt, guess, _) = p.guess()?;
+        self.signalled_kind(pt)
+            .or_else(|| guess.codec.map(Codec::kind))
+    }
+
+    /// `--match-by-kind`: holds a stream no track matched while some track
+    /// still waits for its media; true when the packet was held.
+    fn hold_for_kind(
+        &mut self,
+        d: &Datagram<'_>,
+        pkt: &RtpPacket<'_>,
+        actions: &mut dyn Actions,
+    ) -> bool {
+        let ssrc = pkt.ssrc();
+        let arrival = Arrival::from_rtp(pkt, d.meta.time);
+        if let Some((p, _, _)) = self.held.get_mut(&ssrc.0) {
+            p.push(pkt, arrival, d.payload, d.flow);
+            if p.ripe(d.meta.time) {
+                self.decide_by_kind(ssrc.0, actions);
+            }
+            return true;
+        }
+        let someone_waits = self
+            .tracks
+            .iter()
+            .any(|t| t.packets_seen == 0 && matches!(t.life, Life::Idle) && t.skipped.is_none());
+        if !someone_waits || self.held.len() >= MAX_UNMATCHED {
+            return false;
+        }
+        let mut p = Pending::new(d, ssrc);
+        p.push(pkt, arrival, d.payload, d.flow);
+        self.held.insert(ssrc.0, (p, d.meta, d.encap));
+        true
+    }
+
+    /// Decides every held stream (the session ends), first seen first.
+    fn decide_all_held(&mut self, actions: &mut dyn Actions) {
+        let mut keys: Vec<(CaptureTime, u32)> = self
+            .held
+            .iter()
+            .map(|(k, (p, _, _))| (p.first_time, *k))
+            .collect();
+        keys.sort_unstable();
+        for (_, k) in keys {
+            self.decide_by_kind(k, actions);
+        }
+    }
+
+    /// A held stream's kind is known (or the session ends): it becomes the track
+    /// of its kind when it is the only unmatched stream of that kind and that
+    /// track the only one of its kind waiting; otherwise it stays unmatched.
+    fn decide_by_kind(&mut self, ssrc: u32, actions: &mut dyn Actions) {
+        let Some((p, meta, encap)) = self.held.remove(&ssrc) else {
+            return;
+        };
+        let kind = self.held_kind(&p);
+        let chosen = kind.and_then(|k| {
+            let others = self
+                .held
+                .values()
+                .filter(|(q, _, _)| self.held_kind(q) == Some(k));
+            let unmatched = self.unmatched.iter().filter(|u| u.kind() == Some(k));
+            let alone = others.count() + unmatched.count() == 0;
+            match self.waiting_tracks(k).as_slice() {
+                [i] if alone => Some(*i),
+                _ => None,
+            }
+        });
+        let Some(i) = chosen else {
+            self.router.set_ssrc(ssrc, Route::Ignore);
+            if self.unmatched.len() < MAX_UNMATCHED {
+                let pt = p.guess().map_or(0, |(pt, _, _)| pt);
+                self.unmatched.push(Unmatched {
+                    ssrc,
+                    payload_type: pt,
+                    flow: p.flow,
+                    packets: p.total(),
+                    kind,
+                    guesser: None,
+                });
+            }
+            return;
+        };
+        self.router.bind_to(ssrc, i);
+        let t = &mut self.tracks[i];
+        t.id.ssrc = Some(ssrc);
+        t.id.inferred.push("ssrc (by kind)".into());
+        let keyed = t.srtp.is_some();
+        for ((a, raw), flow) in p.packets.into_iter().zip(p.raws).zip(p.flows) {
+            if keyed {
+                let d = Datagram {
+                    meta: crate::capture::FrameMeta {
+                        time: a.time,
+                        ..meta
+                    },
+                    flow,
+                    encap,
+                    payload: &raw,
+                };
+                self.enqueue_srtp(i, &d, actions);
+            } else {
+                self.enqueue(i, a, Some(&raw), flow, actions);
+            }
+        }
+    }
+
+    /// What the session's unmatched streams say about track `i` having no media:
+    /// each stream, and whether `--match-by-kind` would (or could not) take one.
+    fn describe_unmatched(&self, i: usize) -> String {
+        let t = &self.tracks[i];
+        if self.unmatched.is_empty() || t.packets_seen > 0 {
+            return String::new();
+        }
+        let noun = if self.opts.identification == "sdp" {
+            "SDP"
+        } else {
+            "metadata"
+        };
+        let kind = t.id.kind;
+        let same = self
+            .unmatched
+            .iter()
+            .filter(|u| u.kind() == Some(kind))
+            .count();
+        let waiting = self.waiting_tracks(kind).len();
+        let name = kind_name(kind);
+        let hint = match (same, waiting, self.opts.match_by_kind) {
+            (1, 1, false) => format!(
+                "; it is the only unmatched {name} stream: use --match-by-kind to record it as this track"
+            ),
+            (0, _, true) => format!("; --match-by-kind: no unmatched {name} stream"),
+            (1, _, true) => format!(
+                "; --match-by-kind: {waiting} {name} tracks had no media, so the one {name} stream is none's"
+            ),
+            (n, _, true) => format!("; --match-by-kind: {n} unmatched {name} streams, not one"),
+            _ => String::new(),
+        };
+        let list: Vec<String> = self
+            .unmatched
+            .iter()
+            .map(|u| {
+                let kind = u
+                    .kind()
+                    .map(|k| format!(" ({})", kind_name(k)))
+                    .unwrap_or_default();
+                format!(
+                    "SSRC 0x{:08X} PT {}{kind} on {} -> {} ({} packets)",
+                    u.ssrc, u.payload_type, u.flow.src, u.flow.dst, u.packets
+                )
+            })
+            .collect();
+        format!(
+            "; the capture has {} stream(s) the {noun} does not name, not matched: {}{hint}",
+            self.unmatched.len(),
+            list.join(", ")
+        )
+    }
+
+    /// Whether a `--srtp-keys` key decrypts `ssrc` (its packets reach tracks decrypted).
+    fn keyring_decrypts(&self, ssrc: Option<u32>) -> bool {
+        ssrc.is_some_and(|s| self.keyring.profile(s).is_some())
+    }
+
+    /// At a session's end: tracks signalling calls SRTP, without a key, whose
+    /// payloads never showed plain media fail as encrypted ([`super::encrypted::at_end`]).
+    fn settle_encryption(&mut self, actions: &mut dyn Actions) {
+        for idx in 0..self.tracks.len() {
+            let t = &self.tracks[idx];
+            if matches!(t.life, Life::Done(_)) {
+                continue;
+            }
+            let decrypted = self.keyring_decrypts(t.id.ssrc);
+            if let Some(message) = super::encrypted::at_end(t, decrypted) {
+                self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
+            }
+        }
+    }
+
     /// Fails track `idx` before it records anything and has a worker count its packets.
     fn count_instead(
         &mut self,
@@ -1330,6 +1584,17 @@ impl Recorder {
             let dtls = self.dtls_flows.contains(&flow);
             t.tag_probe = None;
             let message = super::encrypted::message(Some(tag), dtls);
+            self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
+        }
+        // Signalled SRTP without a key, or payloads that do not parse as the
+        // signalled codec: only for packets that reached the track undecrypted.
+        let decrypted = self.keyring_decrypts(self.tracks[idx].id.ssrc);
+        let t = &mut self.tracks[idx];
+        if t.srtp.is_none()
+            && !matches!(t.life, Life::Done(_))
+            && !decrypted
+            && let Some(message) = super::encrypted::observe(t, &a, self.dtls_flows.contains(&flow))
+        {
             self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
         }
         let t = &mut self.tracks[idx];
@@ -1422,25 +1687,12 @@ impl Recorder {
     }
 }
 
-/// The streams no track matched, for a no-media message; empty when there were none.
-fn describe_unmatched(unmatched: &[Unmatched]) -> String {
-    if unmatched.is_empty() {
-        return String::new();
+/// `audio` or `video`.
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Audio => "audio",
+        Kind::Video => "video",
     }
-    let list: Vec<String> = unmatched
-        .iter()
-        .map(|u| {
-            format!(
-                "SSRC 0x{:08X} PT {} on {} -> {} ({} packets)",
-                u.ssrc, u.payload_type, u.flow.src, u.flow.dst, u.packets
-            )
-        })
-        .collect();
-    format!(
-        "; the capture has {} stream(s) the metadata does not name, not matched: {}",
-        unmatched.len(),
-        list.join(", ")
-    )
 }
 
 /// How signalling said a track's packets would be recognised, for messages.
@@ -1671,6 +1923,7 @@ mod tests {
             idle_timeout_nanos: 30_000_000_000,
             template: Default::default(),
             srtp_keys: Vec::new(),
+            match_by_kind: false,
         }
     }
 
@@ -2191,7 +2444,8 @@ mod tests {
             msg,
             "no RTP packet of this track was captured (expected SSRC 0x00000001, PT 0); \
              the capture has 1 stream(s) the metadata does not name, not matched: \
-             SSRC 0x0000004D PT 0 on 10.0.0.1:5000 -> 10.0.0.2:6000 (10 packets)"
+             SSRC 0x0000004D PT 0 (audio) on 10.0.0.1:5000 -> 10.0.0.2:6000 (10 packets); \
+             it is the only unmatched audio stream: use --match-by-kind to record it as this track"
         );
     }
 
