@@ -1410,6 +1410,26 @@ impl Recorder {
         let t = &mut self.tracks[i];
         t.id.ssrc = Some(ssrc);
         t.id.inferred.push("ssrc (by kind)".into());
+        // The stream's payload type is the media's (signalling named another one):
+        // its codec is the one its payloads show, when they show one.
+        if let Some((pt, guess, _)) = p.guess()
+            && t.payload_type != Some(pt)
+        {
+            t.payload_type = Some(pt);
+            t.id.inferred.push("payload_type".into());
+            if let Some(codec) = guess.codec.filter(|c| t.codec != Some(*c)) {
+                t.codec = Some(codec);
+                t.codec_name = Some(codec.name().into());
+                t.clock_rate = guess.clock_rate;
+                t.channels = None;
+                t.fmtp = None;
+                t.id.inferred.push("codec".into());
+                t.encryption = super::encrypted::Watch::new(t.encryption.protection, Some(codec));
+                t.tag_probe = (t.srtp.is_none()
+                    && super::encrypted::TagProbe::applies(Some(codec)))
+                .then(Default::default);
+            }
+        }
         let keyed = t.srtp.is_some();
         for ((a, raw), flow) in p.packets.into_iter().zip(p.raws).zip(p.flows) {
             if keyed {
@@ -2483,6 +2503,250 @@ mod tests {
             Some("srtp-auth-failed")
         );
         assert_eq!(a.stats.srtp_auth_failures, 40);
+    }
+
+    /// Options with one peer's SDP (`peer.sdp`) as the signalling.
+    fn sdp_opts(sdp: &str) -> RecordOptions {
+        let head = "v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n";
+        let map = crate::session::parse_sdp(&format!("{head}{sdp}"), Path::new("peer.sdp"))
+            .expect("test SDP parses");
+        RecordOptions {
+            session: Some(map),
+            identification: "sdp",
+            ..opts(None)
+        }
+    }
+
+    /// An RTP packet of `pt` to be sent every 20 ms (`step` ticks) with `payload`.
+    fn rtp(pt: u8, ssrc: u32, seq: u16, step: u32, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x80, pt];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * step).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// Uniformly random-looking bytes (what an encrypted payload is).
+    fn noise(seed: u32, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    /// Sends `n` packets made by `make(seq)` to port 6000 and finishes: the manifest.
+    fn record_sdp(opts: RecordOptions, n: u16, make: impl Fn(u16) -> Vec<u8>) -> (Fake, Manifest) {
+        let mut rec = Recorder::new(opts);
+        let mut fake = Fake::default();
+        for seq in 0..n {
+            push(
+                &mut rec,
+                &mut fake,
+                &make(seq),
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 20),
+            );
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        (fake, m)
+    }
+
+    fn failure(m: &Manifest) -> (Option<&str>, &str) {
+        let e = m.assets[0].error.as_ref();
+        (
+            e.map(|e| e.code.as_str()),
+            e.map_or("", |e| e.message.as_str()),
+        )
+    }
+
+    #[test]
+    fn signalled_dtls_srtp_without_a_key_is_not_recorded_unless_the_payloads_are_plain() {
+        let sdp = "m=audio 6000 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+        // Random payloads: encrypted, the message says what would decrypt it.
+        let (fake, m) = record_sdp(sdp_opts(sdp), 100, |seq| {
+            rtp(111, 7, seq, 960, &noise(u32::from(seq), 80))
+        });
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("encrypted-no-key"), "{msg}");
+        assert!(
+            msg.contains("DTLS-SRTP")
+                && msg.contains("--keylog")
+                && msg.contains("do not parse as opus"),
+            "{msg}"
+        );
+        assert_eq!(fake.count(|c| *c == Call::Count(0)), 1);
+        assert_eq!(
+            m.assets[0].stats.packets, 0,
+            "the fake's workers count nothing"
+        );
+        // The same SDP over a capture of decrypted media: recorded.
+        let (fake, m) = record_sdp(sdp_opts(sdp), 100, |seq| {
+            rtp(111, 7, seq, 960, &[0xfc, 0xff, 0xfe])
+        });
+        assert_eq!(
+            m.assets[0].status,
+            Status::Completed,
+            "{:?}",
+            m.assets[0].error
+        );
+        assert_eq!(fake.count(|c| *c == Call::Count(0)), 0);
+        // Too few packets to tell: signalling says encrypted, and nothing showed otherwise.
+        let (_, m) = record_sdp(sdp_opts(sdp), 1, |seq| {
+            rtp(111, 7, seq, 960, &[0xfc, 0xff, 0xfe])
+        });
+        assert_eq!(failure(&m).0, Some("encrypted-no-key"));
+    }
+
+    #[test]
+    fn signalled_sdes_without_a_key_fails_and_a_keyring_key_records_it() {
+        // L16: nothing in its payloads could show it plain: the first packet decides.
+        let sdp = "m=audio 6000 RTP/SAVP 11\r\n";
+        let (fake, m) = record_sdp(sdp_opts(sdp), 20, |seq| rtp(11, 7, seq, 441, &[0; 882]));
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("encrypted-no-key"));
+        assert!(
+            msg.contains("SRTP (RTP/SAVP") && msg.contains("--srtp-keys"),
+            "{msg}"
+        );
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 0);
+        // PCMU under RTP/SAVP, decrypted by a --srtp-keys key: recorded.
+        let sdp = "m=audio 6000 RTP/SAVP 0\r\n";
+        let key = [3u8; 30];
+        let ctx =
+            crate::srtp::SrtpContext::new(crate::srtp::SrtpProfile::AesCm128HmacSha1_80, &key)
+                .expect("key");
+        let line = format!(
+            "AES_CM_128_HMAC_SHA1_80 {}",
+            "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMD"
+        );
+        let mut o = sdp_opts(sdp);
+        o.srtp_keys = crate::srtp::keyring::parse_key_file(&line, "keys").expect("key line");
+        let (_, m) = record_sdp(o, 50, |seq| {
+            ctx.encrypt_rtp(0, &pcmu(7, seq)).expect("encrypts")
+        });
+        assert_eq!(
+            m.assets[0].status,
+            Status::Completed,
+            "{:?}",
+            m.assets[0].error
+        );
+        // Without the key: the tag lengths give it away (and signalling said so).
+        let (_, m) = record_sdp(sdp_opts(sdp), 50, |seq| {
+            ctx.encrypt_rtp(0, &pcmu(7, seq)).expect("encrypts")
+        });
+        assert_eq!(failure(&m).0, Some("encrypted-no-key"));
+        // Plain PCMU under RTP/SAVP (a decrypted capture): its lengths are plain, recorded.
+        let (_, m) = record_sdp(sdp_opts(sdp), 50, |seq| pcmu(7, seq));
+        assert_eq!(
+            m.assets[0].status,
+            Status::Completed,
+            "{:?}",
+            m.assets[0].error
+        );
+    }
+
+    #[test]
+    fn payloads_that_do_not_parse_as_the_signalled_codec_are_encrypted() {
+        let meta = r#"{"room_id": "r", "session_id": "s", "peers": [{"peer_id": "alice", "tracks": [
+            {"track_id": "cam", "kind": "video", "ssrc": 9, "codec": "vp8", "payload_type": 96}]}]}"#;
+        let mut rec = Recorder::new(opts(Some(meta)));
+        let mut fake = Fake::default();
+        // Two packets per frame, 3000 ticks per frame, random bytes.
+        for seq in 0..100u16 {
+            let mut p = rtp(96, 9, seq, 0, &noise(u32::from(seq), 300));
+            p[4..8].copy_from_slice(&(u32::from(seq / 2) * 3000).to_be_bytes());
+            push(
+                &mut rec,
+                &mut fake,
+                &p,
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 16),
+            );
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("encrypted-no-key"));
+        assert!(
+            msg.contains("do not parse as the signalled codec vp8")
+                && msg.contains("SRTP without keys?"),
+            "{msg}"
+        );
+        // It started, then stopped writing and only counted.
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 1);
+        assert_eq!(fake.count(|c| *c == Call::Count(0)), 1);
+    }
+
+    #[test]
+    fn match_by_kind_binds_the_one_stream_of_the_tracks_kind() {
+        // The SDP says port 5004, PT 8; the capture sends PCMU (PT 0) to port 6000.
+        let sdp = "m=audio 5004 RTP/AVP 8\r\n";
+        let (fake, m) = record_sdp(sdp_opts(sdp), 150, |seq| pcmu(7, seq));
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("no-media"));
+        assert!(
+            msg.contains("(expected PT 8, port 5004)")
+                && msg.contains("the SDP does not name")
+                && msg.contains(
+                    "SSRC 0x00000007 PT 0 (audio) on 10.0.0.1:5000 -> 10.0.0.2:6000 (150 packets)"
+                )
+                && msg.contains("use --match-by-kind to record it as this track"),
+            "{msg}"
+        );
+        assert_eq!(fake.count(|c| matches!(c, Call::Queue(_))), 0);
+        let o = RecordOptions {
+            match_by_kind: true,
+            ..sdp_opts(sdp)
+        };
+        let (fake, m) = record_sdp(o, 150, |seq| pcmu(7, seq));
+        let a = &m.assets[0];
+        assert_eq!(a.status, Status::Completed, "{:?}", a.error);
+        assert_eq!(a.ssrc.as_deref(), Some("0x00000007"));
+        assert_eq!(
+            a.inferred,
+            ["session_id", "ssrc (by kind)", "payload_type", "codec"].map(String::from)
+        );
+        // The stream's payload type and codec, not the ones the SDP named.
+        assert_eq!(
+            (a.payload_type, a.codec.as_deref()),
+            (Some(0), Some("pcmu"))
+        );
+        // Every packet, the held ones included.
+        assert_eq!(fake.count(|c| *c == Call::Queue(0)), 150);
+        // Two audio streams: neither is taken, and the message says why.
+        let o = RecordOptions {
+            match_by_kind: true,
+            ..sdp_opts(sdp)
+        };
+        let mut rec = Recorder::new(o);
+        let mut fake = Fake::default();
+        for seq in 0..150u16 {
+            for ssrc in [7, 8] {
+                push(
+                    &mut rec,
+                    &mut fake,
+                    &pcmu(ssrc, seq),
+                    "10.0.0.1:5000",
+                    at(i64::from(seq) * 20),
+                );
+            }
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("no-media"));
+        assert!(
+            msg.contains("--match-by-kind: 2 unmatched audio streams, not one"),
+            "{msg}"
+        );
+        assert_eq!(fake.count(|c| matches!(c, Call::Queue(_))), 0);
     }
 
     proptest::proptest! {
