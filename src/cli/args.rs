@@ -211,8 +211,9 @@ pub struct RecordArgs {
     /// for another track, else from its payloads as inference identifies
     /// them) when it is the only such stream and the track the only waiting
     /// track of that kind; with none or several it stays unmatched. Streams
-    /// are judged on their first 96 packets (or 3 s). The manifest lists
-    /// `ssrc (by kind)` in the track's `inferred` fields.
+    /// are judged once their first 96 packets (or 3 s) are in: a track whose
+    /// media starts later counts as one without media then. The manifest
+    /// lists `ssrc (by kind)` in the track's `inferred` fields.
     #[arg(long)]
     pub match_by_kind: bool,
 

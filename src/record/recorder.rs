@@ -1393,8 +1393,33 @@ impl Recorder {
         });
         let Some(i) = chosen else {
             self.router.set_ssrc(ssrc, Route::Ignore);
+            let pt = p.guess().map_or(0, |(pt, _, _)| pt);
+            if !self
+                .diagnostics
+                .iter()
+                .any(|x| x.kind == "ssrc-not-in-metadata")
+            {
+                let ctx = crate::error::PacketCtx {
+                    time: p.first_time,
+                    rtp: Some(crate::error::RtpCtx {
+                        ssrc,
+                        seq: p.packets.first().map_or(0, |a| a.seq16),
+                    }),
+                    ..Default::default()
+                };
+                self.diagnostics.push(Diagnostic {
+                    ctx,
+                    kind: "ssrc-not-in-metadata",
+                    message: format!(
+                        "SSRC {} (PT {pt}, {} -> {}) is not in the session metadata, and \
+                         --match-by-kind found no single track of its kind for it; not recorded",
+                        Ssrc(ssrc),
+                        p.flow.src,
+                        p.flow.dst
+                    ),
+                });
+            }
             if self.unmatched.len() < MAX_UNMATCHED {
-                let pt = p.guess().map_or(0, |(pt, _, _)| pt);
                 self.unmatched.push(Unmatched {
                     ssrc,
                     payload_type: pt,
@@ -2745,6 +2770,11 @@ mod tests {
         assert!(
             msg.contains("--match-by-kind: 2 unmatched audio streams, not one"),
             "{msg}"
+        );
+        assert!(
+            rec.take_diagnostics()
+                .iter()
+                .any(|d| d.kind == "ssrc-not-in-metadata")
         );
         assert_eq!(fake.count(|c| matches!(c, Call::Queue(_))), 0);
     }
