@@ -80,7 +80,9 @@ pub(super) fn observe(t: &mut Track, a: &Arrival, dtls: bool) -> Option<String> 
         return None;
     }
     let signalled = signalled_srtp(t);
-    let codec = t.codec_name.clone().unwrap_or_else(|| "unknown".into());
+    if signalled.is_none() && t.encryption.probe.is_none() {
+        return None;
+    }
     let w = &mut t.encryption;
     w.dtls |= dtls;
     let dtls = w.dtls;
@@ -99,9 +101,10 @@ pub(super) fn observe(t: &mut Track, a: &Arrival, dtls: bool) -> Option<String> 
         }
         Verdict::Encrypted => {
             w.probe = None;
+            let codec = t.codec_name.as_deref().unwrap_or("unknown");
             Some(match signalled {
-                Some(p) => signalled_message(p, Some(&codec), dtls),
-                None => unparsable_message(&codec, dtls),
+                Some(p) => signalled_message(p, Some(codec), dtls),
+                None => unparsable_message(codec, dtls),
             })
         }
     }
