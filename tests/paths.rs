@@ -454,7 +454,7 @@ fn sdp_that_disagrees_with_the_media_says_so_precisely() {
     let a = &m["assets"][0];
     assert_eq!(a["error"]["code"], "no-media", "{a:#}");
     let msg = a["error"]["message"].as_str().unwrap_or_default();
-    assert!(msg.contains("expected PT 8, port 56823"), "{msg}");
+    assert!(msg.contains("expected m=audio, PT 8, port 56823"), "{msg}");
     assert!(
         msg.contains(&format!(
             "SSRC 0x{SSRC:08X} PT 0 (audio) on 192.0.2.10:50000 -> 192.0.2.20:40000 ({PACKETS} packets)"
@@ -537,11 +537,13 @@ fn match_by_kind_records_a_real_capture_whose_sdp_disagrees() {
     let msg = m["assets"][0]["error"]["message"]
         .as_str()
         .unwrap_or_default();
-    assert!(
-        msg.contains("expected PT 98, port 56823")
-            && msg.contains("SSRC 0x62F601FF PT 96 (video) on ")
-            && msg.contains("use --match-by-kind to record it as this track"),
-        "{msg}"
+    // As the README shows it.
+    assert_eq!(
+        msg,
+        "no RTP packet of this track was captured (expected m=video, PT 98, port 56823); \
+         the capture has 1 stream(s) the SDP does not name, not matched: SSRC 0x62F601FF \
+         PT 96 (video) on 192.168.0.248:63257 -> 192.168.0.241:5004 (410 packets); it is \
+         the only unmatched video stream: use --match-by-kind to record it as this track"
     );
     let (code, m) = run("by-kind", &["--match-by-kind"]);
     assert_eq!(code, Some(0), "{m:#}");

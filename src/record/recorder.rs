@@ -1472,6 +1472,13 @@ impl Recorder {
 /// How signalling said a track's packets would be recognised, for messages.
 fn expected(t: &Track) -> String {
     let mut parts = Vec::new();
+    // An SDP section (port or MID): its media kind, as its m= line names it.
+    if t.port.is_some() || t.mid.is_some() {
+        parts.push(match t.id.kind {
+            Kind::Audio => "m=audio".to_string(),
+            Kind::Video => "m=video".to_string(),
+        });
+    }
     if let Some(ssrc) = t.id.ssrc {
         parts.push(format!("SSRC 0x{ssrc:08X}"));
     }
@@ -2439,6 +2446,17 @@ mod tests {
     }
 
     #[test]
+    fn a_payload_types_kind_is_the_signalled_or_the_static_one() {
+        let rec = Recorder::new(sdp_opts(
+            "m=audio 5004 RTP/AVP 8\r\nm=video 5006 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n",
+        ));
+        assert_eq!(rec.signalled_kind(96), Some(Kind::Video));
+        assert_eq!(rec.signalled_kind(0), Some(Kind::Audio), "static PCMU");
+        assert_eq!(rec.signalled_kind(26), Some(Kind::Video), "static JPEG");
+        assert_eq!(rec.signalled_kind(100), None);
+    }
+
+    #[test]
     fn match_by_kind_binds_the_one_stream_of_the_tracks_kind() {
         // The SDP says port 5004, PT 8; the capture sends PCMU (PT 0) to port 6000.
         let sdp = "m=audio 5004 RTP/AVP 8\r\n";
@@ -2446,7 +2464,7 @@ mod tests {
         let (code, msg) = failure(&m);
         assert_eq!(code, Some("no-media"));
         assert!(
-            msg.contains("(expected PT 8, port 5004)")
+            msg.contains("(expected m=audio, PT 8, port 5004)")
                 && msg.contains("the SDP does not name")
                 && msg.contains(
                     "SSRC 0x00000007 PT 0 (audio) on 10.0.0.1:5000 -> 10.0.0.2:6000 (150 packets)"
