@@ -454,11 +454,114 @@ fn sdp_that_disagrees_with_the_media_says_so_precisely() {
     let a = &m["assets"][0];
     assert_eq!(a["error"]["code"], "no-media", "{a:#}");
     let msg = a["error"]["message"].as_str().unwrap_or_default();
-    assert!(msg.contains("expected PT 8, port 56823"), "{msg}");
+    assert!(msg.contains("expected m=audio, PT 8, port 56823"), "{msg}");
     assert!(
         msg.contains(&format!(
-            "SSRC 0x{SSRC:08X} PT 0 on 192.0.2.10:50000 -> 192.0.2.20:40000 ({PACKETS} packets)"
+            "SSRC 0x{SSRC:08X} PT 0 (audio) on 192.0.2.10:50000 -> 192.0.2.20:40000 ({PACKETS} packets)"
         )),
         "{msg}"
+    );
+    // The one audio stream is a candidate: the message offers the flag.
+    assert!(
+        msg.contains("use --match-by-kind to record it as this track"),
+        "{msg}"
+    );
+    // With the flag, the stream is the track: its own payload type and codec, the binding listed.
+    let out = rtprec()
+        .arg("record")
+        .arg(&cap)
+        .arg("-o")
+        .arg(tmp.path().join("by-kind"))
+        .arg("--sdp")
+        .arg(&sdp)
+        .args(["--match-by-kind", "--events", "none", "--json"])
+        .output()
+        .expect("rtprec runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("manifest");
+    let a = &m["assets"][0];
+    assert_eq!(a["status"], "completed", "{a:#}");
+    assert_eq!(
+        (a["codec"].as_str(), a["payload_type"].as_u64()),
+        (Some("pcmu"), Some(0))
+    );
+    assert_eq!(a["stats"]["packets"], u64::from(PACKETS), "{a:#}");
+    let inferred: Vec<&str> = a["inferred"]
+        .as_array()
+        .expect("inferred")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(inferred.contains(&"ssrc (by kind)"), "{inferred:?}");
+    assert_manifest_matches_disk(&m, &tmp.path().join("by-kind"));
+}
+
+/// The shared membrane capture (VP8, PT 96, to port 5004) with an SDP that says
+/// port 56823 and PT 98: not matched, and the message names the stream and the
+/// flag; with --match-by-kind it is recorded as the SDP's video track.
+#[test]
+fn match_by_kind_records_a_real_capture_whose_sdp_disagrees() {
+    let Some(cap) = crate::util::shared("membrane_input_vp8.pcap") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sdp = tmp.path().join("peer.sdp");
+    std::fs::write(
+        &sdp,
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=video 56823 RTP/AVP 98\r\na=rtpmap:98 VP8/90000\r\n",
+    )
+    .expect("write sdp");
+    let run = |out: &str, extra: &[&str]| {
+        let o = rtprec()
+            .arg("record")
+            .arg(&cap)
+            .arg("-o")
+            .arg(tmp.path().join(out))
+            .arg("--sdp")
+            .arg(&sdp)
+            .args(extra)
+            .args(["--events", "none", "--json"])
+            .output()
+            .expect("rtprec runs");
+        let m: serde_json::Value = serde_json::from_slice(&o.stdout).expect("manifest");
+        (o.status.code(), m)
+    };
+    let (code, m) = run("plain", &[]);
+    assert_eq!(code, Some(4));
+    let msg = m["assets"][0]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    // As the README shows it.
+    assert_eq!(
+        msg,
+        "no RTP packet of this track was captured (expected m=video, PT 98, port 56823); \
+         the capture has 1 stream(s) the SDP does not name, not matched: SSRC 0x62F601FF \
+         PT 96 (video) on 192.168.0.248:63257 -> 192.168.0.241:5004 (410 packets); it is \
+         the only unmatched video stream: use --match-by-kind to record it as this track"
+    );
+    let (code, m) = run("by-kind", &["--match-by-kind"]);
+    assert_eq!(code, Some(0), "{m:#}");
+    let a = &m["assets"][0];
+    assert_eq!(
+        (
+            a["status"].as_str(),
+            a["codec"].as_str(),
+            a["ssrc"].as_str()
+        ),
+        (Some("completed"), Some("vp8"), Some("0x62F601FF"))
+    );
+    assert!(
+        a["inferred"]
+            .as_array()
+            .expect("inferred")
+            .iter()
+            .any(|v| v == "ssrc (by kind)"),
+        "{a:#}"
     );
 }

@@ -59,6 +59,7 @@ fuzz_target!(|data: &[u8]| {
         idle_timeout_nanos: 1_000_000_000,
         template: Default::default(),
         srtp_keys: Vec::new(),
+        match_by_kind: false,
     };
     let mut rec = Recorder::new(opts);
     let mut acts = Count::default();

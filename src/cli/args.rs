@@ -201,6 +201,22 @@ pub struct RecordArgs {
     #[arg(long, value_name = "FILE", num_args = 1, action = clap::ArgAction::Append)]
     pub sdp: Vec<PathBuf>,
 
+    /// Bind a signalled track that no stream matched to the one unmatched stream of its kind.
+    ///
+    /// When the SDP (or metadata) names a port, payload type or SSRC the
+    /// capture does not have (a NAT, an SBC or a transcoder between signalling
+    /// and the capture point), its track gets no packets. With this flag such
+    /// a track takes the capture's unmatched stream of the same kind (audio or
+    /// video: from the stream's payload type when it is static or signalled
+    /// for another track, else from its payloads as inference identifies
+    /// them) when it is the only such stream and the track the only waiting
+    /// track of that kind; with none or several it stays unmatched. Streams
+    /// are judged once their first 96 packets (or 3 s) are in: a track whose
+    /// media starts later counts as one without media then. The manifest
+    /// lists `ssrc (by kind)` in the track's `inferred` fields.
+    #[arg(long)]
+    pub match_by_kind: bool,
+
     /// SRTP keys for streams the metadata gives no key (or with no metadata): one
     /// `PROFILE KEY [ssrc=N]` per line, KEY base64 master key || salt as in SDP
     /// `a=crypto ... inline:`.

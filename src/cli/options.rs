@@ -68,6 +68,7 @@ pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, Opt
     let record = RecordOptions {
         srtp_keys,
         keylog,
+        match_by_kind: args.match_by_kind,
         template,
         idle_timeout_nanos: i64::try_from(args.idle_timeout)
             .unwrap_or(i64::MAX)

@@ -972,6 +972,115 @@ fn check_av1(p: &[u8], v: &mut VideoStats) -> (bool, bool) {
     (true, seq)
 }
 
+/// Whether `payload` fits `codec` as the *first packet of a frame* (the packet
+/// before it in sequence carried another timestamp), for the codecs whose
+/// packetization says how a frame starts; `None` for other codecs.
+///
+/// Each rule is one a conforming sender meets at every frame start, and one
+/// uniformly random bytes (an encrypted payload, RFC 3711 §3.1) meet rarely:
+/// - VP8 (RFC 7741 §4.2, §4.3): S=1 and partition index 0, then a payload
+///   header with a defined version (RFC 6386 §9.1) and, on a key frame, the
+///   start code 9d 01 2a. Random bytes: under 1/100.
+/// - VP9 (RFC 9628 §4.2): B=1 (a layer frame begins), and an uncompressed
+///   header that reads (frame marker 2, VP9 §6.2). Random bytes: at most 1/8.
+/// - H.264 (RFC 6184 §5.3, §5.7.1, §5.8; H.264 §7.4.1.2.3): the first NAL unit
+///   of an access unit, F=0: an AUD, SEI, SPS, PPS, prefix or subset SPS, or a
+///   slice whose `first_mb_in_slice` is 0 (its first bit is 1), alone, first in
+///   a STAP-A, or in an FU-A with S=1. Random bytes: about 1/9.
+/// - H.265 (RFC 7798 §1.1.4, §4.4; H.265 §7.4.2.4.4): F=0, layer 0, TID not 0,
+///   and an AUD, VPS, SPS, PPS, prefix SEI, or a VCL NAL unit with
+///   `first_slice_segment_in_pic_flag` set, alone, first in an AP, or in an FU
+///   with S=1. Random bytes: under 1/200 (the layer id alone is 1/64).
+/// - AV1 (AV1 RTP §4.4): an aggregation header with its unused bits zero and
+///   Z=0 (a temporal unit continues no OBU), and valid OBU headers. Random
+///   bytes: under 1/100.
+pub fn fits_frame_start(codec: Codec, payload: &[u8]) -> Option<bool> {
+    let mut v = VideoStats::default();
+    Some(match codec {
+        Codec::Vp8 => vp8::Vp8Descriptor::parse(payload)
+            .is_ok_and(|d| d.starts_frame() && check_vp8(payload, None, &mut v).0),
+        Codec::Vp9 => vp9::Vp9Descriptor::parse(payload)
+            .is_ok_and(|d| d.begin && check_vp9(payload, None, &mut v).0),
+        Codec::H264 => check_h264(payload, &mut v).0 && h264_starts_access_unit(payload),
+        Codec::H265 => check_h265(payload, &mut v).0 && h265_starts_access_unit(payload),
+        Codec::Av1 => {
+            payload.first().is_some_and(|&b| b & 0x80 == 0) && check_av1(payload, &mut v).0
+        }
+        _ => return None,
+    })
+}
+
+/// H.264 §7.4.1.2.3: the NAL unit types an access unit may begin with; a slice
+/// begins one only as its first slice (`first_mb_in_slice` 0, coded `1` in ue(v)).
+fn h264_first_nal(nal_type: u8, next: Option<u8>) -> bool {
+    match nal_type {
+        // SEI, SPS, PPS, access unit delimiter, prefix NAL unit, subset SPS.
+        6..=9 | 14 | 15 => true,
+        h264::NAL_SLICE | h264::NAL_IDR => next.is_some_and(|b| b & 0x80 != 0),
+        _ => false,
+    }
+}
+
+/// Whether an H.264 RTP payload carries the first NAL unit of an access unit.
+fn h264_starts_access_unit(p: &[u8]) -> bool {
+    let Some((&b0, rest)) = p.split_first() else {
+        return false;
+    };
+    match b0 & 0x1F {
+        t @ 1..=23 => h264_first_nal(t, rest.first().copied()),
+        h264::STAP_A => aggregation_units(rest, 1)
+            .next()
+            .and_then(Result::ok)
+            .is_some_and(|u| match u.split_first() {
+                Some((&h, after)) => h264_first_nal(h & 0x1F, after.first().copied()),
+                None => false,
+            }),
+        h264::FU_A => match rest {
+            [fu, after @ ..] => {
+                let fu = FuHeader::h264(*fu);
+                fu.start && h264_first_nal(fu.nal_type, after.first().copied())
+            }
+            [] => false,
+        },
+        _ => false,
+    }
+}
+
+/// H.265 §7.4.2.4.4: the NAL unit types an access unit may begin with; a VCL NAL
+/// unit (types 0..=31) only as the picture's first slice segment.
+fn h265_first_nal(nal_type: u8, next: Option<u8>) -> bool {
+    match nal_type {
+        // VPS, SPS, PPS, access unit delimiter, prefix SEI.
+        32..=35 | 39 => true,
+        0..=31 => next.is_some_and(|b| b & 0x80 != 0),
+        _ => false,
+    }
+}
+
+/// Whether an H.265 RTP payload carries the first NAL unit of an access unit.
+fn h265_starts_access_unit(p: &[u8]) -> bool {
+    let [b0, _, rest @ ..] = p else {
+        return false;
+    };
+    match (b0 >> 1) & 0x3F {
+        h265::AP => aggregation_units(rest, 2)
+            .next()
+            .and_then(Result::ok)
+            .is_some_and(|u| match u {
+                [h, _, after @ ..] => h265_first_nal((h >> 1) & 0x3F, after.first().copied()),
+                _ => false,
+            }),
+        h265::FU => match rest {
+            [fu, after @ ..] => {
+                let fu = FuHeader::h265(*fu);
+                fu.start && h265_first_nal(fu.nal_type, after.first().copied())
+            }
+            [] => false,
+        },
+        t => h265_first_nal(t, rest.first().copied()),
+    }
+}
+
 /// RFC 4733 §2.3 named event: event 0..=16 (DTMF, flash), R bit zero.
 fn check_dtmf(p: &[u8], timestamp: u32, d: &mut DtmfStats) -> (bool, bool) {
     let &[event, flags, d0, d1] = p else {
@@ -1482,6 +1591,61 @@ mod tests {
         ];
         for (i, (p, want)) in cases.iter().enumerate() {
             assert_eq!(opus_packet_ticks(p), *want, "case {i}: {p:02x?}");
+        }
+    }
+
+    /// Frame starts: every conforming first packet of a frame fits; later packets
+    /// of a frame and random bytes (encrypted payloads) rarely do.
+    #[test]
+    fn frame_starts_of_conforming_streams_fit_and_random_bytes_rarely_do() {
+        let fits = |c: Codec, p: &[u8]| fits_frame_start(c, p) == Some(true);
+        for f in 0..20 {
+            assert!(fits(Codec::Vp8, &vp8_payload(f, 0)), "vp8 frame {f}");
+            assert!(!fits(Codec::Vp8, &vp8_payload(f, 1)), "vp8 continuation");
+            assert!(fits(Codec::Vp9, &vp9_payload(f, 0, 2)), "vp9 frame {f}");
+            assert!(!fits(Codec::Vp9, &vp9_payload(f, 1, 2)), "vp9 continuation");
+        }
+        // H.264: STAP-A of SPS and PPS; FU-A starting a slice with first_mb_in_slice 0 (bit 1).
+        assert!(fits(Codec::H264, &h264_payload(0, 0)));
+        assert!(fits(Codec::H264, &[0x7c, 0x85, 0x88, 0x84, 0x21]));
+        assert!(fits(Codec::H264, &[0x65, 0xb8, 0x00, 0x04]));
+        assert!(fits(Codec::H264, &[0x09, 0xf0]), "access unit delimiter");
+        assert!(
+            !fits(Codec::H264, &[0x7c, 0x85, 0x08, 0x84]),
+            "not the first slice"
+        );
+        assert!(
+            !fits(Codec::H264, &[0x7c, 0x45, 0x88, 0x84]),
+            "FU-A without S"
+        );
+        // H.265: AP of VPS, SPS, PPS; FU starting a slice with first_slice_segment_in_pic_flag.
+        let ap = [
+            0x60, 0x01, 0, 3, 0x40, 0x01, 0xaa, 0, 3, 0x42, 0x01, 0xbb, 0, 3, 0x44, 0x01, 0xcc,
+        ];
+        assert!(fits(Codec::H265, &ap));
+        assert!(fits(Codec::H265, &[0x62, 0x01, 0x81, 0xc0, 0x11]));
+        assert!(!fits(Codec::H265, &[0x62, 0x01, 0x81, 0x40, 0x11]));
+        assert!(!fits(Codec::H265, &[0x62, 0x01, 0x41, 0xc0, 0x11]));
+        // AV1: a temporal unit never starts with a continuation (Z).
+        assert!(fits(Codec::Av1, &[0x28, 3, 0x08, 0x00, 0x00, 0x30, 1, 2]));
+        assert!(fits(Codec::Av1, &[0x10, 0x32, 1, 2, 3]));
+        assert!(!fits(Codec::Av1, &[0x90, 0x32, 1, 2, 3]));
+        assert_eq!(fits_frame_start(Codec::Pcmu, &[1, 2, 3]), None);
+        // Random payloads: how often each rule is met by chance (the doc's figures).
+        for (codec, at_most) in [
+            (Codec::Vp8, 1.0 / 64.0),
+            (Codec::Vp9, 1.0 / 8.0),
+            (Codec::H264, 1.0 / 6.0),
+            (Codec::H265, 1.0 / 200.0),
+            (Codec::Av1, 1.0 / 64.0),
+        ] {
+            let n = 20_000u64;
+            let hits = (0..n)
+                .filter(|i| fits(codec, &noise(i * 31 + 7, 20 + (*i % 200) as usize)))
+                .count();
+            let rate = hits as f64 / n as f64;
+            eprintln!("{codec:?}: {rate:.4}");
+            assert!(rate <= at_most, "{codec:?}: {rate}");
         }
     }
 

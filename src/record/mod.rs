@@ -7,6 +7,8 @@
 //! - [`recorder`] is the sans-IO state machine that decides everything:
 //!   [`route`] (SSRC, 5-tuple, MID/port -> track), [`infer`] (streams
 //!   without metadata: codec, RTX, FEC), [`keys`] (per-track SRTP key choice),
+//!   [`encrypted`] (encrypted media without keys: signalled SRTP, payloads
+//!   that do not parse as the signalled codec, SRTP tag lengths),
 //!   [`clock`] (sender reports, start offsets), [`manifest`] (asset records).
 //! - [`workers`] runs each started track's [`track::TrackRecorder`] (reorder,
 //!   repair, depacketize, mux, hash) on a rayon pool.
@@ -62,6 +64,9 @@ pub struct RecordOptions {
     pub srtp_keys: Vec<crate::srtp::keyring::KeyLine>,
     /// `--keylog`: DTLS secrets (NSS key log format) for the handshakes in the capture.
     pub keylog: crate::dtls::KeyLog,
+    /// `--match-by-kind`: a signalled track no stream matched takes the one
+    /// unmatched stream of its kind, when there is exactly one.
+    pub match_by_kind: bool,
 }
 
 /// Result of a recording run.

@@ -33,6 +33,8 @@ use crate::track::Arrival;
 use crate::track::fec::FecScheme;
 use std::collections::HashMap;
 
+mod signalling;
+
 /// What the recorder asks of the world around it.
 pub trait Actions {
     /// A track's first packet was routed: start its worker with `setup`.
@@ -143,6 +145,8 @@ pub(super) struct Track {
     pub port: Option<u16>,
     /// Its `a=mid` (messages).
     pub mid: Option<String>,
+    /// Signalled SRTP and the signalled codec's payloads, watched for encryption without keys.
+    pub encryption: super::encrypted::Watch,
 }
 
 impl Track {
@@ -183,6 +187,7 @@ impl Track {
             tag_probe: None,
             port: None,
             mid: None,
+            encryption: Default::default(),
         }
     }
 
@@ -304,6 +309,9 @@ pub struct Recorder {
     no_key: std::collections::HashSet<u32>,
     /// Streams of the session that metadata names no track for (the first few).
     unmatched: Vec<Unmatched>,
+    /// `--match-by-kind`: unmatched streams held (with the first datagram's
+    /// frame and encapsulation) until their kind is known and one may be bound.
+    held: HashMap<u32, (Pending, crate::capture::FrameMeta, crate::net::Encap)>,
     /// The current session's derived id, once given.
     session_name: Option<String>,
     /// Every session id given in this run.
@@ -314,12 +322,16 @@ pub struct Recorder {
 const MAX_UNMATCHED: usize = 8;
 
 /// A stream no track of the metadata or SDP matched.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Unmatched {
     ssrc: u32,
     payload_type: u8,
     flow: Flow,
     packets: u64,
+    /// Its kind, when its payload type says it (static, or signalled for a track).
+    kind: Option<Kind>,
+    /// Otherwise its payloads tell, as inference reads them.
+    guesser: Option<Box<crate::codec::guess::CodecGuesser>>,
 }
 
 impl Recorder {
@@ -356,6 +368,7 @@ impl Recorder {
             no_key: Default::default(),
             browser_dump: false,
             unmatched: Vec::new(),
+            held: HashMap::new(),
             session_name: None,
             session_ids: Default::default(),
         };
@@ -535,6 +548,7 @@ impl Recorder {
                 track.srtp = TrackSrtp::new(&t.srtp_candidates);
                 track.port = t.port;
                 track.mid.clone_from(&t.mid);
+                track.encryption = super::encrypted::Watch::new(t.protection, codec);
                 if track.srtp.is_none() && super::encrypted::TagProbe::applies(codec) {
                     track.tag_probe = Some(Default::default());
                 }
@@ -581,6 +595,7 @@ impl Recorder {
     /// of `start_offset_ms`) is the first packet of any of them.
     fn end_session(&mut self, actions: &mut dyn Actions) {
         self.resolve_all_pending(actions);
+        self.decide_all_held(actions);
         // Metadata tracks that never saw a packet still belong to the session.
         let fallback = self.derived_session_id(self.first_time.unwrap_or_default());
         for t in self
@@ -600,10 +615,13 @@ impl Recorder {
             .collect();
         sessions.sort();
         sessions.dedup();
+        self.settle_encryption(actions);
         let outcomes = actions.finish_tracks(self.tracks.len(), &sessions);
-        let unmatched = describe_unmatched(&self.unmatched);
-        for (t, o) in self.tracks.iter_mut().zip(outcomes) {
-            finish_track(t, o, &unmatched);
+        let unmatched: Vec<String> = (0..self.tracks.len())
+            .map(|i| self.describe_unmatched(i))
+            .collect();
+        for ((t, o), unmatched) in self.tracks.iter_mut().zip(outcomes).zip(&unmatched) {
+            finish_track(t, o, unmatched);
         }
         for t in &mut self.tracks {
             t.keyring_failures = t.id.ssrc.map_or(0, |s| self.keyring.failures(s));
@@ -655,6 +673,7 @@ impl Recorder {
         self.tracks.clear();
         self.router.clear();
         self.unmatched.clear();
+        self.held.clear();
         self.session_name = None;
         for (ssrc, ai) in ended_routes {
             self.router.set_ssrc(ssrc, Route::Ended(ai));
@@ -800,6 +819,9 @@ impl Recorder {
                 Some(Route::Ignore) => {
                     if let Some(u) = self.unmatched.iter_mut().find(|u| u.ssrc == ssrc.0) {
                         u.packets += 1;
+                        if let Some(g) = u.guesser.as_mut() {
+                            g.push_at(pkt.marker(), pkt.timestamp(), pkt.payload(), now.as_nanos());
+                        }
                     }
                 }
                 None => {
@@ -815,14 +837,28 @@ impl Recorder {
                         *n += 1;
                         return;
                     }
+                    if self.opts.match_by_kind && self.hold_for_kind(d, &pkt, actions) {
+                        return;
+                    }
                     self.router.set_ssrc(ssrc.0, Route::Ignore);
                     // Kept to explain a track that signalling named but no packet matched.
                     if self.unmatched.len() < MAX_UNMATCHED {
+                        let kind = self.signalled_kind(pkt.payload_type());
+                        let mut guesser =
+                            Box::new(crate::codec::guess::CodecGuesser::new(pkt.payload_type()));
+                        guesser.push_at(
+                            pkt.marker(),
+                            pkt.timestamp(),
+                            pkt.payload(),
+                            now.as_nanos(),
+                        );
                         self.unmatched.push(Unmatched {
                             ssrc: ssrc.0,
                             payload_type: pkt.payload_type(),
                             flow: d.flow,
                             packets: 1,
+                            kind,
+                            guesser: kind.is_none().then_some(guesser),
                         });
                     }
                     self.note(
@@ -1410,6 +1446,17 @@ impl Recorder {
             };
             self.count_instead(idx, code, message, actions);
         }
+        // Signalled SRTP without a key, or payloads that do not parse as the
+        // signalled codec: only for packets that reached the track undecrypted.
+        let decrypted = self.keyring_decrypts(self.tracks[idx].id.ssrc);
+        let t = &mut self.tracks[idx];
+        if t.srtp.is_none()
+            && !matches!(t.life, Life::Done(_))
+            && !decrypted
+            && let Some(message) = super::encrypted::observe(t, &a, self.dtls.carries_srtp(&flow))
+        {
+            self.count_instead(idx, FailureCode::EncryptedNoKey, message, actions);
+        }
         let t = &mut self.tracks[idx];
         if matches!(t.life, Life::Idle) {
             match track_setup(t, &self.opts, &mut self.claimed) {
@@ -1500,30 +1547,16 @@ impl Recorder {
     }
 }
 
-/// The streams no track matched, for a no-media message; empty when there were none.
-fn describe_unmatched(unmatched: &[Unmatched]) -> String {
-    if unmatched.is_empty() {
-        return String::new();
-    }
-    let list: Vec<String> = unmatched
-        .iter()
-        .map(|u| {
-            format!(
-                "SSRC 0x{:08X} PT {} on {} -> {} ({} packets)",
-                u.ssrc, u.payload_type, u.flow.src, u.flow.dst, u.packets
-            )
-        })
-        .collect();
-    format!(
-        "; the capture has {} stream(s) the metadata does not name, not matched: {}",
-        unmatched.len(),
-        list.join(", ")
-    )
-}
-
 /// How signalling said a track's packets would be recognised, for messages.
 fn expected(t: &Track) -> String {
     let mut parts = Vec::new();
+    // An SDP section (port or MID): its media kind, as its m= line names it.
+    if t.port.is_some() || t.mid.is_some() {
+        parts.push(match t.id.kind {
+            Kind::Audio => "m=audio".to_string(),
+            Kind::Video => "m=video".to_string(),
+        });
+    }
     if let Some(ssrc) = t.id.ssrc {
         parts.push(format!("SSRC 0x{ssrc:08X}"));
     }
@@ -1750,6 +1783,7 @@ mod tests {
             template: Default::default(),
             srtp_keys: Vec::new(),
             keylog: Default::default(),
+            match_by_kind: false,
         }
     }
 
@@ -2270,7 +2304,8 @@ mod tests {
             msg,
             "no RTP packet of this track was captured (expected SSRC 0x00000001, PT 0); \
              the capture has 1 stream(s) the metadata does not name, not matched: \
-             SSRC 0x0000004D PT 0 on 10.0.0.1:5000 -> 10.0.0.2:6000 (10 packets)"
+             SSRC 0x0000004D PT 0 (audio) on 10.0.0.1:5000 -> 10.0.0.2:6000 (10 packets); \
+             it is the only unmatched audio stream: use --match-by-kind to record it as this track"
         );
     }
 
@@ -2308,6 +2343,266 @@ mod tests {
             Some("srtp-auth-failed")
         );
         assert_eq!(a.stats.srtp_auth_failures, 40);
+    }
+
+    /// Options with one peer's SDP (`peer.sdp`) as the signalling.
+    fn sdp_opts(sdp: &str) -> RecordOptions {
+        let head = "v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n";
+        let map = crate::session::parse_sdp(&format!("{head}{sdp}"), Path::new("peer.sdp"))
+            .expect("test SDP parses");
+        RecordOptions {
+            session: Some(map),
+            identification: "sdp",
+            ..opts(None)
+        }
+    }
+
+    /// An RTP packet of `pt` to be sent every 20 ms (`step` ticks) with `payload`.
+    fn rtp(pt: u8, ssrc: u32, seq: u16, step: u32, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x80, pt];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * step).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// Uniformly random-looking bytes (what an encrypted payload is).
+    fn noise(seed: u32, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    /// Sends `n` packets made by `make(seq)` to port 6000 and finishes: the manifest.
+    fn record_sdp(opts: RecordOptions, n: u16, make: impl Fn(u16) -> Vec<u8>) -> (Fake, Manifest) {
+        let mut rec = Recorder::new(opts);
+        let mut fake = Fake::default();
+        for seq in 0..n {
+            push(
+                &mut rec,
+                &mut fake,
+                &make(seq),
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 20),
+            );
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        (fake, m)
+    }
+
+    fn failure(m: &Manifest) -> (Option<&str>, &str) {
+        let e = m.assets[0].error.as_ref();
+        (
+            e.map(|e| e.code.as_str()),
+            e.map_or("", |e| e.message.as_str()),
+        )
+    }
+
+    #[test]
+    fn signalled_dtls_srtp_without_a_key_is_not_recorded_unless_the_payloads_are_plain() {
+        let sdp = "m=audio 6000 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+        // Random payloads: encrypted, the message says what would decrypt it.
+        let (fake, m) = record_sdp(sdp_opts(sdp), 100, |seq| {
+            rtp(111, 7, seq, 960, &noise(u32::from(seq), 80))
+        });
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("encrypted-no-key"), "{msg}");
+        assert!(
+            msg.contains("DTLS-SRTP")
+                && msg.contains("--keylog")
+                && msg.contains("do not parse as opus"),
+            "{msg}"
+        );
+        assert_eq!(fake.count(|c| *c == Call::Count(0)), 1);
+        assert_eq!(
+            m.assets[0].stats.packets, 0,
+            "the fake's workers count nothing"
+        );
+        // The same SDP over a capture of decrypted media: recorded.
+        let (fake, m) = record_sdp(sdp_opts(sdp), 100, |seq| {
+            rtp(111, 7, seq, 960, &[0xfc, 0xff, 0xfe])
+        });
+        assert_eq!(
+            m.assets[0].status,
+            Status::Completed,
+            "{:?}",
+            m.assets[0].error
+        );
+        assert_eq!(fake.count(|c| *c == Call::Count(0)), 0);
+        // Too few packets to tell: signalling says encrypted, and nothing showed otherwise.
+        let (_, m) = record_sdp(sdp_opts(sdp), 1, |seq| {
+            rtp(111, 7, seq, 960, &[0xfc, 0xff, 0xfe])
+        });
+        assert_eq!(failure(&m).0, Some("encrypted-no-key"));
+    }
+
+    #[test]
+    fn signalled_sdes_without_a_key_fails_and_a_keyring_key_records_it() {
+        // L16: nothing in its payloads could show it plain: the first packet decides.
+        let sdp = "m=audio 6000 RTP/SAVP 11\r\n";
+        let (fake, m) = record_sdp(sdp_opts(sdp), 20, |seq| rtp(11, 7, seq, 441, &[0; 882]));
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("encrypted-no-key"));
+        assert!(
+            msg.contains("SRTP (RTP/SAVP") && msg.contains("--srtp-keys"),
+            "{msg}"
+        );
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 0);
+        // PCMU under RTP/SAVP, decrypted by a --srtp-keys key: recorded.
+        let sdp = "m=audio 6000 RTP/SAVP 0\r\n";
+        let key = [3u8; 30];
+        let ctx =
+            crate::srtp::SrtpContext::new(crate::srtp::SrtpProfile::AesCm128HmacSha1_80, &key)
+                .expect("key");
+        let line = format!(
+            "AES_CM_128_HMAC_SHA1_80 {}",
+            "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMD"
+        );
+        let mut o = sdp_opts(sdp);
+        o.srtp_keys = crate::srtp::keyring::parse_key_file(&line, "keys").expect("key line");
+        let (_, m) = record_sdp(o, 50, |seq| {
+            ctx.encrypt_rtp(0, &pcmu(7, seq)).expect("encrypts")
+        });
+        assert_eq!(
+            m.assets[0].status,
+            Status::Completed,
+            "{:?}",
+            m.assets[0].error
+        );
+        // Without the key: the tag lengths give it away (and signalling said so).
+        let (_, m) = record_sdp(sdp_opts(sdp), 50, |seq| {
+            ctx.encrypt_rtp(0, &pcmu(7, seq)).expect("encrypts")
+        });
+        assert_eq!(failure(&m).0, Some("encrypted-no-key"));
+        // Plain PCMU under RTP/SAVP (a decrypted capture): its lengths are plain, recorded.
+        let (_, m) = record_sdp(sdp_opts(sdp), 50, |seq| pcmu(7, seq));
+        assert_eq!(
+            m.assets[0].status,
+            Status::Completed,
+            "{:?}",
+            m.assets[0].error
+        );
+    }
+
+    #[test]
+    fn payloads_that_do_not_parse_as_the_signalled_codec_are_encrypted() {
+        let meta = r#"{"room_id": "r", "session_id": "s", "peers": [{"peer_id": "alice", "tracks": [
+            {"track_id": "cam", "kind": "video", "ssrc": 9, "codec": "vp8", "payload_type": 96}]}]}"#;
+        let mut rec = Recorder::new(opts(Some(meta)));
+        let mut fake = Fake::default();
+        // Two packets per frame, 3000 ticks per frame, random bytes.
+        for seq in 0..100u16 {
+            let mut p = rtp(96, 9, seq, 0, &noise(u32::from(seq), 300));
+            p[4..8].copy_from_slice(&(u32::from(seq / 2) * 3000).to_be_bytes());
+            push(
+                &mut rec,
+                &mut fake,
+                &p,
+                "10.0.0.1:5000",
+                at(i64::from(seq) * 16),
+            );
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("encrypted-no-key"));
+        assert!(
+            msg.contains("do not parse as the signalled codec vp8")
+                && msg.contains("SRTP without keys?"),
+            "{msg}"
+        );
+        // It started, then stopped writing and only counted.
+        assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 1);
+        assert_eq!(fake.count(|c| *c == Call::Count(0)), 1);
+    }
+
+    #[test]
+    fn a_payload_types_kind_is_the_signalled_or_the_static_one() {
+        let rec = Recorder::new(sdp_opts(
+            "m=audio 5004 RTP/AVP 8\r\nm=video 5006 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n",
+        ));
+        assert_eq!(rec.signalled_kind(96), Some(Kind::Video));
+        assert_eq!(rec.signalled_kind(0), Some(Kind::Audio), "static PCMU");
+        assert_eq!(rec.signalled_kind(26), Some(Kind::Video), "static JPEG");
+        assert_eq!(rec.signalled_kind(100), None);
+    }
+
+    #[test]
+    fn match_by_kind_binds_the_one_stream_of_the_tracks_kind() {
+        // The SDP says port 5004, PT 8; the capture sends PCMU (PT 0) to port 6000.
+        let sdp = "m=audio 5004 RTP/AVP 8\r\n";
+        let (fake, m) = record_sdp(sdp_opts(sdp), 150, |seq| pcmu(7, seq));
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("no-media"));
+        assert!(
+            msg.contains("(expected m=audio, PT 8, port 5004)")
+                && msg.contains("the SDP does not name")
+                && msg.contains(
+                    "SSRC 0x00000007 PT 0 (audio) on 10.0.0.1:5000 -> 10.0.0.2:6000 (150 packets)"
+                )
+                && msg.contains("use --match-by-kind to record it as this track"),
+            "{msg}"
+        );
+        assert_eq!(fake.count(|c| matches!(c, Call::Queue(_))), 0);
+        let o = RecordOptions {
+            match_by_kind: true,
+            ..sdp_opts(sdp)
+        };
+        let (fake, m) = record_sdp(o, 150, |seq| pcmu(7, seq));
+        let a = &m.assets[0];
+        assert_eq!(a.status, Status::Completed, "{:?}", a.error);
+        assert_eq!(a.ssrc.as_deref(), Some("0x00000007"));
+        assert_eq!(
+            a.inferred,
+            ["session_id", "ssrc (by kind)", "payload_type", "codec"].map(String::from)
+        );
+        // The stream's payload type and codec, not the ones the SDP named.
+        assert_eq!(
+            (a.payload_type, a.codec.as_deref()),
+            (Some(0), Some("pcmu"))
+        );
+        // Every packet, the held ones included.
+        assert_eq!(fake.count(|c| *c == Call::Queue(0)), 150);
+        // Two audio streams: neither is taken, and the message says why.
+        let o = RecordOptions {
+            match_by_kind: true,
+            ..sdp_opts(sdp)
+        };
+        let mut rec = Recorder::new(o);
+        let mut fake = Fake::default();
+        for seq in 0..150u16 {
+            for ssrc in [7, 8] {
+                push(
+                    &mut rec,
+                    &mut fake,
+                    &pcmu(ssrc, seq),
+                    "10.0.0.1:5000",
+                    at(i64::from(seq) * 20),
+                );
+            }
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        let (code, msg) = failure(&m);
+        assert_eq!(code, Some("no-media"));
+        assert!(
+            msg.contains("--match-by-kind: 2 unmatched audio streams, not one"),
+            "{msg}"
+        );
+        assert!(
+            rec.take_diagnostics()
+                .iter()
+                .any(|d| d.kind == "ssrc-not-in-metadata")
+        );
+        assert_eq!(fake.count(|c| matches!(c, Call::Queue(_))), 0);
     }
 
     proptest::proptest! {

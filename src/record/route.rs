@@ -115,6 +115,18 @@ impl Router {
         Some(track)
     }
 
+    /// Tracks still waiting for the first packet that names them.
+    pub fn waiting(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bindings.iter().map(|(t, _)| *t)
+    }
+
+    /// Binds `ssrc` to waiting track `track` without a packet naming it
+    /// (`--match-by-kind`): the track no longer waits.
+    pub fn bind_to(&mut self, ssrc: u32, track: usize) {
+        self.bindings.retain(|(t, _)| *t != track);
+        self.set_ssrc(ssrc, Route::Track(track));
+    }
+
     /// Every SSRC routed to a track (metadata), for closing a session.
     pub fn track_ssrcs(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
         self.by_ssrc.iter().filter_map(|(s, r)| match r {
@@ -195,6 +207,21 @@ mod tests {
         let pkt0 = RtpPacket::parse(&raw0).expect("parses");
         assert_eq!(r.bind(&datagram(&raw0, 40002), &pkt0), None);
         assert_eq!(r.bind(&datagram(&raw0, 40000), &pkt0), Some(4));
+    }
+
+    #[test]
+    fn a_waiting_track_can_be_bound_without_a_packet() {
+        let mut r = Router::default();
+        let port = |port| BindBy::Port {
+            port,
+            payload_type: None,
+        };
+        r.wait_for(2, port(5004));
+        r.wait_for(3, port(5006));
+        assert_eq!(r.waiting().collect::<Vec<_>>(), vec![2, 3]);
+        r.bind_to(0xAB, 3);
+        assert_eq!(r.ssrc(0xAB), Some(Route::Track(3)));
+        assert_eq!(r.waiting().collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]

@@ -805,6 +805,10 @@ fn build_track(p: &mut Problems, at: &str, rt: &RawTrack, path: &Path) -> TrackS
             },
         }
     }
+    if rt.srtp.is_some() {
+        // A key in metadata is SDES-style keying: the track's media is SRTP.
+        t.protection = Some(super::Protection::Sdes);
+    }
     t.extra = rt.extra.clone().map(serde_json::Value::Object);
     t
 }

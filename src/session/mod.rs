@@ -56,6 +56,28 @@ impl std::fmt::Debug for SrtpSpec {
     }
 }
 
+/// How signalling says a track's media is protected (SRTP, RFC 3711).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protection {
+    /// SRTP keyed outside DTLS: SDES `a=crypto` (RFC 4568), or an `RTP/SAVP(F)`
+    /// section without `a=fingerprint` (keys exchanged some other way).
+    Sdes,
+    /// DTLS-SRTP (RFC 5764): `a=fingerprint`, or a `UDP/TLS/RTP/SAVP(F)` section;
+    /// the keys come from the DTLS handshake.
+    DtlsSrtp,
+}
+
+impl Protection {
+    /// `srtp` or `dtls-srtp`, as `streams` names encrypted streams.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protection::Sdes => "srtp",
+            Protection::DtlsSrtp => "dtls-srtp",
+        }
+    }
+}
+
 /// One track of one peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackSpec {
@@ -99,6 +121,9 @@ pub struct TrackSpec {
     pub fmtp: Option<String>,
     /// SRTP keys: the first of [`TrackSpec::srtp_candidates`].
     pub srtp: Option<SrtpSpec>,
+    /// Signalling says the media is SRTP (SDP transport protocol, `a=fingerprint`,
+    /// `a=crypto`; metadata `srtp`), whether or not a usable key came with it.
+    pub protection: Option<Protection>,
     /// Every usable SRTP key offered for the track, in the order given (SDP may offer several
     /// `a=crypto` lines and only one of them is in use: the decryption stage tries each).
     pub srtp_candidates: Vec<SrtpSpec>,
@@ -239,6 +264,7 @@ impl TrackSpec {
             rid: None,
             fmtp: None,
             srtp: None,
+            protection: None,
             srtp_candidates: Vec::new(),
             extra: None,
             port: None,
@@ -425,6 +451,7 @@ fn merge_peer(mine: &mut PeerSpec, other: PeerSpec) -> Result<(), MergeError> {
                     }
                 }
                 m.srtp = m.srtp_candidates.first().cloned();
+                m.protection = m.protection.or(t.protection);
                 m.extra = m.extra.take().or(t.extra);
                 if m.source == Source::Regular {
                     m.source = t.source;

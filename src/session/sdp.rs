@@ -45,6 +45,10 @@
 //!   may carry several and the answer picks one, so the decryption stage tries
 //!   each (the TURN SDES call in the captures README offers tag 0 `_32` and tag 1
 //!   `_80`, and only the `_80` key matches). Keys with an MKI are skipped.
+//! - `protection`: SRTP, as the section signals it (RFC 3711, RFC 4568, RFC 5764
+//!   §8): `a=crypto` lines make it SDES; `a=fingerprint` (media or session level)
+//!   or a `UDP/TLS/RTP/SAVP(F)` / `TCP/DTLS/RTP/SAVP(F)` transport DTLS-SRTP; a
+//!   bare `RTP/SAVP(F)` SRTP keyed some other way (SDES); `RTP/AVP(F)` plain.
 //! - `a=extmap` (session and media level) -> [`PeerSpec::extmap`].
 //!
 //! The peer id is the file stem (sanitised); the room is [`DEFAULT_ROOM`] and the
@@ -110,6 +114,10 @@ pub fn parse_sdp(text: &str, path: &Path) -> Result<SessionMap, MetadataError> {
         .attribute
         .iter()
         .any(|a| matches!(a, SdpAttribute::Recvonly | SdpAttribute::Inactive));
+    let session_fingerprint = session
+        .attribute
+        .iter()
+        .any(|a| matches!(a, SdpAttribute::Fingerprint(_)));
     let mut track_lines = Vec::new();
     for (i, media) in session.media.iter().enumerate() {
         let raw = sections.get(i).map(Vec::as_slice).unwrap_or_default();
@@ -143,7 +151,8 @@ pub fn parse_sdp(text: &str, path: &Path) -> Result<SessionMap, MetadataError> {
             ));
             continue;
         }
-        let track = track_from_section(media, raw, kind, i, path, &mut notes)?;
+        let mut track = track_from_section(media, raw, kind, i, path, &mut notes)?;
+        track.protection = protection(media, raw, session_fingerprint);
         peer.tracks.push(track);
         track_lines.push(line_no);
     }
@@ -589,6 +598,37 @@ fn track_from_section(
     Ok(t)
 }
 
+/// Whether a media section describes SRTP, and keyed how (RFC 3711 §1, RFC 4568,
+/// RFC 5764 §8): `a=crypto` lines are SDES, whatever their suites; an
+/// `a=fingerprint` (media or session level) or a `UDP/TLS/RTP/SAVP(F)` or
+/// `TCP/DTLS/RTP/SAVP(F)` transport is DTLS-SRTP; a plain `RTP/SAVP(F)` transport
+/// without either is SRTP keyed some other way, taken as SDES (the keys have to be
+/// given the same way: metadata `srtp` or `--srtp-keys`).
+fn protection(
+    media: &SdpMedia,
+    raw: &[(usize, &str)],
+    session_fingerprint: bool,
+) -> Option<super::Protection> {
+    use super::Protection;
+    use webrtc_sdp::media_type::SdpProtocolValue as P;
+    if raw_values(raw, "crypto").next().is_some() {
+        return Some(Protection::Sdes);
+    }
+    let fingerprint = session_fingerprint
+        || media
+            .get_attributes()
+            .iter()
+            .any(|a| matches!(a, SdpAttribute::Fingerprint(_)));
+    match media.get_proto() {
+        P::UdpTlsRtpSavp | P::UdpTlsRtpSavpf | P::TcpDtlsRtpSavp | P::TcpDtlsRtpSavpf => {
+            Some(Protection::DtlsSrtp)
+        }
+        _ if fingerprint => Some(Protection::DtlsSrtp),
+        P::RtpSavp | P::RtpSavpf => Some(Protection::Sdes),
+        _ => None,
+    }
+}
+
 /// The value of `name` in `a=fmtp` parameters `k=v;k=v`.
 fn fmtp_param(params: &str, name: &str) -> Option<String> {
     params.split(';').find_map(|kv| {
@@ -928,6 +968,47 @@ mod tests {
             ]
         );
         assert!(!m.notes.concat().contains("c2Vj") && !m.notes.concat().contains("AAEC"));
+    }
+
+    #[test]
+    fn transport_and_keying_say_whether_media_is_srtp() {
+        use crate::session::Protection;
+        let section =
+            |proto: &str, extra: &str| format!("m=audio 5004 {proto} 0\na=sendonly\n{extra}");
+        let fp = "a=fingerprint:sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89\n";
+        let crypto =
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
+        let cases = [
+            (section("RTP/AVP", ""), None),
+            (section("RTP/AVPF", ""), None),
+            (section("RTP/SAVP", ""), Some(Protection::Sdes)),
+            (section("RTP/SAVPF", crypto), Some(Protection::Sdes)),
+            (section("UDP/TLS/RTP/SAVPF", ""), Some(Protection::DtlsSrtp)),
+            (section("UDP/TLS/RTP/SAVP", fp), Some(Protection::DtlsSrtp)),
+            (section("RTP/SAVPF", fp), Some(Protection::DtlsSrtp)),
+            // a=crypto with a suite rtprec cannot use still says SRTP (without a key).
+            (
+                section(
+                    "RTP/SAVP",
+                    "a=crypto:1 F8_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n",
+                ),
+                Some(Protection::Sdes),
+            ),
+        ];
+        for (text, want) in cases {
+            let m = parse(&format!("{MINIMAL}{text}")).expect(&text);
+            assert_eq!(m.peers[0].tracks[0].protection, want, "{text}");
+        }
+        // A session-level fingerprint applies to every section.
+        let text = format!("{MINIMAL}{fp}{}", section("RTP/AVP", ""));
+        let m = parse(&text).expect("parses");
+        assert_eq!(m.peers[0].tracks[0].protection, Some(Protection::DtlsSrtp));
+        // Browser offers: DTLS-SRTP.
+        let m = load_sdp(&[fixture("chrome-alice.sdp")]).unwrap();
+        assert!(
+            m.tracks()
+                .all(|(_, t)| t.protection == Some(Protection::DtlsSrtp))
+        );
     }
 
     #[test]
