@@ -21,6 +21,7 @@ pub mod mux;
 pub mod net;
 pub mod pipeline;
 pub mod record;
+pub mod report;
 pub mod rtp;
 pub mod session;
 pub mod srtp;

@@ -3,7 +3,7 @@
 use clap::Parser;
 use rtprec::cli::args::{
     AssetsCommand, AssetsListArgs, AssetsUrlArgs, Cli, Command, CompletionsArgs, EventsCommand,
-    RecordArgs, ReplayArgs, StreamsArgs, VerifyArgs,
+    RecordArgs, ReplayArgs, ReportArgs, StreamsArgs, VerifyArgs,
 };
 use rtprec::cli::exit::ExitCode;
 use rtprec::cli::report;
@@ -25,6 +25,7 @@ fn main() -> std::process::ExitCode {
         Command::Assets(AssetsCommand::List(args)) => assets_list(args),
         Command::Assets(AssetsCommand::Url(args)) => assets_url(args),
         Command::Completions(args) => completions(args),
+        Command::Report(args) => html_report(args, cli.quiet),
         Command::Verify(args) => verify(args, cli.quiet),
     };
     code.into()
@@ -355,6 +356,17 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
         }
         eprintln!("rtprec: wrote {}", report::display_path(&out.manifest_path));
     }
+    // After the manifest and the timeline it reads are complete.
+    if args.report {
+        match rtprec::report::write_report(&plan.record.out_dir, None) {
+            Ok(path) if !quiet => eprintln!("rtprec: wrote {}", report::display_path(&path)),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("rtprec: report: {e}");
+                return or_stderr(ExitCode::BadInput);
+            }
+        }
+    }
     if table {
         let written =
             to_stdout(|w| report::write_record_table(w, &out.manifest, &plan.record.out_dir));
@@ -522,6 +534,22 @@ fn open_sinks(
         sinks.push(Sink::Webhook(Box::new(webhook)));
     }
     Ok(sinks)
+}
+
+/// `rtprec report DIR [-o FILE]`: the HTML page of a recording.
+fn html_report(args: &ReportArgs, quiet: bool) -> ExitCode {
+    match rtprec::report::write_report(&args.dir, args.output.as_deref()) {
+        Ok(path) => {
+            if !quiet {
+                eprintln!("rtprec: wrote {}", report::display_path(&path));
+            }
+            ExitCode::Success
+        }
+        Err(e) => {
+            eprintln!("rtprec: report: {e}");
+            ExitCode::BadInput
+        }
+    }
 }
 
 /// `rtprec completions SHELL`: the completion script, generated from the clap definitions.

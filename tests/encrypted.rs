@@ -94,7 +94,10 @@ fn srtp_of_a_static_payload_type_without_keys_fails_as_encrypted() {
         assert!(a["path"].is_null());
         assert_eq!(a["stats"]["packets"], 150, "{a:#}");
         // Nothing written under a final name, no noise.
-        assert_eq!(files_under(&out), vec![out.join("manifest.json")]);
+        assert_eq!(
+            sorted(files_under(&out)),
+            [out.join("manifest.json"), out.join("timeline.json")]
+        );
         // With the key, the same capture records cleanly.
         let keys = tmp.path().join("keys.txt");
         let key = base64_of(&[7; 30]);
@@ -318,7 +321,10 @@ fn sdp_that_says_dtls_srtp_names_the_key_log() {
     );
     assert_eq!(a["stats"]["packets"], 150, "{a:#}");
     let out = tmp.path().join("out");
-    assert_eq!(files_under(&out), vec![out.join("manifest.json")]);
+    assert_eq!(
+        sorted(files_under(&out)),
+        [out.join("manifest.json"), out.join("timeline.json")]
+    );
     // Decrypted media under the same SDP: recorded.
     let plain = tmp.path().join("plain.pcap");
     rtp_capture(&plain, 150, false, |seq| {
@@ -366,5 +372,14 @@ fn payloads_that_do_not_parse_as_the_signalled_codec_fail_as_encrypted() {
         "{msg}"
     );
     assert_eq!(a["stats"]["packets"], 150, "{a:#}");
-    assert_eq!(files_under(&out), vec![out.join("manifest.json")]);
+    assert_eq!(
+        sorted(files_under(&out)),
+        [out.join("manifest.json"), out.join("timeline.json")]
+    );
+}
+
+/// `files` in order: directory listings come in no particular one.
+fn sorted(mut files: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+    files.sort();
+    files
 }

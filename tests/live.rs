@@ -312,6 +312,12 @@ fn assert_on_disk(dir: &Path, files: &[FileRecord]) {
     }
 }
 
+/// The manifest, or the time series written beside it (`timeline.json`, for
+/// `rtprec report`): the run's listing, not a recorded file.
+fn is_listing(f: &str) -> bool {
+    f == "manifest.json" || f == "timeline.json"
+}
+
 /// Fails unless every file under `dir` that is not temporary is the manifest
 /// or listed in it; without a manifest, no media file may have its final name.
 fn assert_only_listed_files(dir: &Path) {
@@ -320,7 +326,7 @@ fn assert_only_listed_files(dir: &Path) {
         .unwrap_or_default();
     let unlisted: Vec<String> = files_under(dir)
         .into_iter()
-        .filter(|f| !is_temp(f) && f != "manifest.json" && !listed.contains(f))
+        .filter(|f| !is_temp(f) && !is_listing(f) && !listed.contains(f))
         .collect();
     let which = if dir.join("manifest.json").exists() {
         "that manifest.json does not list"
@@ -750,7 +756,7 @@ fn live_second_sigint_exits_at_once_with_code_130() {
     // Whatever has its final name is complete...
     let finals: Vec<String> = files_under(&dir)
         .into_iter()
-        .filter(|f| !is_temp(f) && f != "manifest.json")
+        .filter(|f| !is_temp(f) && !is_listing(f))
         .collect();
     for f in &finals {
         assert_complete(&dir.join(f));
@@ -781,7 +787,7 @@ fn live_second_sigint_leaves_no_final_file_the_manifest_does_not_list() {
     while Instant::now() < deadline && run.running() {
         let renamed = files_under(&dir)
             .iter()
-            .any(|f| !is_temp(f) && f != "manifest.json");
+            .any(|f| !is_temp(f) && !is_listing(f));
         if renamed {
             run.signal("INT");
             break;

@@ -166,7 +166,7 @@ fn metadata_codec_rtprec_cannot_record_fails_that_track_only() {
     assert_eq!(by_track("absent")["error"]["code"], "no-media");
     // Failed tracks leave no file behind.
     let files: Vec<_> = walk(dir.path());
-    assert_eq!(files, ["manifest.json"]);
+    assert_eq!(files, ["manifest.json", "timeline.json"]);
 }
 
 fn walk(dir: &Path) -> Vec<String> {

@@ -75,6 +75,7 @@ fn unknown_fields_are_warnings_and_the_run_records() {
             "demo-room/demo-session/alice/alice-cam.webm",
             "demo-room/demo-session/alice/alice-mic.ogg",
             "manifest.json",
+            "timeline.json",
         ]
     );
     let manifest: Value =

@@ -439,7 +439,14 @@ fn check_fails_without_file(name: &str, code: &str) {
     assert_eq!(assets[0]["error"]["code"], code, "{name}");
     assert_eq!(assets[0]["path"], Value::Null);
     let on_disk: Vec<PathBuf> = files(dir.path()).into_keys().collect();
-    assert_eq!(on_disk, [PathBuf::from("manifest.json")], "{name}");
+    assert_eq!(
+        on_disk,
+        [
+            PathBuf::from("manifest.json"),
+            PathBuf::from("timeline.json")
+        ],
+        "{name}"
+    );
 }
 
 #[test]
@@ -490,8 +497,8 @@ fn ndpi_rtp_records_opus_and_pcma_and_fails_the_rest_with_reasons() {
     }
     assert_eq!(
         files(dir.path()).len(),
-        3,
-        "the Ogg and WAV files and manifest.json only"
+        4,
+        "the Ogg and WAV files, manifest.json and timeline.json only"
     );
     if have_tool("ffmpeg") {
         for a in &done {
@@ -518,6 +525,8 @@ fn output_bytes_do_not_depend_on_jobs_or_run() {
         assert_eq!(o1.stdout, o4.stdout, "{name}: --json output");
         let (f1, f4, f1b) = (files(d1.path()), files(d4.path()), files(d1b.path()));
         assert!(f1.contains_key(Path::new("manifest.json")));
+        // The report's time series too: same bytes whatever --jobs.
+        assert!(f1.contains_key(Path::new("timeline.json")));
         assert!(f1.len() >= 3, "{name}: {:?}", f1.keys());
         assert_eq!(f1.keys().collect::<Vec<_>>(), f4.keys().collect::<Vec<_>>());
         for (k, v) in &f1 {

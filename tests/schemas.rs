@@ -40,6 +40,8 @@ fn metadata_of(capture: &Path) -> Option<PathBuf> {
 struct Recorded {
     manifest: Value,
     events: Vec<Value>,
+    /// OUT/timeline.json, validated, when the run left one.
+    timeline: Option<Value>,
 }
 
 /// `rtprec record CAPTURE ARGS... -o DIR --events DIR/events.ndjson`; the manifest
@@ -76,9 +78,21 @@ fn record_and_validate(capture: &Path, args: &[&str], dir: &Path) -> Option<Reco
     let typed: Manifest = serde_json::from_value(manifest.clone())
         .unwrap_or_else(|e| panic!("{what}: manifest does not read back: {e}"));
     assert_eq!(serde_json::to_value(&typed).unwrap(), manifest, "{what}");
+    // The time series beside it (for `rtprec report`), keyed by the manifest's asset ids.
+    let timeline_path = out_dir.join("timeline.json");
+    let timeline = timeline_path.is_file().then(|| {
+        let t: Value = serde_json::from_slice(&std::fs::read(&timeline_path).unwrap())
+            .unwrap_or_else(|e| panic!("{what}: timeline.json is not JSON: {e}"));
+        assert_valid_timeline(&t, &manifest);
+        t
+    });
     let events = std::fs::read_to_string(&events_file).unwrap_or_default();
     let events = assert_valid_events_ndjson(&events);
-    Some(Recorded { manifest, events })
+    Some(Recorded {
+        manifest,
+        events,
+        timeline,
+    })
 }
 
 /// Every capture in testdata/, inferred and (where it has one) with its
@@ -103,6 +117,7 @@ fn every_recording_of_testdata_matches_the_schemas() {
     let mut event_types = BTreeSet::new();
     let mut identification = BTreeSet::new();
     let mut manifests = 0;
+    let mut timelines = 0;
     for (i, (cap, args)) in runs.iter().enumerate() {
         let dir = tmp.path().join(i.to_string());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -110,6 +125,7 @@ fn every_recording_of_testdata_matches_the_schemas() {
             continue;
         };
         manifests += 1;
+        timelines += usize::from(r.timeline.is_some());
         identification.insert(r.manifest["identification"].to_string());
         for a in r.manifest["assets"].as_array().unwrap() {
             if let Some(c) = a["container"].as_str() {
@@ -124,6 +140,7 @@ fn every_recording_of_testdata_matches_the_schemas() {
         }
     }
     assert!(manifests >= 25, "only {manifests} runs left a manifest");
+    assert_eq!(timelines, manifests, "every manifest has its timeline.json");
     assert_eq!(
         containers,
         BTreeSet::from(["mp4", "ogg", "wav", "webm"].map(String::from))
@@ -249,6 +266,7 @@ fn failed_assets_of_every_code_match_the_schemas() {
 fn the_schemas_reject_what_rtprec_never_writes() {
     let mut a = asset("t-host-mic", Status::Completed);
     a.ssrc = Some("0x00002B67".into());
+    let a_id = a.id.clone();
     let good = manifest_of(vec![a]);
     assert_valid_manifest(&good);
     let ev =
@@ -274,6 +292,23 @@ fn the_schemas_reject_what_rtprec_never_writes() {
         validate_manifest(&m).is_err(),
         "stats without packets accepted"
     );
+    let good_timeline = serde_json::json!({"version": 1, "tracks": {(a_id.clone()): {
+        "start_ms": 1_795_428_001_120i64, "end_ms": 980, "interval_ms": 1000,
+        "packets": [50], "bytes": [4000], "lost": [1], "recovered": [1], "jitter_us": [300],
+        "max_gap_ms": [40], "keyframes": [0], "gaps": [[400, 440, 1]], "pauses": [],
+        "keyframe_ms": [], "events_dropped": 0}}});
+    assert_valid_timeline(&good_timeline, &good);
+    let track = format!("/tracks/{a_id}");
+    for (at, value) in [
+        (format!("{track}/interval_ms"), Value::from(10)),
+        (format!("{track}/lost/0"), Value::from(-1)),
+        (format!("{track}/gaps/0"), serde_json::json!([400, 440])),
+        ("/version".to_string(), Value::from(2)),
+    ] {
+        let mut t = good_timeline.clone();
+        *t.pointer_mut(&at).unwrap() = value;
+        assert!(validate_timeline(&t).is_err(), "{at} accepted");
+    }
     for (at, value) in [
         ("/data/container", Value::from("mkv")),
         ("/type", Value::from("track.recording.paused")),

@@ -20,6 +20,7 @@ mod paths;
 mod record;
 mod redstats;
 mod repair;
+mod report;
 mod restarts;
 mod schemas;
 mod secrets;

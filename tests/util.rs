@@ -135,6 +135,7 @@ struct ShippedSchemas {
     schemas: boon::Schemas,
     manifest: boon::SchemaIndex,
     event: boon::SchemaIndex,
+    timeline: boon::SchemaIndex,
 }
 
 fn shipped_schemas() -> &'static ShippedSchemas {
@@ -163,10 +164,12 @@ fn shipped_schemas() -> &'static ShippedSchemas {
         };
         let manifest = load("manifest.schema.json");
         let event = load("events.schema.json");
+        let timeline = load("timeline.schema.json");
         ShippedSchemas {
             schemas,
             manifest,
             event,
+            timeline,
         }
     })
 }
@@ -177,6 +180,39 @@ pub fn validate_manifest(manifest: &serde_json::Value) -> Result<(), String> {
     s.schemas
         .validate(manifest, s.manifest)
         .map_err(|e| format!("not valid against schemas/manifest.schema.json:\n{e:#}"))
+}
+
+/// Checks `timeline` (a whole OUT/timeline.json) against schemas/timeline.schema.json.
+pub fn validate_timeline(timeline: &serde_json::Value) -> Result<(), String> {
+    let s = shipped_schemas();
+    s.schemas
+        .validate(timeline, s.timeline)
+        .map_err(|e| format!("not valid against schemas/timeline.schema.json:\n{e:#}"))
+}
+
+/// Fails unless `timeline` (a whole OUT/timeline.json) is valid against
+/// schemas/timeline.schema.json and keyed by ids of `manifest`'s assets.
+pub fn assert_valid_timeline(timeline: &serde_json::Value, manifest: &serde_json::Value) {
+    if let Err(e) = validate_timeline(timeline) {
+        panic!("{e}\ntimeline: {timeline}");
+    }
+    let ids: Vec<&str> = manifest["assets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    for id in timeline["tracks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+    {
+        assert!(
+            ids.contains(&id.as_str()),
+            "timeline lists {id}, the manifest does not"
+        );
+    }
 }
 
 /// Checks `event` (one envelope) against schemas/events.schema.json.

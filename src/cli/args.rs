@@ -66,12 +66,35 @@ pub enum Command {
     /// input cannot be read. --update writes the recording's manifest to the
     /// expectation instead and exits 0.
     Verify(Box<VerifyArgs>),
+    /// Write an HTML report of a recording: timeline, plots, stats and players.
+    ///
+    /// Reads DIR/manifest.json and DIR/timeline.json (written by `record`) and
+    /// writes one self-contained HTML page (inline CSS and SVG, no script, no
+    /// network resource) that works opened from disk: per session a timeline
+    /// (peers' presence, each track as a bar with its gaps, pauses and
+    /// keyframes), per track plots over time (bitrate, packets lost and
+    /// recovered, jitter and the longest inter-arrival gap), the stats table,
+    /// and an audio or video player for each file, linked relatively. Exits 0
+    /// when written, 3 when the manifest cannot be read or the page written.
+    Report(ReportArgs),
     /// Print a shell completion script for rtprec to standard output.
     ///
     /// For example, bash: `rtprec completions bash > ~/.local/share/bash-completion/completions/rtprec`;
     /// zsh: `rtprec completions zsh > ~/.zfunc/_rtprec` (with ~/.zfunc in $fpath);
     /// fish: `rtprec completions fish > ~/.config/fish/completions/rtprec.fish`.
     Completions(CompletionsArgs),
+}
+
+/// Arguments of `rtprec report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output directory of `rtprec record` (holds manifest.json and timeline.json).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Where to write the page [default: DIR/report.html].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Arguments of `rtprec completions`.
@@ -301,6 +324,10 @@ pub struct RecordArgs {
     /// Also write the manifest to standard output as JSON (events then default to `none`).
     #[arg(long)]
     pub json: bool,
+
+    /// At the end of the run, write DIR/report.html as `rtprec report DIR` does.
+    #[arg(long)]
+    pub report: bool,
 
     /// Where recording events go: `-` (standard output, one JSON object per line), a file (appended), or `none`.
     ///

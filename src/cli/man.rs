@@ -100,7 +100,7 @@ fn leaf_subcommands(cmd: &clap::Command, prefix: &str) -> Vec<(String, clap::Com
 }
 
 /// The JSON Schemas shipped in `schemas/`, printed verbatim in the page.
-const SCHEMAS: [(&str, &str, &str); 3] = [
+const SCHEMAS: [(&str, &str, &str); 4] = [
     (
         "SESSION METADATA",
         "The file given to \\fB\\-\\-metadata\\fR says which SSRC is which peer's which track. Ids become path parts: \\fB..\\fR, \\fB/\\fR, \\fB\\e\\fR, control characters and absolute paths are rejected; other characters outside [A\\-Za\\-z0\\-9._\\-] become \\fB_\\fR. Its JSON Schema (schemas/session\\-metadata.schema.json):",
@@ -110,6 +110,11 @@ const SCHEMAS: [(&str, &str, &str); 3] = [
         "MANIFEST",
         "\\fBrtprec record\\fR writes DIR/manifest.json, one asset of type \\fBtrack\\fR per track. Its JSON Schema (schemas/manifest.schema.json):",
         include_str!("../../schemas/manifest.schema.json"),
+    ),
+    (
+        "TIMELINE",
+        "\\fBrtprec record\\fR also writes DIR/timeline.json beside the manifest: per track (keyed by asset id) a compact time series of 1 s intervals (packets, payload bytes, lost, recovered, mean jitter, longest inter\\-arrival gap, keyframes) and its events (gaps, pauses, keyframe times), which \\fBrtprec report\\fR draws. Derived from capture time only, its bytes do not depend on \\fB\\-\\-jobs\\fR. A track longer than 24 h doubles its interval length as often as needed, so it never has more than 86400 intervals; at most 10000 events of each kind are kept. Its JSON Schema (schemas/timeline.schema.json):",
+        include_str!("../../schemas/timeline.schema.json"),
     ),
     (
         "EVENTS",
@@ -161,6 +166,17 @@ Runs into one directory accumulate sessions in its manifest.json; a session
 recorded again replaces its own assets and files, and the manifest is
 rewritten without them before their new files take their final names, so it
 never lists a file that was replaced.
+.SH "REPORT"
+\fBrtprec report\fR \fIDIR\fR (or \fBrecord \-\-report\fR, at the end of the run)
+writes \fIDIR\fR/report.html from manifest.json and timeline.json: one
+self\-contained page (inline CSS and SVG, no script, nothing fetched) that
+works opened from disk. Per session it shows a timeline (each peer's
+presence, each track as a bar with its gaps in red, pauses in grey and
+keyframes as ticks), the stats table, and per track a player (relative link
+to the file) and plots per interval of bitrate, packets lost and recovered,
+and jitter with the longest inter\-arrival gap. Every string from the
+manifest is HTML\-escaped. With \fB\-o\fR \fIFILE\fR elsewhere, the links lead
+from the page's directory to \fIDIR\fR.
 .SH "DTLS\-SRTP"
 Browser calls are DTLS\-SRTP: their media keys come from a DTLS handshake in
 the call (RFC 5764). \fBrecord \-\-keylog\fR \fIFILE\fR takes the key log that one
@@ -192,6 +208,9 @@ Record a live call: events and files come out as sessions end; Ctrl\-C finishes 
 .TP
 \fBrtprec record call.pcap \-\-keylog ~/call\-keys.txt \-o out\fR
 Record a browser call captured with tcpdump, with the key log the browser wrote (SSLKEYLOGFILE).
+.TP
+\fBrtprec record call.pcap \-o out \-\-report && xdg\-open out/report.html\fR
+Record, then look at the session: timeline, loss and jitter over time, players.
 .TP
 \fBrtprec events replay out/events.spool.jsonl \-\-webhook https://hooks.example.com/rtprec \-\-webhook\-secret\-file whsec.txt\fR
 Send the events a webhook could not take earlier, signed, with their original ids; exit 5 if some are still undeliverable.

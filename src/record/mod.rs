@@ -13,7 +13,8 @@
 //! - [`workers`] runs each started track's [`track::TrackRecorder`] (reorder,
 //!   repair, depacketize, mux, hash) on a rayon pool.
 //! - This module writes the manifest as sessions end and sends their events
-//!   once the manifest that lists them is on disk.
+//!   once the manifest that lists them is on disk; beside it, [`timeline`]'s
+//!   per-track time series (`OUT/timeline.json`, for `rtprec report`).
 
 mod claim;
 pub mod clock;
@@ -27,6 +28,7 @@ mod presence;
 pub mod recorder;
 pub mod route;
 pub mod template;
+pub mod timeline;
 pub mod track;
 pub mod workers;
 
@@ -39,7 +41,9 @@ use crate::session::SessionMap;
 use crate::time::CaptureTime;
 use crate::track::ReorderConfig;
 use recorder::{Actions, Recorder, SessionKey};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use timeline::{Timeline, TrackTimeline};
 use track::{FecSetup, TrackSetup};
 use workers::{Inbound, WorkerOutcome, Workers};
 
@@ -76,6 +80,8 @@ pub struct RecordOutput {
     pub manifest: Manifest,
     /// Path of the manifest.
     pub manifest_path: PathBuf,
+    /// Path of the per-track time series beside it (`OUT/timeline.json`).
+    pub timeline_path: PathBuf,
     /// Frames read.
     pub frames: u64,
     /// First occurrence of each kind of problem.
@@ -100,6 +106,10 @@ struct Listing {
     written: Vec<Asset>,
     /// The first write that failed: the run cannot vouch for its files.
     failed: Option<Error>,
+    /// `OUT/timeline.json`.
+    timeline_path: PathBuf,
+    /// Earlier runs' time series, by asset id; listed while their asset is carried.
+    carried_timelines: BTreeMap<String, TrackTimeline>,
 }
 
 impl Listing {
@@ -131,7 +141,29 @@ impl Listing {
         }
         self.written.clone_from(&ours.assets);
         let m = self.compose(ours);
-        if let Err(e) = write_json_atomically(&self.path, &m) {
+        if let Err(e) = write_json_atomically(&self.path, &m, true) {
+            self.failed = Some(e);
+        }
+    }
+
+    /// Writes the time series of this run's `ours` plus those of the carried
+    /// assets (keyed by asset id, so a session recorded again replaces its own).
+    fn write_timeline(&mut self, ours: &BTreeMap<String, TrackTimeline>) {
+        if self.failed.is_some() {
+            return;
+        }
+        let mut tracks: BTreeMap<String, TrackTimeline> = self
+            .carried_timelines
+            .iter()
+            .filter(|(id, _)| self.carried.iter().any(|a| &a.id == *id))
+            .map(|(id, t)| (id.clone(), t.clone()))
+            .collect();
+        tracks.extend(ours.iter().map(|(id, t)| (id.clone(), t.clone())));
+        let file = Timeline {
+            version: timeline::TIMELINE_VERSION,
+            tracks,
+        };
+        if let Err(e) = write_json_atomically(&self.timeline_path, &file, false) {
             self.failed = Some(e);
         }
     }
@@ -244,6 +276,9 @@ impl Run<'_> {
         }
         let ours = self.recorder.manifest(self.effects.template.inputs.clone());
         self.effects.listing.write(ours);
+        self.effects
+            .listing
+            .write_timeline(self.recorder.timelines());
         if self.effects.listing.failed.is_some() {
             // Without a manifest the run fails; its events wait for nothing else.
             self.effects.announce.clear();
@@ -302,6 +337,8 @@ pub fn run_record(
     let stale_removed = prepare_out_dir(&opts.out_dir)?;
     let manifest_path = opts.out_dir.join("manifest.json");
     let previous = read_previous_manifest(&manifest_path)?;
+    let timeline_path = opts.out_dir.join(timeline::TIMELINE_FILE);
+    let carried_timelines = read_previous_timeline(&timeline_path);
     let io = |context: String| move |source| Error::Io { context, source };
     let workers = Workers::new(opts.jobs).map_err(io("starting worker threads".to_string()))?;
     let recorder = Recorder::new(opts.clone());
@@ -319,6 +356,8 @@ pub fn run_record(
                 carried: previous.map(|m| m.assets).unwrap_or_default(),
                 written: Vec::new(),
                 failed: None,
+                timeline_path: timeline_path.clone(),
+                carried_timelines,
             },
             stop: loop_opts.stop.clone(),
             reorder: opts.reorder,
@@ -332,6 +371,7 @@ pub fn run_record(
     run.settle();
     let listing = &mut run.effects.listing;
     listing.write(run.recorder.manifest(summary.names.clone()));
+    listing.write_timeline(run.recorder.timelines());
     if let Some(e) = listing.failed.take() {
         return Err(e);
     }
@@ -341,6 +381,7 @@ pub fn run_record(
     Ok(RecordOutput {
         manifest,
         manifest_path,
+        timeline_path,
         frames: summary.frames,
         warnings: crate::pipeline::warnings(diags, &summary.names),
         stale_removed,
@@ -377,6 +418,18 @@ fn read_previous_manifest(path: &Path) -> Result<Option<Manifest>, Error> {
     Ok(Some(m))
 }
 
+/// The time series an earlier run left, by asset id. The file only feeds the
+/// report: one that is missing, unreadable or of another version is replaced
+/// (its tracks' series are lost, their assets and files are not).
+fn read_previous_timeline(path: &Path) -> BTreeMap<String, TrackTimeline> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Timeline>(&bytes).ok())
+        .filter(|t| t.version == timeline::TIMELINE_VERSION)
+        .map(|t| t.tracks)
+        .unwrap_or_default()
+}
+
 /// Readies the output directory: creates it and removes the temporary files
 /// of killed runs (they carry their pid, which is no longer alive). Returns
 /// the temporary files removed. [`run_record`] calls it; calling it first (to
@@ -388,8 +441,13 @@ pub fn prepare_out_dir(out_dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .map_err(io(format!("cleaning {}", out_dir.display())))
 }
 
-/// Writes `value` as pretty JSON to `path`: a temporary file, synced, renamed.
-fn write_json_atomically(path: &Path, value: &impl serde::Serialize) -> Result<(), Error> {
+/// Writes `value` as JSON (pretty, or compact for the bulky time series) to
+/// `path`: a temporary file, synced, renamed.
+fn write_json_atomically(
+    path: &Path,
+    value: &impl serde::Serialize,
+    pretty: bool,
+) -> Result<(), Error> {
     use std::io::Write;
     let io = |source| Error::Io {
         context: format!("writing {}", path.display()),
@@ -397,7 +455,12 @@ fn write_json_atomically(path: &Path, value: &impl serde::Serialize) -> Result<(
     };
     let mut f =
         crate::mux::atomic::AtomicFile::create(path).map_err(|e| io(std::io::Error::other(e)))?;
-    serde_json::to_writer_pretty(&mut f, value).map_err(|e| io(std::io::Error::other(e)))?;
+    let written = if pretty {
+        serde_json::to_writer_pretty(&mut f, value)
+    } else {
+        serde_json::to_writer(&mut f, value)
+    };
+    written.map_err(|e| io(std::io::Error::other(e)))?;
     f.write_all(b"\n").map_err(io)?;
     f.finish().map_err(|e| io(std::io::Error::other(e)))?;
     Ok(())

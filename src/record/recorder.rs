@@ -18,6 +18,7 @@ use super::keys::TrackSrtp;
 use super::manifest::{asset_of, compact_time, peer_from_addr};
 use super::presence::{PlannedSession, plan_sessions};
 use super::route::{BindBy, MID_URI, RID_URI, Route, Router};
+use super::timeline::TrackTimeline;
 use super::track::{Container, FecSetup, TrackSetup, TrackStats};
 use super::workers::{Inbound, WorkerOutcome};
 use crate::assets::{self, Asset, Failure, FailureCode, Manifest, Status};
@@ -31,7 +32,7 @@ use crate::srtp::keyring::{KeyRing, Unprotect};
 use crate::time::CaptureTime;
 use crate::track::Arrival;
 use crate::track::fec::FecScheme;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 mod signalling;
 
@@ -84,6 +85,7 @@ pub(super) struct Finished {
     pub result: Result<OutputFile, Failure>,
     pub stats: Option<Box<TrackStats>>,
     pub dims: Option<(u16, u16)>,
+    pub timeline: Option<Box<TrackTimeline>>,
 }
 
 /// Where a track is in its life.
@@ -201,6 +203,7 @@ impl Track {
             result: Err(Failure::new(code, message)),
             stats: None,
             dims: None,
+            timeline: None,
         }));
     }
 
@@ -293,6 +296,8 @@ pub struct Recorder {
     early: HashMap<u32, u64>,
     /// Assets of sessions that have ended.
     done: Vec<Asset>,
+    /// Time series of the ended sessions' tracks, by asset id.
+    timelines: BTreeMap<String, TrackTimeline>,
     clocks: SenderClocks,
     diagnostics: Vec<Diagnostic>,
     /// Scratch buffer for decrypted SRTP packets.
@@ -359,6 +364,7 @@ impl Recorder {
             metadata_ended: false,
             early: HashMap::new(),
             done: Vec::new(),
+            timelines: BTreeMap::new(),
             clocks: SenderClocks::default(),
             diagnostics: Vec::new(),
             srtp_plain: Vec::new(),
@@ -390,6 +396,11 @@ impl Recorder {
     /// Diagnostics so far (first of each kind), drained.
     pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
         std::mem::take(&mut self.diagnostics)
+    }
+
+    /// Time series of every ended session's tracks, by asset id (`OUT/timeline.json`).
+    pub fn timelines(&self) -> &BTreeMap<String, TrackTimeline> {
+        &self.timelines
     }
 
     /// Tracks renamed because their path was taken: (the path it would have had, the new track id).
@@ -667,6 +678,15 @@ impl Recorder {
             .cloned()
             .collect();
         self.done.extend(finished.into_iter().map(|(_, a)| a));
+        for t in &mut self.tracks {
+            if let Life::Done(f) = &mut t.life
+                && let Some(series) = f.timeline.take()
+            {
+                let id = &t.id;
+                let key = assets::asset_id(&id.room_id, &id.session_id, &id.peer_id, &id.track_id);
+                self.timelines.insert(key, *series);
+            }
+        }
         if !self.tracks.is_empty() {
             actions.session_ended(&announced);
         }
@@ -1591,6 +1611,7 @@ fn finish_track(t: &mut Track, o: WorkerOutcome, unmatched: &str) {
                 result,
                 stats: o.stats.map(Box::new),
                 dims: o.dims,
+                timeline: o.timeline.map(Box::new),
             }));
         }
         Life::Idle => match &t.srtp {
@@ -1610,6 +1631,9 @@ fn finish_track(t: &mut Track, o: WorkerOutcome, unmatched: &str) {
             // Failed by the recorder while its worker ran: keep the worker's counters.
             if f.stats.is_none() {
                 f.stats = o.stats.map(Box::new);
+            }
+            if f.timeline.is_none() {
+                f.timeline = o.timeline.map(Box::new);
             }
             t.life = Life::Done(f);
         }
@@ -1733,6 +1757,7 @@ mod tests {
                     })),
                     stats: Some(TrackStats::default()),
                     dims: None,
+                    timeline: None,
                 })
                 .collect()
         }

@@ -8,6 +8,7 @@
 
 pub use crate::codec::Container;
 
+use super::timeline::{TimelineBuilder, TrackTimeline};
 use crate::codec::Codec;
 use crate::depack::{DepackStats, Depacketizer};
 use crate::media::Frame;
@@ -213,6 +214,10 @@ pub struct TrackRecorder {
     first_time: Option<CaptureTime>,
     last_time: Option<CaptureTime>,
     dimensions: Option<(u16, u16)>,
+    /// Per-interval series and events for `OUT/timeline.json`.
+    timeline: TimelineBuilder,
+    /// Capture time of the last packet the reorder buffer released (where a gap begins).
+    last_released: Option<CaptureTime>,
 }
 
 impl TrackRecorder {
@@ -290,6 +295,8 @@ impl TrackRecorder {
         };
         let fec_setup = setup.fec;
         Ok(TrackRecorder {
+            timeline: TimelineBuilder::new(setup.clock_rate),
+            last_released: None,
             reorder: ReorderBuffer::new(setup.reorder),
             setup,
             depack,
@@ -336,6 +343,7 @@ impl TrackRecorder {
     /// RTP bytes, which FEC needs: it protects headers and extensions too.
     pub fn push_packet(&mut self, a: Arrival, raw: Option<&[u8]>) -> Result<(), TrackError> {
         self.packets += 1;
+        self.timeline.arrival(a.time, a.ts32, a.payload.len());
         self.first_time.get_or_insert(a.time);
         self.last_time = Some(self.last_time.map_or(a.time, |t| t.max(a.time)));
         if self.setup.red_payload_type == Some(a.pt) {
@@ -421,7 +429,10 @@ impl TrackRecorder {
             // A recovery of a packet that did arrive (a repair overtaking it, or
             // FEC recognised mid-stream) is not a duplicate or late packet the network made.
             match self.fill(a) {
-                Fill::Filled => self.recovered_fec += 1,
+                Fill::Filled => {
+                    self.recovered_fec += 1;
+                    self.timeline.recovered(time);
+                }
                 Fill::Duplicate => self.fec_redundant.0 += 1,
                 Fill::Late => self.fec_redundant.1 += 1,
             }
@@ -491,6 +502,7 @@ impl TrackRecorder {
             };
             if self.fill(restored) == Fill::Filled {
                 self.recovered_red += 1;
+                self.timeline.recovered(a.time);
             } else {
                 // Redundancy of a packet that arrived is expected, not a duplicate sent.
                 self.red_redundant += 1;
@@ -527,8 +539,10 @@ impl TrackRecorder {
             };
             (a.pt, a.payload) = (pt, data);
         }
+        let time = a.time;
         if self.fill(a) == Fill::Filled {
             self.recovered_rtx += 1;
+            self.timeline.recovered(time);
         }
         self.drain()
     }
@@ -564,6 +578,8 @@ impl TrackRecorder {
         while let Some(item) = self.reorder.pull() {
             match item {
                 TrackItem::Packet(p) => {
+                    self.timeline.released(p.time);
+                    self.last_released = Some(p.time);
                     // Repair packets, other payload types (DTMF, CN) and padding-only
                     // packets (bandwidth probes) take sequence numbers of the media
                     // stream without carrying media: not a loss, nothing to depacketize.
@@ -589,6 +605,7 @@ impl TrackRecorder {
                     let _ = self.depack.push(p.as_rtp_in());
                 }
                 TrackItem::Gap { lost } => {
+                    self.timeline.gap(self.last_released, lost);
                     self.gaps += 1;
                     self.gap_since_last = true;
                     self.depack.gap(lost);
@@ -616,12 +633,17 @@ impl TrackRecorder {
 
     /// The final counters of a track that stopped writing (or is abandoned): the
     /// reorder window is flushed, so holes still open count as lost.
-    pub fn final_stats(mut self) -> TrackStats {
+    pub fn final_stats(self) -> TrackStats {
+        self.final_stats_and_timeline().0
+    }
+
+    /// Like [`TrackRecorder::final_stats`], with the track's time series.
+    pub fn final_stats_and_timeline(mut self) -> (TrackStats, Option<TrackTimeline>) {
         self.stop_writing();
         self.reorder.flush();
         // Nothing is written any more, so draining cannot fail.
         let _ = self.drain();
-        self.stats()
+        (self.stats(), self.timeline.finish())
     }
 
     /// Re-anchors the timeline when the RTP clock disagrees wildly with capture time.
@@ -638,6 +660,7 @@ impl TrackRecorder {
             if !jump && !self.gap_since_last && dts_ns >= i128::from(PAUSE_NS) {
                 self.pauses += 1;
                 self.paused_ns += u64::try_from(dts_ns).unwrap_or(0);
+                self.timeline.pause(last_time, time);
             }
             if jump || self.anchor_pending {
                 // After a sender restart the timestamp restarts too: counted as the
@@ -664,6 +687,13 @@ impl TrackRecorder {
             if let Some(m) = &mut self.muxer {
                 m.write(&f)?;
                 self.frames_written += 1;
+                // Audio frames are all "key": only video keyframes mark the timeline.
+                if f.keyframe
+                    && self.setup.codec.kind() == crate::codec::Kind::Video
+                    && let Some((_, _, t)) = self.last
+                {
+                    self.timeline.keyframe(t);
+                }
             }
         }
         Ok(())
@@ -678,12 +708,18 @@ impl TrackRecorder {
     /// Like [`TrackRecorder::finish`], also returning the video size: frames held
     /// by the reorder buffer until the end (synthetic capture times) carry it too.
     pub fn finish_with_dimensions(
-        mut self,
+        self,
     ) -> (
         Result<OutputFile, TrackError>,
         TrackStats,
         Option<(u16, u16)>,
     ) {
+        let f = self.finish_all();
+        (f.result, f.stats, f.dims)
+    }
+
+    /// Flushes and completes the file: everything the track's worker reports.
+    pub fn finish_all(mut self) -> Finish {
         self.reorder.flush();
         let drained = self.drain();
         self.depack.flush();
@@ -691,12 +727,24 @@ impl TrackRecorder {
         let dims = self.dimensions;
         if let Err(e) = written {
             // What the window still held after the failing frame is counted too.
-            return (Err(e), self.final_stats(), dims);
+            let (stats, timeline) = self.final_stats_and_timeline();
+            return Finish {
+                result: Err(e),
+                stats,
+                dims,
+                timeline,
+            };
         }
         let stats = self.stats();
+        let timeline = std::mem::replace(&mut self.timeline, TimelineBuilder::new(1)).finish();
         let Some(muxer) = self.muxer.take() else {
             // Writing stopped earlier: there is no file to complete.
-            return (Err(MuxError::NoFrames.into()), stats, dims);
+            return Finish {
+                result: Err(MuxError::NoFrames.into()),
+                stats,
+                dims,
+                timeline,
+            };
         };
         let result = match muxer.finish() {
             Ok(file) => Ok(file),
@@ -705,7 +753,12 @@ impl TrackRecorder {
             }
             Err(e) => Err(e.into()),
         };
-        (result, stats, dims)
+        Finish {
+            result,
+            stats,
+            dims,
+            timeline,
+        }
     }
 
     /// Counters so far.
@@ -747,6 +800,19 @@ impl TrackRecorder {
             paused_ms: self.paused_ns / 1_000_000,
         }
     }
+}
+
+/// Everything a finished track reports.
+#[derive(Debug)]
+pub struct Finish {
+    /// The file, or why not.
+    pub result: Result<OutputFile, TrackError>,
+    /// The counters.
+    pub stats: TrackStats,
+    /// Video width and height.
+    pub dims: Option<(u16, u16)>,
+    /// The time series, when a packet arrived.
+    pub timeline: Option<TrackTimeline>,
 }
 
 /// What became of a restored packet pushed into the reorder buffer.

@@ -3,6 +3,7 @@
 //! rayon pool. Each track sees its own packets in the order they were queued,
 //! whatever the thread count, so output bytes do not depend on `--jobs`.
 
+use super::timeline::TrackTimeline;
 use super::track::{FecSetup, TrackError, TrackRecorder, TrackSetup, TrackStats};
 use crate::assets::{Failure, FailureCode};
 use crate::mux::{MuxError, OutputFile};
@@ -43,6 +44,8 @@ pub struct WorkerOutcome {
     pub stats: Option<TrackStats>,
     /// Video width and height.
     pub dims: Option<(u16, u16)>,
+    /// The track's time series, when its recorder saw a packet.
+    pub timeline: Option<TrackTimeline>,
 }
 
 enum Slot {
@@ -52,7 +55,7 @@ enum Slot {
     /// still counted, so the manifest reports the track's loss as `streams` does.
     Failed(Failure, Tally),
     /// Stopped from outside; its temporary file is gone.
-    Aborted(Option<Box<TrackStats>>),
+    Aborted(Option<Box<(TrackStats, Option<TrackTimeline>)>>),
 }
 
 /// What counts a failed track's packets until the end.
@@ -122,11 +125,12 @@ impl Tally {
         };
     }
 
-    /// The counters at the end: holes still open in the window count as lost.
-    fn finish(self) -> TrackStats {
+    /// The counters at the end (holes still open in the window count as lost),
+    /// and the time series when a recorder kept one.
+    fn finish(self) -> (TrackStats, Option<TrackTimeline>) {
         match self {
-            Tally::Recorder(rec) => rec.final_stats(),
-            Tally::Packets(t) => t.finish(),
+            Tally::Recorder(rec) => rec.final_stats_and_timeline(),
+            Tally::Packets(t) => (t.finish(), None),
         }
     }
 }
@@ -169,23 +173,32 @@ impl Worker {
         match std::mem::replace(&mut self.slot, Slot::Idle) {
             Slot::Idle => WorkerOutcome::default(),
             Slot::Running(rec) => {
-                let (result, stats, dims) = rec.finish_with_dimensions();
+                let f = rec.finish_all();
                 WorkerOutcome {
-                    result: Some(result.map_err(|e| failure_of(&e))),
-                    stats: Some(stats),
-                    dims,
+                    result: Some(f.result.map_err(|e| failure_of(&e))),
+                    stats: Some(f.stats),
+                    dims: f.dims,
+                    timeline: f.timeline,
                 }
             }
-            Slot::Failed(f, tally) => WorkerOutcome {
-                result: Some(Err(f)),
-                stats: Some(tally.finish()),
-                dims: None,
-            },
-            Slot::Aborted(stats) => WorkerOutcome {
-                result: None,
-                stats: stats.map(|s| *s),
-                dims: None,
-            },
+            Slot::Failed(f, tally) => {
+                let (stats, timeline) = tally.finish();
+                WorkerOutcome {
+                    result: Some(Err(f)),
+                    stats: Some(stats),
+                    dims: None,
+                    timeline,
+                }
+            }
+            Slot::Aborted(aborted) => {
+                let (stats, timeline) = aborted.map_or((None, None), |a| (Some(a.0), a.1));
+                WorkerOutcome {
+                    result: None,
+                    stats,
+                    dims: None,
+                    timeline,
+                }
+            }
         }
     }
 }
@@ -296,7 +309,7 @@ impl Workers {
         }
         w.drain();
         let stats = match std::mem::replace(&mut w.slot, Slot::Idle) {
-            Slot::Running(rec) => Some(Box::new(rec.final_stats())),
+            Slot::Running(rec) => Some(Box::new(rec.final_stats_and_timeline())),
             Slot::Failed(_, tally) => Some(Box::new(tally.finish())),
             Slot::Idle | Slot::Aborted(_) => None,
         };
