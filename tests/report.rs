@@ -218,3 +218,61 @@ fn report_subcommand_links_from_where_the_page_is() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("manifest.json"));
 }
+
+#[test]
+fn strings_from_the_manifest_are_escaped_in_the_page() {
+    // Metadata ids are sanitized before they reach the manifest (`<` becomes
+    // `_`), but input names and metadata codec names are kept as given.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("rec");
+    let hostile = r#"<img src=x onerror=alert(1)>&'""#;
+    let capture = tmp.path().join(format!("{hostile}.pcap"));
+    std::fs::copy(testdata("demo-2peers-opus-vp8.pcap"), &capture).unwrap();
+    let meta = std::fs::read_to_string(testdata("demo-2peers-opus-vp8.session.json"))
+        .unwrap()
+        .replace(r#""peer_id": "alice""#, r#""peer_id": "<b>alice""#)
+        .replace(
+            r#""track_id": "bob-cam", "kind": "video", "source": "regular",
+          "ssrc": 2232804064, "codec": "vp8""#,
+            r#""track_id": "bob-cam", "kind": "video", "source": "regular",
+          "ssrc": 2232804064, "codec": "<svg onload=alert(2)>""#,
+        );
+    assert!(
+        meta.contains("<svg onload"),
+        "the metadata has the codec to replace"
+    );
+    let meta_path = tmp.path().join("session.json");
+    std::fs::write(&meta_path, meta).unwrap();
+    let out = rtprec()
+        .args(["-q", "record"])
+        .arg(&capture)
+        .arg("-o")
+        .arg(&dir)
+        .args(["--events", "none", "--report", "-m"])
+        .arg(&meta_path)
+        .output()
+        .unwrap();
+    assert!(
+        dir.join("report.html").is_file(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = read_json(&dir.join("manifest.json"));
+    let text = manifest.to_string();
+    assert!(
+        text.contains("<img src=x") && text.contains("<svg onload"),
+        "{text}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        !html.contains("<img") && !html.contains("<svg onload") && !html.contains("<b>"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;&amp;&#39;&quot;.pcap"));
+    assert!(html.contains("&lt;svg onload=alert(2)&gt;"));
+    // Links name the files as they are on disk.
+    for s in sources(&html) {
+        assert!(dir.join(&s).is_file(), "{s} is not a file");
+    }
+}

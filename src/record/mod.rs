@@ -152,14 +152,15 @@ impl Listing {
         if self.failed.is_some() {
             return;
         }
-        let mut tracks: BTreeMap<String, TrackTimeline> = self
+        // Borrowed, not cloned: the series of a long run are the bulk of its memory.
+        let mut tracks: BTreeMap<&str, &TrackTimeline> = self
             .carried_timelines
             .iter()
             .filter(|(id, _)| self.carried.iter().any(|a| &a.id == *id))
-            .map(|(id, t)| (id.clone(), t.clone()))
+            .map(|(id, t)| (id.as_str(), t))
             .collect();
-        tracks.extend(ours.iter().map(|(id, t)| (id.clone(), t.clone())));
-        let file = Timeline {
+        tracks.extend(ours.iter().map(|(id, t)| (id.as_str(), t)));
+        let file = timeline::TimelineRef {
             version: timeline::TIMELINE_VERSION,
             tracks,
         };

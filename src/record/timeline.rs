@@ -41,6 +41,15 @@ pub struct Timeline {
     pub tracks: BTreeMap<String, TrackTimeline>,
 }
 
+/// [`Timeline`] as written: the same JSON, borrowing the series.
+#[derive(Debug, Serialize)]
+pub struct TimelineRef<'a> {
+    /// Format version ([`TIMELINE_VERSION`]).
+    pub version: u32,
+    /// Per asset id, sorted.
+    pub tracks: BTreeMap<&'a str, &'a TrackTimeline>,
+}
+
 /// One track's time series (columns of equal length, one entry per interval)
 /// and events. Times in events are ms since `start_ms`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,10 +132,11 @@ pub struct TimelineBuilder {
 }
 
 impl TimelineBuilder {
-    /// A builder for a track whose RTP clock runs at `clock_rate` Hz.
+    /// A builder for a track whose RTP clock runs at `clock_rate` Hz (0:
+    /// unknown, as for a codec rtprec cannot identify; its jitter stays 0).
     pub fn new(clock_rate: u32) -> Self {
         TimelineBuilder {
-            clock_rate: clock_rate.max(1),
+            clock_rate,
             start: None,
             interval_ns: INTERVAL_MS as i64 * 1_000_000,
             intervals: Vec::new(),
@@ -180,7 +190,7 @@ impl TimelineBuilder {
             let arrival = i128::from(dt_ns) * i128::from(self.clock_rate) / 1_000_000_000;
             let d = arrival - i128::from(ts32.wrapping_sub(pts) as i32);
             // A step of more than 10 s is a restart or jump, not jitter.
-            if d.abs() <= i128::from(self.clock_rate) * 10 {
+            if self.clock_rate > 0 && d.abs() <= i128::from(self.clock_rate) * 10 {
                 let d = i64::try_from(d.abs()).unwrap_or(0);
                 // RFC 3550 A.8: J += |D| - (J + 8) / 16, with J scaled by 16.
                 self.jitter16 += d - ((self.jitter16 + 8) >> 4);
@@ -188,7 +198,7 @@ impl TimelineBuilder {
         }
         self.prev = Some((t, ts32));
         let jitter_us =
-            u64::try_from((self.jitter16 >> 4) * 1_000_000 / i64::from(self.clock_rate))
+            u64::try_from((self.jitter16 >> 4) * 1_000_000 / i64::from(self.clock_rate.max(1)))
                 .unwrap_or(0);
         let iv = self.at(t);
         iv.packets = iv.packets.saturating_add(1);

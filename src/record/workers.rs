@@ -3,7 +3,7 @@
 //! rayon pool. Each track sees its own packets in the order they were queued,
 //! whatever the thread count, so output bytes do not depend on `--jobs`.
 
-use super::timeline::TrackTimeline;
+use super::timeline::{TimelineBuilder, TrackTimeline};
 use super::track::{FecSetup, TrackError, TrackRecorder, TrackSetup, TrackStats};
 use crate::assets::{Failure, FailureCode};
 use crate::mux::{MuxError, OutputFile};
@@ -66,11 +66,14 @@ enum Tally {
     Packets(Box<PacketTally>),
 }
 
-/// A failed track's packets without a recorder: count, sequence numbers, gaps.
+/// A failed track's packets without a recorder: count, sequence numbers, gaps,
+/// and the time series (the report shows a track that could not be recorded too).
 struct PacketTally {
     reorder: ReorderBuffer,
     packets: u64,
     gaps: u64,
+    timeline: TimelineBuilder,
+    last_released: Option<CaptureTime>,
 }
 
 impl PacketTally {
@@ -79,11 +82,16 @@ impl PacketTally {
             reorder: ReorderBuffer::new(cfg),
             packets: 0,
             gaps: 0,
+            // The codec, and so the clock rate, is unknown or unsupported: no jitter.
+            timeline: TimelineBuilder::new(0),
+            last_released: None,
         }
     }
 
     fn push(&mut self, mut arrival: Arrival) {
         self.packets += 1;
+        self.timeline
+            .arrival(arrival.time, arrival.ts32, arrival.payload.len());
         // Only the sequence numbers count: the payload need not be held.
         arrival.payload = Vec::new();
         self.reorder.push(arrival);
@@ -92,19 +100,30 @@ impl PacketTally {
 
     fn pull_all(&mut self) {
         while let Some(item) = self.reorder.pull() {
-            self.gaps += u64::from(matches!(item, TrackItem::Gap { .. }));
+            match item {
+                TrackItem::Packet(p) => {
+                    self.timeline.released(p.time);
+                    self.last_released = Some(p.time);
+                }
+                TrackItem::Gap { lost } => {
+                    self.gaps += 1;
+                    self.timeline.gap(self.last_released, lost);
+                }
+                TrackItem::Reset => {}
+            }
         }
     }
 
-    fn finish(mut self) -> TrackStats {
+    fn finish(mut self) -> (TrackStats, Option<TrackTimeline>) {
         self.reorder.flush();
         self.pull_all();
-        TrackStats {
+        let stats = TrackStats {
             packets: self.packets,
             reorder: self.reorder.stats(),
             gaps: self.gaps,
             ..TrackStats::default()
-        }
+        };
+        (stats, self.timeline.finish())
     }
 }
 
@@ -130,7 +149,7 @@ impl Tally {
     fn finish(self) -> (TrackStats, Option<TrackTimeline>) {
         match self {
             Tally::Recorder(rec) => rec.final_stats_and_timeline(),
-            Tally::Packets(t) => (t.finish(), None),
+            Tally::Packets(t) => t.finish(),
         }
     }
 }
@@ -400,6 +419,12 @@ mod tests {
         assert_eq!(failure.code, "no-keyframe");
         let stats = out.stats.unwrap();
         assert_eq!((stats.packets, stats.reorder.lost), (sent, 100 - sent));
+        let t = out.timeline.unwrap();
+        assert_eq!(
+            t.lost.iter().map(|&n| u64::from(n)).sum::<u64>(),
+            100 - sent
+        );
+        assert!(t.keyframe_ms.is_empty());
     }
 
     #[test]
@@ -416,6 +441,15 @@ mod tests {
         let stats = out.stats.unwrap();
         assert_eq!((stats.packets, stats.reorder.lost), (sent, 100 - sent));
         assert_eq!(stats.gaps, 20, "one gap per run of two lost");
+        // Its time series says the same, for the report.
+        let t = out.timeline.unwrap();
+        let sum = |v: &[u32]| v.iter().map(|&n| u64::from(n)).sum::<u64>();
+        assert_eq!((sum(&t.packets), sum(&t.lost)), (sent, 100 - sent));
+        assert_eq!(t.gaps.len(), 20);
+        assert!(
+            t.jitter_us.iter().all(|&j| j == 0),
+            "no clock rate, no jitter"
+        );
     }
 
     #[test]

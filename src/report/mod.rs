@@ -320,7 +320,7 @@ fn track_section(h: &mut String, a: &Asset, series: Option<&TrackTimeline>, pref
             }
         }
         _ => h.push_str(
-            "<p class=\"note\">No time series: no packet of this track was processed.</p>\n",
+            "<p class=\"note\">No time series: no packet of this track arrived (or timeline.json does not list it).</p>\n",
         ),
     }
     h.push_str("</div>\n");

@@ -117,15 +117,21 @@ pub(super) fn session_timeline(
             } else {
                 "#e0a040"
             };
+            // A track without a file is drawn faded: its packets came, nothing plays.
+            let (opacity, outcome) = match &a.error {
+                Some(e) if a.path.is_none() => ("0.4", format!(", failed: {}", e.code)),
+                _ => ("1", String::new()),
+            };
             let _ = write!(
                 body,
-                "<rect class=\"track\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\" fill=\"{fill}\"><title>{}: {} packets, {} lost</title></rect>",
+                "<rect class=\"track\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\" fill=\"{fill}\" fill-opacity=\"{opacity}\"><title>{}: {} packets, {} lost{}</title></rect>",
                 x(s),
                 y + 3.0,
                 (x(s + span_ms(t)) - x(s)).max(1.0),
                 escape(&a.track_id),
                 a.stats.packets,
-                a.stats.lost
+                a.stats.lost,
+                escape(&outcome)
             );
             points += 1;
             for p in &t.pauses {
