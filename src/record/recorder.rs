@@ -714,7 +714,12 @@ impl Recorder {
     pub fn push(&mut self, d: &Datagram<'_>, actions: &mut dyn Actions) {
         match classify(d.payload) {
             PacketClass::Rtp => {}
-            PacketClass::Rtcp => return self.note_sender_reports(d.payload, d.meta.time),
+            PacketClass::Rtcp => {
+                // On a 5-tuple that carried DTLS, RTCP is SRTCP (RFC 5764 §4.1): what
+                // no key decrypts says nothing about timing.
+                let srtcp = self.dtls.carries_srtp(&d.flow);
+                return self.note_sender_reports(d.payload, d.meta.time, srtcp);
+            }
             PacketClass::Dtls => return self.dtls.push(d, &mut self.keyring),
             _ => return,
         }
@@ -1480,7 +1485,7 @@ impl Recorder {
     }
 
     /// Adds RTCP sender reports, captured at `time`, to their SSRC's sender clock.
-    fn note_sender_reports(&mut self, payload: &[u8], time: CaptureTime) {
+    fn note_sender_reports(&mut self, payload: &[u8], time: CaptureTime, srtcp: bool) {
         // `--srtp-keys`: SRTCP of a stream a key decrypts, with that key.
         if let Some(b) = payload.get(4..8)
             && !self.keyring.is_empty()
@@ -1510,7 +1515,8 @@ impl Recorder {
                     self.clocks.note(&plain, time);
                 }
             }
-            None => self.clocks.note(payload, time),
+            None if !srtcp => self.clocks.note(payload, time),
+            None => {}
         }
     }
 
