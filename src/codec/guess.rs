@@ -335,7 +335,7 @@ impl CodecGuesser {
         let checks = [
             self.check_opus(payload, forward),
             check_vp8(payload, changed, &mut self.video),
-            check_vp9(payload, changed, &mut self.video),
+            check_vp9(payload, marker, changed, &mut self.video),
             check_h264(payload, &mut self.video),
             check_h265(payload, &mut self.video),
             check_av1(payload, &mut self.video),
@@ -385,21 +385,41 @@ impl CodecGuesser {
         }
     }
 
-    /// When the packets are RED blocks of a recognised codec: the guess for that codec.
+    /// Whether the claim for `codec` rests on a strong marker of the format itself:
+    /// a keyframe or parameter sets for video; for Opus, which has none, timing that
+    /// fits 48 kHz audio (RFC 7587 §4.1-4.2). Other formats keep their own rules.
+    fn strongly(&self, codec: Codec) -> bool {
+        let i = CANDIDATES.iter().position(|c| *c == codec);
+        match codec {
+            Codec::Opus => self.timing_fits(Codec::Opus),
+            Codec::Vp8 | Codec::Vp9 | Codec::H264 | Codec::H265 | Codec::Av1 => {
+                i.is_some_and(|i| self.strong[i] > 0)
+            }
+            _ => true,
+        }
+    }
+
+    /// When the packets are RED blocks of a recognised codec: the guess for that
+    /// codec, and whether that codec's claim is strong ([`CodecGuesser::strongly`]).
     fn red_guess(&self, n: u32) -> Option<CodecGuess> {
+        self.red_guess_strength(n).map(|(g, _)| g)
+    }
+
+    fn red_guess_strength(&self, n: u32) -> Option<(CodecGuess, bool)> {
         let s = self.red.as_deref()?;
         if f64::from(s.parsed) < MIN_CONSISTENT * f64::from(n) {
             return None;
         }
         // The media: the recognised block payload type with the most packets.
-        let (media_pt, inner, _) = s
+        let (media_pt, inner, _, strong) = s
             .blocks
             .iter()
             .filter_map(|(pt, (g, _))| {
                 let guess = g.guess();
-                guess.codec.map(|_| (*pt, guess, g.packets()))
+                let strong = guess.codec.is_some_and(|c| g.strongly(c));
+                guess.codec.map(|_| (*pt, guess, g.packets(), strong))
             })
-            .max_by_key(|(pt, _, packets)| (*packets, std::cmp::Reverse(*pt)))?;
+            .max_by_key(|(pt, _, packets, _)| (*packets, std::cmp::Reverse(*pt)))?;
         // Blocks of another payload type that (nearly) all parse as ULPFEC are its repair data.
         let ulpfec = s
             .blocks
@@ -410,7 +430,7 @@ impl CodecGuesser {
         let fec_note = ulpfec.map_or(String::new(), |f| {
             format!("; blocks of PT {f} are ULPFEC (RFC 5109)")
         });
-        Some(CodecGuess {
+        let guess = CodecGuess {
             codec: inner.codec,
             clock_rate: inner.clock_rate,
             evidence: format!(
@@ -422,7 +442,8 @@ impl CodecGuesser {
                 media_payload_type: media_pt,
                 ulpfec_payload_type: ulpfec,
             }),
-        })
+        };
+        Some((guess, strong))
     }
 
     fn count_step(&mut self, d: u32) {
@@ -509,6 +530,16 @@ impl CodecGuesser {
         }
         passing.sort_by(|a, b| b.1.total_cmp(&a.1));
         let tie_note = self.break_tie(&mut passing);
+        // The payloads also split exactly into RED blocks (RFC 2198 §3) whose media is
+        // claimed on a strong marker (a keyframe) that no direct reading has: Firefox's
+        // VP8 in RED (header byte 0x78, primary PT 120) would otherwise read as VP9
+        // (RFC 9628 §4.2) frame structure without a keyframe.
+        if !passing.is_empty()
+            && passing.iter().all(|(c, _, _)| !self.strongly(*c))
+            && let Some((red, true)) = self.red_guess_strength(n)
+        {
+            return red;
+        }
         match passing.as_slice() {
             [] => {
                 // Nothing fits the payloads themselves: they may be RED blocks of what does.
@@ -789,10 +820,17 @@ fn check_vp8(p: &[u8], changed: Option<bool>, v: &mut VideoStats) -> (bool, bool
 
 /// VP9 payload descriptor (RFC 9628 §4.2) and, at a layer frame start, the
 /// uncompressed header (VP9 spec §6.2): a key frame has the sync code 49 83 42.
-fn check_vp9(p: &[u8], changed: Option<bool>, v: &mut VideoStats) -> (bool, bool) {
+/// A marked packet ends the picture, so its layer frame too: E "MUST be set to one
+/// for the final packet of a layer frame" (RFC 9628 §4.2, the marker §4.1). A RED
+/// header byte (RFC 2198 §3, e.g. 0x78: primary PT 120) reads as a descriptor
+/// with B set and E clear on every packet: this is what tells the two apart.
+fn check_vp9(p: &[u8], marker: bool, changed: Option<bool>, v: &mut VideoStats) -> (bool, bool) {
     let Ok(d) = vp9::Vp9Descriptor::parse(p) else {
         return (false, false);
     };
+    if marker && !d.end {
+        return (false, false);
+    }
     v.vp9_frames.observe(changed, d.begin, d.picture_id);
     if !d.begin {
         return (true, false);

@@ -59,7 +59,7 @@ pub struct Pending {
 
 /// What a track looks like to inference: enough to match a repair stream to it.
 #[derive(Clone, Copy, Debug)]
-pub struct TrackView {
+pub struct TrackView<'a> {
     /// The track's index.
     pub index: usize,
     /// Source address of the track's 5-tuple (inferred tracks).
@@ -68,6 +68,80 @@ pub struct TrackView {
     pub ssrc: Option<u32>,
     /// Its latest sequence number.
     pub last_seq16: Option<u16>,
+    /// Its recent packets (inferred tracks), which retransmissions repeat.
+    pub sent: Option<&'a SentPackets>,
+}
+
+/// Slots of [`SentPackets`]: 256 packets are 2.5 s of a 100-packet-per-second
+/// camera, longer than a retransmission is worth (it must arrive within a
+/// round trip or two of the loss to fill a gap), for 4 KiB per inferred track.
+const SENT_SLOTS: usize = 256;
+
+/// A media stream's recent packets, by sequence number: a fingerprint of the
+/// timestamp and payload of each, so that a retransmission (RFC 4588 §4: the
+/// original timestamp; the original sequence number and the original payload in
+/// its payload) can be recognised as repeating one of them.
+#[derive(Clone, Debug)]
+pub struct SentPackets {
+    slots: Box<[Option<(u16, u64)>]>,
+}
+
+impl Default for SentPackets {
+    fn default() -> Self {
+        SentPackets {
+            slots: vec![None; SENT_SLOTS].into_boxed_slice(),
+        }
+    }
+}
+
+impl SentPackets {
+    /// The recent packets among `packets` (padding-only ones are skipped).
+    pub fn of(packets: &[Arrival]) -> SentPackets {
+        let mut s = SentPackets::default();
+        for a in packets {
+            s.record(a);
+        }
+        s
+    }
+
+    /// Notes a packet of the media stream (one that carried only padding is not
+    /// retransmitted with its payload and is skipped).
+    pub fn record(&mut self, a: &Arrival) {
+        if a.payload.is_empty() {
+            return;
+        }
+        let fp = crate::rtp::seq::fingerprint(a.ts32, &a.payload);
+        self.slots[usize::from(a.seq16) % SENT_SLOTS] = Some((a.seq16, fp));
+    }
+
+    /// The fingerprint of packet `seq`, if it is still remembered.
+    fn get(&self, seq: u16) -> Option<u64> {
+        match self.slots[usize::from(seq) % SENT_SLOTS] {
+            Some((s, fp)) if s == seq => Some(fp),
+            _ => None,
+        }
+    }
+}
+
+/// How the packets of a stream read as retransmissions of one media stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RtxEvidence {
+    /// Packets with an OSN and a payload (padding-only probes take no part).
+    packets: usize,
+    /// Packets that repeat a remembered media packet: its sequence number is the
+    /// OSN, its timestamp and payload are the RTX packet's (RFC 4588 §4).
+    repeats: usize,
+    /// Packets whose OSN the media sent at most 1000 packets ago (lost, or no
+    /// longer remembered) or that repeat it.
+    near: usize,
+}
+
+impl RtxEvidence {
+    /// RFC 4588 structure: at least one packet repeats a media packet exactly,
+    /// and (nearly) all name packets the media sent recently.
+    fn structural(&self) -> bool {
+        self.repeats >= 1 && self.near * 5 >= self.packets * 4
+    }
 }
 
 impl Pending {
@@ -195,42 +269,92 @@ impl Pending {
     /// The track this stream retransmits (RFC 4588), if any.
     ///
     /// An RTX stream shares its media's 5-tuple under BUNDLE (or at least its
-    /// source address), and the first two bytes of its payloads are original
-    /// sequence numbers close to the ones the media stream is sending.
-    pub fn rtx_target(&self, tracks: &[TrackView]) -> Option<usize> {
-        let osns: Vec<u16> = self
-            .packets
+    /// source address). RFC 4588 §4: an RTX packet's payload is the original
+    /// sequence number (OSN, 2 bytes) then the original payload, and its timestamp
+    /// is the original's. Recognised either way:
+    ///
+    /// - structurally: a packet repeats one the media sent (same sequence number
+    ///   as its OSN, same timestamp and payload) and nearly all OSNs are packets
+    ///   the media sent recently. Whatever the payload after the OSN looks like (a
+    ///   codec may be guessed from it: it is the media's own payload, shifted), and
+    ///   however often the same packet is repeated (libwebrtc, in Firefox too, sends
+    ///   recent packets again on the RTX stream as bandwidth probes);
+    /// - by sequence numbers alone, when the media's packets are not remembered (a
+    ///   track with metadata, or only lost packets repeated): different OSNs (a
+    ///   constant, like a payload descriptor's first bytes, is not a sequence
+    ///   number) close behind the media's latest, of a stream whose own payload
+    ///   format rtprec could not recognise.
+    ///
+    /// Padding-only packets (RFC 3550 §5.1; probes on the RTX SSRC) have no OSN and
+    /// take no part.
+    pub fn rtx_target(&self, tracks: &[TrackView<'_>]) -> Option<usize> {
+        let candidates = tracks
             .iter()
-            .filter(|a| a.payload.len() > 2)
-            .map(|a| u16::from_be_bytes([a.payload[0], a.payload[1]]))
-            .collect();
+            .filter(|t| t.src_ip == Some(self.flow.src.ip()) && t.ssrc != Some(self.ssrc.0));
+        let best = candidates
+            .clone()
+            .map(|t| (t.index, self.rtx_evidence(t.sent, t.last_seq16)))
+            .filter(|(_, e)| e.structural())
+            .max_by_key(|&(i, e)| (e.repeats, e.near, std::cmp::Reverse(i)));
+        if let Some((idx, _)) = best {
+            return Some(idx);
+        }
+        let osns = self.osns().map(|(o, _)| o).collect::<Vec<u16>>();
         let mut distinct = osns.clone();
         distinct.sort_unstable();
         distinct.dedup();
-        // Retransmissions carry different packets (a constant, like a payload
-        // descriptor's first bytes, is not a sequence number) of a stream whose
-        // own payload format rtprec could not recognise.
         if osns.len() < 2 || distinct.len() * 5 < osns.len() * 4 || self.guessed_codec() {
             return None;
         }
-        // Packets already sent: at most 1000 behind the media's latest sequence number.
-        let near = |t: &TrackView| -> usize {
-            let Some(last) = t.last_seq16 else { return 0 };
-            osns.iter()
-                .filter(|&&o| last.wrapping_sub(o) <= 1000)
-                .count()
-        };
-        let (idx, hits) = tracks
+        let (idx, e) = candidates
+            .map(|t| (t.index, self.rtx_evidence(None, t.last_seq16)))
+            .max_by_key(|&(i, e)| (e.near, std::cmp::Reverse(i)))?;
+        (e.near * 5 >= e.packets * 4).then_some(idx)
+    }
+
+    /// True when this stream's packets are, structurally, retransmissions of
+    /// `media`'s (a stream still pending too): see [`Pending::rtx_target`].
+    pub fn retransmits(&self, media: &Pending) -> bool {
+        if media.ssrc == self.ssrc || media.flow.src.ip() != self.flow.src.ip() || media.media == 0
+        {
+            return false;
+        }
+        let sent = SentPackets::of(&media.packets);
+        let last = media.packets.last().map(|a| a.seq16);
+        self.rtx_evidence(Some(&sent), last).structural()
+    }
+
+    /// OSN and fingerprint of the original (its timestamp and payload) of each
+    /// packet that has a payload after the OSN.
+    fn osns(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.packets
             .iter()
-            .filter(|t| t.src_ip == Some(self.flow.src.ip()) && t.ssrc != Some(self.ssrc.0))
-            .map(|t| (t.index, near(t)))
-            .max_by_key(|&(i, hits)| (hits, std::cmp::Reverse(i)))?;
-        (hits * 5 >= osns.len() * 4).then_some(idx)
+            .filter(|a| a.payload.len() > 2)
+            .map(|a| {
+                let osn = u16::from_be_bytes([a.payload[0], a.payload[1]]);
+                (osn, crate::rtp::seq::fingerprint(a.ts32, &a.payload[2..]))
+            })
+    }
+
+    fn rtx_evidence(&self, sent: Option<&SentPackets>, last: Option<u16>) -> RtxEvidence {
+        let mut e = RtxEvidence::default();
+        for (osn, fp) in self.osns() {
+            e.packets += 1;
+            let remembered = sent.and_then(|s| s.get(osn));
+            if remembered == Some(fp) {
+                e.repeats += 1;
+                e.near += 1;
+            } else if remembered.is_none() && last.is_some_and(|l| l.wrapping_sub(osn) <= 1000) {
+                // Packets already sent: at most 1000 behind the media's latest.
+                e.near += 1;
+            }
+        }
+        e
     }
 
     /// The track a FlexFEC stream protects (its CSRC list, or for draft 03 its
     /// FEC header, names the track's SSRC) and the format.
-    pub fn fec_owner(&self, tracks: &[TrackView]) -> Option<(usize, FecScheme)> {
+    pub fn fec_owner(&self, tracks: &[TrackView<'_>]) -> Option<(usize, FecScheme)> {
         // Only an SSRC (nearly) every packet names can be the one protected; the
         // full parse runs for tracks with that SSRC only.
         let total = u32::try_from(self.raws.len()).unwrap_or(u32::MAX);
@@ -372,6 +496,7 @@ mod tests {
             src_ip: Some("10.0.0.1".parse().expect("ip")),
             ssrc: Some(1),
             last_seq16: Some(1010),
+            sent: None,
         };
         assert_eq!(p.rtx_target(&[media]), Some(3));
         // Another source address is another peer's: not its retransmissions.

@@ -13,7 +13,9 @@
 use super::RecordOptions;
 use super::claim::Claimed;
 use super::clock::{ClockTrack, SenderClocks, StartOffset};
-use super::infer::{MAX_PENDING_BYTES, MAX_PENDING_STREAMS, Pending, TrackView, inband_ulpfec};
+use super::infer::{
+    MAX_PENDING_BYTES, MAX_PENDING_STREAMS, Pending, SentPackets, TrackView, inband_ulpfec,
+};
 use super::keys::TrackSrtp;
 use super::manifest::{asset_of, compact_time, peer_from_addr};
 use super::presence::{PlannedSession, plan_sessions};
@@ -119,6 +121,9 @@ pub(super) struct Track {
     pub first_ts32: Option<u32>,
     /// Sequence number of the latest packet (to recognise RTX streams without metadata).
     pub last_seq16: Option<u16>,
+    /// Recent packets of an inferred track, which its retransmissions repeat
+    /// (to recognise its RTX stream without metadata).
+    pub sent: Option<Box<SentPackets>>,
     /// The 5-tuple of an inferred track.
     pub flow: Option<Flow>,
     /// The peer's role, from metadata.
@@ -171,6 +176,7 @@ impl Track {
             packets_seen: 0,
             first_ts32: None,
             last_seq16: None,
+            sent: None,
             flow: None,
             role: None,
             skipped: None,
@@ -199,12 +205,13 @@ impl Track {
         }));
     }
 
-    fn view(&self, index: usize) -> TrackView {
+    fn view(&self, index: usize) -> TrackView<'_> {
         TrackView {
             index,
             src_ip: self.flow.map(|f| f.src.ip()),
             ssrc: self.id.ssrc,
             last_seq16: self.last_seq16,
+            sent: self.sent.as_deref(),
         }
     }
 
@@ -822,7 +829,6 @@ impl Recorder {
         if !self.pending.contains_key(&key) && !self.make_room(d, &pkt, actions) {
             return;
         }
-        let views = self.track_views();
         let p = self
             .pending
             .entry(key)
@@ -830,7 +836,9 @@ impl Recorder {
         let before = p.bytes();
         p.push(&pkt, arrival(&pkt), d.payload, d.flow);
         self.pending_bytes += p.bytes() - before;
-        let decide = p.ripe(now) || (p.early_rtx_candidate() && p.rtx_target(&views).is_some());
+        let decide = p.ripe(now)
+            || (p.early_rtx_candidate()
+                && self.pending[&key].rtx_target(&self.track_views()).is_some());
         if decide {
             self.resolve_pending(key, actions);
         }
@@ -933,7 +941,7 @@ impl Recorder {
         self.note(d, pkt, "pending-cap", message);
     }
 
-    fn track_views(&self) -> Vec<TrackView> {
+    fn track_views(&self) -> Vec<TrackView<'_>> {
         self.tracks
             .iter()
             .enumerate()
@@ -1041,19 +1049,44 @@ impl Recorder {
 
     /// Decides what an unidentified stream is: a track, a failed track, or not RTP.
     fn resolve_pending(&mut self, key: Ssrc, actions: &mut dyn Actions) {
+        // A retransmission stream decided before its media (it filled up first, or
+        // both ripen together): the media is decided first, and takes it along.
+        if let Some(media) = self.pending_media_of(key) {
+            self.resolve_pending_now(media, actions);
+        }
+        self.resolve_pending_now(key, actions);
+    }
+
+    /// The pending stream that the pending stream `key` retransmits (RFC 4588
+    /// structure, [`Pending::retransmits`]), if any.
+    fn pending_media_of(&self, key: Ssrc) -> Option<Ssrc> {
+        let p = self.pending.get(&key)?;
+        let mut media: Vec<(CaptureTime, Flow, Ssrc)> = self
+            .pending
+            .iter()
+            .filter(|(k, q)| **k != key && p.retransmits(q))
+            .map(|(k, q)| (q.first_time, q.flow, *k))
+            .collect();
+        media.sort();
+        media.first().map(|m| m.2)
+    }
+
+    fn resolve_pending_now(&mut self, key: Ssrc, actions: &mut dyn Actions) {
         let Some(p) = self.take_pending(&key) else {
             return;
         };
         let guessed = p.guess().filter(|_| p.confirmed());
         let Some((pt, guess, video_timing)) = guessed else {
-            // Not RTP (or a lone stray packet): forget it.
+            // Not RTP (or a lone stray packet, or padding only): forget it.
             self.router.set_ssrc(key.0, Route::Ignore);
             return;
         };
-        let views = self.track_views();
-        if guess.codec.is_none()
-            && let Some((idx, scheme)) = p.fec_owner(&views)
-        {
+        let (fec, rtx) = {
+            let views = self.track_views();
+            let fec = guess.codec.is_none().then(|| p.fec_owner(&views)).flatten();
+            (fec, p.rtx_target(&views))
+        };
+        if let Some((idx, scheme)) = fec {
             // A FlexFEC stream naming a track's SSRC: its packets repair the media's.
             self.router.set_ssrc(key.0, Route::Fec(idx));
             self.enable_fec(idx, scheme, actions);
@@ -1062,9 +1095,7 @@ impl Recorder {
             }
             return;
         }
-        if guess.codec.is_none()
-            && let Some(idx) = p.rtx_target(&views)
-        {
+        if let Some(idx) = rtx {
             // A retransmission stream, not a track: its packets repair the media's.
             self.router.set_ssrc(key.0, Route::Rtx(idx));
             for a in p.packets {
@@ -1181,6 +1212,7 @@ impl Recorder {
         // Retransmission and FlexFEC streams of this media that were waiting for it
         // join now; everything buffered is queued in capture order so repair meets open gaps.
         self.tracks[idx].last_seq16 = p.packets.last().map(|a| a.seq16);
+        self.tracks[idx].sent = Some(Box::new(SentPackets::of(&p.packets)));
         let mut keys: Vec<(Flow, Ssrc)> = self
             .pending
             .iter()
@@ -1199,15 +1231,17 @@ impl Recorder {
                     .map(|(raw, flow)| Buffered::Media(raw, flow)),
             )
             .collect();
-        let views = self.track_views();
-        for k in keys {
-            let Some(q) = self.pending.get(&k) else {
-                continue;
-            };
-            let fec = q.fec_owner(&views).filter(|(owner, _)| *owner == idx);
-            if fec.is_none() && q.rtx_target(&views) != Some(idx) {
-                continue;
-            }
+        let joining: Vec<(Ssrc, Option<(usize, FecScheme)>)> = {
+            let views = self.track_views();
+            keys.into_iter()
+                .filter_map(|k| {
+                    let q = self.pending.get(&k)?;
+                    let fec = q.fec_owner(&views).filter(|(owner, _)| *owner == idx);
+                    (fec.is_some() || q.rtx_target(&views) == Some(idx)).then_some((k, fec))
+                })
+                .collect()
+        };
+        for (k, fec) in joining {
             let Some(q) = self.take_pending(&k) else {
                 continue;
             };
@@ -1353,6 +1387,9 @@ impl Recorder {
         t.first_time.get_or_insert(a.time);
         t.first_ts32.get_or_insert(a.ts32);
         t.last_seq16 = Some(a.seq16);
+        if let Some(sent) = t.sent.as_mut() {
+            sent.record(&a);
+        }
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
         if t.skipped.is_some() {
             // Left out by the template: counted, not recorded, no events.
