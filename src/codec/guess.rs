@@ -1407,7 +1407,10 @@ mod tests {
             })
             .collect();
         let mut v = VideoStats::default();
-        assert!(check_vp9(&pkts[1].2, Some(true), &mut v).0, "fits VP9 too");
+        assert!(
+            check_vp9(&pkts[1].2, false, Some(true), &mut v).0,
+            "fits VP9 too"
+        );
         let g = run(111, &pkts);
         assert_opus(&g);
         assert!(g.evidence.contains("Vp9"), "{}", g.evidence);
@@ -1541,6 +1544,112 @@ mod tests {
         }
         p.extend(noise(u64::from(f * 7 + k), 40));
         p
+    }
+
+    /// Firefox's video: VP8 (PT 120) in RED (PT 122), primary-only blocks (RFC
+    /// 2198 §3: one header byte, F=0, then the whole VP8 payload). The header byte
+    /// 0x78 reads as a VP9 descriptor with B set and E clear (RFC 9628 §4.2), and
+    /// the VP8 descriptor after it as layer and P_DIFF bytes: VP9 must not win.
+    #[test]
+    fn vp8_in_red_primary_only() {
+        let pkts: Vec<_> = video(20, 3, |f, k| [vec![120], vp8_payload(f, k)].concat());
+        let mut v = VideoStats::default();
+        assert!(
+            !check_vp9(&pkts[2].2, true, Some(false), &mut v).0,
+            "a marked packet whose E bit is clear is not VP9"
+        );
+        let g = run(122, &pkts);
+        assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
+        assert_eq!(
+            g.red,
+            Some(RedGuess {
+                red_payload_type: 122,
+                media_payload_type: 120,
+                ulpfec_payload_type: None,
+            })
+        );
+    }
+
+    /// The same with redundancy: each packet repeats the previous one in a block with
+    /// F=1, PT 120, a 14-bit timestamp offset and a 10-bit length (RFC 2198 §3).
+    #[test]
+    fn vp8_in_red_with_redundancy() {
+        let plain = video(20, 3, vp8_payload);
+        let pkts: Vec<_> = plain
+            .iter()
+            .enumerate()
+            .map(|(i, (m, ts, p))| {
+                let mut red = Vec::new();
+                if let Some((_, prev_ts, prev)) = i.checked_sub(1).map(|j| &plain[j]) {
+                    let off = ts - prev_ts;
+                    let len = prev.len();
+                    red.extend_from_slice(&[
+                        0x80 | 120,
+                        (off >> 6) as u8,
+                        (((off & 0x3f) << 2) as u8) | (len >> 8) as u8,
+                        len as u8,
+                    ]);
+                }
+                red.push(120);
+                if i > 0 {
+                    red.extend_from_slice(&plain[i - 1].2);
+                }
+                red.extend_from_slice(p);
+                (*m, *ts, red)
+            })
+            .collect();
+        let g = run(122, &pkts);
+        assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
+        assert_eq!(g.red.map(|r| r.media_payload_type), Some(120));
+        // Block lengths that do not add up to the payload: not RED, and nothing else.
+        let broken: Vec<_> = pkts
+            .iter()
+            .map(|(m, ts, p)| {
+                let mut p = p.clone();
+                if p[0] & 0x80 != 0 {
+                    p[3] = 0xff;
+                    p[2] |= 0x03;
+                }
+                (*m, *ts, p)
+            })
+            .collect();
+        let g = run(122, &broken);
+        assert_eq!(g.red, None, "{}", g.evidence);
+    }
+
+    /// Firefox's ULPFEC (PT 123) inside RED (PT 122) with VP8 (PT 120): RED packets
+    /// whose primary block is an RFC 5109 §7 repair packet are the media's FEC.
+    #[test]
+    fn vp8_and_ulpfec_in_red() {
+        let mut pkts: Vec<_> = video(20, 3, |f, k| [vec![120], vp8_payload(f, k)].concat());
+        let mut with_fec = Vec::new();
+        for (i, (m, ts, p)) in pkts.drain(..).enumerate() {
+            let marked = m;
+            with_fec.push((m, ts, p));
+            if marked && i % 2 == 1 {
+                // FEC header (E=0 L=0 P X CC M PT, SN base, TS recovery, length
+                // recovery), then level 0: protection length 20, 16-bit mask, data.
+                let base = (i as u16).wrapping_sub(2);
+                let mut fec = vec![123, 0x00, 0x60];
+                fec.extend_from_slice(&base.to_be_bytes());
+                fec.extend_from_slice(&ts.to_be_bytes());
+                fec.extend_from_slice(&[0x00, 0x30, 0x00, 20, 0xe0, 0x00]);
+                fec.extend(noise(u64::from(ts), 20));
+                with_fec.push((false, ts, fec));
+            }
+        }
+        let g = run(122, &with_fec);
+        assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
+        assert_eq!(
+            g.red,
+            Some(RedGuess {
+                red_payload_type: 122,
+                media_payload_type: 120,
+                ulpfec_payload_type: Some(123),
+            }),
+            "{}",
+            g.evidence
+        );
     }
 
     #[test]

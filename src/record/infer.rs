@@ -513,6 +513,118 @@ mod tests {
         assert_eq!(p.rtx_target(&[behind]), None);
     }
 
+    /// Media packets of SSRC 1 (PT 122: VP8 in RED, primary only) with sequence
+    /// numbers `seqs`; the timestamp follows the sequence number.
+    fn red_media(seqs: std::ops::Range<u16>) -> Vec<Vec<u8>> {
+        seqs.map(|s| {
+            let mut payload = vec![120, 0x90, 0x80, (s >> 8) as u8, s as u8];
+            payload.extend(std::iter::repeat_n(s as u8, 40));
+            rtp(1, 122, s, &payload)
+        })
+        .collect()
+    }
+
+    /// The RTX packet (RFC 4588 §4) of `original` on SSRC 2, PT 119: its
+    /// timestamp, then OSN + the original payload.
+    fn rtx_of(original: &[u8], seq: u16) -> Vec<u8> {
+        let osn = [original[2], original[3]];
+        let mut p = rtp(2, 119, seq, &[osn.as_slice(), &original[12..]].concat());
+        p[4..8].copy_from_slice(&original[4..8]);
+        p
+    }
+
+    fn view_of<'a>(media: &Pending, sent: &'a SentPackets) -> TrackView<'a> {
+        TrackView {
+            index: 0,
+            src_ip: Some(media.flow.src.ip()),
+            ssrc: Some(media.ssrc.0),
+            last_seq16: media.packets.last().map(|a| a.seq16),
+            sent: Some(sent),
+        }
+    }
+
+    /// Firefox repeats one recent packet on the RTX stream again and again (libwebrtc's
+    /// payload padding): a single OSN, which sequence numbers alone cannot tell from a
+    /// constant payload byte; repeating a packet the media sent (same sequence
+    /// number, timestamp and payload) does.
+    #[test]
+    fn retransmissions_repeating_one_packet_are_recognised_by_its_content() {
+        let media_raw = red_media(1000..1040);
+        let media = pending_of(&media_raw, "10.0.0.1:5000");
+        let rtx: Vec<Vec<u8>> = (0..12u16).map(|i| rtx_of(&media_raw[1], 300 + i)).collect();
+        let p = pending_of(&rtx, "10.0.0.1:5000");
+        let sent = SentPackets::of(&media.packets);
+        let view = view_of(&media, &sent);
+        assert_eq!(p.rtx_target(&[view]), Some(0));
+        assert!(p.retransmits(&media));
+        // Without the media's packets: one OSN twelve times is not a sequence number.
+        let blind = TrackView { sent: None, ..view };
+        assert_eq!(p.rtx_target(&[blind]), None);
+        // The same OSN with another payload or timestamp repeats nothing the media sent.
+        let forged: Vec<Vec<u8>> = rtx
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                let last = r.len() - 1;
+                r[last] ^= 0xff;
+                r
+            })
+            .collect();
+        let f = pending_of(&forged, "10.0.0.1:5000");
+        assert_eq!(f.rtx_target(&[view]), None);
+        assert!(!f.retransmits(&media));
+        // From another address: another peer's stream.
+        let elsewhere = pending_of(&rtx, "10.0.0.7:5000");
+        assert!(!elsewhere.retransmits(&media));
+        assert_eq!(elsewhere.rtx_target(&[view]), None);
+    }
+
+    /// An RTX stream's padding-only probes (Firefox: PT 124, the RTX format of VP8;
+    /// libwebrtc: the RTX PT) take no part: with retransmissions among them the stream
+    /// is still the media's RTX; made of probes alone it is nothing.
+    #[test]
+    fn padding_probes_on_an_rtx_stream_take_no_part() {
+        // Packets 2010-2014 were lost: the RTX stream repeats them, and 2020 once more.
+        let media_raw = red_media(2000..2030);
+        let arrived: Vec<Vec<u8>> = media_raw
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !(10..15).contains(i))
+            .map(|(_, r)| r.clone())
+            .collect();
+        let media = pending_of(&arrived, "10.0.0.1:5000");
+        let sent = SentPackets::of(&media.packets);
+        let view = view_of(&media, &sent);
+        let mut raws = Vec::new();
+        let mut seq = 10u16;
+        for i in 0..6u16 {
+            for _ in 0..3 {
+                let mut pr = probe(2, seq, 255);
+                pr[1] = 124;
+                raws.push(pr);
+                seq += 1;
+            }
+            // Lost packets (not in the media's buffer) and one it did send.
+            let original = &media_raw[if i == 5 { 20 } else { 10 + usize::from(i) }];
+            raws.push(rtx_of(original, seq));
+            seq += 1;
+        }
+        let p = pending_of(&raws, "10.0.0.1:5000");
+        assert_eq!(p.rtx_target(&[view]), Some(0));
+        let probes: Vec<Vec<u8>> = (0..50u16)
+            .map(|s| {
+                let mut pr = probe(2, 500 + s, 255);
+                pr[1] = 124;
+                pr
+            })
+            .collect();
+        let only = pending_of(&probes, "10.0.0.1:5000");
+        assert!(only.padding_only());
+        assert!(only.guess().is_none(), "no guess, so never a track");
+        assert_eq!(only.rtx_target(&[view]), None);
+        assert!(!only.retransmits(&media));
+    }
+
     /// A padding-only packet (RFC 3550 §5.1): P bit, `n` bytes of padding, no payload.
     fn probe(ssrc: u32, seq: u16, n: u8) -> Vec<u8> {
         let mut p = rtp(ssrc, 96, seq, &[]);
