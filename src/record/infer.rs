@@ -8,7 +8,7 @@ use crate::rtp::{RtpPacket, Ssrc};
 use crate::time::CaptureTime;
 use crate::track::Arrival;
 use crate::track::fec::{FecScheme, parse_flexfec, parse_flexfec03, parse_ulpfec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
 /// Packets an unidentified stream may buffer while its codec is guessed.
@@ -312,10 +312,27 @@ impl Pending {
         (e.near * 5 >= e.packets * 4).then_some(idx)
     }
 
+    /// The (OSN, timestamp) of each of its packets read as a retransmission: a
+    /// cheap first test of [`Pending::retransmits`] against many streams.
+    pub fn rtx_keys(&self) -> HashSet<(u16, u32)> {
+        self.packets
+            .iter()
+            .filter(|a| a.payload.len() > 2)
+            .map(|a| (u16::from_be_bytes([a.payload[0], a.payload[1]]), a.ts32))
+            .collect()
+    }
+
     /// True when this stream's packets are, structurally, retransmissions of
     /// `media`'s (a stream still pending too): see [`Pending::rtx_target`].
-    pub fn retransmits(&self, media: &Pending) -> bool {
-        if media.ssrc == self.ssrc || media.flow.src.ip() != self.flow.src.ip() || media.media == 0
+    /// `keys` are this stream's [`Pending::rtx_keys`].
+    pub fn retransmits(&self, media: &Pending, keys: &HashSet<(u16, u32)>) -> bool {
+        if media.ssrc == self.ssrc
+            || media.flow.src.ip() != self.flow.src.ip()
+            || media.media == 0
+            || !media
+                .packets
+                .iter()
+                .any(|a| keys.contains(&(a.seq16, a.ts32)))
         {
             return false;
         }
@@ -556,7 +573,7 @@ mod tests {
         let sent = SentPackets::of(&media.packets);
         let view = view_of(&media, &sent);
         assert_eq!(p.rtx_target(&[view]), Some(0));
-        assert!(p.retransmits(&media));
+        assert!(p.retransmits(&media, &p.rtx_keys()));
         // Without the media's packets: one OSN twelve times is not a sequence number.
         let blind = TrackView { sent: None, ..view };
         assert_eq!(p.rtx_target(&[blind]), None);
@@ -572,10 +589,10 @@ mod tests {
             .collect();
         let f = pending_of(&forged, "10.0.0.1:5000");
         assert_eq!(f.rtx_target(&[view]), None);
-        assert!(!f.retransmits(&media));
+        assert!(!f.retransmits(&media, &f.rtx_keys()));
         // From another address: another peer's stream.
         let elsewhere = pending_of(&rtx, "10.0.0.7:5000");
-        assert!(!elsewhere.retransmits(&media));
+        assert!(!elsewhere.retransmits(&media, &elsewhere.rtx_keys()));
         assert_eq!(elsewhere.rtx_target(&[view]), None);
     }
 
@@ -622,7 +639,7 @@ mod tests {
         assert!(only.padding_only());
         assert!(only.guess().is_none(), "no guess, so never a track");
         assert_eq!(only.rtx_target(&[view]), None);
-        assert!(!only.retransmits(&media));
+        assert!(!only.retransmits(&media, &only.rtx_keys()));
     }
 
     /// A padding-only packet (RFC 3550 §5.1): P bit, `n` bytes of padding, no payload.

@@ -1061,10 +1061,11 @@ impl Recorder {
     /// structure, [`Pending::retransmits`]), if any.
     fn pending_media_of(&self, key: Ssrc) -> Option<Ssrc> {
         let p = self.pending.get(&key)?;
+        let keys = p.rtx_keys();
         let mut media: Vec<(CaptureTime, Flow, Ssrc)> = self
             .pending
             .iter()
-            .filter(|(k, q)| **k != key && p.retransmits(q))
+            .filter(|(k, q)| **k != key && p.retransmits(q, &keys))
             .map(|(k, q)| (q.first_time, q.flow, *k))
             .collect();
         media.sort();
