@@ -83,7 +83,7 @@ pub enum CaptureError {
     },
     /// The first bytes match no supported capture format.
     #[error(
-        "{path}: not a capture file: unknown magic bytes {magic} (expected pcap, pcapng or rtpdump, optionally gzip-compressed)"
+        "{path}: not a capture file: unknown magic bytes {magic} (expected pcap, pcapng, rtpdump or a Chromium log with `# RTP_DUMP` lines, optionally gzip-compressed)"
     )]
     UnknownFormat {
         /// The input's display name.
@@ -105,6 +105,18 @@ pub enum CaptureError {
         /// 1-based record number (0 for the file header).
         record: u64,
         /// Byte offset in the (decompressed) file.
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A line of a text capture (a Chromium RTP dump) that cannot be read.
+    #[error("{path}: line {line} (byte offset {offset}): {message}")]
+    BadLine {
+        /// The input's display name.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// Byte offset of the line's start in the (decompressed) file.
         offset: u64,
         /// What is wrong.
         message: String,

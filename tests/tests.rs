@@ -4,6 +4,7 @@ mod util;
 
 mod assets;
 mod browser;
+mod chromedump;
 mod cli;
 mod encrypted;
 mod events;
@@ -19,6 +20,7 @@ mod redstats;
 mod repair;
 mod restarts;
 mod schemas;
+mod secrets;
 mod sessions;
 mod srtp;
 mod streams;

@@ -1,4 +1,4 @@
-//! Any bytes as a capture file (pcap, pcapng, rtpdump, gzip): errors, never panics;
+//! Any bytes as a capture file (pcap, pcapng, rtpdump, Chromium RTP dump log, gzip): errors, never panics;
 //! frames come out numbered in order with bounded sizes.
 #![no_main]
 

@@ -1,4 +1,5 @@
-//! Capture readers: pcap, pcapng, rtptools rtpdump; gzip and stdin; several files merged by time.
+//! Capture readers: pcap, pcapng, rtptools rtpdump, Chromium's RTP dump log; gzip and stdin;
+//! several files merged by time.
 //!
 //! Every reader is one sequential pass with a bounded buffer: memory does not
 //! grow with the capture's size. Formats are detected by magic bytes, never by
@@ -47,6 +48,71 @@ pub enum Link {
         /// True when the record is RTCP (rtpdump `plen` 0).
         rtcp: bool,
     },
+    /// A bare RTP or RTCP packet from a Chromium RTP dump, on a made-up flow
+    /// per direction (see [`chromedump::LOCAL`]).
+    ChromeDump {
+        /// The sender.
+        src: SocketAddr,
+        /// The receiver.
+        dst: SocketAddr,
+    },
+}
+
+/// Where a capture's packet times come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TimeSource {
+    /// The capture's own timestamps (pcap, pcapng, rtpdump): absolute times.
+    #[default]
+    Captured,
+    /// A browser's RTP dump: times of day in milliseconds without a date,
+    /// placed after the Unix epoch (see [`chromedump`]).
+    BrowserDump,
+}
+
+/// The kind of a pcapng Decryption Secrets Block (pcapng §4.7, secrets types §10.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SecretsKind {
+    /// `0x544c534b` ("TLSK"): a TLS key log in NSS key log format (what
+    /// `editcap --inject-secrets tls,KEYLOG` writes).
+    TlsKeyLog,
+    /// Any other secrets type, by number (WireGuard, ZigBee, ...).
+    Other(u32),
+}
+
+impl SecretsKind {
+    /// The pcapng secrets type number of a TLS key log.
+    pub const TLS_KEY_LOG: u32 = 0x544c_534b;
+
+    /// The kind of a pcapng secrets type number.
+    pub fn from_type(secrets_type: u32) -> Self {
+        if secrets_type == Self::TLS_KEY_LOG {
+            SecretsKind::TlsKeyLog
+        } else {
+            SecretsKind::Other(secrets_type)
+        }
+    }
+}
+
+/// Decryption secrets read from a capture, in capture order with its frames.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Secrets {
+    /// Which input file.
+    pub file: FileId,
+    /// Byte offset of the block in the (decompressed) file.
+    pub offset: u64,
+    /// What the bytes are.
+    pub kind: SecretsKind,
+    /// The secrets, without the block's padding.
+    pub data: Vec<u8>,
+}
+
+/// What [`CaptureSet::next_item`] hands out.
+#[derive(Debug)]
+pub enum CaptureItem<'a> {
+    /// A captured frame.
+    Frame(CapturedFrame<'a>),
+    /// Decryption secrets, before the frames that follow them in their file.
+    Secrets(Secrets),
 }
 
 /// Everything about a captured frame except its bytes.
@@ -88,6 +154,7 @@ pub struct CapturedFrame<'a> {
     pub data: &'a [u8],
 }
 
+pub mod chromedump;
 pub mod pcap;
 pub mod rtpdump;
 pub mod source;
@@ -98,6 +165,7 @@ use std::path::{Path, PathBuf};
 enum Reader {
     Pcap(Box<pcap::PcapReader>),
     RtpDump(Box<rtpdump::RtpDumpReader>),
+    ChromeDump(Box<chromedump::ChromeDumpReader>),
 }
 
 /// One opened capture file of any supported format.
@@ -140,6 +208,9 @@ impl CaptureFile {
                 file,
                 o.reader,
             )?)),
+            source::Format::ChromeDump => Reader::ChromeDump(Box::new(
+                chromedump::ChromeDumpReader::new(o.name.clone(), file, o.reader),
+            )),
         };
         Ok(CaptureFile {
             name: o.name,
@@ -160,6 +231,16 @@ impl CaptureFile {
         self.format
     }
 
+    /// Where the frames' times come from.
+    pub fn time_source(&self) -> TimeSource {
+        match self.format {
+            source::Format::ChromeDump => TimeSource::BrowserDump,
+            source::Format::Pcap | source::Format::PcapNg | source::Format::RtpDump => {
+                TimeSource::Captured
+            }
+        }
+    }
+
     /// True when the input was gzip-compressed.
     pub fn is_gzip(&self) -> bool {
         self.gzip
@@ -175,6 +256,16 @@ impl CaptureFile {
         match &mut self.reader {
             Reader::Pcap(r) => r.next_frame(buf),
             Reader::RtpDump(r) => r.next_frame(buf),
+            Reader::ChromeDump(r) => r.next_frame(buf),
+        }
+    }
+
+    /// Decryption secrets read so far, in file order, drained: those read by a
+    /// [`CaptureFile::next_frame`] call come before the frame it returned.
+    pub fn take_secrets(&mut self) -> Vec<Secrets> {
+        match &mut self.reader {
+            Reader::Pcap(r) => r.take_secrets(),
+            Reader::RtpDump(_) | Reader::ChromeDump(_) => Vec::new(),
         }
     }
 
@@ -183,6 +274,7 @@ impl CaptureFile {
         match &mut self.reader {
             Reader::Pcap(r) => r.take_diagnostics(),
             Reader::RtpDump(r) => r.take_diagnostics(),
+            Reader::ChromeDump(r) => r.take_diagnostics(),
         }
     }
 }
@@ -194,6 +286,8 @@ impl CaptureFile {
 pub struct CaptureSet {
     files: Vec<CaptureFile>,
     heads: Vec<Option<(FrameMeta, Vec<u8>)>>,
+    /// Per file, secrets read before its head frame (or its end), not yet handed out.
+    secrets: Vec<std::collections::VecDeque<Secrets>>,
     /// The file whose head was handed out last and must be refilled first.
     refill: Option<usize>,
     started: bool,
@@ -229,9 +323,11 @@ impl CaptureSet {
     /// Merges already opened files; their `FileId`s must be their positions.
     pub fn from_files(files: Vec<CaptureFile>) -> Self {
         let heads = files.iter().map(|_| None).collect();
+        let secrets = files.iter().map(|_| Default::default()).collect();
         CaptureSet {
             files,
             heads,
+            secrets,
             refill: None,
             started: false,
         }
@@ -240,6 +336,20 @@ impl CaptureSet {
     /// The opened files, in input order.
     pub fn files(&self) -> &[CaptureFile] {
         &self.files
+    }
+
+    /// [`TimeSource::BrowserDump`] when any input is a browser dump (its times
+    /// then lack a date), else [`TimeSource::Captured`].
+    pub fn time_source(&self) -> TimeSource {
+        if self
+            .files
+            .iter()
+            .any(|f| f.time_source() == TimeSource::BrowserDump)
+        {
+            TimeSource::BrowserDump
+        } else {
+            TimeSource::Captured
+        }
     }
 
     /// Display names of the inputs, indexed by `FileId`.
@@ -258,8 +368,39 @@ impl CaptureSet {
             .collect()
     }
 
-    /// The next frame in time order across all files.
+    /// The next frame in time order across all files (decryption secrets are dropped).
     pub fn next_frame(&mut self) -> Result<Option<CapturedFrame<'_>>, CaptureError> {
+        loop {
+            match self.next_index()? {
+                None => return Ok(None),
+                Some((i, false)) => return Ok(Some(self.head(i))),
+                Some((i, true)) => {
+                    self.secrets[i].pop_front();
+                }
+            }
+        }
+    }
+
+    /// The next frame in time order across all files, or decryption secrets:
+    /// a file's secrets come right before the frame that followed them in the
+    /// file (secrets after a file's last frame come once every frame is out).
+    pub fn next_item(&mut self) -> Result<Option<CaptureItem<'_>>, CaptureError> {
+        match self.next_index()? {
+            None => Ok(None),
+            Some((i, false)) => Ok(Some(CaptureItem::Frame(self.head(i)))),
+            Some((i, true)) => Ok(self.secrets[i].pop_front().map(CaptureItem::Secrets)),
+        }
+    }
+
+    fn head(&self, i: usize) -> CapturedFrame<'_> {
+        let (meta, data) = self.heads[i]
+            .as_ref()
+            .expect("next_index returns filled heads");
+        CapturedFrame { meta: *meta, data }
+    }
+
+    /// The file whose head goes next, and whether its pending secrets go first.
+    fn next_index(&mut self) -> Result<Option<(usize, bool)>, CaptureError> {
         if !self.started {
             self.started = true;
             for i in 0..self.files.len() {
@@ -275,12 +416,19 @@ impl CaptureSet {
             .filter_map(|(i, h)| h.as_ref().map(|(m, _)| (m.time, i)))
             .min()
             .map(|(_, i)| i);
-        let Some(i) = best else { return Ok(None) };
+        let Some(i) = best else {
+            // Every frame is out: what is left is secrets after files' last frames.
+            return Ok(self
+                .secrets
+                .iter()
+                .position(|s| !s.is_empty())
+                .map(|i| (i, true)));
+        };
+        if !self.secrets[i].is_empty() {
+            return Ok(Some((i, true)));
+        }
         self.refill = Some(i);
-        let (meta, data) = self.heads[i]
-            .as_ref()
-            .expect("best is an index of a filled head");
-        Ok(Some(CapturedFrame { meta: *meta, data }))
+        Ok(Some((i, false)))
     }
 
     fn fill(&mut self, i: usize) -> Result<(), CaptureError> {
@@ -288,7 +436,10 @@ impl CaptureSet {
             Some((_, buf)) => buf,
             None => Vec::new(),
         };
-        self.heads[i] = self.files[i].next_frame(&mut buf)?.map(|m| (m, buf));
+        let next = self.files[i].next_frame(&mut buf);
+        // Secrets read before an error still go out before it.
+        self.secrets[i].extend(self.files[i].take_secrets());
+        self.heads[i] = next?.map(|m| (m, buf));
         Ok(())
     }
 }
@@ -438,5 +589,100 @@ mod tests {
             }
             assert!(n <= 4);
         }
+    }
+}
+
+#[cfg(test)]
+mod secrets_tests {
+    use super::*;
+    use crate::testutil::writers::{Endian, InterfaceSpec, PcapNgWriter};
+    use std::io::Cursor;
+
+    fn open_bytes(bytes: Vec<u8>, id: u16) -> CaptureFile {
+        let o =
+            source::sniff(format!("f{id}").into(), Box::new(Cursor::new(bytes))).expect("sniffs");
+        CaptureFile::from_opened(o, FileId(id)).expect("opens")
+    }
+
+    /// A pcapng with a DSB holding `tag` before each packet time in `times`.
+    fn file(tag: &str, times: &[i64]) -> Vec<u8> {
+        let mut w = PcapNgWriter::new(Vec::new());
+        w.begin_section(Endian::Big, None).unwrap();
+        let i = w.add_interface(InterfaceSpec::new(101, 9)).unwrap();
+        for &t in times {
+            w.write_dsb(SecretsKind::TLS_KEY_LOG, format!("{tag}{t}").as_bytes())
+                .unwrap();
+            w.write_packet(i, t, &t.to_be_bytes()).unwrap();
+        }
+        w.into_inner().unwrap()
+    }
+
+    #[test]
+    fn merged_files_hand_out_each_files_secrets_right_before_its_next_frame() {
+        let mut set = CaptureSet::from_files(vec![
+            open_bytes(file("a", &[10, 30]), 0),
+            open_bytes(file("b", &[20]), 1),
+        ]);
+        let mut order = Vec::new();
+        while let Some(item) = set.next_item().unwrap() {
+            order.push(match item {
+                CaptureItem::Frame(f) => format!("{}:{}", f.meta.file.0, f.meta.time.as_nanos()),
+                CaptureItem::Secrets(s) => {
+                    assert_eq!(s.kind, SecretsKind::TlsKeyLog);
+                    format!("{}:{}", s.file.0, String::from_utf8_lossy(&s.data))
+                }
+            });
+        }
+        assert_eq!(order, ["0:a10", "0:10", "1:b20", "1:20", "0:a30", "0:30"]);
+        // next_frame skips them.
+        let mut set = CaptureSet::from_files(vec![open_bytes(file("a", &[10, 30]), 0)]);
+        let mut n = 0;
+        while set.next_frame().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn a_secrets_length_beyond_the_block_is_no_panic_and_no_secrets() {
+        let mut w = PcapNgWriter::new(Vec::new());
+        w.begin_section(Endian::Little, None).unwrap();
+        w.write_dsb(SecretsKind::TLS_KEY_LOG, b"abcd").unwrap();
+        let mut b = w.into_inner().unwrap();
+        // The DSB follows the 28-byte SHB; its secrets length is at +12.
+        b[28 + 12..28 + 16].copy_from_slice(&1000u32.to_le_bytes());
+        let mut f = open_bytes(b, 0);
+        // pcap-parser reads past the block for the claimed length: a cut file.
+        assert!(matches!(f.next_frame(&mut Vec::new()), Ok(None) | Err(_)));
+        assert!(f.take_secrets().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod time_source_tests {
+    use super::*;
+    use crate::testutil::writers::{PcapOptions, PcapWriter};
+    use std::io::Cursor;
+
+    fn open_bytes(bytes: Vec<u8>, id: u16) -> CaptureFile {
+        let o =
+            source::sniff(format!("f{id}").into(), Box::new(Cursor::new(bytes))).expect("sniffs");
+        CaptureFile::from_opened(o, FileId(id)).expect("opens")
+    }
+
+    #[test]
+    fn a_browser_dump_among_the_inputs_makes_the_set_a_browser_dump() {
+        let log = b"noise\nO 00:00:01.000 0000 80 6f 00 01 # RTP_DUMP\n".to_vec();
+        let pcap = PcapWriter::new(Vec::new(), PcapOptions::default())
+            .unwrap()
+            .into_inner()
+            .unwrap();
+        let dump = open_bytes(log.clone(), 0);
+        assert_eq!(dump.format(), source::Format::ChromeDump);
+        assert_eq!(dump.time_source(), TimeSource::BrowserDump);
+        let set = CaptureSet::from_files(vec![open_bytes(pcap.clone(), 0)]);
+        assert_eq!(set.time_source(), TimeSource::Captured);
+        let set = CaptureSet::from_files(vec![open_bytes(pcap, 0), open_bytes(log, 1)]);
+        assert_eq!(set.time_source(), TimeSource::BrowserDump);
     }
 }

@@ -5,7 +5,7 @@
 //! interface table (link type, `if_tsresol`, `if_tsoffset`), reset at every
 //! Section Header Block (pcapng spec §4.1).
 
-use super::{FrameMeta, Link, LinkType};
+use super::{FrameMeta, Link, LinkType, Secrets, SecretsKind};
 use crate::capture::source::InputRead;
 use crate::error::{CaptureError, Diagnostic, FileId, PacketCtx};
 use crate::time::CaptureTime;
@@ -53,6 +53,7 @@ pub struct PcapReader {
     capacity: usize,
     done: bool,
     diagnostics: Vec<Diagnostic>,
+    secrets: Vec<Secrets>,
 }
 
 impl PcapReader {
@@ -87,12 +88,19 @@ impl PcapReader {
             capacity: INITIAL_BUFFER,
             done: false,
             diagnostics: Vec::new(),
+            secrets: Vec::new(),
         })
     }
 
     /// Diagnostics gathered so far (truncation, unknown interfaces), drained.
     pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
         std::mem::take(&mut self.diagnostics)
+    }
+
+    /// Decryption Secrets Blocks read so far, drained (those read by a
+    /// [`PcapReader::next_frame`] call come before the frame it returned).
+    pub fn take_secrets(&mut self) -> Vec<Secrets> {
+        std::mem::take(&mut self.secrets)
     }
 
     /// Reads the next packet record into `buf`; `None` at the end of the file.
@@ -120,6 +128,7 @@ impl PcapReader {
                             interfaces: &mut self.interfaces,
                             last_time: &mut self.last_time,
                             diagnostics: &mut self.diagnostics,
+                            secrets: &mut self.secrets,
                         },
                         buf,
                     );
@@ -210,6 +219,7 @@ struct HandleCtx<'a> {
     interfaces: &'a mut Vec<Interface>,
     last_time: &'a mut CaptureTime,
     diagnostics: &'a mut Vec<Diagnostic>,
+    secrets: &'a mut Vec<Secrets>,
 }
 
 /// Turns one block into a frame (copied into `buf`) or updates reader state.
@@ -309,6 +319,25 @@ fn handle_block(
                 &data[..(spb.origlen as usize).min(data.len())],
                 spb.origlen,
             )
+        }
+        PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
+            // pcap-parser hands the data with its padding to 32 bits.
+            let data: &[u8] = dsb.data;
+            let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
+            let data = data.get(..len).ok_or_else(|| {
+                format!(
+                    "decryption secrets block claims {} bytes of secrets in {} bytes",
+                    dsb.secrets_len,
+                    data.len()
+                )
+            })?;
+            cx.secrets.push(Secrets {
+                file: cx.file,
+                offset: cx.offset,
+                kind: SecretsKind::from_type(dsb.secrets_type.0),
+                data: data.to_vec(),
+            });
+            return Ok(None);
         }
         PcapBlockOwned::NG(_) => return Ok(None),
     };

@@ -15,6 +15,8 @@ pub enum Format {
     PcapNg,
     /// rtptools `#!rtpplay1.0` binary dump.
     RtpDump,
+    /// A Chromium log with `# RTP_DUMP` lines (WebRTC's clear RTP dump).
+    ChromeDump,
 }
 
 /// A byte stream positioned at the start of a capture, with its detected format.
@@ -50,6 +52,12 @@ impl Read for Hooked {
 
 /// How many leading bytes are sniffed; enough for every magic we know.
 const SNIFF_LEN: usize = 16;
+
+/// How far into a text input a `# RTP_DUMP` line is looked for. A browser
+/// logs a good deal before its first packet (a test page calling itself:
+/// 0.45 MB at `-v=1`); a real browsing session may log more, and reading a few
+/// megabytes of a file that is no capture costs little.
+pub const TEXT_SNIFF_LEN: usize = 8 << 20;
 
 /// Opens `path` (`-` is stdin), undoes gzip if present and detects the format.
 pub fn open(path: &Path) -> Result<Opened, CaptureError> {
@@ -106,7 +114,7 @@ pub fn sniff(name: PathBuf, raw: Box<dyn Read>) -> Result<Opened, CaptureError> 
     if head.is_empty() {
         return Err(CaptureError::Empty { path: name });
     }
-    let format = detect(head).ok_or_else(|| CaptureError::UnknownFormat {
+    let unknown = || CaptureError::UnknownFormat {
         path: name.clone(),
         magic: head
             .iter()
@@ -114,7 +122,21 @@ pub fn sniff(name: PathBuf, raw: Box<dyn Read>) -> Result<Opened, CaptureError> 
             .map(|b| format!("{b:02x}"))
             .collect::<Vec<_>>()
             .join(" "),
-    })?;
+    };
+    // Binary magics first: a text log is only tried when none matches.
+    let format = match detect(head) {
+        Some(f) => f,
+        // A log is text: NUL bytes up front mean some other binary format.
+        None if head.contains(&0) => return Err(unknown()),
+        None => {
+            let (text, rest, found) = sniff_text(prefixed).map_err(|e| io_err(&name, e))?;
+            if !found {
+                return Err(unknown());
+            }
+            prefixed = Box::new(io::Cursor::new(text).chain(rest));
+            Format::ChromeDump
+        }
+    };
     let first_min = header_len(format, head);
     Ok(Opened {
         name,
@@ -146,8 +168,48 @@ fn header_len(format: Format, head: &[u8]) -> usize {
             }
             _ => 28,
         },
-        Format::RtpDump => 0,
+        Format::RtpDump | Format::ChromeDump => 0,
     }
+}
+
+/// Reads `input` until a Chromium dump line is complete, [`TEXT_SNIFF_LEN`]
+/// bytes were read or the input ends: what was read, the input positioned
+/// after it, and whether a dump line was seen.
+///
+/// One read at a time, so that on a pipe detection ends with the browser's
+/// first dump line rather than waiting for a megabyte of log.
+fn sniff_text(mut input: Box<dyn Read>) -> io::Result<(Vec<u8>, Box<dyn Read>, bool)> {
+    let mut text = Vec::with_capacity(64 << 10);
+    let mut chunk = vec![0u8; 64 << 10];
+    // Lines before this offset were looked at already.
+    let mut scanned = 0;
+    let mut ended = false;
+    while text.len() < TEXT_SNIFF_LEN {
+        let want = (TEXT_SNIFF_LEN - text.len()).min(chunk.len());
+        let n = match input.read(&mut chunk[..want]) {
+            Ok(0) => {
+                ended = true;
+                break;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        text.extend_from_slice(&chunk[..n]);
+        if let Some(last_nl) = text.iter().rposition(|&b| b == b'\n') {
+            if last_nl >= scanned && super::chromedump::detect(&text[scanned..=last_nl]) {
+                return Ok((text, input, true));
+            }
+            scanned = scanned.max(last_nl + 1);
+        }
+    }
+    // A file's last line counts without its newline; a line cut by the limit does not.
+    let found = ended && scanned < text.len() && {
+        let mut last = text[scanned..].to_vec();
+        last.push(b'\n');
+        super::chromedump::detect(&last)
+    };
+    Ok((text, input, found))
 }
 
 /// The bytes of an input, read as they arrive.
@@ -256,6 +318,68 @@ mod tests {
         let mut all = Vec::new();
         o.reader.read_to_end(&mut all).unwrap();
         assert_eq!(all, [0x0a, 0x0d, 0x0d, 0x0a, 1, 2, 3]);
+    }
+
+    #[test]
+    fn chromium_logs_are_detected_after_the_binary_magics_plain_or_gzip() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write;
+        let mut log = b"[1:2:1202/183000.1:INFO:chrome_main.cc(1)] started\n".repeat(20_000);
+        let dump = b"[1:2:1202/183001.2:VERBOSE1:srtp_session.cc(549)] \n\
+                     O 00:00:12.345 0000 80 6f 12 34 # RTP_DUMP\n";
+        log.extend_from_slice(dump);
+        let mut o = sniff(
+            "chrome_debug.log".into(),
+            Box::new(io::Cursor::new(log.clone())),
+        )
+        .unwrap();
+        assert_eq!((o.format, o.gzip), (Format::ChromeDump, false));
+        let mut all = Vec::new();
+        o.reader.read_to_end(&mut all).unwrap();
+        assert_eq!(all, log, "sniffing gives back every byte it read");
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(&log).unwrap();
+        let gz = enc.finish().unwrap();
+        let o = sniff("chrome_debug.log.gz".into(), Box::new(io::Cursor::new(gz))).unwrap();
+        assert_eq!((o.format, o.gzip), (Format::ChromeDump, true));
+        // A one-line file without its final newline.
+        let o = sniff(
+            "one".into(),
+            Box::new(io::Cursor::new(
+                b"I 00:00:01.000 0000 80 # RTP_DUMP".to_vec(),
+            )),
+        )
+        .unwrap();
+        assert_eq!(o.format, Format::ChromeDump);
+        // Binary magics win even when dump lines follow.
+        let mut pcapng = vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
+        pcapng.extend_from_slice(b"\nO 00:00:12.345 0000 80 # RTP_DUMP\n");
+        assert_eq!(detect(&pcapng), Some(Format::PcapNg));
+        let mut rtpdump = b"#!rtpplay1.0 1.2.3.4/5\n".to_vec();
+        rtpdump.extend_from_slice(dump);
+        let o = sniff("r".into(), Box::new(io::Cursor::new(rtpdump))).unwrap();
+        assert_eq!(o.format, Format::RtpDump);
+    }
+
+    #[test]
+    fn a_log_whose_dump_comes_after_the_sniffed_length_is_not_a_capture() {
+        let mut log = vec![b'x'; TEXT_SNIFF_LEN - 10];
+        log.extend_from_slice(b"\nO 00:00:12.345 0000 80 # RTP_DUMP\n");
+        let e = sniff("late.log".into(), Box::new(io::Cursor::new(log)))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not a capture file"), "{e}");
+        let e = sniff(
+            "plain.log".into(),
+            Box::new(io::Cursor::new(b"just a log\nwith lines\n".to_vec())),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string()
+                .contains("Chromium log with `# RTP_DUMP` lines"),
+            "{e}"
+        );
     }
 
     #[test]

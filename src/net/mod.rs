@@ -280,6 +280,19 @@ impl NetDecoder {
                     payload: frame.data,
                 });
             }
+            Link::ChromeDump { src, dst } => {
+                self.stats.datagrams += 1;
+                out(Datagram {
+                    meta,
+                    flow: Flow {
+                        src,
+                        dst,
+                        transport: Transport::Udp,
+                    },
+                    encap: Encap::Plain,
+                    payload: frame.data,
+                });
+            }
             Link::Pcap(link_type) => match link::strip(link_type, frame.data) {
                 link::LinkPayload::Ether(ether_type, bytes) => {
                     self.network(&meta, ether_type, bytes, out)

@@ -14,12 +14,12 @@ mod stop;
 
 pub use stop::StopFlag;
 
-use crate::capture::{CapturedFrame, source::Format};
+use crate::capture::{CapturedFrame, SecretsKind, TimeSource, source::Format};
 use crate::error::{Diagnostic, Error};
 use crate::net::{Datagram, NetConfig, NetDecoder, NetStats};
 use crate::streams::{Analyzer, StreamsReport};
 use crate::time::CaptureTime;
-use reader::FromReader;
+use reader::{BatchItem, FromReader};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
@@ -35,7 +35,7 @@ const TICK: Duration = Duration::from_millis(100);
 pub struct InputInfo {
     /// Display name (`<stdin>` for `-`).
     pub name: String,
-    /// `pcap`, `pcapng` or `rtpdump`.
+    /// `pcap`, `pcapng`, `rtpdump` or `chrome-rtp-dump`.
     pub format: &'static str,
     /// Whether it was gzip-compressed.
     pub gzip: bool,
@@ -84,6 +84,12 @@ pub struct StreamsOutput {
 pub trait Consumer {
     /// Every input was opened; `names` are their display names, by file id.
     fn opened(&mut self, _names: &[String]) {}
+    /// Right after [`Consumer::opened`]: where the inputs' times come from
+    /// ([`TimeSource::BrowserDump`] when any input is a browser dump).
+    fn time_source(&mut self, _source: TimeSource) {}
+    /// Decryption secrets (a pcapng Decryption Secrets Block), in capture order:
+    /// before the frames that follow them in their file.
+    fn secrets(&mut self, _kind: SecretsKind, _data: &[u8]) {}
     /// A captured frame is about to be decoded (every frame, whatever it holds).
     fn frame(&mut self, _time: CaptureTime) {}
     /// A UDP (or TCP-framed) datagram, in capture order.
@@ -130,6 +136,8 @@ pub struct LoopSummary {
     pub diagnostics: Vec<Diagnostic>,
     /// The signal that ended the run early, if one did.
     pub stopped_by: Option<i32>,
+    /// [`TimeSource::BrowserDump`] when any input is a browser dump.
+    pub time_source: TimeSource,
 }
 
 /// Reads every input once and feeds its datagrams to `consumer`.
@@ -183,10 +191,18 @@ pub fn run_loop(
                     opts.live_clock == LiveClock::Auto && opened.iter().any(|o| !o.regular_file);
                 let names: Vec<String> = opened.iter().map(|o| o.name.clone()).collect();
                 consumer.opened(&names);
+                consumer.time_source(time_source_of(&opened));
                 inputs = opened;
             }
             FromReader::Frames(batch) => {
-                for (meta, data) in batch.frames() {
+                for item in batch.items() {
+                    let (meta, data) = match item {
+                        BatchItem::Frame(meta, data) => (meta, data),
+                        BatchItem::Secrets(s) => {
+                            consumer.secrets(s.kind, &s.data);
+                            continue;
+                        }
+                    };
                     frames += 1;
                     consumer.frame(meta.time);
                     let newest = last.map_or(meta.time, |(t, _)| t.max(meta.time));
@@ -213,6 +229,7 @@ pub fn run_loop(
     progress(frames);
     diagnostics.extend(net.take_diagnostics());
     let names = inputs.iter().map(|i| i.name.clone()).collect();
+    let time_source = time_source_of(&inputs);
     let inputs = inputs
         .iter()
         .map(|i| InputInfo {
@@ -221,6 +238,7 @@ pub fn run_loop(
                 Format::Pcap => "pcap",
                 Format::PcapNg => "pcapng",
                 Format::RtpDump => "rtpdump",
+                Format::ChromeDump => "chrome-rtp-dump",
             },
             gzip: i.gzip,
         })
@@ -232,6 +250,7 @@ pub fn run_loop(
         net: net.stats().clone(),
         diagnostics,
         stopped_by,
+        time_source,
     })
 }
 
@@ -266,6 +285,18 @@ pub fn run_streams(
     })
 }
 
+/// [`TimeSource::BrowserDump`] when any input is a browser dump.
+fn time_source_of(inputs: &[reader::OpenedInput]) -> TimeSource {
+    if inputs
+        .iter()
+        .any(|i| i.time_source == TimeSource::BrowserDump)
+    {
+        TimeSource::BrowserDump
+    } else {
+        TimeSource::Captured
+    }
+}
+
 /// Resolves diagnostics' file ids to names, in order.
 pub fn warnings(diags: Vec<Diagnostic>, names: &[String]) -> Vec<Warning> {
     diags
@@ -283,4 +314,91 @@ pub fn warnings(diags: Vec<Diagnostic>, names: &[String]) -> Vec<Warning> {
             message: d.message,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::packet::{LinkKind, udp_frame};
+    use crate::testutil::writers::{Endian, InterfaceSpec, PcapNgWriter};
+
+    /// Notes what reaches it, in order.
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl Consumer for Recorder {
+        fn time_source(&mut self, source: TimeSource) {
+            self.0.push(format!("{source:?}"));
+        }
+        fn secrets(&mut self, kind: SecretsKind, data: &[u8]) {
+            self.0
+                .push(format!("{kind:?} {}", String::from_utf8_lossy(data)));
+        }
+        fn datagram(&mut self, d: &Datagram<'_>) {
+            self.0
+                .push(format!("udp {}", String::from_utf8_lossy(d.payload)));
+        }
+    }
+
+    #[test]
+    fn decryption_secrets_reach_the_consumer_in_capture_order() {
+        let mut w = PcapNgWriter::new(Vec::new());
+        w.begin_section(Endian::Little, None).unwrap();
+        // Secrets may come before any interface (editcap puts them right after the SHB).
+        let keylog = "CLIENT_RANDOM 00112233 44556677\n";
+        w.write_dsb(SecretsKind::TLS_KEY_LOG, keylog.as_bytes())
+            .unwrap();
+        let i = w.add_interface(InterfaceSpec::new(1, 6)).unwrap();
+        let (src, dst) = (
+            "10.0.0.1:1000".parse().unwrap(),
+            "10.0.0.2:2000".parse().unwrap(),
+        );
+        let mut frame = Vec::new();
+        for (n, text) in ["one", "two"].iter().enumerate() {
+            frame.clear();
+            udp_frame(&mut frame, LinkKind::Ethernet, src, dst, 0, text.as_bytes()).unwrap();
+            w.write_packet(i, 1_000_000_000 * (n as i64 + 1), &frame)
+                .unwrap();
+            if n == 0 {
+                // Odd length: the reader must strip the block's padding.
+                w.write_dsb(0x5747_4b4c, b"wg").unwrap();
+            }
+        }
+        w.write_dsb(SecretsKind::TLS_KEY_LOG, b"at the end")
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dsb.pcapng");
+        std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+        let mut rec = Recorder::default();
+        let summary = run_loop(&[path], &LoopOptions::default(), &mut rec, &mut |_| {}).unwrap();
+        assert_eq!(
+            rec.0,
+            [
+                "Captured".into(),
+                format!("TlsKeyLog {keylog}"),
+                "udp one".into(),
+                format!("Other({}) wg", 0x5747_4b4c),
+                "udp two".into(),
+                "TlsKeyLog at the end".into(),
+            ]
+        );
+        assert_eq!(summary.frames, 2);
+        assert_eq!(summary.time_source, TimeSource::Captured);
+    }
+
+    #[test]
+    fn a_browser_dump_input_is_announced_before_its_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chrome_debug.log");
+        let rtp = [0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xf8];
+        let line = crate::testutil::writers::chrome_dump_line(true, 58_000, &rtp);
+        std::fs::write(&path, format!("noise\n{line}")).unwrap();
+        let mut rec = Recorder::default();
+        let summary = run_loop(&[path], &LoopOptions::default(), &mut rec, &mut |_| {}).unwrap();
+        assert_eq!(rec.0.len(), 2);
+        assert_eq!(rec.0[0], "BrowserDump");
+        assert!(rec.0[1].starts_with("udp "), "{:?}", rec.0);
+        assert_eq!(summary.time_source, TimeSource::BrowserDump);
+        assert_eq!(summary.inputs[0].format, "chrome-rtp-dump");
+    }
 }

@@ -7,7 +7,7 @@
 //! whatever was parsed so far goes out at once, so a slow pipe's packets reach
 //! the consumer as they arrive rather than when a batch fills.
 
-use crate::capture::{CaptureSet, FrameMeta, source::Format};
+use crate::capture::{CaptureItem, CaptureSet, FrameMeta, Secrets, TimeSource, source::Format};
 use crate::error::{CaptureError, Diagnostic};
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -32,18 +32,56 @@ pub struct OpenedInput {
     pub gzip: bool,
     /// False for pipes: reads there may wait for data.
     pub regular_file: bool,
+    /// Where its frames' times come from.
+    pub time_source: TimeSource,
 }
 
-/// Captured frames, owned, in capture order.
+/// Captured frames, owned, in capture order, with any decryption secrets read among them.
 #[derive(Debug, Default)]
 pub struct FrameBatch {
     metas: Vec<FrameMeta>,
     /// End offset of each frame's bytes in `data`.
     ends: Vec<usize>,
     data: Vec<u8>,
+    /// Secrets, each with the number of frames of this batch that come before it.
+    secrets: Vec<(usize, Secrets)>,
+}
+
+/// One entry of a [`FrameBatch`], in capture order.
+#[derive(Debug)]
+pub enum BatchItem<'a> {
+    /// A frame with its bytes.
+    Frame(&'a FrameMeta, &'a [u8]),
+    /// Decryption secrets.
+    Secrets(&'a Secrets),
 }
 
 impl FrameBatch {
+    fn push_secrets(&mut self, secrets: Secrets) {
+        self.secrets.push((self.metas.len(), secrets));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.metas.is_empty() && self.secrets.is_empty()
+    }
+
+    /// Frames and secrets in capture order.
+    pub fn items(&self) -> impl Iterator<Item = BatchItem<'_>> {
+        let mut secrets = self.secrets.iter().peekable();
+        let mut frames = self.frames().enumerate().peekable();
+        std::iter::from_fn(move || {
+            // Secrets placed before frame `n` go out before it; those after the last frame, last.
+            match (secrets.peek(), frames.peek()) {
+                (Some((before, _)), Some((n, _))) if before <= n => {
+                    secrets.next().map(|(_, s)| BatchItem::Secrets(s))
+                }
+                (_, Some(_)) => frames.next().map(|(_, (m, d))| BatchItem::Frame(m, d)),
+                (Some(_), None) => secrets.next().map(|(_, s)| BatchItem::Secrets(s)),
+                (None, None) => None,
+            }
+        })
+    }
+
     fn push(&mut self, meta: FrameMeta, bytes: &[u8]) {
         self.metas.push(meta);
         self.data.extend_from_slice(bytes);
@@ -51,6 +89,7 @@ impl FrameBatch {
     }
 
     fn clear(&mut self) {
+        self.secrets.clear();
         self.metas.clear();
         self.ends.clear();
         self.data.clear();
@@ -119,7 +158,7 @@ struct Outbox {
 
 impl Outbox {
     fn flush(&mut self) {
-        if self.batch.metas.is_empty() || self.closed {
+        if self.batch.is_empty() || self.closed {
             return;
         }
         let next = self.recycled.try_recv().unwrap_or_default();
@@ -155,16 +194,20 @@ fn read_all(paths: &[PathBuf], tx: SyncSender<FromReader>, recycled: Receiver<Fr
             format: f.format(),
             gzip: f.is_gzip(),
             regular_file: f.is_regular_file(),
+            time_source: f.time_source(),
         })
         .collect();
     if tx.send(FromReader::Opened(Ok(inputs))).is_err() {
         return;
     }
     let result = loop {
-        match set.next_frame() {
-            Ok(Some(frame)) => {
+        match set.next_item() {
+            Ok(Some(item)) => {
                 let mut out = outbox.borrow_mut();
-                out.batch.push(frame.meta, frame.data);
+                match item {
+                    CaptureItem::Frame(frame) => out.batch.push(frame.meta, frame.data),
+                    CaptureItem::Secrets(s) => out.batch.push_secrets(s),
+                }
                 if out.batch.is_full() {
                     out.flush();
                 }
@@ -203,5 +246,44 @@ mod tests {
             got,
             vec![(1, b"ab".to_vec()), (2, vec![]), (3, b"cde".to_vec())]
         );
+    }
+
+    #[test]
+    fn batches_keep_secrets_in_place_among_frames() {
+        use crate::capture::SecretsKind;
+        let mut b = FrameBatch::default();
+        let meta = |i| FrameMeta {
+            file: crate::error::FileId(0),
+            index: i,
+            offset: 0,
+            time: crate::time::CaptureTime::default(),
+            link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
+            orig_len: 0,
+        };
+        let secrets = |d: &[u8]| Secrets {
+            file: crate::error::FileId(0),
+            offset: 0,
+            kind: SecretsKind::TlsKeyLog,
+            data: d.to_vec(),
+        };
+        b.push_secrets(secrets(b"s0"));
+        b.push(meta(1), b"a");
+        b.push_secrets(secrets(b"s1"));
+        b.push_secrets(secrets(b"s2"));
+        b.push(meta(2), b"b");
+        b.push_secrets(secrets(b"s3"));
+        let got: Vec<String> = b
+            .items()
+            .map(|i| match i {
+                BatchItem::Frame(m, _) => format!("f{}", m.index),
+                BatchItem::Secrets(s) => String::from_utf8_lossy(&s.data).into_owned(),
+            })
+            .collect();
+        assert_eq!(got, ["s0", "f1", "s1", "s2", "f2", "s3"]);
+        b.clear();
+        assert!(b.is_empty());
+        // A batch of secrets alone is not empty: it must be sent.
+        b.push_secrets(secrets(b"s4"));
+        assert!(!b.is_empty());
     }
 }

@@ -1,4 +1,5 @@
-//! Capture file writers: pcap, pcapng and rtptools rtpdump, plus gzip.
+//! Capture file writers: pcap, pcapng, rtptools rtpdump and Chromium's RTP dump
+//! log lines, plus gzip.
 //!
 //! Times are nanoseconds since the Unix epoch (the same unit as
 //! [`crate::time::CaptureTime`]). Each writer reuses one scratch buffer, so
@@ -214,6 +215,7 @@ impl InterfaceSpec {
 const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
 const PCAPNG_IDB: u32 = 1;
 const PCAPNG_EPB: u32 = 6;
+const PCAPNG_DSB: u32 = 0x0A;
 const OPT_COMMENT: u16 = 1;
 const OPT_IF_NAME: u16 = 2;
 const OPT_IF_TSRESOL: u16 = 9;
@@ -386,6 +388,21 @@ impl<W: Write> PcapNgWriter<W> {
         self.end_block()
     }
 
+    /// Writes a Decryption Secrets Block (pcapng §4.7) of `secrets_type`
+    /// (0x544c534b: a TLS key log), as `editcap --inject-secrets` does.
+    pub fn write_dsb(&mut self, secrets_type: u32, data: &[u8]) -> io::Result<()> {
+        if !self.in_section {
+            self.begin_section(Endian::Little, None)?;
+        }
+        let o = Out(self.endian);
+        self.begin_block(PCAPNG_DSB);
+        o.u32(&mut self.buf, secrets_type);
+        o.u32(&mut self.buf, data.len() as u32);
+        self.buf.extend_from_slice(data);
+        self.buf.resize(self.buf.len() + pad4(data.len()), 0);
+        self.end_block()
+    }
+
     /// Writes an Enhanced Packet Block on interface `if_id`.
     pub fn write_packet(&mut self, if_id: u32, time_ns: i64, data: &[u8]) -> io::Result<()> {
         self.write_packet_with(if_id, time_ns, data, None)
@@ -413,6 +430,27 @@ impl<W: Write> FrameSink for PcapNgWriter<W> {
     fn write_frame(&mut self, time_ns: i64, frame: &[u8]) -> io::Result<()> {
         self.write_packet(0, time_ns, frame)
     }
+}
+
+/// One line of Chromium's RTP dump, as WebRTC's `Text2Pcap::DumpPacket`
+/// logs it (newline included): `O 00:00:SS.mmm 0000 80 6f ... # RTP_DUMP`.
+///
+/// `time_ms` is the wall clock in milliseconds; like WebRTC, only its
+/// seconds within the minute and milliseconds are printed.
+pub fn chrome_dump_line(outgoing: bool, time_ms: i64, pkt: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let ms = time_ms.rem_euclid(60_000);
+    let mut s = format!(
+        "{} 00:00:{:02}.{:03} 0000",
+        if outgoing { 'O' } else { 'I' },
+        ms / 1000,
+        ms % 1000
+    );
+    for b in pkt {
+        let _ = write!(s, " {b:02x}");
+    }
+    s.push_str(" # RTP_DUMP\n");
+    s
 }
 
 /// Writes rtptools' rtpdump format (`#!rtpplay1.0 ADDR/PORT`), all big-endian.
