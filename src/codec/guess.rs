@@ -1729,6 +1729,30 @@ mod tests {
         [vec![0x7c, s | t], noise(u64::from(f * 3 + k), 30)].concat()
     }
 
+    /// VP9 (Firefox's PT 121) and H.264 in RED, primary only, are what they carry.
+    #[test]
+    fn vp9_and_h264_in_red() {
+        type Packets = Vec<(bool, u32, Vec<u8>)>;
+        let cases: [(u8, Codec, Packets); 2] = [
+            (121, Codec::Vp9, video(10, 4, |f, k| vp9_payload(f, k, 4))),
+            (126, Codec::H264, video(10, 3, h264_payload)),
+        ];
+        for (media_pt, codec, plain) in cases {
+            let pkts: Vec<_> = plain
+                .into_iter()
+                .map(|(m, ts, p)| (m, ts, [vec![media_pt], p].concat()))
+                .collect();
+            let g = run(122, &pkts);
+            assert_eq!(g.codec, Some(codec), "{}", g.evidence);
+            assert_eq!(
+                g.red.map(|r| (r.red_payload_type, r.media_payload_type)),
+                Some((122, media_pt)),
+                "{}",
+                g.evidence
+            );
+        }
+    }
+
     #[test]
     fn h264() {
         let g = run(126, &video(10, 3, h264_payload));
