@@ -2171,6 +2171,60 @@ mod tests {
         assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 1);
     }
 
+    /// An RTX stream (RFC 4588: OSN + the original payload, the original timestamp)
+    /// that fills its buffer before its media is decided: 100 repeats of the media's
+    /// second packet in 300 ms (libwebrtc's payload padding), with padding-only probes
+    /// between. The media is decided first and takes the RTX stream along: one track,
+    /// every retransmission queued to it.
+    #[test]
+    fn an_rtx_stream_that_fills_up_before_its_media_waits_for_it() {
+        let mut rec = Recorder::new(opts(None));
+        let mut fake = Fake::default();
+        let media: Vec<Vec<u8>> = (0..200u16).map(|s| pcmu(1, 500 + s)).collect();
+        let rtx = |seq: u16, original: &[u8]| {
+            let mut p = vec![0x80, 97];
+            p.extend_from_slice(&seq.to_be_bytes());
+            p.extend_from_slice(&original[4..8]);
+            p.extend_from_slice(&2u32.to_be_bytes());
+            p.extend_from_slice(&original[2..4]);
+            p.extend_from_slice(&original[12..]);
+            p
+        };
+        let probe = |seq: u16| {
+            let mut p = vec![0xa0, 97];
+            p.extend_from_slice(&seq.to_be_bytes());
+            p.extend_from_slice(&[0; 4]);
+            p.extend_from_slice(&2u32.to_be_bytes());
+            p.extend(std::iter::repeat_n(0, 99));
+            p.push(100);
+            p
+        };
+        let mut items: Vec<(i64, Vec<u8>)> = media
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as i64 * 20, p.clone()))
+            .collect();
+        let mut rtx_seq = 9000u16;
+        for k in 0..100i64 {
+            items.push((25 + k * 3, rtx(rtx_seq, &media[1])));
+            rtx_seq += 1;
+            if k % 10 == 0 {
+                items.push((26 + k * 3, probe(rtx_seq)));
+                rtx_seq += 1;
+            }
+        }
+        items.sort_by_key(|(t, _)| *t);
+        for (t, p) in &items {
+            push(&mut rec, &mut fake, p, "10.0.0.1:5000", at(*t));
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        let ssrcs: Vec<Option<&str>> = m.assets.iter().map(|a| a.ssrc.as_deref()).collect();
+        assert_eq!(ssrcs, [Some("0x00000001")], "{:?}", m.assets);
+        // 200 media packets and the 100 retransmissions; the probes are dropped.
+        assert_eq!(fake.count(|c| *c == Call::Queue(0)), 300);
+    }
+
     #[test]
     fn a_session_that_starts_in_the_same_second_as_the_last_gets_its_own_id() {
         let mut rec = Recorder::new(opts(None));
