@@ -55,6 +55,9 @@ pub struct Pending {
     media: u64,
     /// Packets that carried only padding (RFC 3550 §5.1), e.g. bandwidth probes.
     padding: u64,
+    /// The pending stream this one retransmits (RFC 4588), found when it ripened:
+    /// it waits for that media to be decided, which takes it along.
+    pub waits_for: Option<Ssrc>,
 }
 
 /// What a track looks like to inference: enough to match a repair stream to it.
@@ -162,6 +165,7 @@ impl Pending {
             total: 0,
             media: 0,
             padding: 0,
+            waits_for: None,
         }
     }
 

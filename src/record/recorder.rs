@@ -429,7 +429,7 @@ impl Recorder {
         // Deterministic track order, as at a session's end: by first packet, then 5-tuple and SSRC.
         ripe.sort_by_key(|k| (self.pending[k].first_time, self.pending[k].flow, *k));
         for k in ripe {
-            self.resolve_pending(k, actions);
+            self.resolve_ripe(k, now, actions);
         }
         self.advance(now, actions);
     }
@@ -836,10 +836,11 @@ impl Recorder {
         let before = p.bytes();
         p.push(&pkt, arrival(&pkt), d.payload, d.flow);
         self.pending_bytes += p.bytes() - before;
-        let decide = p.ripe(now)
-            || (p.early_rtx_candidate()
-                && self.pending[&key].rtx_target(&self.track_views()).is_some());
-        if decide {
+        if p.ripe(now) {
+            self.resolve_ripe(key, now, actions);
+        } else if p.early_rtx_candidate()
+            && self.pending[&key].rtx_target(&self.track_views()).is_some()
+        {
             self.resolve_pending(key, actions);
         }
         if self.pending_bytes > self.caps.pending_bytes {
@@ -895,7 +896,7 @@ impl Recorder {
         // Deterministic track order, as at a session's end.
         ripe.sort_by_key(|k| (self.pending[k].first_time, self.pending[k].flow, *k));
         for k in ripe {
-            self.resolve_pending(k, actions);
+            self.resolve_ripe(k, now, actions);
         }
         let lone: Vec<Ssrc> = self
             .pending
@@ -1047,10 +1048,34 @@ impl Recorder {
         }
     }
 
+    /// Decides a stream whose time is up, unless it retransmits a pending stream
+    /// whose time is not (libwebrtc's payload padding can fill an RTX stream's
+    /// buffer in a fraction of a second): it waits for that media, which takes it
+    /// along when decided, with all the packets it needed to be identified.
+    fn resolve_ripe(&mut self, key: Ssrc, now: CaptureTime, actions: &mut dyn Actions) {
+        let Some(p) = self.pending.get(&key) else {
+            return;
+        };
+        let media = match p.waits_for {
+            Some(m) => Some(m).filter(|m| self.pending.contains_key(m)),
+            None => {
+                let m = self.pending_media_of(key);
+                if let (Some(m), Some(p)) = (m, self.pending.get_mut(&key)) {
+                    p.waits_for = Some(m);
+                }
+                m
+            }
+        };
+        if media.is_some_and(|m| !self.pending[&m].ripe(now)) {
+            return;
+        }
+        self.resolve_pending(key, actions);
+    }
+
     /// Decides what an unidentified stream is: a track, a failed track, or not RTP.
     fn resolve_pending(&mut self, key: Ssrc, actions: &mut dyn Actions) {
-        // A retransmission stream decided before its media (it filled up first, or
-        // both ripen together): the media is decided first, and takes it along.
+        // A retransmission stream decided before its media (both ripe, the input
+        // ended, or the pending caps): the media is decided first, and takes it along.
         if let Some(media) = self.pending_media_of(key) {
             self.resolve_pending_now(media, actions);
         }
@@ -2174,7 +2199,7 @@ mod tests {
     /// An RTX stream (RFC 4588: OSN + the original payload, the original timestamp)
     /// that fills its buffer before its media is decided: 100 repeats of the media's
     /// second packet in 300 ms (libwebrtc's payload padding), with padding-only probes
-    /// between. The media is decided first and takes the RTX stream along: one track,
+    /// between. It waits for its media, which takes it along when decided: one track,
     /// every retransmission queued to it.
     #[test]
     fn an_rtx_stream_that_fills_up_before_its_media_waits_for_it() {
