@@ -1038,7 +1038,7 @@ pub fn fits_frame_start(codec: Codec, payload: &[u8]) -> Option<bool> {
         Codec::Vp8 => vp8::Vp8Descriptor::parse(payload)
             .is_ok_and(|d| d.starts_frame() && check_vp8(payload, None, &mut v).0),
         Codec::Vp9 => vp9::Vp9Descriptor::parse(payload)
-            .is_ok_and(|d| d.begin && check_vp9(payload, None, &mut v).0),
+            .is_ok_and(|d| d.begin && check_vp9(payload, false, None, &mut v).0),
         Codec::H264 => check_h264(payload, &mut v).0 && h264_starts_access_unit(payload),
         Codec::H265 => check_h265(payload, &mut v).0 && h265_starts_access_unit(payload),
         Codec::Av1 => {
