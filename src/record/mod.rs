@@ -302,7 +302,7 @@ pub fn run_record(
     let stale_removed = prepare_out_dir(&opts.out_dir)?;
     let manifest_path = opts.out_dir.join("manifest.json");
     let previous = read_previous_manifest(&manifest_path)?;
-    let io = |context: String| move |source| Error::Io { context, source };
+    let io = |context: String| move |source| Error::Output { context, source };
     let workers = Workers::new(opts.jobs).map_err(io("starting worker threads".to_string()))?;
     let recorder = Recorder::new(opts.clone());
     let template = recorder.manifest(Vec::new());
@@ -382,7 +382,7 @@ fn read_previous_manifest(path: &Path) -> Result<Option<Manifest>, Error> {
 /// the temporary files removed. [`run_record`] calls it; calling it first (to
 /// report removals at once) is harmless.
 pub fn prepare_out_dir(out_dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let io = |context: String| move |source| Error::Io { context, source };
+    let io = |context: String| move |source| Error::Output { context, source };
     std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
     crate::mux::atomic::remove_stale_temps(out_dir, 4)
         .map_err(io(format!("cleaning {}", out_dir.display())))
@@ -391,7 +391,7 @@ pub fn prepare_out_dir(out_dir: &Path) -> Result<Vec<PathBuf>, Error> {
 /// Writes `value` as pretty JSON to `path`: a temporary file, synced, renamed.
 fn write_json_atomically(path: &Path, value: &impl serde::Serialize) -> Result<(), Error> {
     use std::io::Write;
-    let io = |source| Error::Io {
+    let io = |source| Error::Output {
         context: format!("writing {}", path.display()),
         source,
     };
