@@ -129,9 +129,20 @@ pub enum Error {
     /// A capture could not be read.
     #[error(transparent)]
     Capture(#[from] CaptureError),
-    /// Any other I/O failure (e.g. writing output).
+    /// An input other than a capture could not be read or is invalid (the
+    /// manifest an earlier run left in the output directory).
     #[error("{context}: {source}")]
     Io {
+        /// What was being done.
+        context: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Output could not be written (the output directory, the manifest), or
+    /// the system refused what the run needs (a thread).
+    #[error("{context}: {source}")]
+    Output {
         /// What was being done.
         context: String,
         /// The underlying I/O error.

@@ -15,7 +15,7 @@ fn main() -> std::process::ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("rtprec: installing signal handlers: {e}");
-            return ExitCode::BadInput.into();
+            return ExitCode::OutputFailed.into();
         }
     };
     let code = match &cli.command {
@@ -121,7 +121,7 @@ fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => {
             eprintln!("rtprec: writing output: {e}");
-            Err(ExitCode::BadInput)
+            Err(ExitCode::OutputFailed)
         }
     }
 }
@@ -138,7 +138,7 @@ fn streams(args: &StreamsArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -
         Ok(k) => k,
         Err(e) => {
             eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
+            return ExitCode::from(&e);
         }
     };
     let result = with_progress(quiet, |p| {
@@ -148,7 +148,7 @@ fn streams(args: &StreamsArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -
         Ok(out) => out,
         Err(e) => {
             eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
+            return ExitCode::from(&e);
         }
     };
     if !quiet {
@@ -182,7 +182,7 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
         Ok(p) => p,
         Err(e) => {
             eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
+            return ExitCode::from(&e);
         }
     };
     if !quiet {
@@ -203,7 +203,7 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
         Ok(_) => {}
         Err(e) => {
             eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
+            return ExitCode::from(&e);
         }
     }
     // On a terminal, stdout gets the table of tracks at the end, unless events
@@ -216,7 +216,7 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
         Ok(s) => s,
         Err(code) => return code,
     };
-    let mut sink_error: Option<String> = None;
+    let mut sink_error: Option<rtprec::events::sink::SinkError> = None;
     let progress = Progress::new(quiet);
     let result = rtprec::record::run_record(
         &args.captures,
@@ -229,7 +229,7 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
                 match progress.suspend(|| sink.emit(&event)) {
                     Ok(d) => progress.suspend(|| warn_undelivered(&event.id, event.event_type, &d)),
                     Err(e) => {
-                        sink_error.get_or_insert_with(|| e.to_string());
+                        sink_error.get_or_insert(e);
                     }
                 }
                 // A webhook settles events on its own thread: report each as soon as it is known.
@@ -288,7 +288,7 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
                 }
             }
             Err(e) => {
-                sink_error.get_or_insert_with(|| e.to_string());
+                sink_error.get_or_insert(e);
             }
         }
     }
@@ -307,13 +307,13 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
     if let Some(e) = sink_error {
         // An events file or stdout that could not be written lost events: never report success.
         eprintln!("rtprec: events: {e}");
-        return or_stderr(ExitCode::BadInput);
+        return or_stderr(ExitCode::from(&e));
     }
     let out = match result {
         Ok(out) => out,
         Err(e) => {
             eprintln!("rtprec: {e}");
-            return or_stderr(ExitCode::BadInput);
+            return or_stderr(ExitCode::from(&e));
         }
     };
     if !quiet {
@@ -363,7 +363,7 @@ fn record(args: &RecordArgs, quiet: bool, stop: &rtprec::pipeline::StopFlag) -> 
             Ok(_) => {}
             Err(e) => {
                 eprintln!("rtprec: report: {e}");
-                return or_stderr(ExitCode::BadInput);
+                return or_stderr(ExitCode::from(&e));
             }
         }
     }
@@ -423,18 +423,13 @@ fn warn_undelivered(
 }
 
 fn replay(args: &ReplayArgs, quiet: bool) -> ExitCode {
-    use rtprec::events::replay::{ReplayError, replay};
+    use rtprec::events::replay::replay;
     use rtprec::events::sink::Delivery;
-    use rtprec::events::webhook::WebhookError;
     let config = match args.delivery.config(&args.webhook, args.spool.clone()) {
         Ok(c) => c,
-        Err(e @ WebhookError::BadUrl(_)) => {
-            eprintln!("rtprec: {e}");
-            return ExitCode::Usage;
-        }
         Err(e) => {
             eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
+            return ExitCode::from(&e);
         }
     };
     let result = replay(&args.spool, config, &mut |entry, delivery| {
@@ -449,13 +444,9 @@ fn replay(args: &ReplayArgs, quiet: bool) -> ExitCode {
     });
     let outcome = match result {
         Ok(o) => o,
-        Err(e @ ReplayError::Webhook(WebhookError::BadUrl(_))) => {
-            eprintln!("rtprec: {e}");
-            return ExitCode::Usage;
-        }
         Err(e) => {
             eprintln!("rtprec: {e}");
-            return ExitCode::BadInput;
+            return ExitCode::from(&e);
         }
     };
     let r = outcome.report;
@@ -492,7 +483,7 @@ fn open_sinks(
     stdout_terminal: bool,
 ) -> Result<Vec<rtprec::events::sink::Sink>, ExitCode> {
     use rtprec::events::sink::{EventsTarget, Sink};
-    use rtprec::events::webhook::{WebhookError, WebhookSink};
+    use rtprec::events::webhook::WebhookSink;
     let target = args
         .events
         .clone()
@@ -509,7 +500,7 @@ fn open_sinks(
     }
     let mut sinks = vec![Sink::open(&target).map_err(|e| {
         eprintln!("rtprec: events: {e}");
-        ExitCode::BadInput
+        ExitCode::from(&e)
     })?];
     if let Some(url) = &args.webhook {
         let spool = args
@@ -525,11 +516,7 @@ fn open_sinks(
             })
             .map_err(|e| {
                 eprintln!("rtprec: {e}");
-                if matches!(e, WebhookError::BadUrl(_)) {
-                    ExitCode::Usage
-                } else {
-                    ExitCode::BadInput
-                }
+                ExitCode::from(&e)
             })?;
         sinks.push(Sink::Webhook(Box::new(webhook)));
     }
@@ -547,7 +534,7 @@ fn html_report(args: &ReportArgs, quiet: bool) -> ExitCode {
         }
         Err(e) => {
             eprintln!("rtprec: report: {e}");
-            ExitCode::BadInput
+            ExitCode::from(&e)
         }
     }
 }
@@ -586,11 +573,29 @@ fn assets_list(args: &AssetsListArgs) -> ExitCode {
             return ExitCode::BadInput;
         }
     };
-    let written = to_stdout(|w| {
-        if args.json {
-            serde_json::to_writer_pretty(&mut *w, &found).map_err(io::Error::other)?;
-            return w.write_all(b"\n");
+    if args.json {
+        let mut data = Vec::with_capacity(found.len());
+        for l in &found {
+            match std::path::absolute(&l.dir) {
+                Ok(abs) => data.push(list::ApiAsset::new(l.clone(), &abs)),
+                Err(e) => {
+                    eprintln!("rtprec: {}: {e}", l.dir.display());
+                    return ExitCode::OutputFailed;
+                }
+            }
         }
+        let written = to_stdout(|w| {
+            serde_json::to_writer_pretty(&mut *w, &list::ApiList::new(data))
+                .map_err(io::Error::other)?;
+            w.write_all(b"\n")
+        });
+        return match written {
+            Err(code) => code,
+            Ok(()) if found.is_empty() => ExitCode::NothingFound,
+            Ok(()) => ExitCode::Success,
+        };
+    }
+    let written = to_stdout(|w| {
         let rows: Vec<Vec<String>> = found
             .iter()
             .map(|l| {
@@ -664,44 +669,81 @@ fn assets_url(args: &AssetsUrlArgs) -> ExitCode {
         eprintln!("rtprec: asset {} has no file (status failed)", args.id);
         return ExitCode::NothingFound;
     };
-    let url = match &args.base_url {
-        None => match std::path::absolute(&file) {
-            Ok(abs) => list::file_url(&abs),
-            Err(e) => {
-                eprintln!("rtprec: {}: {e}", file.display());
-                return ExitCode::BadInput;
-            }
-        },
+    // Only the working directory can be missing here: the environment's fault.
+    let abs = match std::path::absolute(&file) {
+        Ok(abs) => abs,
+        Err(e) => {
+            eprintln!("rtprec: {}: {e}", file.display());
+            return ExitCode::OutputFailed;
+        }
+    };
+    let (url, expiry) = match &args.base_url {
+        None => (list::file_url(&abs), None),
         Some(base) => {
-            let secret = match &args.secret_file {
-                Some(p) => std::fs::read_to_string(p)
-                    .map(|s| s.trim().to_string())
-                    .map_err(|e| format!("{}: {e}", p.display())),
-                None => std::env::var("RTPREC_URL_SECRET").map_err(|_| {
-                    "a signed URL needs --secret-file or RTPREC_URL_SECRET".to_string()
-                }),
-            };
-            let secret = match secret {
-                Ok(s) if !s.is_empty() => s,
-                Ok(_) => {
-                    eprintln!("rtprec: the URL signing secret is empty");
-                    return ExitCode::BadInput;
-                }
-                Err(e) => {
-                    eprintln!("rtprec: {e}");
-                    return ExitCode::BadInput;
+            let secret = match url_secret(args) {
+                Ok(s) => s,
+                Err((code, message)) => {
+                    eprintln!("rtprec: {message}");
+                    return code;
                 }
             };
             // A link's lifetime is about the real world: the wall clock is right here.
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            list::signed_url(base, rel, &secret, now.saturating_add(args.expires_in))
+            let url = list::signed_url(base, rel, &secret, now.saturating_add(args.expires_in));
+            (url, Some(args.expires_in))
         }
     };
-    match to_stdout(|w| writeln!(w, "{url}")) {
+    let written = to_stdout(|w| {
+        if !args.json {
+            return writeln!(w, "{url}");
+        }
+        let response = list::ApiPresignedUrl {
+            id: l.asset.id.clone(),
+            path: abs.to_string_lossy().into_owned(),
+            url: url.clone(),
+            expiry,
+        };
+        serde_json::to_writer_pretty(&mut *w, &response).map_err(io::Error::other)?;
+        w.write_all(b"\n")
+    });
+    match written {
         Ok(()) => ExitCode::Success,
         Err(code) => code,
+    }
+}
+
+/// The URL signing secret of `assets url --base-url`: from --secret-file (an
+/// input: unreadable or empty is exit 3) or RTPREC_URL_SECRET (a setting:
+/// unset or empty is exit 2, as for a missing option).
+fn url_secret(args: &AssetsUrlArgs) -> Result<String, (ExitCode, String)> {
+    const VAR: &str = "RTPREC_URL_SECRET";
+    match &args.secret_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| (ExitCode::BadInput, format!("{}: {e}", p.display())))?;
+            let secret = text.trim();
+            if secret.is_empty() {
+                return Err((
+                    ExitCode::BadInput,
+                    format!("{}: the URL signing secret is empty", p.display()),
+                ));
+            }
+            Ok(secret.to_string())
+        }
+        None => match std::env::var(VAR) {
+            // Used as set, unlike a file's text (whose trailing newline an editor adds).
+            Ok(s) if !s.is_empty() => Ok(s),
+            Ok(_) => Err((
+                ExitCode::Usage,
+                format!("the URL signing secret in {VAR} is empty"),
+            )),
+            Err(_) => Err((
+                ExitCode::Usage,
+                format!("a signed URL needs --secret-file or {VAR}"),
+            )),
+        },
     }
 }
 
@@ -720,7 +762,7 @@ fn verify(args: &VerifyArgs, quiet: bool) -> ExitCode {
         let d = std::env::temp_dir().join(format!("rtprec-verify-{}-{nanos}", std::process::id()));
         if let Err(e) = std::fs::create_dir(&d) {
             eprintln!("rtprec: {}: {e}", d.display());
-            return ExitCode::BadInput;
+            return ExitCode::OutputFailed;
         }
         Some(d)
     };
@@ -743,7 +785,7 @@ fn verify(args: &VerifyArgs, quiet: bool) -> ExitCode {
                 })
                 .map_err(|e| {
                     eprintln!("rtprec: {}: {e}", args.expected.display());
-                    ExitCode::BadInput
+                    ExitCode::OutputFailed
                 });
         }
         let expected = verify::read_manifest(&args.expected).map_err(|e| {
@@ -777,7 +819,7 @@ fn verify(args: &VerifyArgs, quiet: bool) -> ExitCode {
                 });
             if let Err(e) = written {
                 eprintln!("rtprec: {e}");
-                return Err(ExitCode::BadInput);
+                return Err(ExitCode::OutputFailed);
             }
         }
         to_stdout(|w| {
@@ -816,7 +858,7 @@ fn verify_record_capture(
 ) -> Result<(), ExitCode> {
     let exe = std::env::current_exe().map_err(|e| {
         eprintln!("rtprec: finding the rtprec binary: {e}");
-        ExitCode::BadInput
+        ExitCode::OutputFailed
     })?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--quiet")
@@ -842,12 +884,22 @@ fn verify_record_capture(
     }
     let status = cmd.status().map_err(|e| {
         eprintln!("rtprec: running record: {e}");
-        ExitCode::BadInput
+        ExitCode::OutputFailed
     })?;
-    // Failed tracks (4) and no streams (1) still leave a manifest to compare.
+    // Failed tracks (4) and no streams (1) still leave a manifest to compare;
+    // record's other failures are verify's, with the same code (it said why on stderr).
+    let passed_on = [
+        ExitCode::Usage,
+        ExitCode::OutputFailed,
+        ExitCode::Interrupted,
+        ExitCode::Terminated,
+    ];
     match status.code() {
         Some(0 | 1 | 4) => Ok(()),
-        Some(c) if c == i32::from(ExitCode::Usage.code()) => Err(ExitCode::Usage),
-        _ => Err(ExitCode::BadInput),
+        Some(c) => Err(passed_on
+            .into_iter()
+            .find(|p| i32::from(p.code()) == c)
+            .unwrap_or(ExitCode::BadInput)),
+        None => Err(ExitCode::BadInput),
     }
 }

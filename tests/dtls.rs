@@ -10,7 +10,7 @@ use rtprec::testutil::dtls::Dtls12Handshake;
 use rtprec::testutil::packet::{
     LinkKind, push_channel_data, push_rfc4571, tcp_flags, tcp_frame, udp_frame,
 };
-use rtprec::testutil::rtp::RtpBuilder;
+use rtprec::testutil::rtp::{RtpBuilder, ntp_from_unix_nanos, push_sender_report};
 use rtprec::testutil::writers::{Endian, InterfaceSpec, PcapNgWriter, PcapOptions, PcapWriter};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -204,6 +204,28 @@ fn frames_of(calls: &[Call]) -> Vec<(i64, Vec<u8>)> {
                 .encrypt_rtp(0, &pcma(call.ssrcs.1, seq))
                 .expect("encrypts");
             send(t + 5_000_000, false, &down, &mut tcp_seq);
+            // An SRTCP sender report from each side every second (RFC 3711 §3.4).
+            if seq % 50 == 25 {
+                let index = u32::from(seq / 50);
+                for (from_client, ssrc, ctx) in [
+                    (true, call.ssrcs.0, &to_server),
+                    (false, call.ssrcs.1, &to_client),
+                ] {
+                    let mut sr = Vec::new();
+                    let at = T0 + start + t;
+                    push_sender_report(
+                        &mut sr,
+                        ssrc,
+                        ntp_from_unix_nanos(at),
+                        u32::from(seq) * 160,
+                        u32::from(seq),
+                        u32::from(seq) * 160,
+                        &[],
+                    );
+                    let wire = ctx.encrypt_rtcp(index, &sr).expect("encrypts");
+                    send(t + 1_000_000, from_client, &wire, &mut tcp_seq);
+                }
+            }
         }
     }
     frames.sort_by_key(|(t, _)| *t);
@@ -291,6 +313,9 @@ fn every_association_records_with_the_key_log() {
             assert_eq!(d["profile"], c.hs.profile.name(), "{a:#}");
             assert_eq!(d["keys"], "keylog", "{a:#}");
             assert_eq!(d["dtls_version"], "1.2", "{a:#}");
+            // Its SRTCP sender reports were decrypted with the same keys.
+            assert_eq!(a["start_offset_source"], "rtcp-sr", "{a:#}");
+            assert_eq!(a["sender_clock"]["sender_reports"], 3, "{a:#}");
             // The DTLS client is the side that sent the ClientHello.
             assert_eq!(
                 d["dtls_association"],

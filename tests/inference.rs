@@ -238,3 +238,179 @@ fn libopus_switching_modes_is_opus() {
         )]
     );
 }
+
+/// The RTP packets (capture time, bytes) of a pcap of Ethernet/IPv4/UDP frames.
+fn rtp_of_pcap(path: &Path) -> Vec<(i64, Vec<u8>)> {
+    use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+    let bytes = std::fs::read(path).expect("read");
+    let mut r = create_reader(1 << 16, bytes.as_slice()).expect("pcap");
+    let mut out = Vec::new();
+    loop {
+        match r.next() {
+            Ok((off, block)) => {
+                if let PcapBlockOwned::Legacy(b) = block {
+                    let ihl = usize::from(b.data[14] & 0x0f) * 4;
+                    let udp = &b.data[14 + ihl + 8..];
+                    let t = i64::from(b.ts_sec) * 1_000_000_000 + i64::from(b.ts_usec) * 1000;
+                    out.push((t, udp.to_vec()));
+                }
+                r.consume(off);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => r.refill().expect("refill"),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    out
+}
+
+/// A call as Firefox sends it (issue #11 point 13), made of the real Opus and VP8
+/// of `media-opus-vp8.pcap`: peer A sends a microphone (Opus, PT 109), a camera
+/// and a "screen" (VP8, PT 120, inside RED, PT 122: RFC 2198 primary-only blocks);
+/// peer B a microphone. Each video has an RTX stream (PT 119, RFC 4588) with
+/// padding-only probes (PT 124, as Firefox sends them). The camera's RTX stream
+/// retransmits the 3 camera packets that were lost, and first repeats its second
+/// packet 100 times (libwebrtc's payload padding), so that it fills up before its
+/// media is decided; the screen's RTX stream carries probes only.
+fn firefox_like_call(path: &Path) {
+    use rtprec::testutil::rtp::RtpBuilder;
+    let source = rtp_of_pcap(&testdata("media-opus-vp8.pcap"));
+    let rtp: Vec<(i64, rtprec::rtp::RtpPacket<'_>)> = source
+        .iter()
+        .filter_map(|(t, b)| Some((*t, rtprec::rtp::RtpPacket::parse(b).ok()?)))
+        .filter(|(_, p)| matches!(p.payload_type(), 96 | 111))
+        .collect();
+    let (a, b) = ("10.0.0.1:4000", "10.0.0.9:5000");
+    let mut out: Vec<(i64, &str, Vec<u8>)> = Vec::new();
+    let lost = [40usize, 41, 75];
+    let mut rtx_seq = 7000u16;
+    let mut rtx = |ssrc: u32, pt: u8, ts: u32, payload: &[u8], pad: u8| {
+        rtx_seq = rtx_seq.wrapping_add(1);
+        RtpBuilder::new(pt, rtx_seq, ts, ssrc)
+            .marker(!payload.is_empty())
+            .padding(pad)
+            .build(payload)
+    };
+    let (mut opus_n, mut vp8_n) = (0u16, 0usize);
+    let mut camera: Vec<(u16, u32, Vec<u8>)> = Vec::new();
+    for (t, p) in &rtp {
+        let (seq, ts, m) = (p.sequence_number(), p.timestamp(), p.marker());
+        if p.payload_type() == 111 {
+            let opus = p.payload();
+            let pkt = |ssrc, seq: u16| RtpBuilder::new(109, seq, ts, ssrc).marker(m).build(opus);
+            out.push((*t, a, pkt(0xA000_0001, seq)));
+            out.push((*t + 3_000_000, b, pkt(0xB000_0001, seq.wrapping_add(9000))));
+            opus_n += 1;
+            continue;
+        }
+        let red = [&[120u8][..], p.payload()].concat();
+        let cam_seq = seq.wrapping_add(20_000);
+        let cam = RtpBuilder::new(122, cam_seq, ts, 0xA000_0002)
+            .marker(m)
+            .build(&red);
+        camera.push((cam_seq, ts, red.clone()));
+        if lost.contains(&vp8_n) {
+            // Retransmitted 25 ms later: OSN, then the original (RED) payload.
+            let payload = [&cam_seq.to_be_bytes()[..], &red].concat();
+            out.push((*t + 25_000_000, a, rtx(0xA000_0012, 119, ts, &payload, 0)));
+        } else {
+            out.push((*t, a, cam));
+        }
+        let screen = RtpBuilder::new(122, seq.wrapping_add(40_000), ts, 0xA000_0003)
+            .marker(m)
+            .build(&red);
+        out.push((*t + 1_000_000, a, screen));
+        if vp8_n == 1 {
+            // Payload padding: the camera's second packet again and again.
+            let payload = [&cam_seq.to_be_bytes()[..], &red].concat();
+            for k in 0..100 {
+                out.push((
+                    *t + 1_000_000 + k * 3_000_000,
+                    a,
+                    rtx(0xA000_0012, 119, ts, &payload, 0),
+                ));
+            }
+        }
+        if vp8_n % 10 == 5 {
+            // Padding-only probes (RFC 3550 §5.1), timestamp 0 as Firefox sends them.
+            for ssrc in [0xA000_0012, 0xA000_0013] {
+                out.push((*t + 2_000_000, a, rtx(ssrc, 124, 0, &[], 224)));
+            }
+        }
+        vp8_n += 1;
+    }
+    assert!(
+        opus_n > 150 && vp8_n > 100,
+        "{opus_n} Opus, {vp8_n} VP8 packets"
+    );
+    out.sort_by_key(|p| p.0);
+    let file = std::fs::File::create(path).expect("create");
+    let mut w = rtprec::testutil::writers::PcapWriter::new(file, Default::default()).expect("pcap");
+    let mut frame = Vec::new();
+    for (n, (t, src, pkt)) in out.iter().enumerate() {
+        let dst = if *src == a { b } else { a };
+        frame.clear();
+        rtprec::testutil::packet::udp_frame(
+            &mut frame,
+            rtprec::testutil::packet::LinkKind::Ethernet,
+            src.parse().expect("addr"),
+            dst.parse().expect("addr"),
+            n as u16,
+            pkt,
+        )
+        .expect("same IP version");
+        w.write_packet(*t, &frame).expect("write");
+    }
+    w.into_inner().expect("flush");
+}
+
+/// Without signalling, a Firefox-like call gives one file per media track: VP8 in
+/// RED is VP8 (not VP9), the RTX streams repair their media (the one that fills up
+/// first, before its media is decided, too) and the probes-only one is nothing.
+#[test]
+fn a_firefox_like_call_without_signalling_gives_its_media_tracks() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cap = tmp.path().join("firefox.pcap");
+    firefox_like_call(&cap);
+    let out_dir = tmp.path().join("out");
+    let (_, m) = record_manifest_json(&cap, &out_dir, &[]);
+    let mut got: Vec<(String, String, String)> = m["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+            (s("ssrc"), s("status"), s("codec"))
+        })
+        .collect();
+    got.sort();
+    let want = [
+        ("0xA0000001", "opus"),
+        ("0xA0000002", "vp8"),
+        ("0xA0000003", "vp8"),
+        ("0xB0000001", "opus"),
+    ]
+    .map(|(s, c)| (s.to_string(), "completed".to_string(), c.to_string()));
+    assert_eq!(got, want, "{m:#}");
+    let by_ssrc = |s: &str| {
+        m["assets"]
+            .as_array()
+            .expect("assets")
+            .iter()
+            .find(|a| a["ssrc"] == s)
+            .expect("asset")
+            .clone()
+    };
+    let camera = by_ssrc("0xA0000002");
+    let st = &camera["stats"];
+    // 3 retransmissions of lost packets and 100 repeats of one that arrived.
+    assert_eq!(st["rtx_packets"], 103, "{camera:#}");
+    assert_eq!(st["recovered_rtx"], 3, "{camera:#}");
+    assert_eq!(st["lost"], 0, "{camera:#}");
+    assert_eq!(by_ssrc("0xA0000003")["stats"]["rtx_packets"], 0);
+    if have_tool("ffmpeg") {
+        for a in m["assets"].as_array().expect("assets") {
+            assert_decodes_cleanly(&out_dir.join(a["path"].as_str().expect("path")));
+        }
+    }
+}

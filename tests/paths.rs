@@ -413,7 +413,12 @@ fn runs_into_one_directory_accumulate_sessions() {
         .output()
         .expect("rtprec runs");
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
-    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed:#}");
+    assert_eq!(
+        listed["data"].as_array().map(Vec::len),
+        Some(2),
+        "{listed:#}"
+    );
+    assert_eq!(listed["limit"], 2, "{listed:#}");
 }
 
 /// Signalling that names a port and payload type the capture does not have:

@@ -217,6 +217,20 @@ fn report_subcommand_links_from_where_the_page_is() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("manifest.json"));
+    // The page cannot be written (a file where its directory should be): exit 7.
+    let out = rtprec()
+        .arg("report")
+        .arg(&dir)
+        .arg("-o")
+        .arg(page.join("r.html"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod cli;
 mod dtls;
 mod encrypted;
 mod events;
+mod exit_codes;
 mod gst;
 mod hostile;
 mod inference;

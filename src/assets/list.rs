@@ -49,6 +49,108 @@ impl Located {
     }
 }
 
+/// One asset in the shape of the hosted recording-assets API (100ms
+/// `GET /v2/recording-assets`): what integrations with that API already read.
+///
+/// The mapping from rtprec's record: `id`, `type`, `room_id`, `session_id`,
+/// `peer_id`, `track_id`, `status` and `size` as they are; `path` the file's
+/// absolute path (the API's storage location; `null` without a file);
+/// `duration` in seconds (`duration_ms / 1000`); `created_at` the capture time
+/// of the track's last packet (`stopped_at`: when the file was complete);
+/// `metadata` the whole rtprec record with its `dir`. The API's `job_id` and
+/// `thumbnails` have no counterpart and are left out.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ApiAsset {
+    /// The asset id.
+    pub id: String,
+    /// The asset type (`track`).
+    #[serde(rename = "type")]
+    pub asset_type: String,
+    /// The file's absolute path; `null` when the asset has no file.
+    pub path: Option<String>,
+    /// The file's size in bytes.
+    pub size: Option<u64>,
+    /// The playable duration in seconds.
+    pub duration: Option<f64>,
+    /// Room id.
+    pub room_id: String,
+    /// Session id.
+    pub session_id: String,
+    /// Peer id.
+    pub peer_id: String,
+    /// Track id.
+    pub track_id: String,
+    /// `completed`, `failed` or `skipped`.
+    pub status: Status,
+    /// When the file was complete: the capture time of the track's last packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// rtprec's own record of the asset, with the output directory it belongs to.
+    pub metadata: Located,
+}
+
+/// The response of the hosted API's list call: one page holding every asset.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ApiList {
+    /// The assets.
+    pub data: Vec<ApiAsset>,
+    /// The page size: here the number of assets, all on one page.
+    pub limit: usize,
+    /// The API's cursor for the next page: always `null`, there is none.
+    pub last: Option<String>,
+}
+
+/// The hosted API's pre-signed URL response (`GET /v2/recording-assets/{id}/presigned-url`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ApiPresignedUrl {
+    /// The asset id.
+    pub id: String,
+    /// The file's absolute path, as in [`ApiAsset::path`].
+    pub path: String,
+    /// The URL.
+    pub url: String,
+    /// Seconds the URL stays valid from now (`--expires-in`); `null` for a
+    /// `file://` URL, which does not expire.
+    pub expiry: Option<u64>,
+}
+
+impl ApiAsset {
+    /// The API view of `located`; `abs_dir` is its output directory made
+    /// absolute (by the caller, which knows the working directory).
+    pub fn new(located: Located, abs_dir: &Path) -> ApiAsset {
+        let a = &located.asset;
+        ApiAsset {
+            id: a.id.clone(),
+            asset_type: a.asset_type.clone(),
+            path: a
+                .path
+                .as_ref()
+                .map(|p| abs_dir.join(p).to_string_lossy().into_owned()),
+            size: a.size,
+            // Milliseconds to seconds: f64 holds every duration exactly to the millisecond.
+            duration: a.duration_ms.map(|ms| ms as f64 / 1000.0),
+            room_id: a.room_id.clone(),
+            session_id: a.session_id.clone(),
+            peer_id: a.peer_id.clone(),
+            track_id: a.track_id.clone(),
+            status: a.status,
+            created_at: a.stopped_at.clone(),
+            metadata: located,
+        }
+    }
+}
+
+impl ApiList {
+    /// One page holding all of `data`.
+    pub fn new(data: Vec<ApiAsset>) -> ApiList {
+        ApiList {
+            limit: data.len(),
+            data,
+            last: None,
+        }
+    }
+}
+
 /// Filters of `rtprec assets list`; `None` matches everything.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {

@@ -63,8 +63,8 @@ pub enum Command {
     /// recorded file must exist with its manifest size and sha256, and, when
     /// ffprobe is installed, decode. Prints one diff block per track and a
     /// summary; exits 0 when every track passes, 1 when any fails, 3 when an
-    /// input cannot be read. --update writes the recording's manifest to the
-    /// expectation instead and exits 0.
+    /// input cannot be read, 7 when an output cannot be written. --update
+    /// writes the recording's manifest to the expectation instead and exits 0.
     Verify(Box<VerifyArgs>),
     /// Write an HTML report of a recording: timeline, plots, stats and players.
     ///
@@ -75,7 +75,8 @@ pub enum Command {
     /// keyframes), per track plots over time (bitrate, packets lost and
     /// recovered, jitter and the longest inter-arrival gap), the stats table,
     /// and an audio or video player for each file, linked relatively. Exits 0
-    /// when written, 3 when the manifest cannot be read or the page written.
+    /// when written, 3 when the manifest or timeline cannot be read, 7 when the
+    /// page cannot be written.
     Report(ReportArgs),
     /// Print a shell completion script for rtprec to standard output.
     ///
@@ -390,8 +391,15 @@ pub enum AssetsCommand {
     /// List the assets of one or more output directories, filtered.
     ///
     /// Reads DIR/manifest.json of every DIR. A table on standard output, or
-    /// with --json a JSON array of the asset records, each with the `dir` it
-    /// belongs to.
+    /// with --json the response of the hosted recording-assets API's list call
+    /// (100ms `GET /v2/recording-assets`): {"data": [...], "limit": N, "last":
+    /// null}, all assets on one page. Each item maps rtprec's record: `id`,
+    /// `type`, `room_id`, `session_id`, `peer_id`, `track_id`, `status` and
+    /// `size` as they are; `path` the file's absolute path (null without a
+    /// file); `duration` in seconds (duration_ms / 1000, null when unknown);
+    /// `created_at` the capture time of the track's last packet (stopped_at;
+    /// absent without one); `metadata` rtprec's whole record with the `dir` it
+    /// belongs to (`jq '[.data[].metadata]'` gives the records alone).
     List(AssetsListArgs),
     /// Print a URL for an asset: file:// by default, or a signed expiring URL.
     ///
@@ -401,7 +409,11 @@ pub enum AssetsCommand {
     /// `secure_link $arg_md5,$arg_expires;` and
     /// `secure_link_md5 "$secure_link_expires$uri SECRET";`. The secret comes
     /// from --secret-file or the environment variable RTPREC_URL_SECRET, never
-    /// from the command line.
+    /// from the command line. With --json, the hosted recording-assets API's
+    /// pre-signed URL response (100ms `GET
+    /// /v2/recording-assets/{id}/presigned-url`): {"id": ..., "path": the
+    /// file's absolute path, "url": ..., "expiry": seconds the URL stays valid
+    /// (--expires-in), null for a file:// URL, which does not expire}.
     Url(AssetsUrlArgs),
 }
 
@@ -426,7 +438,7 @@ pub struct AssetsListArgs {
     /// Only completed or only failed assets.
     #[arg(long, value_parser = ["completed", "failed"])]
     pub status: Option<String>,
-    /// Write a JSON array instead of the table.
+    /// Write the hosted API's list response (JSON) instead of the table.
     #[arg(long)]
     pub json: bool,
 }
@@ -454,6 +466,9 @@ pub struct AssetsUrlArgs {
         requires = "base_url"
     )]
     pub expires_in: u64,
+    /// Write the hosted API's pre-signed URL response (JSON) instead of the bare URL.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn kind_parser(s: &str) -> Result<crate::session::Kind, String> {

@@ -18,14 +18,21 @@ pub struct RecordPlan {
     pub notes: Vec<String>,
 }
 
-/// Why the options cannot be used: the message names the file (and line) at fault.
+/// Why the options cannot be used: the message names the file (and line), or
+/// the option or variable, at fault.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct OptionsError(String);
+pub enum OptionsError {
+    /// A file an option names cannot be read or is invalid (exit 3).
+    #[error("{0}")]
+    Input(String),
+    /// A value given on the command line or in an environment variable is wrong (exit 2).
+    #[error("{0}")]
+    Usage(String),
+}
 
 /// Loads and checks everything `record`'s options name.
 pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, OptionsError> {
-    let err = |e: &dyn std::fmt::Display| OptionsError(e.to_string());
+    let err = |e: &dyn std::fmt::Display| OptionsError::Input(e.to_string());
     let (session, identification) = if let Some(path) = &args.metadata {
         (
             Some(
@@ -50,17 +57,19 @@ pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, Opt
     let srtp_keys = match (&args.srtp_keys, &args.srtp_keys_env) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| OptionsError(format!("{}: {e}", path.display())))?;
+                .map_err(|e| OptionsError::Input(format!("{}: {e}", path.display())))?;
             crate::srtp::keyring::parse_key_file(&text, &path.display().to_string())
                 .map_err(|e| err(&e))?
         }
         (None, Some(var)) => {
+            // The variable stands for an option's value: what is wrong with it is a usage error.
             let text = std::env::var(var).map_err(|_| {
-                OptionsError(format!(
+                OptionsError::Usage(format!(
                     "environment variable {var:?} (--srtp-keys-env) is not set"
                 ))
             })?;
-            crate::srtp::keyring::parse_key_file(&text, &format!("${var}")).map_err(|e| err(&e))?
+            crate::srtp::keyring::parse_key_file(&text, &format!("${var}"))
+                .map_err(|e| OptionsError::Usage(e.to_string()))?
         }
         (None, None) => Vec::new(),
     };
@@ -103,12 +112,12 @@ pub fn load_keylogs(
     }
     let mut keylog = crate::dtls::KeyLog::default();
     for path in paths {
-        let bytes =
-            std::fs::read(path).map_err(|e| OptionsError(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| OptionsError::Input(format!("{}: {e}", path.display())))?;
         // Key logs are ASCII; a stray byte elsewhere must not hide the lines that parse.
         let text = String::from_utf8_lossy(&bytes);
         let log = crate::dtls::KeyLog::parse(&text, &path.display().to_string())
-            .map_err(|e| OptionsError(e.to_string()))?;
+            .map_err(|e| OptionsError::Input(e.to_string()))?;
         keylog.merge(log);
     }
     Ok(Some(keylog))

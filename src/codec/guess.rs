@@ -335,7 +335,7 @@ impl CodecGuesser {
         let checks = [
             self.check_opus(payload, forward),
             check_vp8(payload, changed, &mut self.video),
-            check_vp9(payload, changed, &mut self.video),
+            check_vp9(payload, marker, changed, &mut self.video),
             check_h264(payload, &mut self.video),
             check_h265(payload, &mut self.video),
             check_av1(payload, &mut self.video),
@@ -385,21 +385,41 @@ impl CodecGuesser {
         }
     }
 
-    /// When the packets are RED blocks of a recognised codec: the guess for that codec.
+    /// Whether the claim for `codec` rests on a strong marker of the format itself:
+    /// a keyframe or parameter sets for video; for Opus, which has none, timing that
+    /// fits 48 kHz audio (RFC 7587 §4.1-4.2). Other formats keep their own rules.
+    fn strongly(&self, codec: Codec) -> bool {
+        let i = CANDIDATES.iter().position(|c| *c == codec);
+        match codec {
+            Codec::Opus => self.timing_fits(Codec::Opus),
+            Codec::Vp8 | Codec::Vp9 | Codec::H264 | Codec::H265 | Codec::Av1 => {
+                i.is_some_and(|i| self.strong[i] > 0)
+            }
+            _ => true,
+        }
+    }
+
+    /// When the packets are RED blocks of a recognised codec: the guess for that
+    /// codec, and whether that codec's claim is strong ([`CodecGuesser::strongly`]).
     fn red_guess(&self, n: u32) -> Option<CodecGuess> {
+        self.red_guess_strength(n).map(|(g, _)| g)
+    }
+
+    fn red_guess_strength(&self, n: u32) -> Option<(CodecGuess, bool)> {
         let s = self.red.as_deref()?;
         if f64::from(s.parsed) < MIN_CONSISTENT * f64::from(n) {
             return None;
         }
         // The media: the recognised block payload type with the most packets.
-        let (media_pt, inner, _) = s
+        let (media_pt, inner, _, strong) = s
             .blocks
             .iter()
             .filter_map(|(pt, (g, _))| {
                 let guess = g.guess();
-                guess.codec.map(|_| (*pt, guess, g.packets()))
+                let strong = guess.codec.is_some_and(|c| g.strongly(c));
+                guess.codec.map(|_| (*pt, guess, g.packets(), strong))
             })
-            .max_by_key(|(pt, _, packets)| (*packets, std::cmp::Reverse(*pt)))?;
+            .max_by_key(|(pt, _, packets, _)| (*packets, std::cmp::Reverse(*pt)))?;
         // Blocks of another payload type that (nearly) all parse as ULPFEC are its repair data.
         let ulpfec = s
             .blocks
@@ -410,7 +430,7 @@ impl CodecGuesser {
         let fec_note = ulpfec.map_or(String::new(), |f| {
             format!("; blocks of PT {f} are ULPFEC (RFC 5109)")
         });
-        Some(CodecGuess {
+        let guess = CodecGuess {
             codec: inner.codec,
             clock_rate: inner.clock_rate,
             evidence: format!(
@@ -422,7 +442,8 @@ impl CodecGuesser {
                 media_payload_type: media_pt,
                 ulpfec_payload_type: ulpfec,
             }),
-        })
+        };
+        Some((guess, strong))
     }
 
     fn count_step(&mut self, d: u32) {
@@ -509,6 +530,16 @@ impl CodecGuesser {
         }
         passing.sort_by(|a, b| b.1.total_cmp(&a.1));
         let tie_note = self.break_tie(&mut passing);
+        // The payloads also split exactly into RED blocks (RFC 2198 §3) whose media is
+        // claimed on a strong marker (a keyframe) that no direct reading has: Firefox's
+        // VP8 in RED (header byte 0x78, primary PT 120) would otherwise read as VP9
+        // (RFC 9628 §4.2) frame structure without a keyframe.
+        if !passing.is_empty()
+            && passing.iter().all(|(c, _, _)| !self.strongly(*c))
+            && let Some((red, true)) = self.red_guess_strength(n)
+        {
+            return red;
+        }
         match passing.as_slice() {
             [] => {
                 // Nothing fits the payloads themselves: they may be RED blocks of what does.
@@ -789,10 +820,17 @@ fn check_vp8(p: &[u8], changed: Option<bool>, v: &mut VideoStats) -> (bool, bool
 
 /// VP9 payload descriptor (RFC 9628 §4.2) and, at a layer frame start, the
 /// uncompressed header (VP9 spec §6.2): a key frame has the sync code 49 83 42.
-fn check_vp9(p: &[u8], changed: Option<bool>, v: &mut VideoStats) -> (bool, bool) {
+/// A marked packet ends the picture, so its layer frame too: E "MUST be set to one
+/// for the final packet of a layer frame" (RFC 9628 §4.2, the marker §4.1). A RED
+/// header byte (RFC 2198 §3, e.g. 0x78: primary PT 120) reads as a descriptor
+/// with B set and E clear on every packet: this is what tells the two apart.
+fn check_vp9(p: &[u8], marker: bool, changed: Option<bool>, v: &mut VideoStats) -> (bool, bool) {
     let Ok(d) = vp9::Vp9Descriptor::parse(p) else {
         return (false, false);
     };
+    if marker && !d.end {
+        return (false, false);
+    }
     v.vp9_frames.observe(changed, d.begin, d.picture_id);
     if !d.begin {
         return (true, false);
@@ -1000,7 +1038,7 @@ pub fn fits_frame_start(codec: Codec, payload: &[u8]) -> Option<bool> {
         Codec::Vp8 => vp8::Vp8Descriptor::parse(payload)
             .is_ok_and(|d| d.starts_frame() && check_vp8(payload, None, &mut v).0),
         Codec::Vp9 => vp9::Vp9Descriptor::parse(payload)
-            .is_ok_and(|d| d.begin && check_vp9(payload, None, &mut v).0),
+            .is_ok_and(|d| d.begin && check_vp9(payload, false, None, &mut v).0),
         Codec::H264 => check_h264(payload, &mut v).0 && h264_starts_access_unit(payload),
         Codec::H265 => check_h265(payload, &mut v).0 && h265_starts_access_unit(payload),
         Codec::Av1 => {
@@ -1478,7 +1516,10 @@ mod tests {
             })
             .collect();
         let mut v = VideoStats::default();
-        assert!(check_vp9(&pkts[1].2, Some(true), &mut v).0, "fits VP9 too");
+        assert!(
+            check_vp9(&pkts[1].2, false, Some(true), &mut v).0,
+            "fits VP9 too"
+        );
         let g = run(111, &pkts);
         assert_opus(&g);
         assert!(g.evidence.contains("Vp9"), "{}", g.evidence);
@@ -1669,6 +1710,112 @@ mod tests {
         p
     }
 
+    /// Firefox's video: VP8 (PT 120) in RED (PT 122), primary-only blocks (RFC
+    /// 2198 §3: one header byte, F=0, then the whole VP8 payload). The header byte
+    /// 0x78 reads as a VP9 descriptor with B set and E clear (RFC 9628 §4.2), and
+    /// the VP8 descriptor after it as layer and P_DIFF bytes: VP9 must not win.
+    #[test]
+    fn vp8_in_red_primary_only() {
+        let pkts: Vec<_> = video(20, 3, |f, k| [vec![120], vp8_payload(f, k)].concat());
+        let mut v = VideoStats::default();
+        assert!(
+            !check_vp9(&pkts[2].2, true, Some(false), &mut v).0,
+            "a marked packet whose E bit is clear is not VP9"
+        );
+        let g = run(122, &pkts);
+        assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
+        assert_eq!(
+            g.red,
+            Some(RedGuess {
+                red_payload_type: 122,
+                media_payload_type: 120,
+                ulpfec_payload_type: None,
+            })
+        );
+    }
+
+    /// The same with redundancy: each packet repeats the previous one in a block with
+    /// F=1, PT 120, a 14-bit timestamp offset and a 10-bit length (RFC 2198 §3).
+    #[test]
+    fn vp8_in_red_with_redundancy() {
+        let plain = video(20, 3, vp8_payload);
+        let pkts: Vec<_> = plain
+            .iter()
+            .enumerate()
+            .map(|(i, (m, ts, p))| {
+                let mut red = Vec::new();
+                if let Some((_, prev_ts, prev)) = i.checked_sub(1).map(|j| &plain[j]) {
+                    let off = ts - prev_ts;
+                    let len = prev.len();
+                    red.extend_from_slice(&[
+                        0x80 | 120,
+                        (off >> 6) as u8,
+                        (((off & 0x3f) << 2) as u8) | (len >> 8) as u8,
+                        len as u8,
+                    ]);
+                }
+                red.push(120);
+                if i > 0 {
+                    red.extend_from_slice(&plain[i - 1].2);
+                }
+                red.extend_from_slice(p);
+                (*m, *ts, red)
+            })
+            .collect();
+        let g = run(122, &pkts);
+        assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
+        assert_eq!(g.red.map(|r| r.media_payload_type), Some(120));
+        // Block lengths that do not add up to the payload: not RED, and nothing else.
+        let broken: Vec<_> = pkts
+            .iter()
+            .map(|(m, ts, p)| {
+                let mut p = p.clone();
+                if p[0] & 0x80 != 0 {
+                    p[3] = 0xff;
+                    p[2] |= 0x03;
+                }
+                (*m, *ts, p)
+            })
+            .collect();
+        let g = run(122, &broken);
+        assert_eq!(g.red, None, "{}", g.evidence);
+    }
+
+    /// Firefox's ULPFEC (PT 123) inside RED (PT 122) with VP8 (PT 120): RED packets
+    /// whose primary block is an RFC 5109 §7 repair packet are the media's FEC.
+    #[test]
+    fn vp8_and_ulpfec_in_red() {
+        let mut pkts: Vec<_> = video(20, 3, |f, k| [vec![120], vp8_payload(f, k)].concat());
+        let mut with_fec = Vec::new();
+        for (i, (m, ts, p)) in pkts.drain(..).enumerate() {
+            let marked = m;
+            with_fec.push((m, ts, p));
+            if marked && i % 2 == 1 {
+                // FEC header (E=0 L=0 P X CC M PT, SN base, TS recovery, length
+                // recovery), then level 0: protection length 20, 16-bit mask, data.
+                let base = (i as u16).wrapping_sub(2);
+                let mut fec = vec![123, 0x00, 0x60];
+                fec.extend_from_slice(&base.to_be_bytes());
+                fec.extend_from_slice(&ts.to_be_bytes());
+                fec.extend_from_slice(&[0x00, 0x30, 0x00, 20, 0xe0, 0x00]);
+                fec.extend(noise(u64::from(ts), 20));
+                with_fec.push((false, ts, fec));
+            }
+        }
+        let g = run(122, &with_fec);
+        assert_eq!(g.codec, Some(Codec::Vp8), "{}", g.evidence);
+        assert_eq!(
+            g.red,
+            Some(RedGuess {
+                red_payload_type: 122,
+                media_payload_type: 120,
+                ulpfec_payload_type: Some(123),
+            }),
+            "{}",
+            g.evidence
+        );
+    }
+
     #[test]
     fn vp8() {
         let g = run(96, &video(20, 3, vp8_payload));
@@ -1744,6 +1891,30 @@ mod tests {
         let t = if f == 0 { 5 } else { 1 };
         let s = if k == 1 || (f > 0 && k == 0) { 0x80 } else { 0 };
         [vec![0x7c, s | t], noise(u64::from(f * 3 + k), 30)].concat()
+    }
+
+    /// VP9 (Firefox's PT 121) and H.264 in RED, primary only, are what they carry.
+    #[test]
+    fn vp9_and_h264_in_red() {
+        type Packets = Vec<(bool, u32, Vec<u8>)>;
+        let cases: [(u8, Codec, Packets); 2] = [
+            (121, Codec::Vp9, video(10, 4, |f, k| vp9_payload(f, k, 4))),
+            (126, Codec::H264, video(10, 3, h264_payload)),
+        ];
+        for (media_pt, codec, plain) in cases {
+            let pkts: Vec<_> = plain
+                .into_iter()
+                .map(|(m, ts, p)| (m, ts, [vec![media_pt], p].concat()))
+                .collect();
+            let g = run(122, &pkts);
+            assert_eq!(g.codec, Some(codec), "{}", g.evidence);
+            assert_eq!(
+                g.red.map(|r| (r.red_payload_type, r.media_payload_type)),
+                Some((122, media_pt)),
+                "{}",
+                g.evidence
+            );
+        }
     }
 
     #[test]

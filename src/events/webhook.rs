@@ -83,8 +83,8 @@ pub enum WebhookError {
     /// The secret is not in the `whsec_` + base64 form. (Never shows the secret.)
     #[error("webhook secret from {from} is not valid: {reason}")]
     BadSecret {
-        /// The file path or the environment variable name.
-        from: String,
+        /// The file or the environment variable it came from.
+        from: SecretOrigin,
         /// What is wrong with it.
         reason: &'static str,
     },
@@ -104,6 +104,25 @@ pub enum WebhookError {
     Thread(io::Error),
 }
 
+/// Where a webhook secret came from: it names the source in messages, and
+/// decides who must fix a bad one (a file is an input, a variable a setting).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretOrigin {
+    /// A file (`--webhook-secret-file`).
+    File(PathBuf),
+    /// An environment variable, or another value the user set, by name.
+    Setting(String),
+}
+
+impl std::fmt::Display for SecretOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretOrigin::File(p) => write!(f, "{}", p.display()),
+            SecretOrigin::Setting(name) => f.write_str(name),
+        }
+    }
+}
+
 /// A webhook signing key (the decoded bytes after `whsec_`); `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Vec<u8>);
@@ -116,12 +135,16 @@ impl std::fmt::Debug for Secret {
 
 impl Secret {
     /// Parses `whsec_` + base64 (the prefix is optional, as in the reference libraries).
-    /// `from` names where the text came from, for the error message.
+    /// `from` names the setting the text came from, for the error message.
     pub fn parse(text: &str, from: &str) -> Result<Secret, WebhookError> {
+        Secret::parse_from(text, SecretOrigin::Setting(from.to_string()))
+    }
+
+    fn parse_from(text: &str, from: SecretOrigin) -> Result<Secret, WebhookError> {
         let text = text.trim();
         let b64 = text.strip_prefix("whsec_").unwrap_or(text);
         let bad = |reason| WebhookError::BadSecret {
-            from: from.to_string(),
+            from: from.clone(),
             reason,
         };
         if b64.is_empty() {
@@ -143,7 +166,7 @@ impl Secret {
             path: path.to_path_buf(),
             source,
         })?;
-        Secret::parse(&text, &path.display().to_string())
+        Secret::parse_from(&text, SecretOrigin::File(path.to_path_buf()))
     }
 
     /// The secret from `file` if given, else from [`SECRET_ENV`] if set and non-empty, else none.

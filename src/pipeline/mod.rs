@@ -151,7 +151,7 @@ pub fn run_loop(
     consumer: &mut dyn Consumer,
     progress: &mut dyn FnMut(u64),
 ) -> Result<LoopSummary, Error> {
-    let handle = reader::spawn(paths.to_vec()).map_err(|source| Error::Io {
+    let handle = reader::spawn(paths.to_vec()).map_err(|source| Error::Output {
         context: "starting the reading thread".into(),
         source,
     })?;
@@ -178,7 +178,8 @@ pub fn run_loop(
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(Error::Io {
+                // The reader reports every input error before it stops: this is a crash, not bad input.
+                return Err(Error::Output {
                     context: "reading the inputs".into(),
                     source: std::io::Error::other("the reading thread stopped"),
                 });

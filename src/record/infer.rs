@@ -8,7 +8,7 @@ use crate::rtp::{RtpPacket, Ssrc};
 use crate::time::CaptureTime;
 use crate::track::Arrival;
 use crate::track::fec::{FecScheme, parse_flexfec, parse_flexfec03, parse_ulpfec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
 /// Packets an unidentified stream may buffer while its codec is guessed.
@@ -55,11 +55,14 @@ pub struct Pending {
     media: u64,
     /// Packets that carried only padding (RFC 3550 §5.1), e.g. bandwidth probes.
     padding: u64,
+    /// The pending stream this one retransmits (RFC 4588), found when it ripened:
+    /// it waits for that media to be decided, which takes it along.
+    pub waits_for: Option<Ssrc>,
 }
 
 /// What a track looks like to inference: enough to match a repair stream to it.
 #[derive(Clone, Copy, Debug)]
-pub struct TrackView {
+pub struct TrackView<'a> {
     /// The track's index.
     pub index: usize,
     /// Source address of the track's 5-tuple (inferred tracks).
@@ -68,6 +71,80 @@ pub struct TrackView {
     pub ssrc: Option<u32>,
     /// Its latest sequence number.
     pub last_seq16: Option<u16>,
+    /// Its recent packets (inferred tracks), which retransmissions repeat.
+    pub sent: Option<&'a SentPackets>,
+}
+
+/// Slots of [`SentPackets`]: 256 packets are 2.5 s of a 100-packet-per-second
+/// camera, longer than a retransmission is worth (it must arrive within a
+/// round trip or two of the loss to fill a gap), for 4 KiB per inferred track.
+const SENT_SLOTS: usize = 256;
+
+/// A media stream's recent packets, by sequence number: a fingerprint of the
+/// timestamp and payload of each, so that a retransmission (RFC 4588 §4: the
+/// original timestamp; the original sequence number and the original payload in
+/// its payload) can be recognised as repeating one of them.
+#[derive(Clone, Debug)]
+pub struct SentPackets {
+    slots: Box<[Option<(u16, u64)>]>,
+}
+
+impl Default for SentPackets {
+    fn default() -> Self {
+        SentPackets {
+            slots: vec![None; SENT_SLOTS].into_boxed_slice(),
+        }
+    }
+}
+
+impl SentPackets {
+    /// The recent packets among `packets` (padding-only ones are skipped).
+    pub fn of(packets: &[Arrival]) -> SentPackets {
+        let mut s = SentPackets::default();
+        for a in packets {
+            s.record(a);
+        }
+        s
+    }
+
+    /// Notes a packet of the media stream (one that carried only padding is not
+    /// retransmitted with its payload and is skipped).
+    pub fn record(&mut self, a: &Arrival) {
+        if a.payload.is_empty() {
+            return;
+        }
+        let fp = crate::rtp::seq::fingerprint(a.ts32, &a.payload);
+        self.slots[usize::from(a.seq16) % SENT_SLOTS] = Some((a.seq16, fp));
+    }
+
+    /// The fingerprint of packet `seq`, if it is still remembered.
+    fn get(&self, seq: u16) -> Option<u64> {
+        match self.slots[usize::from(seq) % SENT_SLOTS] {
+            Some((s, fp)) if s == seq => Some(fp),
+            _ => None,
+        }
+    }
+}
+
+/// How the packets of a stream read as retransmissions of one media stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RtxEvidence {
+    /// Packets with an OSN and a payload (padding-only probes take no part).
+    packets: usize,
+    /// Packets that repeat a remembered media packet: its sequence number is the
+    /// OSN, its timestamp and payload are the RTX packet's (RFC 4588 §4).
+    repeats: usize,
+    /// Packets whose OSN the media sent at most 1000 packets ago (lost, or no
+    /// longer remembered) or that repeat it.
+    near: usize,
+}
+
+impl RtxEvidence {
+    /// RFC 4588 structure: at least one packet repeats a media packet exactly,
+    /// and (nearly) all name packets the media sent recently.
+    fn structural(&self) -> bool {
+        self.repeats >= 1 && self.near * 5 >= self.packets * 4
+    }
 }
 
 impl Pending {
@@ -88,6 +165,7 @@ impl Pending {
             total: 0,
             media: 0,
             padding: 0,
+            waits_for: None,
         }
     }
 
@@ -195,42 +273,109 @@ impl Pending {
     /// The track this stream retransmits (RFC 4588), if any.
     ///
     /// An RTX stream shares its media's 5-tuple under BUNDLE (or at least its
-    /// source address), and the first two bytes of its payloads are original
-    /// sequence numbers close to the ones the media stream is sending.
-    pub fn rtx_target(&self, tracks: &[TrackView]) -> Option<usize> {
-        let osns: Vec<u16> = self
-            .packets
+    /// source address). RFC 4588 §4: an RTX packet's payload is the original
+    /// sequence number (OSN, 2 bytes) then the original payload, and its timestamp
+    /// is the original's. Recognised either way:
+    ///
+    /// - structurally: a packet repeats one the media sent (same sequence number
+    ///   as its OSN, same timestamp and payload) and nearly all OSNs are packets
+    ///   the media sent recently. Whatever the payload after the OSN looks like (a
+    ///   codec may be guessed from it: it is the media's own payload, shifted), and
+    ///   however often the same packet is repeated (libwebrtc, in Firefox too, sends
+    ///   recent packets again on the RTX stream as bandwidth probes);
+    /// - by sequence numbers alone, when the media's packets are not remembered (a
+    ///   track with metadata, or only lost packets repeated): different OSNs (a
+    ///   constant, like a payload descriptor's first bytes, is not a sequence
+    ///   number) close behind the media's latest, of a stream whose own payload
+    ///   format rtprec could not recognise.
+    ///
+    /// Padding-only packets (RFC 3550 §5.1; probes on the RTX SSRC) have no OSN and
+    /// take no part.
+    pub fn rtx_target(&self, tracks: &[TrackView<'_>]) -> Option<usize> {
+        let candidates = tracks
             .iter()
-            .filter(|a| a.payload.len() > 2)
-            .map(|a| u16::from_be_bytes([a.payload[0], a.payload[1]]))
-            .collect();
+            .filter(|t| t.src_ip == Some(self.flow.src.ip()) && t.ssrc != Some(self.ssrc.0));
+        let best = candidates
+            .clone()
+            .map(|t| (t.index, self.rtx_evidence(t.sent, t.last_seq16)))
+            .filter(|(_, e)| e.structural())
+            .max_by_key(|&(i, e)| (e.repeats, e.near, std::cmp::Reverse(i)));
+        if let Some((idx, _)) = best {
+            return Some(idx);
+        }
+        let osns = self.osns().map(|(o, _)| o).collect::<Vec<u16>>();
         let mut distinct = osns.clone();
         distinct.sort_unstable();
         distinct.dedup();
-        // Retransmissions carry different packets (a constant, like a payload
-        // descriptor's first bytes, is not a sequence number) of a stream whose
-        // own payload format rtprec could not recognise.
         if osns.len() < 2 || distinct.len() * 5 < osns.len() * 4 || self.guessed_codec() {
             return None;
         }
-        // Packets already sent: at most 1000 behind the media's latest sequence number.
-        let near = |t: &TrackView| -> usize {
-            let Some(last) = t.last_seq16 else { return 0 };
-            osns.iter()
-                .filter(|&&o| last.wrapping_sub(o) <= 1000)
-                .count()
-        };
-        let (idx, hits) = tracks
+        let (idx, e) = candidates
+            .map(|t| (t.index, self.rtx_evidence(None, t.last_seq16)))
+            .max_by_key(|&(i, e)| (e.near, std::cmp::Reverse(i)))?;
+        (e.near * 5 >= e.packets * 4).then_some(idx)
+    }
+
+    /// The (OSN, timestamp) of each of its packets read as a retransmission: a
+    /// cheap first test of [`Pending::retransmits`] against many streams.
+    pub fn rtx_keys(&self) -> HashSet<(u16, u32)> {
+        self.packets
             .iter()
-            .filter(|t| t.src_ip == Some(self.flow.src.ip()) && t.ssrc != Some(self.ssrc.0))
-            .map(|t| (t.index, near(t)))
-            .max_by_key(|&(i, hits)| (hits, std::cmp::Reverse(i)))?;
-        (hits * 5 >= osns.len() * 4).then_some(idx)
+            .filter(|a| a.payload.len() > 2)
+            .map(|a| (u16::from_be_bytes([a.payload[0], a.payload[1]]), a.ts32))
+            .collect()
+    }
+
+    /// True when this stream's packets are, structurally, retransmissions of
+    /// `media`'s (a stream still pending too): see [`Pending::rtx_target`].
+    /// `keys` are this stream's [`Pending::rtx_keys`].
+    pub fn retransmits(&self, media: &Pending, keys: &HashSet<(u16, u32)>) -> bool {
+        if media.ssrc == self.ssrc
+            || media.flow.src.ip() != self.flow.src.ip()
+            || media.media == 0
+            || !media
+                .packets
+                .iter()
+                .any(|a| keys.contains(&(a.seq16, a.ts32)))
+        {
+            return false;
+        }
+        let sent = SentPackets::of(&media.packets);
+        let last = media.packets.last().map(|a| a.seq16);
+        self.rtx_evidence(Some(&sent), last).structural()
+    }
+
+    /// OSN and fingerprint of the original (its timestamp and payload) of each
+    /// packet that has a payload after the OSN.
+    fn osns(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.packets
+            .iter()
+            .filter(|a| a.payload.len() > 2)
+            .map(|a| {
+                let osn = u16::from_be_bytes([a.payload[0], a.payload[1]]);
+                (osn, crate::rtp::seq::fingerprint(a.ts32, &a.payload[2..]))
+            })
+    }
+
+    fn rtx_evidence(&self, sent: Option<&SentPackets>, last: Option<u16>) -> RtxEvidence {
+        let mut e = RtxEvidence::default();
+        for (osn, fp) in self.osns() {
+            e.packets += 1;
+            let remembered = sent.and_then(|s| s.get(osn));
+            if remembered == Some(fp) {
+                e.repeats += 1;
+                e.near += 1;
+            } else if remembered.is_none() && last.is_some_and(|l| l.wrapping_sub(osn) <= 1000) {
+                // Packets already sent: at most 1000 behind the media's latest.
+                e.near += 1;
+            }
+        }
+        e
     }
 
     /// The track a FlexFEC stream protects (its CSRC list, or for draft 03 its
     /// FEC header, names the track's SSRC) and the format.
-    pub fn fec_owner(&self, tracks: &[TrackView]) -> Option<(usize, FecScheme)> {
+    pub fn fec_owner(&self, tracks: &[TrackView<'_>]) -> Option<(usize, FecScheme)> {
         // Only an SSRC (nearly) every packet names can be the one protected; the
         // full parse runs for tracks with that SSRC only.
         let total = u32::try_from(self.raws.len()).unwrap_or(u32::MAX);
@@ -372,6 +517,7 @@ mod tests {
             src_ip: Some("10.0.0.1".parse().expect("ip")),
             ssrc: Some(1),
             last_seq16: Some(1010),
+            sent: None,
         };
         assert_eq!(p.rtx_target(&[media]), Some(3));
         // Another source address is another peer's: not its retransmissions.
@@ -386,6 +532,118 @@ mod tests {
             ..media
         };
         assert_eq!(p.rtx_target(&[behind]), None);
+    }
+
+    /// Media packets of SSRC 1 (PT 122: VP8 in RED, primary only) with sequence
+    /// numbers `seqs`; the timestamp follows the sequence number.
+    fn red_media(seqs: std::ops::Range<u16>) -> Vec<Vec<u8>> {
+        seqs.map(|s| {
+            let mut payload = vec![120, 0x90, 0x80, (s >> 8) as u8, s as u8];
+            payload.extend(std::iter::repeat_n(s as u8, 40));
+            rtp(1, 122, s, &payload)
+        })
+        .collect()
+    }
+
+    /// The RTX packet (RFC 4588 §4) of `original` on SSRC 2, PT 119: its
+    /// timestamp, then OSN + the original payload.
+    fn rtx_of(original: &[u8], seq: u16) -> Vec<u8> {
+        let osn = [original[2], original[3]];
+        let mut p = rtp(2, 119, seq, &[osn.as_slice(), &original[12..]].concat());
+        p[4..8].copy_from_slice(&original[4..8]);
+        p
+    }
+
+    fn view_of<'a>(media: &Pending, sent: &'a SentPackets) -> TrackView<'a> {
+        TrackView {
+            index: 0,
+            src_ip: Some(media.flow.src.ip()),
+            ssrc: Some(media.ssrc.0),
+            last_seq16: media.packets.last().map(|a| a.seq16),
+            sent: Some(sent),
+        }
+    }
+
+    /// Firefox repeats one recent packet on the RTX stream again and again (libwebrtc's
+    /// payload padding): a single OSN, which sequence numbers alone cannot tell from a
+    /// constant payload byte; repeating a packet the media sent (same sequence
+    /// number, timestamp and payload) does.
+    #[test]
+    fn retransmissions_repeating_one_packet_are_recognised_by_its_content() {
+        let media_raw = red_media(1000..1040);
+        let media = pending_of(&media_raw, "10.0.0.1:5000");
+        let rtx: Vec<Vec<u8>> = (0..12u16).map(|i| rtx_of(&media_raw[1], 300 + i)).collect();
+        let p = pending_of(&rtx, "10.0.0.1:5000");
+        let sent = SentPackets::of(&media.packets);
+        let view = view_of(&media, &sent);
+        assert_eq!(p.rtx_target(&[view]), Some(0));
+        assert!(p.retransmits(&media, &p.rtx_keys()));
+        // Without the media's packets: one OSN twelve times is not a sequence number.
+        let blind = TrackView { sent: None, ..view };
+        assert_eq!(p.rtx_target(&[blind]), None);
+        // The same OSN with another payload or timestamp repeats nothing the media sent.
+        let forged: Vec<Vec<u8>> = rtx
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                let last = r.len() - 1;
+                r[last] ^= 0xff;
+                r
+            })
+            .collect();
+        let f = pending_of(&forged, "10.0.0.1:5000");
+        assert_eq!(f.rtx_target(&[view]), None);
+        assert!(!f.retransmits(&media, &f.rtx_keys()));
+        // From another address: another peer's stream.
+        let elsewhere = pending_of(&rtx, "10.0.0.7:5000");
+        assert!(!elsewhere.retransmits(&media, &elsewhere.rtx_keys()));
+        assert_eq!(elsewhere.rtx_target(&[view]), None);
+    }
+
+    /// An RTX stream's padding-only probes (Firefox: PT 124, the RTX format of VP8;
+    /// libwebrtc: the RTX PT) take no part: with retransmissions among them the stream
+    /// is still the media's RTX; made of probes alone it is nothing.
+    #[test]
+    fn padding_probes_on_an_rtx_stream_take_no_part() {
+        // Packets 2010-2014 were lost: the RTX stream repeats them, and 2020 once more.
+        let media_raw = red_media(2000..2030);
+        let arrived: Vec<Vec<u8>> = media_raw
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !(10..15).contains(i))
+            .map(|(_, r)| r.clone())
+            .collect();
+        let media = pending_of(&arrived, "10.0.0.1:5000");
+        let sent = SentPackets::of(&media.packets);
+        let view = view_of(&media, &sent);
+        let mut raws = Vec::new();
+        let mut seq = 10u16;
+        for i in 0..6u16 {
+            for _ in 0..3 {
+                let mut pr = probe(2, seq, 255);
+                pr[1] = 124;
+                raws.push(pr);
+                seq += 1;
+            }
+            // Lost packets (not in the media's buffer) and one it did send.
+            let original = &media_raw[if i == 5 { 20 } else { 10 + usize::from(i) }];
+            raws.push(rtx_of(original, seq));
+            seq += 1;
+        }
+        let p = pending_of(&raws, "10.0.0.1:5000");
+        assert_eq!(p.rtx_target(&[view]), Some(0));
+        let probes: Vec<Vec<u8>> = (0..50u16)
+            .map(|s| {
+                let mut pr = probe(2, 500 + s, 255);
+                pr[1] = 124;
+                pr
+            })
+            .collect();
+        let only = pending_of(&probes, "10.0.0.1:5000");
+        assert!(only.padding_only());
+        assert!(only.guess().is_none(), "no guess, so never a track");
+        assert_eq!(only.rtx_target(&[view]), None);
+        assert!(!only.retransmits(&media, &only.rtx_keys()));
     }
 
     /// A padding-only packet (RFC 3550 §5.1): P bit, `n` bytes of padding, no payload.

@@ -340,7 +340,7 @@ pub fn run_record(
     let previous = read_previous_manifest(&manifest_path)?;
     let timeline_path = opts.out_dir.join(timeline::TIMELINE_FILE);
     let carried_timelines = read_previous_timeline(&timeline_path);
-    let io = |context: String| move |source| Error::Io { context, source };
+    let io = |context: String| move |source| Error::Output { context, source };
     let workers = Workers::new(opts.jobs).map_err(io("starting worker threads".to_string()))?;
     let recorder = Recorder::new(opts.clone());
     let template = recorder.manifest(Vec::new());
@@ -436,7 +436,7 @@ fn read_previous_timeline(path: &Path) -> BTreeMap<String, TrackTimeline> {
 /// the temporary files removed. [`run_record`] calls it; calling it first (to
 /// report removals at once) is harmless.
 pub fn prepare_out_dir(out_dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let io = |context: String| move |source| Error::Io { context, source };
+    let io = |context: String| move |source| Error::Output { context, source };
     std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
     crate::mux::atomic::remove_stale_temps(out_dir, 4)
         .map_err(io(format!("cleaning {}", out_dir.display())))
@@ -450,7 +450,7 @@ fn write_json_atomically(
     pretty: bool,
 ) -> Result<(), Error> {
     use std::io::Write;
-    let io = |source| Error::Io {
+    let io = |source| Error::Output {
         context: format!("writing {}", path.display()),
         source,
     };

@@ -13,7 +13,9 @@
 use super::RecordOptions;
 use super::claim::Claimed;
 use super::clock::{ClockTrack, SenderClocks, StartOffset};
-use super::infer::{MAX_PENDING_BYTES, MAX_PENDING_STREAMS, Pending, TrackView, inband_ulpfec};
+use super::infer::{
+    MAX_PENDING_BYTES, MAX_PENDING_STREAMS, Pending, SentPackets, TrackView, inband_ulpfec,
+};
 use super::keys::TrackSrtp;
 use super::manifest::{asset_of, compact_time, peer_from_addr};
 use super::presence::{PlannedSession, plan_sessions};
@@ -123,6 +125,9 @@ pub(super) struct Track {
     pub first_ts32: Option<u32>,
     /// Sequence number of the latest packet (to recognise RTX streams without metadata).
     pub last_seq16: Option<u16>,
+    /// Recent packets of an inferred track, which its retransmissions repeat
+    /// (to recognise its RTX stream without metadata).
+    pub sent: Option<Box<SentPackets>>,
     /// The 5-tuple of an inferred track.
     pub flow: Option<Flow>,
     /// The peer's role, from metadata.
@@ -177,6 +182,7 @@ impl Track {
             packets_seen: 0,
             first_ts32: None,
             last_seq16: None,
+            sent: None,
             flow: None,
             role: None,
             skipped: None,
@@ -207,12 +213,13 @@ impl Track {
         }));
     }
 
-    fn view(&self, index: usize) -> TrackView {
+    fn view(&self, index: usize) -> TrackView<'_> {
         TrackView {
             index,
             src_ip: self.flow.map(|f| f.src.ip()),
             ssrc: self.id.ssrc,
             last_seq16: self.last_seq16,
+            sent: self.sent.as_deref(),
         }
     }
 
@@ -449,7 +456,7 @@ impl Recorder {
         // Deterministic track order, as at a session's end: by first packet, then 5-tuple and SSRC.
         ripe.sort_by_key(|k| (self.pending[k].first_time, self.pending[k].flow, *k));
         for k in ripe {
-            self.resolve_pending(k, actions);
+            self.resolve_ripe(k, now, actions);
         }
         self.advance(now, actions);
     }
@@ -734,7 +741,12 @@ impl Recorder {
     pub fn push(&mut self, d: &Datagram<'_>, actions: &mut dyn Actions) {
         match classify(d.payload) {
             PacketClass::Rtp => {}
-            PacketClass::Rtcp => return self.note_sender_reports(d.payload, d.meta.time),
+            PacketClass::Rtcp => {
+                // On a 5-tuple that carried DTLS, RTCP is SRTCP (RFC 5764 §4.1): what
+                // no key decrypts says nothing about timing.
+                let srtcp = self.dtls.carries_srtp(&d.flow);
+                return self.note_sender_reports(d.payload, d.meta.time, srtcp);
+            }
             PacketClass::Dtls => return self.dtls.push(d, &mut self.keyring),
             _ => return,
         }
@@ -911,7 +923,6 @@ impl Recorder {
         if !self.pending.contains_key(&key) && !self.make_room(d, &pkt, actions) {
             return;
         }
-        let views = self.track_views();
         let p = self
             .pending
             .entry(key)
@@ -919,8 +930,11 @@ impl Recorder {
         let before = p.bytes();
         p.push(&pkt, arrival(&pkt), d.payload, d.flow);
         self.pending_bytes += p.bytes() - before;
-        let decide = p.ripe(now) || (p.early_rtx_candidate() && p.rtx_target(&views).is_some());
-        if decide {
+        if p.ripe(now) {
+            self.resolve_ripe(key, now, actions);
+        } else if p.early_rtx_candidate()
+            && self.pending[&key].rtx_target(&self.track_views()).is_some()
+        {
             self.resolve_pending(key, actions);
         }
         if self.pending_bytes > self.caps.pending_bytes {
@@ -976,7 +990,7 @@ impl Recorder {
         // Deterministic track order, as at a session's end.
         ripe.sort_by_key(|k| (self.pending[k].first_time, self.pending[k].flow, *k));
         for k in ripe {
-            self.resolve_pending(k, actions);
+            self.resolve_ripe(k, now, actions);
         }
         let lone: Vec<Ssrc> = self
             .pending
@@ -1022,7 +1036,7 @@ impl Recorder {
         self.note(d, pkt, "pending-cap", message);
     }
 
-    fn track_views(&self) -> Vec<TrackView> {
+    fn track_views(&self) -> Vec<TrackView<'_>> {
         self.tracks
             .iter()
             .enumerate()
@@ -1128,21 +1142,71 @@ impl Recorder {
         }
     }
 
+    /// Decides a stream whose time is up, unless it retransmits a pending stream
+    /// whose time is not (libwebrtc's payload padding can fill an RTX stream's
+    /// buffer in a fraction of a second): it waits for that media, which takes it
+    /// along when decided, with all the packets it needed to be identified.
+    fn resolve_ripe(&mut self, key: Ssrc, now: CaptureTime, actions: &mut dyn Actions) {
+        let Some(p) = self.pending.get(&key) else {
+            return;
+        };
+        let media = match p.waits_for {
+            Some(m) => Some(m).filter(|m| self.pending.contains_key(m)),
+            None => {
+                let m = self.pending_media_of(key);
+                if let (Some(m), Some(p)) = (m, self.pending.get_mut(&key)) {
+                    p.waits_for = Some(m);
+                }
+                m
+            }
+        };
+        if media.is_some_and(|m| !self.pending[&m].ripe(now)) {
+            return;
+        }
+        self.resolve_pending(key, actions);
+    }
+
     /// Decides what an unidentified stream is: a track, a failed track, or not RTP.
     fn resolve_pending(&mut self, key: Ssrc, actions: &mut dyn Actions) {
+        // A retransmission stream decided before its media (both ripe, the input
+        // ended, or the pending caps): the media is decided first, and takes it along.
+        if let Some(media) = self.pending_media_of(key) {
+            self.resolve_pending_now(media, actions);
+        }
+        self.resolve_pending_now(key, actions);
+    }
+
+    /// The pending stream that the pending stream `key` retransmits (RFC 4588
+    /// structure, [`Pending::retransmits`]), if any.
+    fn pending_media_of(&self, key: Ssrc) -> Option<Ssrc> {
+        let p = self.pending.get(&key)?;
+        let keys = p.rtx_keys();
+        let mut media: Vec<(CaptureTime, Flow, Ssrc)> = self
+            .pending
+            .iter()
+            .filter(|(k, q)| **k != key && p.retransmits(q, &keys))
+            .map(|(k, q)| (q.first_time, q.flow, *k))
+            .collect();
+        media.sort();
+        media.first().map(|m| m.2)
+    }
+
+    fn resolve_pending_now(&mut self, key: Ssrc, actions: &mut dyn Actions) {
         let Some(p) = self.take_pending(&key) else {
             return;
         };
         let guessed = p.guess().filter(|_| p.confirmed());
         let Some((pt, guess, video_timing)) = guessed else {
-            // Not RTP (or a lone stray packet): forget it.
+            // Not RTP (or a lone stray packet, or padding only): forget it.
             self.router.set_ssrc(key.0, Route::Ignore);
             return;
         };
-        let views = self.track_views();
-        if guess.codec.is_none()
-            && let Some((idx, scheme)) = p.fec_owner(&views)
-        {
+        let (fec, rtx) = {
+            let views = self.track_views();
+            let fec = guess.codec.is_none().then(|| p.fec_owner(&views)).flatten();
+            (fec, p.rtx_target(&views))
+        };
+        if let Some((idx, scheme)) = fec {
             // A FlexFEC stream naming a track's SSRC: its packets repair the media's.
             self.router.set_ssrc(key.0, Route::Fec(idx));
             self.enable_fec(idx, scheme, actions);
@@ -1151,9 +1215,7 @@ impl Recorder {
             }
             return;
         }
-        if guess.codec.is_none()
-            && let Some(idx) = p.rtx_target(&views)
-        {
+        if let Some(idx) = rtx {
             // A retransmission stream, not a track: its packets repair the media's.
             self.router.set_ssrc(key.0, Route::Rtx(idx));
             for a in p.packets {
@@ -1270,6 +1332,7 @@ impl Recorder {
         // Retransmission and FlexFEC streams of this media that were waiting for it
         // join now; everything buffered is queued in capture order so repair meets open gaps.
         self.tracks[idx].last_seq16 = p.packets.last().map(|a| a.seq16);
+        self.tracks[idx].sent = Some(Box::new(SentPackets::of(&p.packets)));
         let mut keys: Vec<(Flow, Ssrc)> = self
             .pending
             .iter()
@@ -1288,15 +1351,17 @@ impl Recorder {
                     .map(|(raw, flow)| Buffered::Media(raw, flow)),
             )
             .collect();
-        let views = self.track_views();
-        for k in keys {
-            let Some(q) = self.pending.get(&k) else {
-                continue;
-            };
-            let fec = q.fec_owner(&views).filter(|(owner, _)| *owner == idx);
-            if fec.is_none() && q.rtx_target(&views) != Some(idx) {
-                continue;
-            }
+        let joining: Vec<(Ssrc, Option<(usize, FecScheme)>)> = {
+            let views = self.track_views();
+            keys.into_iter()
+                .filter_map(|k| {
+                    let q = self.pending.get(&k)?;
+                    let fec = q.fec_owner(&views).filter(|(owner, _)| *owner == idx);
+                    (fec.is_some() || q.rtx_target(&views) == Some(idx)).then_some((k, fec))
+                })
+                .collect()
+        };
+        for (k, fec) in joining {
             let Some(q) = self.take_pending(&k) else {
                 continue;
             };
@@ -1442,6 +1507,9 @@ impl Recorder {
         t.first_time.get_or_insert(a.time);
         t.first_ts32.get_or_insert(a.ts32);
         t.last_seq16 = Some(a.seq16);
+        if let Some(sent) = t.sent.as_mut() {
+            sent.record(&a);
+        }
         t.last_time = Some(t.last_time.map_or(a.time, |x| x.max(a.time)));
         if t.skipped.is_some() {
             // Left out by the template: counted, not recorded, no events.
@@ -1500,7 +1568,7 @@ impl Recorder {
     }
 
     /// Adds RTCP sender reports, captured at `time`, to their SSRC's sender clock.
-    fn note_sender_reports(&mut self, payload: &[u8], time: CaptureTime) {
+    fn note_sender_reports(&mut self, payload: &[u8], time: CaptureTime, srtcp: bool) {
         // `--srtp-keys`: SRTCP of a stream a key decrypts, with that key.
         if let Some(b) = payload.get(4..8)
             && !self.keyring.is_empty()
@@ -1530,7 +1598,8 @@ impl Recorder {
                     self.clocks.note(&plain, time);
                 }
             }
-            None => self.clocks.note(payload, time),
+            None if !srtcp => self.clocks.note(payload, time),
+            None => {}
         }
     }
 
@@ -2229,6 +2298,60 @@ mod tests {
         assert_eq!(fake.count(|c| *c == Call::Queue(0)), 108);
         assert_eq!(fake.count(|c| matches!(c, Call::Start(..))), 0);
         assert_eq!(fake.count(|c| matches!(c, Call::Started(..))), 1);
+    }
+
+    /// An RTX stream (RFC 4588: OSN + the original payload, the original timestamp)
+    /// that fills its buffer before its media is decided: 100 repeats of the media's
+    /// second packet in 300 ms (libwebrtc's payload padding), with padding-only probes
+    /// between. It waits for its media, which takes it along when decided: one track,
+    /// every retransmission queued to it.
+    #[test]
+    fn an_rtx_stream_that_fills_up_before_its_media_waits_for_it() {
+        let mut rec = Recorder::new(opts(None));
+        let mut fake = Fake::default();
+        let media: Vec<Vec<u8>> = (0..200u16).map(|s| pcmu(1, 500 + s)).collect();
+        let rtx = |seq: u16, original: &[u8]| {
+            let mut p = vec![0x80, 97];
+            p.extend_from_slice(&seq.to_be_bytes());
+            p.extend_from_slice(&original[4..8]);
+            p.extend_from_slice(&2u32.to_be_bytes());
+            p.extend_from_slice(&original[2..4]);
+            p.extend_from_slice(&original[12..]);
+            p
+        };
+        let probe = |seq: u16| {
+            let mut p = vec![0xa0, 97];
+            p.extend_from_slice(&seq.to_be_bytes());
+            p.extend_from_slice(&[0; 4]);
+            p.extend_from_slice(&2u32.to_be_bytes());
+            p.extend(std::iter::repeat_n(0, 99));
+            p.push(100);
+            p
+        };
+        let mut items: Vec<(i64, Vec<u8>)> = media
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as i64 * 20, p.clone()))
+            .collect();
+        let mut rtx_seq = 9000u16;
+        for k in 0..100i64 {
+            items.push((25 + k * 3, rtx(rtx_seq, &media[1])));
+            rtx_seq += 1;
+            if k % 10 == 0 {
+                items.push((26 + k * 3, probe(rtx_seq)));
+                rtx_seq += 1;
+            }
+        }
+        items.sort_by_key(|(t, _)| *t);
+        for (t, p) in &items {
+            push(&mut rec, &mut fake, p, "10.0.0.1:5000", at(*t));
+        }
+        rec.finish(&mut fake);
+        let m = rec.manifest(Vec::new());
+        let ssrcs: Vec<Option<&str>> = m.assets.iter().map(|a| a.ssrc.as_deref()).collect();
+        assert_eq!(ssrcs, [Some("0x00000001")], "{:?}", m.assets);
+        // 200 media packets and the 100 retransmissions; the probes are dropped.
+        assert_eq!(fake.count(|c| *c == Call::Queue(0)), 300);
     }
 
     #[test]

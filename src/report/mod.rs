@@ -21,9 +21,18 @@ use std::path::{Component, Path, PathBuf};
 /// Why no report could be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
+    /// The manifest or the timeline could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The page could not be written.
+    #[error("writing {}: {source}", path.display())]
+    Write {
         /// The file.
         path: PathBuf,
         /// What went wrong.
@@ -45,7 +54,7 @@ pub enum ReportError {
 /// plots out; a missing manifest is an error. Returns the path written.
 pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf, ReportError> {
     let manifest_path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).map_err(|source| ReportError::Io {
+    let text = std::fs::read_to_string(&manifest_path).map_err(|source| ReportError::Read {
         path: manifest_path.clone(),
         source,
     })?;
@@ -63,7 +72,7 @@ pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf, ReportErr
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Timeline::default(),
         Err(source) => {
-            return Err(ReportError::Io {
+            return Err(ReportError::Read {
                 path: timeline_path,
                 source,
             });
@@ -73,7 +82,7 @@ pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf, ReportErr
     let prefix = link_prefix(dir, &out);
     let html = render(&manifest, &timeline, &prefix);
     // A temporary file renamed when complete: a page is never seen half-written.
-    let io = |source: std::io::Error| ReportError::Io {
+    let io = |source: std::io::Error| ReportError::Write {
         path: out.clone(),
         source,
     };
