@@ -3,6 +3,7 @@
 mod util;
 
 mod assets;
+mod audio_export;
 mod browser;
 mod browser_calls;
 mod chromedump;

@@ -22,6 +22,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--audio-export` formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AudioExportArg {
+    /// 16 kHz mono 16-bit PCM WAV, `<track>.16k.wav`.
+    #[value(name = "wav16k")]
+    Wav16k,
+}
+
+impl From<AudioExportArg> for crate::mux::export::AudioExport {
+    fn from(a: AudioExportArg) -> Self {
+        match a {
+            AudioExportArg::Wav16k => crate::mux::export::AudioExport::Wav16k,
+        }
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -279,6 +295,18 @@ pub struct RecordArgs {
     /// Container for Opus audio: `ogg` (default) or `webm`.
     #[arg(long, value_name = "CONTAINER", value_parser = ["ogg", "webm"])]
     pub audio_container: Option<String>,
+
+    /// Also write, beside each completed audio track, a copy decoded for speech-to-text.
+    ///
+    /// `wav16k`: 16 kHz mono 16-bit PCM WAV named like the track with
+    /// `.16k.wav` for its extension (p-mic.ogg -> p-mic.16k.wav), on the
+    /// track's timeline: sample 0 is the track's start (its
+    /// `start_offset_ms` on the session timeline) and lost audio stays in
+    /// place, concealed or silent. Opus is decoded with libopus, G.711,
+    /// G.722 and L16 are resampled from the WAV. The manifest lists it in the
+    /// asset's `exports`. Opus in WebM (--audio-container webm) is not exported.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub audio_export: Option<AudioExportArg>,
 
     /// Without metadata, a session ends when no RTP has flowed for this many seconds (capture time).
     ///
