@@ -8,6 +8,7 @@ mod browser;
 mod browser_calls;
 mod chromedump;
 mod cli;
+mod compose;
 mod dtls;
 mod encrypted;
 mod events;
