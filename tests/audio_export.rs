@@ -136,6 +136,9 @@ fn opus_track_exports_16k_mono_wav_on_its_timeline() {
     let audio = audio_assets(&m);
     assert_eq!(audio.len(), 1);
     check_export(audio[0], dir.path(), 0..0);
+    // As the README shows it: 4013 ms at 16 kHz, and the 44-byte header.
+    assert_eq!(audio[0]["exports"][0]["size"], 44 + 2 * 64_216);
+    assert_eq!(audio[0]["exports"][0]["duration_ms"], 4013);
     // Video gets no export.
     assert!(
         m["assets"]
@@ -265,4 +268,55 @@ fn opus_export_keeps_a_one_second_loss_in_place() {
 #[test]
 fn g711_export_keeps_a_one_second_loss_in_place() {
     check_loss_keeps_the_timeline("media-g711.pcap", 0, 8_000);
+}
+
+#[test]
+fn g722_is_copied_and_l16_resampled() {
+    if !have_tool("ffprobe") {
+        return;
+    }
+    let (m, dir) = record_with_export(&testdata("media-g722-l16.pcap"));
+    let audio = audio_assets(&m);
+    assert_eq!(audio.len(), 2);
+    for a in audio {
+        check_export(a, dir.path(), 0..0);
+        if a["codec"] == "g722" {
+            // Already 16 kHz mono: the same samples (both files have a 44-byte header).
+            let track =
+                std::fs::read(dir.path().join(a["path"].as_str().expect("path"))).expect("track");
+            let export = std::fs::read(export_of(a, dir.path())).expect("export");
+            assert_eq!(track[44..], export[44..]);
+        }
+    }
+}
+
+#[test]
+fn an_export_that_cannot_be_written_fails_the_track() {
+    let (m, _dir) = record_with_export(&testdata("media-g711.pcap"));
+    let a = audio_assets(&m)[0].clone();
+    let export = a["exports"][0]["path"].as_str().expect("path").to_string();
+    // A directory where the export's file would go: the rename cannot replace it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join(&export)).expect("dir");
+    let out = rtprec()
+        .arg("record")
+        .arg(testdata("media-g711.pcap"))
+        .arg("-o")
+        .arg(dir.path())
+        .args(["--audio-export", "wav16k", "--events", "none", "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(rtprec::cli::exit::ExitCode::TracksFailed.code()))
+    );
+    let m = json(&out);
+    let failed = m["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .find(|b| b["id"] == a["id"])
+        .expect("the track");
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], "io-error", "{failed}");
 }
