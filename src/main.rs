@@ -619,7 +619,14 @@ fn assets_list(args: &AssetsListArgs) -> ExitCode {
                         .map_or_else(|| "-".into(), |d| format!("{:.3}", d as f64 / 1000.0)),
                     l.file().map_or_else(
                         || a.error.as_ref().map_or("-".into(), |e| e.code.clone()),
-                        |p| p.display().to_string(),
+                        |p| {
+                            // `--audio-export` files follow the track's, `+`-joined.
+                            std::iter::once(p)
+                                .chain(a.exports.iter().map(|e| l.dir.join(&e.path)))
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(" + ")
+                        },
                     ),
                 ]
             })

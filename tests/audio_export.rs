@@ -320,3 +320,35 @@ fn an_export_that_cannot_be_written_fails_the_track() {
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["error"]["code"], "io-error", "{failed}");
 }
+
+#[test]
+fn assets_list_shows_the_export() {
+    let (_, dir) = record_with_export(&testdata("media-g711.pcap"));
+    let out = rtprec()
+        .args(["assets", "list"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(".wav")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows.iter()
+            .all(|r| r.contains(".wav + ") && r.ends_with(".16k.wav")),
+        "{text}"
+    );
+    let out = rtprec()
+        .args(["assets", "list", "--json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let v = json(&out);
+    assert!(
+        v.as_array()
+            .expect("list")
+            .iter()
+            .all(|a| a["exports"][0]["kind"] == "wav16k"),
+        "{v}"
+    );
+}
