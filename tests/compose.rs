@@ -98,19 +98,16 @@ fn span(m: &Value) -> (f64, f64) {
 
 /// Mean luma of the right-hand tile (x 640..1280) of the frame at `t` seconds.
 fn right_tile_luma(file: &Path, t: f64) -> f64 {
+    luma(file, t, "crop=640:360:640:0", 640 * 360)
+}
+
+/// Mean luma of the `crop` (`pixels` of it) of the frame at `t` seconds.
+fn luma(file: &Path, t: f64, crop: &str, pixels: usize) -> f64 {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(file)
         .args(["-ss", &format!("{t:.3}"), "-frames:v", "1"])
-        .args([
-            "-vf",
-            "crop=640:360:640:0",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ])
+        .args(["-vf", crop, "-f", "rawvideo", "-pix_fmt", "gray", "-"])
         .output()
         .expect("ffmpeg runs");
     assert!(
@@ -118,7 +115,7 @@ fn right_tile_luma(file: &Path, t: f64) -> f64 {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.stdout.len(), 640 * 360);
+    assert_eq!(out.stdout.len(), pixels);
     out.stdout.iter().map(|&p| f64::from(p)).sum::<f64>() / out.stdout.len() as f64
 }
 
@@ -192,6 +189,12 @@ fn compose_places_the_late_joiner_at_its_offset() {
     let after = right_tile_luma(&file, offset + 0.2);
     assert!(before < 2.0, "tile before the join: mean luma {before}");
     assert!(after > 20.0, "tile after the join: mean luma {after}");
+    // The first peer's 320x240 camera fills its tile's height, black bars
+    // (80 pixels) beside it, and turns black after its track ends (4 s).
+    let picture = "crop=480:360:80:0";
+    assert!(luma(&file, 1.0, picture, 480 * 360) > 20.0);
+    assert!(luma(&file, 1.0, "crop=80:360:0:0", 80 * 360) < 2.0);
+    assert!(luma(&file, 4.6, picture, 480 * 360) < 2.0);
 }
 
 #[test]
@@ -216,6 +219,17 @@ fn compose_print_shows_the_command_and_runs_nothing() {
         "{line}"
     );
     assert!(!file.exists());
+    let out = rtprec()
+        .arg("compose")
+        .arg(&session)
+        .arg("-o")
+        .arg(&file)
+        .args(["--print", "--tile", "320x240", "--fps", "25"])
+        .output()
+        .expect("runs");
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.contains("fps=25,scale=320:240:"), "{line}");
+    assert!(line.contains("layout=0_0|320_0:"), "{line}");
 }
 
 #[test]
