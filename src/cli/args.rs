@@ -84,7 +84,7 @@ pub enum Command {
     Verify(Box<VerifyArgs>),
     /// Compose a recorded session into one video: tracks in a grid, audio mixed.
     ///
-    /// SESSION_DIR is OUT/<room>/<session> of a recording; its manifest is
+    /// SESSION_DIR is `OUT/<room>/<session>` of a recording; its manifest is
     /// OUT/manifest.json (the nearest manifest.json above SESSION_DIR). The
     /// session's completed video tracks are tiles of a grid of ceil(sqrt(n))
     /// columns, black before a track starts and after it ends; its completed
@@ -107,7 +107,7 @@ pub enum Command {
 /// Arguments of `rtprec compose`.
 #[derive(Debug, Args)]
 pub struct ComposeArgs {
-    /// The session's directory, OUT/<room>/<session>.
+    /// The session's directory, `OUT/<room>/<session>`.
     #[arg(value_name = "SESSION_DIR")]
     pub session_dir: PathBuf,
 
