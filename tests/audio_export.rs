@@ -139,6 +139,10 @@ fn opus_track_exports_16k_mono_wav_on_its_timeline() {
     // As the README shows it: 4013 ms at 16 kHz, and the 44-byte header.
     assert_eq!(audio[0]["exports"][0]["size"], 44 + 2 * 64_216);
     assert_eq!(audio[0]["exports"][0]["duration_ms"], 4013);
+    assert_eq!(
+        audio[0]["exports"][0]["path"],
+        "capture/s20261123T100000Z/10.0.0.10-50000/audio-b2c7016a.16k.wav"
+    );
     // Video gets no export.
     assert!(
         m["assets"]
