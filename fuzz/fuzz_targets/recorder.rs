@@ -60,6 +60,7 @@ fuzz_target!(|data: &[u8]| {
         template: Default::default(),
         srtp_keys: Vec::new(),
         match_by_kind: false,
+        audio_export: None,
     };
     let mut rec = Recorder::new(opts);
     let mut acts = Count::default();

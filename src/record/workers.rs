@@ -348,6 +348,7 @@ mod tests {
             red_payload_type: None,
             fmtp: None,
             fec: None,
+            audio_export: None,
         }
     }
 
