@@ -59,6 +59,7 @@ fuzz_target!(|data: &[u8]| {
         idle_timeout_nanos: 1_000_000_000,
         template: Default::default(),
         srtp_keys: Vec::new(),
+        keylog: Default::default(),
         match_by_kind: false,
         audio_export: None,
     };
