@@ -12,6 +12,7 @@ pub mod assets;
 pub mod capture;
 pub mod cli;
 pub mod codec;
+pub mod compose;
 pub mod depack;
 pub mod dtls;
 pub mod error;

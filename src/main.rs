@@ -2,8 +2,8 @@
 
 use clap::Parser;
 use rtprec::cli::args::{
-    AssetsCommand, AssetsListArgs, AssetsUrlArgs, Cli, Command, CompletionsArgs, EventsCommand,
-    RecordArgs, ReplayArgs, ReportArgs, StreamsArgs, VerifyArgs,
+    AssetsCommand, AssetsListArgs, AssetsUrlArgs, Cli, Command, CompletionsArgs, ComposeArgs,
+    EventsCommand, RecordArgs, ReplayArgs, ReportArgs, StreamsArgs, VerifyArgs,
 };
 use rtprec::cli::exit::ExitCode;
 use rtprec::cli::report;
@@ -27,6 +27,7 @@ fn main() -> std::process::ExitCode {
         Command::Completions(args) => completions(args),
         Command::Report(args) => html_report(args, cli.quiet),
         Command::Verify(args) => verify(args, cli.quiet),
+        Command::Compose(args) => compose(args),
     };
     code.into()
 }
@@ -540,6 +541,41 @@ fn html_report(args: &ReportArgs, quiet: bool) -> ExitCode {
 }
 
 /// `rtprec completions SHELL`: the completion script, generated from the clap definitions.
+/// `rtprec compose`: the ffmpeg command from the library, printed or run.
+fn compose(args: &ComposeArgs) -> ExitCode {
+    use rtprec::compose::{self, ComposeError, ComposeOptions};
+    let opts = ComposeOptions {
+        tile_width: args.tile.0,
+        tile_height: args.tile.1,
+        fps: args.fps,
+    };
+    let command = compose::load_session(&args.session_dir)
+        .and_then(|s| compose::build_command(&s, &args.output, opts));
+    let result = command.and_then(|ffmpeg_args| {
+        if args.print {
+            let line = compose::shell_line("ffmpeg", &ffmpeg_args);
+            return Ok(to_stdout(|w| writeln!(w, "{line}")));
+        }
+        compose::run_ffmpeg(&ffmpeg_args).map(|()| Ok(()))
+    });
+    match result {
+        Ok(Ok(())) => ExitCode::Success,
+        Ok(Err(code)) => code,
+        Err(e @ ComposeError::OutputFormat(_)) => {
+            eprintln!("rtprec: {e}");
+            ExitCode::Usage
+        }
+        Err(e @ (ComposeError::FfmpegMissing(_) | ComposeError::FfmpegFailed(_))) => {
+            eprintln!("rtprec: {e}");
+            ExitCode::OutputFailed
+        }
+        Err(e) => {
+            eprintln!("rtprec: {e}");
+            ExitCode::BadInput
+        }
+    }
+}
+
 fn completions(args: &CompletionsArgs) -> ExitCode {
     use clap::CommandFactory;
     // Into memory first: clap_complete panics on a write error, and `| head` is not one.
@@ -620,7 +656,14 @@ fn assets_list(args: &AssetsListArgs) -> ExitCode {
                         .map_or_else(|| "-".into(), |d| format!("{:.3}", d as f64 / 1000.0)),
                     l.file().map_or_else(
                         || a.error.as_ref().map_or("-".into(), |e| e.code.clone()),
-                        |p| p.display().to_string(),
+                        |p| {
+                            // `--audio-export` files follow the track's, `+`-joined.
+                            std::iter::once(p)
+                                .chain(a.exports.iter().map(|e| l.dir.join(&e.path)))
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(" + ")
+                        },
                     ),
                 ]
             })

@@ -3,10 +3,12 @@
 mod util;
 
 mod assets;
+mod audio_export;
 mod browser;
 mod browser_calls;
 mod chromedump;
 mod cli;
+mod compose;
 mod dtls;
 mod encrypted;
 mod events;

@@ -127,6 +127,22 @@ pub fn assert_manifest_matches_disk(manifest: &serde_json::Value, out_dir: &Path
             .map(|b| format!("{b:02x}"))
             .collect();
         assert_eq!(a["sha256"].as_str(), Some(sha.as_str()), "sha256 of {rel}");
+        // `--audio-export` files: beside the track's, with their own size and sha256.
+        for e in a["exports"].as_array().into_iter().flatten() {
+            let rel = e["path"].as_str().expect("export path");
+            assert!(paths.insert(rel.to_string()), "two files named {rel}");
+            let bytes = std::fs::read(out_dir.join(rel)).expect("a listed export exists");
+            assert_eq!(
+                e["size"].as_u64(),
+                Some(bytes.len() as u64),
+                "size of {rel}"
+            );
+            let sha: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(e["sha256"].as_str(), Some(sha.as_str()), "sha256 of {rel}");
+        }
     }
 }
 

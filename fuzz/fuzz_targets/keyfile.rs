@@ -15,8 +15,17 @@ fuzz_target!(|data: &[u8]| {
             // Any packet through a ring of these keys: plain, decrypted or dropped, never a panic.
             let mut ring = KeyRing::new(keys);
             let mut out = Vec::new();
-            let r = ring.unprotect_rtp(1, data, &mut out);
-            assert!(r != Unprotect::Decrypted || !out.is_empty());
+            let flow = rtprec::net::Flow {
+                src: "10.0.0.1:1".parse().expect("addr"),
+                dst: "10.0.0.2:2".parse().expect("addr"),
+                transport: rtprec::net::Transport::Udp,
+            };
+            // Both as a stream that may be plain and as one on a DTLS 5-tuple.
+            for srtp in [false, true] {
+                let r = ring.unprotect_rtp(1, &flow, srtp, data, &mut out);
+                assert!(r != Unprotect::Decrypted || !out.is_empty());
+                assert!(!srtp || r != Unprotect::Plain, "SRTP for sure is never plain");
+            }
         }
         Err(e) => {
             assert!((1..=text.lines().count()).contains(&e.line));

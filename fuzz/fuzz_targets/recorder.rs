@@ -59,7 +59,9 @@ fuzz_target!(|data: &[u8]| {
         idle_timeout_nanos: 1_000_000_000,
         template: Default::default(),
         srtp_keys: Vec::new(),
+        keylog: Default::default(),
         match_by_kind: false,
+        audio_export: None,
     };
     let mut rec = Recorder::new(opts);
     let mut acts = Count::default();

@@ -40,6 +40,7 @@ fuzz_target!(|data: &[u8]| {
         red_payload_type: Some(123),
         fmtp: None,
         fec: Some(FecSetup { scheme, payload_type: Some(122), media_ssrc: SSRC }),
+        audio_export: None,
     })
     .expect("track starts");
     let mut now = 0i64;

@@ -279,8 +279,32 @@ pub struct Asset {
     /// How the track's packets were decrypted; absent for plain RTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decryption: Option<Decryption>,
+    /// Files derived from the track's file (`--audio-export`), beside it;
+    /// absent when none was asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<AssetExport>,
     /// Statistics.
     pub stats: AssetStats,
+}
+
+/// A file derived from an asset's file (`record --audio-export`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetExport {
+    /// What it is: `wav16k` (16 kHz mono 16-bit PCM WAV).
+    pub kind: String,
+    /// Path relative to the output directory, `/`-separated.
+    pub path: String,
+    /// File size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Duration in milliseconds; the export starts where the track starts
+    /// (`start_offset_ms` on the session timeline).
+    pub duration_ms: u64,
+    /// Sample rate in Hz (16000).
+    pub sample_rate: u32,
+    /// Channels (1).
+    pub channels: u8,
 }
 
 /// How a track was decrypted (never the keys).
@@ -387,6 +411,15 @@ mod schema_tests {
                 dtls_version: Some("1.2".into()),
                 dtls_association: Some("127.0.0.1:1 -> 127.0.0.1:2".into()),
             }),
+            exports: vec![AssetExport {
+                kind: "wav16k".into(),
+                path: "r/s/p-t.16k.wav".into(),
+                size: 44,
+                sha256: "0".repeat(64),
+                duration_ms: 0,
+                sample_rate: 16000,
+                channels: 1,
+            }],
             stats: AssetStats::default(),
         };
         let m = Manifest {
@@ -414,6 +447,10 @@ mod schema_tests {
         assert_eq!(
             keys(&v["assets"][0]["decryption"]),
             keys(&schema["$defs"]["asset"]["properties"]["decryption"]["properties"])
+        );
+        assert_eq!(
+            keys(&v["assets"][0]["exports"][0]),
+            keys(&schema["$defs"]["asset"]["properties"]["exports"]["items"]["properties"])
         );
         assert_eq!(
             keys(&v["assets"][0]["stats"]),

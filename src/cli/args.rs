@@ -22,6 +22,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--audio-export` formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AudioExportArg {
+    /// 16 kHz mono 16-bit PCM WAV, `<track>.16k.wav`.
+    #[value(name = "wav16k")]
+    Wav16k,
+}
+
+impl From<AudioExportArg> for crate::mux::export::AudioExport {
+    fn from(a: AudioExportArg) -> Self {
+        match a {
+            AudioExportArg::Wav16k => crate::mux::export::AudioExport::Wav16k,
+        }
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -78,6 +94,20 @@ pub enum Command {
     /// when written, 3 when the manifest or timeline cannot be read, 7 when the
     /// page cannot be written.
     Report(ReportArgs),
+    /// Compose a recorded session into one video: tracks in a grid, audio mixed.
+    ///
+    /// SESSION_DIR is `OUT/<room>/<session>` of a recording; its manifest is
+    /// OUT/manifest.json (the nearest manifest.json above SESSION_DIR). The
+    /// session's completed video tracks are tiles of a grid of ceil(sqrt(n))
+    /// columns, black before a track starts and after it ends; its completed
+    /// audio tracks are mixed at their own levels (no normalisation). Each
+    /// track starts at its start_offset_ms; the output lasts from the
+    /// earliest track start to the latest track end. rtprec builds an ffmpeg
+    /// command and runs it: ffmpeg must be on PATH (without it rtprec exits
+    /// with the bad-input code and says so); --print prints the command
+    /// instead. FILE's extension picks the format: .mp4 (H.264 + AAC) or
+    /// .webm (VP8 + Opus).
+    Compose(ComposeArgs),
     /// Print a shell completion script for rtprec to standard output.
     ///
     /// For example, bash: `rtprec completions bash > ~/.local/share/bash-completion/completions/rtprec`;
@@ -96,6 +126,44 @@ pub struct ReportArgs {
     /// Where to write the page [default: DIR/report.html].
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// Arguments of `rtprec compose`.
+#[derive(Debug, Args)]
+pub struct ComposeArgs {
+    /// The session's directory, `OUT/<room>/<session>`.
+    #[arg(value_name = "SESSION_DIR")]
+    pub session_dir: PathBuf,
+
+    /// The file to write: .mp4 (H.264 + AAC) or .webm (VP8 + Opus); overwritten.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Print the ffmpeg command (shell-quoted) instead of running it.
+    #[arg(long)]
+    pub print: bool,
+
+    /// Size of a video tile, WIDTHxHEIGHT (even numbers); pictures keep their aspect, black bars fill.
+    #[arg(long, value_name = "WxH", default_value = "640x360", value_parser = tile_parser)]
+    pub tile: (u32, u32),
+
+    /// Output frame rate.
+    #[arg(long, value_name = "FPS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+}
+
+/// `WIDTHxHEIGHT`, both even and from 2 to 4096.
+fn tile_parser(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x360"))?;
+    let num = |v: &str| -> Result<u32, String> {
+        v.parse::<u32>()
+            .ok()
+            .filter(|n| (2..=4096).contains(n) && n % 2 == 0)
+            .ok_or_else(|| format!("{v:?}: expected an even number from 2 to 4096"))
+    };
+    Ok((num(w)?, num(h)?))
 }
 
 /// Arguments of `rtprec completions`.
@@ -303,6 +371,18 @@ pub struct RecordArgs {
     /// Container for Opus audio: `ogg` (default) or `webm`.
     #[arg(long, value_name = "CONTAINER", value_parser = ["ogg", "webm"])]
     pub audio_container: Option<String>,
+
+    /// Also write, beside each completed audio track, a copy decoded for speech-to-text.
+    ///
+    /// `wav16k`: 16 kHz mono 16-bit PCM WAV named like the track with
+    /// `.16k.wav` for its extension (p-mic.ogg -> p-mic.16k.wav), on the
+    /// track's timeline: sample 0 is the track's start (its
+    /// `start_offset_ms` on the session timeline) and lost audio stays in
+    /// place, concealed or silent. Opus is decoded with libopus, G.711,
+    /// G.722 and L16 are resampled from the WAV. The manifest lists it in the
+    /// asset's `exports`. Opus in WebM (--audio-container webm) is not exported.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub audio_export: Option<AudioExportArg>,
 
     /// Without metadata, a session ends when no RTP has flowed for this many seconds (capture time).
     ///

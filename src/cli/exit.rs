@@ -46,7 +46,7 @@ impl ExitCode {
         ),
         (
             ExitCode::BadInput,
-            "bad input: a file rtprec reads cannot be read or is invalid: a capture (unknown format, corrupt structure, I/O error), --metadata (with --strict-metadata also a field rtprec does not know), --sdp, --template, --srtp-keys, a --keylog, a secret file (--webhook-secret-file, --secret-file: unreadable, empty or not a secret), the spool events replay reads, a manifest (assets, verify's recording and --expected, the one already in record's output directory, report's) or report's timeline.json",
+            "bad input: a file rtprec reads cannot be read or is invalid: a capture (unknown format, corrupt structure, I/O error), --metadata (with --strict-metadata also a field rtprec does not know), --sdp, --template, --srtp-keys, a --keylog, a secret file (--webhook-secret-file, --secret-file: unreadable, empty or not a secret), the spool events replay reads, a manifest (assets, verify's recording and --expected, the one already in record's output directory, the one above compose's session directory, or a directory that is not a session of it, report's) or report's timeline.json",
         ),
         (
             ExitCode::TracksFailed,
@@ -62,7 +62,7 @@ impl ExitCode {
         ),
         (
             ExitCode::OutputFailed,
-            "cannot write output: the output directory cannot be created or written (a file where a directory should be, permissions, disk full), the manifest, an --events file or standard output cannot be written (a closed pipe is not an error), events replay cannot replace the spool, verify cannot write --update's manifest, --junit or its temporary directory, report (or record --report) cannot write the page; also when the system refuses a thread or a signal handler",
+            "cannot write output: the output directory cannot be created or written (a file where a directory should be, permissions, disk full), the manifest, an --events file or standard output cannot be written (a closed pipe is not an error), events replay cannot replace the spool, verify cannot write --update's manifest, --junit or its temporary directory, compose cannot run ffmpeg (not installed) or ffmpeg fails to write the file, report (or record --report) cannot write the page; also when the system refuses a thread or a signal handler",
         ),
         (
             ExitCode::Interrupted,

@@ -78,6 +78,7 @@ pub fn record_plan(args: &RecordArgs, stop: &StopFlag) -> Result<RecordPlan, Opt
         srtp_keys,
         keylog,
         match_by_kind: args.match_by_kind,
+        audio_export: args.audio_export.map(Into::into),
         template,
         idle_timeout_nanos: i64::try_from(args.idle_timeout)
             .unwrap_or(i64::MAX)

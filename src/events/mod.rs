@@ -283,6 +283,7 @@ pub mod fixtures {
             inferred: vec![],
             time_source: None,
             decryption: None,
+            exports: Vec::new(),
             stats: AssetStats::default(),
         }
     }

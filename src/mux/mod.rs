@@ -20,6 +20,7 @@
 pub mod atomic;
 mod av1c;
 mod ebml;
+pub mod export;
 #[cfg(test)]
 mod ffmpeg_tests;
 pub mod g722;
@@ -51,6 +52,8 @@ pub struct OutputFile {
     pub duration_ms: u64,
     /// What the muxer dropped, nudged or inserted on the way.
     pub stats: MuxStats,
+    /// Files derived from this one (`--audio-export`), complete like it.
+    pub exports: Vec<export::ExportFile>,
 }
 
 impl OutputFile {

@@ -237,6 +237,7 @@ impl Mp4Writer {
             sha256: done.sha256,
             duration_ms,
             stats: self.stats,
+            exports: Vec::new(),
         })
     }
 

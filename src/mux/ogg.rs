@@ -256,6 +256,7 @@ impl OggOpusWriter {
             sha256: done.sha256,
             duration_ms: duration_samples * 1000 / u64::from(OPUS_RATE),
             stats,
+            exports: Vec::new(),
         })
     }
 }

@@ -306,6 +306,7 @@ impl WavWriter {
             sha256: done.sha256,
             duration_ms: samples * 1000 / u64::from(rate),
             stats,
+            exports: Vec::new(),
         })
     }
 }

@@ -443,6 +443,7 @@ impl WebmWriter {
             sha256: done.sha256,
             duration_ms: end_ns / 1_000_000,
             stats,
+            exports: Vec::new(),
         })
     }
 }

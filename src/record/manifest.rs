@@ -73,6 +73,23 @@ pub(super) fn asset_of(t: &Track, offset: Option<(i64, &'static str)>) -> Asset 
         inferred: t.id.inferred.clone(),
         time_source: None,
         decryption: None,
+        exports: file
+            .zip(t.rel_path.as_deref())
+            .map(|(f, rel)| {
+                f.exports
+                    .iter()
+                    .map(|e| assets::AssetExport {
+                        kind: e.kind.as_str().into(),
+                        path: e.kind.rel_path_beside(rel),
+                        size: e.size,
+                        sha256: e.sha256_hex(),
+                        duration_ms: e.duration_ms,
+                        sample_rate: e.sample_rate,
+                        channels: e.channels,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         stats: AssetStats {
             packets: st.packets,
             lost: st.reorder.lost,

@@ -71,6 +71,8 @@ pub struct RecordOptions {
     /// `--match-by-kind`: a signalled track no stream matched takes the one
     /// unmatched stream of its kind, when there is exactly one.
     pub match_by_kind: bool,
+    /// `--audio-export`: a file decoded from each completed audio track, written beside it.
+    pub audio_export: Option<crate::mux::export::AudioExport>,
 }
 
 /// Result of a recording run.

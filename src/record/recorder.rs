@@ -1769,6 +1769,7 @@ fn track_setup(
                 payload_type,
                 media_ssrc,
             }),
+        audio_export: opts.audio_export,
     };
     t.container = Some(container);
     t.clock_rate = Some(clock_rate);
@@ -1823,6 +1824,7 @@ mod tests {
                         sha256: [0; 32],
                         duration_ms: 1000,
                         stats: Default::default(),
+                        exports: Vec::new(),
                     })),
                     stats: Some(TrackStats::default()),
                     dims: None,
@@ -1878,6 +1880,7 @@ mod tests {
             srtp_keys: Vec::new(),
             keylog: Default::default(),
             match_by_kind: false,
+            audio_export: None,
         }
     }
 

@@ -12,6 +12,7 @@ use super::timeline::{TimelineBuilder, TrackTimeline};
 use crate::codec::Codec;
 use crate::depack::{DepackStats, Depacketizer};
 use crate::media::Frame;
+use crate::mux::export::{AudioExport, SourceFormat, export_audio};
 use crate::mux::{Mp4Codec, Mp4Config, Mp4Writer};
 use crate::mux::{
     MuxError, MuxStats, OggOpusWriter, OpusConfig, OutputFile, WebmCodec, WebmConfig, WebmWriter,
@@ -91,6 +92,8 @@ pub struct TrackSetup {
     pub fmtp: Option<String>,
     /// Forward error correction protecting the track, when metadata or SDP says so.
     pub fec: Option<FecSetup>,
+    /// `--audio-export`: decoded from the file once it is complete (audio tracks only).
+    pub audio_export: Option<AudioExport>,
 }
 
 /// How a track's media is protected by FEC.
@@ -746,8 +749,24 @@ impl TrackRecorder {
                 timeline,
             };
         };
+        let export = self.setup.audio_export.zip(match self.setup.container {
+            Container::Ogg => Some(SourceFormat::OggOpus),
+            Container::Wav => Some(SourceFormat::Wav),
+            // Video; Opus in WebM is not exported (see `mux::export`).
+            _ => None,
+        });
         let result = match muxer.finish() {
-            Ok(file) => Ok(file),
+            Ok(mut file) => match export {
+                // The track's file is final; the export is decoded from it.
+                Some((kind, format)) => match export_audio(kind, &file.path, format) {
+                    Ok(e) => {
+                        file.exports.push(e);
+                        Ok(file)
+                    }
+                    Err(e) => Err(e.into()),
+                },
+                None => Ok(file),
+            },
             Err(MuxError::NoFrames) if stats.frames_dropped_until_keyframe > 0 => {
                 Err(TrackError::NoKeyframe(stats.frames_dropped_until_keyframe))
             }
@@ -865,6 +884,7 @@ mod tests {
             red_payload_type: None,
             fmtp: None,
             fec: None,
+            audio_export: None,
         }
     }
 
@@ -896,6 +916,7 @@ mod tests {
             reorder: ReorderConfig::default(),
             red_payload_type: None,
             fec: None,
+            audio_export: None,
             fmtp: Some(
                 "packetization-mode=1;sprop-parameter-sets=Z0LAHoyNQPhj1EQDwiEagA==,aM48gA=="
                     .into(),
@@ -969,6 +990,7 @@ mod tests {
             red_payload_type: None,
             fmtp: None,
             fec: None,
+            audio_export: None,
         })
         .expect("track starts");
         // 20 ms of 16 kHz stereo = 320 ticks, 1280 octets; packet 3 is lost.

@@ -380,6 +380,7 @@ mod tests {
             red_payload_type: None,
             fmtp: None,
             fec: None,
+            audio_export: None,
         }
     }
 

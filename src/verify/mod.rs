@@ -509,29 +509,49 @@ fn tolerant_findings(e: &Asset, a: &Asset, tol: Tolerances) -> Vec<Finding> {
     out
 }
 
-/// The recorded file itself: it exists with the manifest's size and sha256, and decodes.
+/// The recorded file itself, and its `--audio-export` files: each exists with
+/// the manifest's size and sha256, and decodes.
 fn file_findings(a: &Asset, opts: &Options<'_>) -> Vec<Finding> {
     let Some(rel) = &a.path else {
         return Vec::new();
     };
+    let mut out = one_file_findings(rel, a.size, a.sha256.as_deref(), opts);
+    for e in &a.exports {
+        out.extend(one_file_findings(
+            &e.path,
+            Some(e.size),
+            Some(&e.sha256),
+            opts,
+        ));
+    }
+    out
+}
+
+/// One listed file: exists, with `size` and `sha256` when given, and decodes.
+fn one_file_findings(
+    rel: &str,
+    size: Option<u64>,
+    sha256: Option<&str>,
+    opts: &Options<'_>,
+) -> Vec<Finding> {
     let file = opts.dir.join(rel);
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,
         Err(e) => return vec![Finding::Fail(format!("file {rel}: {e}"))],
     };
     let mut out = Vec::new();
-    if a.size.is_some_and(|s| s != bytes.len() as u64) {
+    if size.is_some_and(|s| s != bytes.len() as u64) {
         out.push(Finding::Fail(format!(
             "file {rel}: {} bytes on disk, the manifest says {}",
             bytes.len(),
-            show(a.size.map(Value::from).as_ref())
+            show(size.map(Value::from).as_ref())
         )));
     }
     let digest: String = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    if a.sha256.as_ref().is_some_and(|s| *s != digest) {
+    if sha256.is_some_and(|s| *s != digest) {
         out.push(Finding::Fail(format!(
             "file {rel}: sha256 on disk is not the manifest's"
         )));

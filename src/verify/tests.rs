@@ -32,6 +32,7 @@ fn asset(track: &str) -> Asset {
         inferred: vec![],
         time_source: None,
         decryption: None,
+        exports: Vec::new(),
         stats: AssetStats {
             packets: 200,
             frames_written: 200,
