@@ -69,22 +69,23 @@ impl FdBudget {
 
     /// The process-wide budget every [`AtomicFile::create`] uses: from the soft
     /// `RLIMIT_NOFILE` when it is first needed, as [`FdBudget::for_limit`]
-    /// computes it for the threads [`FdBudget::init_process`] was told of
-    /// (else one per core).
+    /// computes it for what [`FdBudget::init_process`] was told (else one
+    /// thread per core and one input).
     pub fn process() -> Arc<FdBudget> {
         Self::process_cell()
             .get_or_init(|| {
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-                FdBudget::new(Self::for_limit(soft_nofile_limit(), threads))
+                FdBudget::new(Self::for_limit(soft_nofile_limit(), threads, 1))
             })
             .clone()
     }
 
-    /// Sizes the process-wide budget for `threads` writing threads, unless
-    /// files were already created with it (then it stays as it was).
-    pub fn init_process(threads: usize) {
-        let _ =
-            Self::process_cell().set(FdBudget::new(Self::for_limit(soft_nofile_limit(), threads)));
+    /// Sizes the process-wide budget for `threads` writing threads and
+    /// `inputs` capture files open for the whole run, unless files were
+    /// already created with it (then it stays as it was).
+    pub fn init_process(threads: usize, inputs: usize) {
+        let limit = Self::for_limit(soft_nofile_limit(), threads, inputs);
+        let _ = Self::process_cell().set(FdBudget::new(limit));
     }
 
     fn process_cell() -> &'static OnceLock<Arc<FdBudget>> {
@@ -92,15 +93,17 @@ impl FdBudget {
         &PROCESS
     }
 
-    /// The budget for a soft open-file limit (`None`: unlimited) and
-    /// `threads` writing threads: half the limit, less what the threads may
-    /// open beyond their slots ([`PER_THREAD`] each) and a few for the main
-    /// thread; the other half is left to captures, event files, sockets and
-    /// libraries. At least 4, at most 65,536.
-    pub fn for_limit(soft: Option<u64>, threads: usize) -> usize {
+    /// The budget for a soft open-file limit (`None`: unlimited), `threads`
+    /// writing threads and `inputs` open capture files: half the limit (the
+    /// other half is left to event files, sockets and libraries), or less when
+    /// the inputs take more than that half less 16, less what the threads may
+    /// open beyond their slots ([`PER_THREAD`] each) and 4 for the main
+    /// thread. At least 4, at most 65,536.
+    pub fn for_limit(soft: Option<u64>, threads: usize, inputs: usize) -> usize {
         let soft = soft.unwrap_or(u64::MAX);
+        let share = (soft / 2).min(soft.saturating_sub(inputs as u64).saturating_sub(16));
         let transient = PER_THREAD.saturating_mul(threads as u64).saturating_add(4);
-        let budget = (soft / 2).saturating_sub(transient).clamp(4, 1 << 16);
+        let budget = share.saturating_sub(transient).clamp(4, 1 << 16);
         usize::try_from(budget).unwrap_or(1 << 16)
     }
 
@@ -803,10 +806,12 @@ mod tests {
 
     #[test]
     fn the_budget_is_half_the_limit_less_what_threads_open() {
-        assert_eq!(FdBudget::for_limit(Some(256), 2), 128 - 8);
-        assert_eq!(FdBudget::for_limit(Some(1024), 16), 512 - 36);
-        assert_eq!(FdBudget::for_limit(Some(64), 64), 4, "at least a few");
-        assert_eq!(FdBudget::for_limit(None, 8), 1 << 16);
+        assert_eq!(FdBudget::for_limit(Some(256), 2, 1), 128 - 8);
+        assert_eq!(FdBudget::for_limit(Some(1024), 16, 3), 512 - 36);
+        assert_eq!(FdBudget::for_limit(Some(64), 64, 1), 4, "at least a few");
+        assert_eq!(FdBudget::for_limit(None, 8, 1), 1 << 16);
+        // Many inputs leave less: 256 - 200 - 16, less 8.
+        assert_eq!(FdBudget::for_limit(Some(256), 2, 200), 32);
         assert!(FdBudget::process().limit() >= 4);
     }
 

@@ -216,14 +216,16 @@ impl Workers {
             .num_threads(jobs)
             .build()
             .map_err(std::io::Error::other)?;
-        // Output files kept open are budgeted from the open-file limit less
-        // what these threads may open besides (see `FdBudget::for_limit`).
-        crate::mux::atomic::FdBudget::init_process(pool.current_num_threads());
         Ok(Workers {
             workers: Vec::new(),
             queued: 0,
             pool,
         })
+    }
+
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
     }
 
     fn worker(&mut self, track: usize) -> &mut Worker {
