@@ -97,7 +97,7 @@ impl FdBudget {
     /// writing threads and `inputs` open capture files: half the limit (the
     /// other half is left to event files, sockets and libraries), or less when
     /// the inputs take more than that half less 16, less what the threads may
-    /// open beyond their slots ([`PER_THREAD`] each) and 4 for the main
+    /// open beyond their slots (`PER_THREAD` each) and 4 for the main
     /// thread. At least 4, at most 65,536.
     pub fn for_limit(soft: Option<u64>, threads: usize, inputs: usize) -> usize {
         let soft = soft.unwrap_or(u64::MAX);
