@@ -1,20 +1,227 @@
 //! Atomic file output: a file that exists under its final name is complete.
 //!
 //! The bytes go to `.NAME.tmp-<pid>` in the destination directory (same file
-//! system, so the final rename is atomic), through a `BufWriter`, hashed with
+//! system, so the final rename is atomic), through a write buffer, hashed with
 //! SHA-256 as they are written. [`AtomicFile::finish`] syncs the data and
 //! renames; dropping an unfinished `AtomicFile` (error, panic unwinding,
 //! early return) removes the temporary file.
 //!
-//! Writers that seek back to patch sizes (WebM) are supported: a write that is
-//! not at the end of the hashed prefix marks the hash stale, and `finish`
-//! re-reads the file once to hash it.
+//! Writers that seek back to patch sizes (WebM, WAV) are supported: a write
+//! that is not at the end of the hashed prefix marks the hash stale, and
+//! `finish` re-reads the file once to hash it.
+//!
+//! **Descriptors.** A run may have far more tracks, each with its file, than
+//! the process may hold open descriptors (issue #13: 20,000 tracks under
+//! `ulimit -n 256`). So a file is not kept open for its whole life: it keeps
+//! its descriptor between writes only while it holds a slot of an
+//! [`FdBudget`] (by default [`FdBudget::process`], sized from the soft
+//! `RLIMIT_NOFILE`). A file without a slot opens its temporary file when its
+//! buffer must reach the disk (a full buffer, a write away from the buffered
+//! run, `finish`), writes at its offset and closes it again. Bytes and hashes
+//! do not depend on which files hold slots. One file never has more than one
+//! descriptor open at once.
 
 use super::MuxError;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+#[cfg(not(unix))]
+use std::io::Read;
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Bytes a file buffers before they go to disk: one write per 64 KiB, so a
+/// file without a descriptor slot opens and closes once per 64 KiB written.
+const BUF_CAP: usize = 64 * 1024;
+
+/// Descriptors kept off the budget for each worker thread: one being written
+/// without a slot, and an MP4 writer's spool and output at its finish.
+const PER_THREAD: u64 = 2;
+
+/// The open-file budget shared by [`AtomicFile`]s: at most `limit` of them keep
+/// their descriptor open between writes; the others open it only to write.
+///
+/// Files take slots first come, first served, and give them back when they
+/// finish or drop; a file without a slot takes one that has come free the
+/// next time it opens its file. The counters are for tests and diagnostics.
+#[derive(Debug)]
+pub struct FdBudget {
+    limit: usize,
+    /// Files holding a slot (their descriptor stays open between writes).
+    kept: AtomicUsize,
+    /// Output files open now: those holding a slot and those being written.
+    open: AtomicUsize,
+    /// The most `open` has been.
+    peak_open: AtomicUsize,
+}
+
+impl FdBudget {
+    /// A budget of `limit` files kept open between writes (0: none kept).
+    pub fn new(limit: usize) -> Arc<FdBudget> {
+        Arc::new(FdBudget {
+            limit,
+            kept: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
+            peak_open: AtomicUsize::new(0),
+        })
+    }
+
+    /// The process-wide budget every [`AtomicFile::create`] uses: from the soft
+    /// `RLIMIT_NOFILE` when it is first needed, as [`FdBudget::for_limit`]
+    /// computes it for what [`FdBudget::init_process`] was told (else one
+    /// thread per core and one input).
+    pub fn process() -> Arc<FdBudget> {
+        Self::process_cell()
+            .get_or_init(|| {
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                FdBudget::new(Self::for_limit(soft_nofile_limit(), threads, 1))
+            })
+            .clone()
+    }
+
+    /// Sizes the process-wide budget for `threads` writing threads and
+    /// `inputs` capture files open for the whole run, unless files were
+    /// already created with it (then it stays as it was).
+    pub fn init_process(threads: usize, inputs: usize) {
+        let limit = Self::for_limit(soft_nofile_limit(), threads, inputs);
+        let _ = Self::process_cell().set(FdBudget::new(limit));
+    }
+
+    fn process_cell() -> &'static OnceLock<Arc<FdBudget>> {
+        static PROCESS: OnceLock<Arc<FdBudget>> = OnceLock::new();
+        &PROCESS
+    }
+
+    /// The budget for a soft open-file limit (`None`: unlimited), `threads`
+    /// writing threads and `inputs` open capture files: half the limit (the
+    /// other half is left to event files, sockets and libraries), or less when
+    /// the inputs take more than that half less 16, less what the threads may
+    /// open beyond their slots (`PER_THREAD` each) and 4 for the main
+    /// thread. At least 4, at most 65,536.
+    pub fn for_limit(soft: Option<u64>, threads: usize, inputs: usize) -> usize {
+        let soft = soft.unwrap_or(u64::MAX);
+        let share = (soft / 2).min(soft.saturating_sub(inputs as u64).saturating_sub(16));
+        let transient = PER_THREAD.saturating_mul(threads as u64).saturating_add(4);
+        let budget = share.saturating_sub(transient).clamp(4, 1 << 16);
+        usize::try_from(budget).unwrap_or(1 << 16)
+    }
+
+    /// How many files may keep their descriptor open between writes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Files keeping their descriptor open now.
+    pub fn kept(&self) -> usize {
+        self.kept.load(Ordering::Relaxed)
+    }
+
+    /// Output files open now (kept, and being written without a slot).
+    pub fn open_now(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// The most output files that were open at once.
+    pub fn peak_open(&self) -> usize {
+        self.peak_open.load(Ordering::Relaxed)
+    }
+
+    /// Takes a slot if one is free.
+    fn try_keep(&self) -> bool {
+        self.kept
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |k| {
+                (k < self.limit).then_some(k + 1)
+            })
+            .is_ok()
+    }
+}
+
+/// The soft `RLIMIT_NOFILE`; `None` when unlimited or unknown.
+fn soft_nofile_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// An open temporary file, counted in its budget while open.
+#[derive(Debug)]
+struct Handle {
+    /// `Some` until dropped: taken in `drop` to close before the counters go down.
+    file: Option<File>,
+    budget: Arc<FdBudget>,
+    /// Holds a slot: stays open between writes.
+    kept: bool,
+}
+
+impl Handle {
+    /// Opens `path` (creating and truncating it when `create`), and takes a slot if one is free.
+    fn open(path: &Path, budget: &Arc<FdBudget>, create: bool) -> io::Result<Handle> {
+        // Readable too: `finish` re-reads the file when a writer seeked back,
+        // and an MP4 spool is copied out. Reopening never truncates.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(create)
+            .open(path)?;
+        let open = budget.open.fetch_add(1, Ordering::AcqRel) + 1;
+        budget.peak_open.fetch_max(open, Ordering::AcqRel);
+        Ok(Handle {
+            file: Some(file),
+            kept: budget.try_keep(),
+            budget: budget.clone(),
+        })
+    }
+
+    fn file(&mut self) -> io::Result<&mut File> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("file already closed"))
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        drop(self.file.take());
+        self.budget.open.fetch_sub(1, Ordering::AcqRel);
+        if self.kept {
+            self.budget.kept.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Writes all of `buf` at offset `at`, whatever the descriptor's position.
+fn write_all_at(f: &mut File, buf: &[u8], at: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(f, buf, at)
+    }
+    #[cfg(not(unix))]
+    {
+        f.seek(SeekFrom::Start(at))?;
+        f.write_all(buf)
+    }
+}
+
+/// Reads up to `buf.len()` bytes at offset `at`; 0 at the end of the file.
+fn read_at(f: &mut File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    loop {
+        #[cfg(unix)]
+        let r = std::os::unix::fs::FileExt::read_at(f, buf, at);
+        #[cfg(not(unix))]
+        let r = f.seek(SeekFrom::Start(at)).and_then(|_| f.read(buf));
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
 
 /// What [`AtomicFile::finish`] returns: the file's final path, size and hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,8 +239,14 @@ pub struct Finished {
 pub struct AtomicFile {
     final_path: PathBuf,
     tmp_path: PathBuf,
-    /// `None` once finished, so `Drop` knows there is nothing to clean up.
-    out: Option<BufWriter<File>>,
+    /// False once finished, so `Drop` knows there is nothing to clean up.
+    live: bool,
+    budget: Arc<FdBudget>,
+    /// The descriptor, while open: kept when it holds a slot, else only during a write.
+    handle: Option<Handle>,
+    /// Bytes not yet on disk, which go at offset `buf_at` (always `pos - buf.len()`).
+    buf: Vec<u8>,
+    buf_at: u64,
     hasher: Sha256,
     /// Length of the prefix fed to `hasher`; valid while `!stale`.
     hashed: u64,
@@ -44,30 +257,37 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     /// Creates the temporary file next to `path`; `path` itself appears only in `finish`.
+    /// Uses the process-wide descriptor budget ([`FdBudget::process`]).
     pub fn create(path: impl Into<PathBuf>) -> Result<Self, MuxError> {
+        Self::create_in(path, &FdBudget::process())
+    }
+
+    /// [`AtomicFile::create`] with the descriptor budget `budget`.
+    pub fn create_in(path: impl Into<PathBuf>, budget: &Arc<FdBudget>) -> Result<Self, MuxError> {
         let final_path = path.into();
         let tmp_path = temp_path(&final_path)?;
-        // Readable too: `finish` re-reads the file when a writer seeked back.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp_path)
-            .map_err(|source| MuxError::Io {
-                path: final_path.clone(),
-                source,
-            })?;
-        Ok(Self {
+        // Created now, so that an unwritable directory fails the track at its
+        // start; kept open only with a slot.
+        let handle = Handle::open(&tmp_path, budget, true).map_err(|source| MuxError::Io {
+            path: final_path.clone(),
+            source,
+        })?;
+        let mut f = Self {
             final_path,
             tmp_path,
-            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+            live: true,
+            budget: budget.clone(),
+            handle: Some(handle),
+            buf: Vec::new(),
+            buf_at: 0,
             hasher: Sha256::new(),
             hashed: 0,
             stale: false,
             pos: 0,
             len: 0,
-        })
+        };
+        f.release_unkept();
+        Ok(f)
     }
 
     /// Announces that earlier bytes will be patched (seek back) before `finish`:
@@ -96,6 +316,11 @@ impl AtomicFile {
         self.len == 0
     }
 
+    /// True while the file keeps a descriptor open between writes.
+    pub fn holds_descriptor(&self) -> bool {
+        self.handle.is_some()
+    }
+
     /// Wraps an I/O error with the final path, as every muxer error names its file.
     pub fn io_err(&self, source: io::Error) -> MuxError {
         MuxError::Io {
@@ -104,48 +329,93 @@ impl AtomicFile {
         }
     }
 
+    /// The open descriptor, opening the temporary file again if needed (never truncating).
+    fn handle(&mut self) -> io::Result<&mut File> {
+        if !self.live {
+            return Err(io::Error::other("write after finish"));
+        }
+        if self.handle.is_none() {
+            self.handle = Some(Handle::open(&self.tmp_path, &self.budget, false)?);
+        }
+        match self.handle.as_mut() {
+            Some(h) => h.file(),
+            None => Err(io::Error::other("file not open")),
+        }
+    }
+
+    /// Closes the descriptor unless it holds a slot.
+    fn release_unkept(&mut self) {
+        if self.handle.as_ref().is_some_and(|h| !h.kept) {
+            self.handle = None;
+        }
+    }
+
+    /// Writes the buffer to disk at its offset (the descriptor stays open; see `release_unkept`).
+    fn write_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let at = self.buf_at;
+        let r = self.handle().and_then(|f| write_all_at(f, &buf, at));
+        self.buf = buf;
+        // On error the bytes stay buffered: the file is broken either way,
+        // and its owner fails the track.
+        r?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes the buffer to disk, and closes the descriptor unless it holds a slot.
+    fn spill(&mut self) -> io::Result<()> {
+        let r = self.write_buf();
+        self.release_unkept();
+        r
+    }
+
+    /// Appends the whole content of this file (its `len` bytes) to `out` at
+    /// its position, and returns how many bytes that was. An MP4 spool is
+    /// copied behind `moov` this way: through this file's one descriptor, not
+    /// a second one.
+    pub fn copy_to(&mut self, out: &mut AtomicFile) -> io::Result<u64> {
+        let r = self.copy_to_inner(out);
+        self.release_unkept();
+        r
+    }
+
+    fn copy_to_inner(&mut self, out: &mut AtomicFile) -> io::Result<u64> {
+        self.write_buf()?;
+        let len = self.len;
+        let file = self.handle()?;
+        // Bigger than `out`'s buffer: each chunk goes straight to its disk.
+        let mut chunk = vec![0u8; 4 * BUF_CAP];
+        let mut copied = 0u64;
+        while copied < len {
+            let want = usize::try_from(len - copied).map_or(chunk.len(), |n| n.min(chunk.len()));
+            let n = read_at(file, &mut chunk[..want], copied)?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&chunk[..n])?;
+            copied += n as u64;
+        }
+        Ok(copied)
+    }
+
     /// Flushes, hashes, syncs to disk and renames to the final name.
     pub fn finish(mut self) -> Result<Finished, MuxError> {
-        let out = self
-            .out
-            .take()
-            .expect("out is Some until finish consumes self");
-        let file = match out.into_inner() {
-            Ok(f) => f,
-            Err(e) => {
-                let err = self.io_err(e.into_error());
-                // Dropping `self` now would not remove the file (out is None).
-                let _ = fs::remove_file(&self.tmp_path);
-                return Err(err);
-            }
-        };
-        let result = self.seal(file);
+        let result = self.seal();
+        // Renamed, or to be removed here: either way `Drop` has nothing to do.
+        self.live = false;
+        self.handle = None;
         if result.is_err() {
             let _ = fs::remove_file(&self.tmp_path);
         }
         result
     }
 
-    fn seal(&mut self, mut file: File) -> Result<Finished, MuxError> {
-        let sha256: [u8; 32] = if self.stale || self.hashed != self.len {
-            let mut hasher = Sha256::new();
-            file.seek(SeekFrom::Start(0)).map_err(|e| self.io_err(e))?;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = file.read(&mut buf).map_err(|e| self.io_err(e))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
-            hasher.finalize().into()
-        } else {
-            std::mem::take(&mut self.hasher).finalize().into()
-        };
-        file.sync_all().map_err(|e| self.io_err(e))?;
-        drop(file);
-        fs::rename(&self.tmp_path, &self.final_path).map_err(|e| self.io_err(e))?;
-        sync_parent_dir(&self.final_path);
+    fn seal(&mut self) -> Result<Finished, MuxError> {
+        let sha256 = self.seal_io().map_err(|e| self.io_err(e))?;
         Ok(Finished {
             path: self.final_path.clone(),
             size: self.len,
@@ -153,18 +423,66 @@ impl AtomicFile {
         })
     }
 
-    fn out(&mut self) -> io::Result<&mut BufWriter<File>> {
-        self.out
-            .as_mut()
-            .ok_or_else(|| io::Error::other("write after finish"))
+    /// Writes what is buffered, hashes, syncs, closes and renames; the hash.
+    fn seal_io(&mut self) -> io::Result<[u8; 32]> {
+        self.write_buf()?;
+        let rehash = self.stale || self.hashed != self.len;
+        let len = self.len;
+        let hasher = std::mem::take(&mut self.hasher);
+        let file = self.handle()?;
+        let sha256 = if rehash {
+            hash_file(file, len)?
+        } else {
+            hasher.finalize().into()
+        };
+        file.sync_all()?;
+        // Closed before the rename and the directory sync, which opens a descriptor of its own.
+        self.handle = None;
+        fs::rename(&self.tmp_path, &self.final_path)?;
+        sync_parent_dir(&self.final_path);
+        Ok(sha256)
     }
 }
 
+/// SHA-256 of the first `len` bytes of `file` (all of it: `len` is its length).
+fn hash_file(file: &mut File, len: u64) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUF_CAP];
+    let mut at = 0u64;
+    while at < len {
+        let n = read_at(file, &mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(hasher.finalize().into())
+}
+
 impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out()?.write(buf)?;
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if !self.live {
+            return Err(io::Error::other("write after finish"));
+        }
+        if self.buf.len() + data.len() > BUF_CAP {
+            self.spill()?;
+        }
+        if data.len() >= BUF_CAP {
+            // Too big to buffer: straight to disk, as `BufWriter` does.
+            let at = self.pos;
+            let r = self.handle().and_then(|f| write_all_at(f, data, at));
+            self.release_unkept();
+            r?;
+        } else {
+            if self.buf.is_empty() {
+                self.buf_at = self.pos;
+            }
+            self.buf.extend_from_slice(data);
+        }
+        let n = data.len();
         if !self.stale && self.pos == self.hashed {
-            self.hasher.update(&buf[..n]);
+            self.hasher.update(data);
             self.hashed += n as u64;
         } else {
             self.stale = true;
@@ -175,14 +493,31 @@ impl Write for AtomicFile {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out()?.flush()
+        if !self.live {
+            return Err(io::Error::other("write after finish"));
+        }
+        self.spill()
     }
 }
 
 impl Seek for AtomicFile {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        // BufWriter::seek flushes its buffer first, so positions stay exact.
-        self.pos = self.out()?.seek(to)?;
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        }
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek to a negative or overflowing position",
+            )
+        })?;
+        // The buffer is one run ending at `pos`: a write elsewhere needs it on disk first.
+        if target != self.pos {
+            self.spill()?;
+        }
+        self.pos = target;
         Ok(self.pos)
     }
 
@@ -193,9 +528,9 @@ impl Seek for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if let Some(out) = self.out.take() {
+        if self.live {
             // Unfinished: the content is incomplete by definition; discard it.
-            drop(out.into_parts());
+            self.handle = None;
             let _ = fs::remove_file(&self.tmp_path);
         }
     }
@@ -291,6 +626,205 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"AAAABBxxCC");
         assert_eq!(done.size, 10);
         assert_eq!(done.sha256, sha(b"AAAABBxxCC"));
+    }
+
+    /// A deterministic stream of numbers (xorshift), so failures replay.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// One random step on `f` and on its model (a `Cursor` has `File`'s
+    /// write and seek semantics): appends of every size, big ones past the
+    /// buffer, and patches of earlier bytes.
+    fn step(rng: &mut Rng, f: &mut AtomicFile, model: &mut io::Cursor<Vec<u8>>, tag: u8) {
+        let (data, seek): (Vec<u8>, Option<SeekFrom>) = match rng.below(10) {
+            0 => (vec![tag; BUF_CAP + 1000], None),
+            1 | 2 if !model.get_ref().is_empty() => {
+                let at = rng.below(model.get_ref().len() as u64);
+                (
+                    vec![tag ^ 0xff; 1 + rng.below(8) as usize],
+                    Some(SeekFrom::Start(at)),
+                )
+            }
+            3 => (vec![tag; rng.below(40) as usize], Some(SeekFrom::End(0))),
+            _ => ((0..rng.below(3000)).map(|i| i as u8 ^ tag).collect(), None),
+        };
+        if let Some(to) = seek {
+            assert_eq!(f.seek(to).unwrap(), model.seek(to).unwrap());
+        }
+        f.write_all(&data).unwrap();
+        model.write_all(&data).unwrap();
+        assert_eq!(f.stream_position().unwrap(), model.position());
+        assert_eq!(f.len(), model.get_ref().len() as u64);
+    }
+
+    #[test]
+    fn many_files_on_a_tiny_budget_write_patch_and_finish_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = FdBudget::new(3);
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut files: Vec<(AtomicFile, io::Cursor<Vec<u8>>)> = (0..40)
+            .map(|i| {
+                let mut f =
+                    AtomicFile::create_in(dir.path().join(format!("f{i}")), &budget).unwrap();
+                // Some announce their patches (WebM, WAV), others patch unannounced.
+                if i % 3 == 0 {
+                    f.will_patch();
+                }
+                (f, io::Cursor::new(Vec::new()))
+            })
+            .collect();
+        assert_eq!(
+            files.iter().filter(|(f, _)| f.holds_descriptor()).count(),
+            3
+        );
+        for _ in 0..2000 {
+            let i = rng.below(files.len() as u64) as usize;
+            let (f, model) = &mut files[i];
+            step(&mut rng, f, model, i as u8);
+            assert!(budget.kept() <= 3);
+            assert!(budget.open_now() <= 3, "only slot holders stay open");
+        }
+        // One thread: at most one descriptor beyond the slots, while a file writes.
+        assert!(budget.peak_open() <= 4, "peak {}", budget.peak_open());
+        for (i, (f, model)) in files.into_iter().enumerate() {
+            let done = f.finish().unwrap();
+            let want = model.into_inner();
+            assert_eq!(fs::read(&done.path).unwrap(), want, "file {i}");
+            assert_eq!(
+                (done.size, done.sha256),
+                (want.len() as u64, sha(&want)),
+                "file {i}"
+            );
+        }
+        assert_eq!((budget.kept(), budget.open_now()), (0, 0));
+        assert!(budget.peak_open() <= 4, "peak {}", budget.peak_open());
+        // Only the final files are left.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 40);
+    }
+
+    #[test]
+    fn threads_stay_within_the_budget_plus_one_file_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = FdBudget::new(2);
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (dir, budget) = (dir.path(), &budget);
+                s.spawn(move || {
+                    let mut rng = Rng(0x2545_F491_4F6C_DD1D + t);
+                    let mut files: Vec<_> = (0..10)
+                        .map(|i| {
+                            let f = AtomicFile::create_in(dir.join(format!("t{t}-{i}")), budget);
+                            (f.unwrap(), io::Cursor::new(Vec::new()))
+                        })
+                        .collect();
+                    for _ in 0..500 {
+                        let i = rng.below(10) as usize;
+                        let (f, model) = &mut files[i];
+                        step(&mut rng, f, model, i as u8);
+                    }
+                    for (f, model) in files {
+                        let done = f.finish().unwrap();
+                        let want = model.into_inner();
+                        assert_eq!(fs::read(&done.path).unwrap(), want);
+                        assert_eq!(done.sha256, sha(&want));
+                    }
+                });
+            }
+        });
+        assert!(budget.peak_open() <= 2 + 4, "peak {}", budget.peak_open());
+        assert_eq!((budget.kept(), budget.open_now()), (0, 0));
+    }
+
+    #[test]
+    fn a_freed_slot_goes_to_the_next_file_that_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = FdBudget::new(1);
+        let mut a = AtomicFile::create_in(dir.path().join("a"), &budget).unwrap();
+        let mut b = AtomicFile::create_in(dir.path().join("b"), &budget).unwrap();
+        assert!(a.holds_descriptor() && !b.holds_descriptor());
+        // Buffered only: b needs no descriptor yet.
+        b.write_all(b"small").unwrap();
+        assert_eq!(budget.open_now(), 1);
+        a.write_all(b"a").unwrap();
+        a.finish().unwrap();
+        assert_eq!(budget.kept(), 0);
+        b.flush().unwrap();
+        assert!(b.holds_descriptor(), "b took the free slot");
+        assert_eq!(fs::read(b.finish().unwrap().path).unwrap(), b"small");
+        assert_eq!((budget.kept(), budget.open_now()), (0, 0));
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_reopened_fails_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = FdBudget::new(0);
+        let mut f = AtomicFile::create_in(dir.path().join("gone.wav"), &budget).unwrap();
+        assert!(!f.holds_descriptor());
+        f.write_all(b"header").unwrap();
+        fs::remove_file(f.temp_path()).unwrap();
+        // Never recreated: the bytes before would be lost.
+        let err = f.finish().unwrap_err();
+        assert!(matches!(err, MuxError::Io { .. }), "{err}");
+        assert!(err.to_string().contains("gone.wav"), "{err}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(budget.open_now(), 0);
+    }
+
+    #[test]
+    fn a_spool_copies_through_its_own_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = FdBudget::new(0);
+        let mut spool = AtomicFile::create_in(dir.path().join("x.mdat"), &budget).unwrap();
+        spool.will_patch();
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+        for c in data.chunks(1000) {
+            spool.write_all(c).unwrap();
+        }
+        let mut out = AtomicFile::create_in(dir.path().join("x.mp4"), &budget).unwrap();
+        out.write_all(b"head").unwrap();
+        assert_eq!(spool.copy_to(&mut out).unwrap(), data.len() as u64);
+        assert!(budget.peak_open() <= 2, "peak {}", budget.peak_open());
+        let done = out.finish().unwrap();
+        drop(spool);
+        let mut want = b"head".to_vec();
+        want.extend_from_slice(&data);
+        assert_eq!(fs::read(&done.path).unwrap(), want);
+        assert_eq!(done.sha256, sha(&want));
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "spool removed"
+        );
+    }
+
+    #[test]
+    fn the_budget_is_half_the_limit_less_what_threads_open() {
+        assert_eq!(FdBudget::for_limit(Some(256), 2, 1), 128 - 8);
+        assert_eq!(FdBudget::for_limit(Some(1024), 16, 3), 512 - 36);
+        assert_eq!(FdBudget::for_limit(Some(64), 64, 1), 4, "at least a few");
+        assert_eq!(FdBudget::for_limit(None, 8, 1), 1 << 16);
+        // Many inputs leave less: 256 - 200 - 16, less 8.
+        assert_eq!(FdBudget::for_limit(Some(256), 2, 200), 32);
+        assert!(FdBudget::process().limit() >= 4);
+    }
+
+    #[test]
+    fn a_negative_seek_is_an_error_and_moves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = AtomicFile::create(dir.path().join("n")).unwrap();
+        f.write_all(b"abc").unwrap();
+        assert!(f.seek(SeekFrom::Current(-4)).is_err());
+        assert_eq!(f.stream_position().unwrap(), 3);
+        f.seek(SeekFrom::End(-1)).unwrap();
+        f.write_all(b"Z").unwrap();
+        assert_eq!(fs::read(f.finish().unwrap().path).unwrap(), b"abZ");
     }
 
     #[test]

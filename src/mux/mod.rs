@@ -33,7 +33,7 @@ pub mod webm;
 use std::io;
 use std::path::PathBuf;
 
-pub use atomic::AtomicFile;
+pub use atomic::{AtomicFile, FdBudget};
 pub use mp4::{Mp4Codec, Mp4Config, Mp4Writer};
 pub use ogg::{OggOpusWriter, OpusConfig};
 pub use wav::{WavCodec, WavConfig, WavWriter};

@@ -215,9 +215,9 @@ impl Mp4Writer {
 
         let mut out = AtomicFile::create(self.path.clone())?;
         out.write_all(&head).map_err(|e| out.io_err(e))?;
-        self.spool.flush().map_err(|e| self.spool.io_err(e))?;
-        let copied = std::fs::File::open(self.spool.temp_path())
-            .and_then(|mut src| io::copy(&mut src, &mut out));
+        // Through the spool's own descriptor: a finishing MP4 track holds at
+        // most two (spool and output), however many tracks there are.
+        let copied = self.spool.copy_to(&mut out);
         match copied {
             Ok(n) if n == self.data_len => {}
             Ok(n) => {

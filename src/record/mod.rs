@@ -344,6 +344,9 @@ pub fn run_record(
     let carried_timelines = read_previous_timeline(&timeline_path);
     let io = |context: String| move |source| Error::Output { context, source };
     let workers = Workers::new(opts.jobs).map_err(io("starting worker threads".to_string()))?;
+    // Output files kept open are budgeted from the open-file limit less what
+    // the worker threads and the capture inputs hold (see `FdBudget::for_limit`).
+    crate::mux::atomic::FdBudget::init_process(workers.threads(), paths.len());
     let recorder = Recorder::new(opts.clone());
     let template = recorder.manifest(Vec::new());
     let mut run = Run {

@@ -255,6 +255,11 @@ impl Workers {
         })
     }
 
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
     fn worker(&mut self, track: usize) -> &mut Worker {
         if self.workers.len() <= track {
             self.workers.resize_with(track + 1, || Worker {
