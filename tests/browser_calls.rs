@@ -528,8 +528,6 @@ fn firefox_dtls13_call_records_every_track_with_the_key_log_and_sdp() {
     keylog_call_records(Call::Firefox13, true);
 }
 
-/// The key logs hold what the DTLS version derives: the TLS 1.2 master secret
-/// (CLIENT_RANDOM), or TLS 1.3's handshake secrets and exporter secret.
 /// A DTLS 1.3 key log with only the exporter secrets: the chosen SRTP profile,
 /// hidden in the encrypted EncryptedExtensions, is found by the offered profile
 /// whose keys authenticate; with the handshake secrets, it is read there.
@@ -597,6 +595,8 @@ fn firefox_dtls13_exporter_secret_alone_is_enough() {
     }
 }
 
+/// The key logs hold what the DTLS version derives: the TLS 1.2 master secret
+/// (CLIENT_RANDOM), or TLS 1.3's handshake secrets and exporter secret.
 #[test]
 fn firefox_key_logs_hold_each_association_of_the_capture() {
     for (kind, labels) in [

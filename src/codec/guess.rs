@@ -1300,18 +1300,7 @@ mod tests {
         g.guess()
     }
 
-    /// Deterministic pseudo-random bytes (xorshift), standing in for SRTP ciphertext.
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
+    use crate::codec::testutil::noise;
 
     /// A video stream: `frames` frames of `per_frame` packets, 3000 ticks apart, marker on the last.
     fn video(

@@ -195,17 +195,7 @@ impl PayloadProbe {
 mod tests {
     use super::*;
 
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
+    use crate::codec::testutil::noise;
 
     /// Pushes `n` packets of 20 ms (960 ticks), seq and ts advancing; the first verdict.
     fn run(probe: &mut PayloadProbe, n: u16, payload: impl Fn(u16) -> Vec<u8>) -> Option<Verdict> {
