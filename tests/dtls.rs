@@ -1,14 +1,16 @@
 //! DTLS-SRTP calls recorded with a key log (issue #12), on captures built here:
-//! three associations, one on plain UDP (its ClientHello in three fragments,
-//! one sent twice), one inside TURN ChannelData and one over ICE-TCP (RFC 4571),
-//! each with media both ways in another SRTP profile.
+//! four associations, one on plain UDP (its ClientHello in three fragments,
+//! one sent twice), one inside TURN ChannelData, one inside TURN Send/Data
+//! indications and one over ICE-TCP (RFC 4571), each with media both ways in
+//! another SRTP profile.
 
 use crate::util::{assert_decodes_cleanly, assert_manifest_matches_disk, have_tool, rtprec};
 use rtprec::capture::SecretsKind;
 use rtprec::srtp::{SrtpContext, SrtpProfile};
 use rtprec::testutil::dtls::Dtls12Handshake;
 use rtprec::testutil::packet::{
-    LinkKind, push_channel_data, push_rfc4571, tcp_flags, tcp_frame, udp_frame,
+    LinkKind, STUN_DATA_INDICATION, STUN_SEND_INDICATION, push_channel_data, push_rfc4571,
+    push_stun_indication, tcp_flags, tcp_frame, udp_frame,
 };
 use rtprec::testutil::rtp::{RtpBuilder, ntp_from_unix_nanos, push_sender_report};
 use rtprec::testutil::writers::{Endian, InterfaceSpec, PcapNgWriter, PcapOptions, PcapWriter};
@@ -29,6 +31,8 @@ enum Carrier {
     Udp,
     /// Inside TURN ChannelData between the client and the relay.
     Turn,
+    /// Inside TURN Send (client to relay) and Data (relay to client) indications.
+    TurnIndication,
     /// RFC 4571 frames on one TCP connection.
     Tcp,
 }
@@ -58,6 +62,13 @@ fn calls() -> Vec<Call> {
             server: addr("198.51.100.7:3478"),
             carrier: Carrier::Turn,
             ssrcs: (0xB200_0001, 0xB200_0002),
+        },
+        Call {
+            hs: Dtls12Handshake::new(4, SrtpProfile::AesCm128HmacSha1_32),
+            client: addr("192.0.2.7:50006"),
+            server: addr("198.51.100.8:3478"),
+            carrier: Carrier::TurnIndication,
+            ssrcs: (0xD400_0001, 0xD400_0002),
         },
         Call {
             hs: Dtls12Handshake::new(3, SrtpProfile::AeadAes256Gcm),
@@ -158,6 +169,16 @@ fn frames_of(calls: &[Call]) -> Vec<(i64, Vec<u8>)> {
                     let mut cd = Vec::new();
                     push_channel_data(&mut cd, 0x4001, datagram, false);
                     udp_frame(&mut f, LinkKind::Raw, src, dst, 1, &cd).expect("v4");
+                }
+                Carrier::TurnIndication => {
+                    let (kind, peer) = if from_client {
+                        (STUN_SEND_INDICATION, addr("203.0.113.9:61000"))
+                    } else {
+                        (STUN_DATA_INDICATION, addr("203.0.113.9:61000"))
+                    };
+                    let mut ind = Vec::new();
+                    push_stun_indication(&mut ind, kind, [7; 12], peer, datagram);
+                    udp_frame(&mut f, LinkKind::Raw, src, dst, 1, &ind).expect("v4");
                 }
                 Carrier::Tcp => {
                     let mut payload = Vec::new();
@@ -294,12 +315,12 @@ fn assert_no_secret(texts: &[&str], calls: &[Call]) {
 /// cleanly, with its profile and where its keys came from in the manifest.
 #[test]
 fn every_association_records_with_the_key_log() {
-    let (tmp, cap, keylog) = setup(&[0, 1, 2]);
+    let (tmp, cap, keylog) = setup(&[0, 1, 2, 3]);
     let out = tmp.path().join("out");
     let (code, stderr, m) = record(&cap, &out, &["--keylog", keylog.to_str().expect("utf-8")]);
     assert_eq!(code, Some(0), "{stderr}");
     let calls = calls();
-    assert_eq!(m["assets"].as_array().expect("assets").len(), 6, "{m:#}");
+    assert_eq!(m["assets"].as_array().expect("assets").len(), 8, "{m:#}");
     for c in &calls {
         for ssrc in [c.ssrcs.0, c.ssrcs.1] {
             let a = asset(&m, ssrc);
@@ -335,7 +356,7 @@ fn every_association_records_with_the_key_log() {
 /// association's tracks, with `dtls-key-missing` naming what to look for.
 #[test]
 fn a_key_log_missing_one_association_fails_only_its_tracks() {
-    let (tmp, cap, keylog) = setup(&[0, 2]);
+    let (tmp, cap, keylog) = setup(&[0, 2, 3]);
     let out = tmp.path().join("out");
     let (code, stderr, m) = record(&cap, &out, &["--keylog", keylog.to_str().expect("utf-8")]);
     assert_eq!(code, Some(4), "{stderr}");
@@ -379,7 +400,7 @@ fn a_pcapng_with_its_secrets_needs_no_key_log() {
     let out = tmp.path().join("out");
     let (code, stderr, m) = record(&cap, &out, &[]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(m["assets"].as_array().expect("assets").len(), 6, "{m:#}");
+    assert_eq!(m["assets"].as_array().expect("assets").len(), 8, "{m:#}");
     for a in m["assets"].as_array().expect("assets") {
         assert_eq!(a["status"], "completed", "{a:#}");
         assert_eq!(a["decryption"]["keys"], "pcapng-secrets", "{a:#}");
@@ -457,7 +478,7 @@ fn a_malformed_key_log_line_names_file_and_line_only() {
 /// log has its secret, and the streams on its 5-tuple.
 #[test]
 fn streams_lists_the_dtls_associations() {
-    let (_tmp, cap, keylog) = setup(&[0, 2]);
+    let (_tmp, cap, keylog) = setup(&[0, 2, 3]);
     let o = rtprec()
         .args(["streams", "--json"])
         .arg(&cap)
@@ -473,7 +494,7 @@ fn streams_lists_the_dtls_associations() {
     );
     let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     let dtls = v["dtls"].as_array().expect("dtls list");
-    assert_eq!(dtls.len(), 3, "{v:#}");
+    assert_eq!(dtls.len(), 4, "{v:#}");
     let calls = calls();
     for (d, c) in dtls.iter().zip(&calls) {
         assert_eq!(d["client"], c.client.to_string(), "{d:#}");
@@ -496,12 +517,12 @@ fn streams_lists_the_dtls_associations() {
         dtls.iter()
             .map(|d| d["key"].as_str().expect("key"))
             .collect::<Vec<_>>(),
-        ["found", "missing", "found"]
+        ["found", "missing", "found", "found"]
     );
     // The table says it too.
     let o = rtprec().arg("streams").arg(&cap).output().expect("runs");
     let table = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(table.matches("key: no-key-log").count(), 3, "{table}");
+    assert_eq!(table.matches("key: no-key-log").count(), 4, "{table}");
 }
 
 /// See: issue #12. The decryption keys also work when given as an SRTP context
@@ -550,5 +571,5 @@ fn streams_uses_the_secrets_a_pcapng_carries() {
         .iter()
         .map(|d| d["key"].as_str().expect("key"))
         .collect();
-    assert_eq!(keys, ["found", "missing", "missing"], "{v:#}");
+    assert_eq!(keys, ["found", "missing", "missing", "missing"], "{v:#}");
 }
