@@ -9,8 +9,8 @@
 //! holds the gap (Ogg Opus: packets the decoder conceals; WAV: zero samples),
 //! so the export keeps it too: concealment fading to silence, or silence.
 //!
-//! - **Ogg Opus** is decoded with libopus (the `opus` crate, linking the system
-//!   libopus through `audiopus_sys`) straight at 16 kHz mono: libopus resamples
+//! - **Ogg Opus** is decoded with libopus (loaded at run time, see
+//!   [`super::libopus`]) straight at 16 kHz mono: libopus resamples
 //!   and downmixes stereo itself. TOC-only filler packets and packets libopus
 //!   rejects are decoded as lost (packet loss concealment) for their duration.
 //!   The pre-skip (RFC 7845 §4.2) is dropped and the length trimmed to the last
@@ -143,7 +143,7 @@ fn decode_ogg_opus(bytes: &[u8]) -> Result<Vec<i16>, std::io::Error> {
     // OpusTags: nothing in it matters here.
     read(&mut reader)?.ok_or_else(|| invalid("no OpusTags"))?;
     // Mono output: libopus downmixes a stereo stream itself.
-    let mut decoder = opus::Decoder::new(EXPORT_RATE, opus::Channels::Mono)
+    let mut decoder = super::libopus::Decoder::new(EXPORT_RATE)
         .map_err(|e| invalid(format!("libopus decoder: {e}")))?;
     let ratio = u64::from(OPUS_RATE / EXPORT_RATE);
     // 120 ms, the longest Opus packet, at 16 kHz.
@@ -158,11 +158,11 @@ fn decode_ogg_opus(bytes: &[u8]) -> Result<Vec<i16>, std::io::Error> {
         let n = usize::try_from(samples_48k / ratio)
             .unwrap_or(buf.len())
             .min(buf.len());
-        let decoded = match decoder.decode(&p.data, &mut buf, false) {
+        let decoded = match decoder.decode(&p.data, &mut buf) {
             Ok(got) if got > 0 => got,
             // A packet libopus rejects (or a TOC-only filler it reads as empty)
             // keeps its length on the timeline: conceal it as lost.
-            _ => decoder.decode(&[], &mut buf[..n], false).unwrap_or(0),
+            _ => decoder.decode(&[], &mut buf[..n]).unwrap_or(0),
         };
         // Concealment may give fewer samples than asked: pad to keep the timeline.
         let decoded = decoded.min(buf.len());

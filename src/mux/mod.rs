@@ -24,6 +24,7 @@ pub mod export;
 #[cfg(test)]
 mod ffmpeg_tests;
 pub mod g722;
+pub mod libopus;
 pub mod mp4;
 pub mod ogg;
 pub mod opus;
