@@ -22,9 +22,8 @@ pub struct DtlsSrtp {
     tracker: DtlsTracker,
     /// `--keylog` files, merged.
     given: KeyLog,
-    /// Secrets the capture itself carried (pcapng DSB).
-    embedded: KeyLog,
-    /// Both, as the tracker looks them up.
+    /// These and the secrets the capture itself carried (pcapng DSB), as the
+    /// tracker looks them up.
     all: KeyLog,
     /// Directed 5-tuples that carried DTLS: their media is SRTP (RFC 5764, RFC 7983).
     flows: HashSet<Flow>,
@@ -61,7 +60,6 @@ impl DtlsSrtp {
     /// the handshakes that follow: a block comes before the packets that need it
     /// (pcapng, draft-ietf-opsawg-pcapng §4.7).
     pub fn add_embedded(&mut self, log: KeyLog) {
-        self.embedded.merge(log.clone());
         self.all.merge(log);
     }
 

@@ -19,6 +19,9 @@ use std::collections::HashMap;
 /// Packets of a stream tried against the keys before it is taken as plain RTP.
 pub const PROBE_PACKETS: u32 = 16;
 
+/// SSRCs the ring remembers (the recorder's cap on SSRCs it ignores is the same).
+pub const MAX_STREAMS: usize = 65_536;
+
 /// Why a key file cannot be used; names the line, never the key.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{origin}: line {line}: {reason}")]
@@ -260,6 +263,14 @@ impl KeyRing {
     ) -> Unprotect {
         if self.keys.is_empty() && !srtp {
             return Unprotect::Plain;
+        }
+        if self.state.len() >= MAX_STREAMS && !self.state.contains_key(&ssrc) {
+            // Bounded state under hostile input: a stream beyond the cap is not tried.
+            return if srtp {
+                Unprotect::NoKey
+            } else {
+                Unprotect::Plain
+            };
         }
         let state = *self.state.entry(ssrc).or_insert(KeyState::Probing(0));
         match state {
@@ -601,5 +612,33 @@ mod tests {
             );
         }
         assert!(empty.no_key(5));
+    }
+
+    #[test]
+    fn the_streams_it_remembers_are_capped() {
+        let mut ring = KeyRing::default();
+        ring.add(
+            KeyScope::Direction(flow()),
+            ctx(1),
+            KeyOrigin::KeyLog,
+            Some(0),
+        );
+        let mut out = Vec::new();
+        let short = [0x80u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        for ssrc in 0..MAX_STREAMS as u32 {
+            ring.unprotect_rtp(ssrc, &flow(), false, &short, &mut out);
+        }
+        assert_eq!(ring.state.len(), MAX_STREAMS);
+        // One more: not remembered, plain (or, SRTP for sure, without a key).
+        let next = MAX_STREAMS as u32;
+        assert_eq!(
+            ring.unprotect_rtp(next, &flow(), false, &short, &mut out),
+            Unprotect::Plain
+        );
+        assert_eq!(
+            ring.unprotect_rtp(next, &flow(), true, &short, &mut out),
+            Unprotect::NoKey
+        );
+        assert_eq!(ring.state.len(), MAX_STREAMS);
     }
 }
