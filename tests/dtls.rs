@@ -573,3 +573,59 @@ fn streams_uses_the_secrets_a_pcapng_carries() {
         .collect();
     assert_eq!(keys, ["found", "missing", "missing", "missing"], "{v:#}");
 }
+
+/// See: issue #12. Several key logs (one per end of the call, say) are merged,
+/// and the path may come from `RTPREC_KEYLOG`.
+#[test]
+fn key_logs_merge_and_come_from_the_environment() {
+    let (tmp, cap, _) = setup(&[]);
+    let calls = calls();
+    let (first, second) = (tmp.path().join("a.txt"), tmp.path().join("b.txt"));
+    std::fs::write(
+        &first,
+        calls[0].hs.keylog_line() + &calls[1].hs.keylog_line(),
+    )
+    .expect("write");
+    std::fs::write(
+        &second,
+        calls[2].hs.keylog_line() + &calls[3].hs.keylog_line(),
+    )
+    .expect("write");
+    let (code, stderr, m) = record(
+        &cap,
+        &tmp.path().join("out"),
+        &[
+            "--keylog",
+            first.to_str().expect("utf-8"),
+            "--keylog",
+            second.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(m["assets"].as_array().expect("assets").len(), 8, "{m:#}");
+    // The environment variable names one key log.
+    let out = tmp.path().join("env-out");
+    let o = rtprec()
+        .arg("record")
+        .arg(&cap)
+        .arg("-o")
+        .arg(&out)
+        .args(["--events", "none", "--json"])
+        .env("RTPREC_KEYLOG", &first)
+        .output()
+        .expect("rtprec runs");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m: Value = serde_json::from_slice(&o.stdout).expect("manifest");
+    let completed = m["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .filter(|a| a["status"] == "completed")
+        .count();
+    assert_eq!(completed, 4, "the first two calls' tracks: {m:#}");
+}
