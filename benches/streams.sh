@@ -1,156 +1,110 @@
 #!/usr/bin/env bash
-# Throughput of `rtprec streams` on a large synthetic capture, against `cat`.
+# Where `rtprec streams` stands against the read floor, on a large synthetic capture.
 #
-#   benches/streams.sh                 # 512 MiB capture, 4 peers
-#   SIZE_MIB=1024 PEERS=8 benches/streams.sh
-#   KEEP=1 benches/streams.sh          # keep the temp dir (prints its path)
-#   RUNS=5 benches/streams.sh          # best of 5 runs per command (default 3)
+#   benches/streams.sh                       # 1 GiB capture, 11 peers (22 streams)
+#   SIZE_MIB=100 PEERS=4 benches/streams.sh
+#   GZIP_LEVEL=0 benches/streams.sh          # without the .gz rows
+#   KEEP=1 benches/streams.sh                # keep the temp dir (prints its path)
+#   RUNS=5 benches/streams.sh                # median of 5 runs per command (default 3)
 #
-# Builds release once, generates the capture with examples/gencap.rs, then in
-# the same run measures: cat (page cache hot), rtprec streams FILE --json,
-# rtprec streams - --json < FILE, and the same two on FILE.gz. Reports MB/s,
-# packets/s, the ratio to cat, and peak RSS when GNU time is installed.
+# Builds release once, generates the capture with examples/gencap.rs (the same
+# capture as benches/record.sh with the same SIZE_MIB, PEERS, SEED and VIDEO_KBPS),
+# checks that benches/floor.c counts the RTP packets `rtprec streams --json`
+# counts, then, RUNS times interleaved, page cache warm: cat, the C floor,
+# rtprec streams FILE --json, rtprec streams - --json < FILE, and the same on
+# FILE.gz with cat and gzip -dc. Reports medians, MB/s, packets/s, the ratios to
+# cat and to the floor, and peak RSS (GNU time). Then `rtprec streams` on
+# hostile.sh's capture of SSRCS SSRCs with one packet each: peak RSS.
 set -euo pipefail
 
-SIZE_MIB=${SIZE_MIB:-512}
-PEERS=${PEERS:-4}
+SIZE_MIB=${SIZE_MIB:-1024}
+PEERS=${PEERS:-11}
 SEED=${SEED:-1}
-VIDEO_KBPS=${VIDEO_KBPS:-2500}
+VIDEO_KBPS=${VIDEO_KBPS:-1500}
 GZIP_LEVEL=${GZIP_LEVEL:-1}
 KEEP=${KEEP:-0}
 RUNS=${RUNS:-3}
+SSRCS=${SSRCS:-100000}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-
 die() { echo "streams.sh: $*" >&2; exit 1; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# shellcheck source=benches/common.sh
+source "$root/benches/common.sh"
 
-echo "== building (release)" >&2
-# Two builds: in one, gencap's dev-dependency would turn the `testutil` feature
-# on for the measured binary too; apart, rtprec is built as `cargo install` builds it.
-cargo build --release --quiet --bin rtprec || die "cargo build --release failed"
-cargo build --release --quiet --example gencap || die "cargo build --release --example gencap failed"
-target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-target_dir=${target_dir:-$root/target}
-rtprec=$target_dir/release/rtprec
-gencap=$target_dir/release/examples/gencap
-[[ -x $rtprec && -x $gencap ]] || die "release binaries not found in $target_dir/release"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rtprec-bench.XXXXXX")
-if [[ $KEEP == 1 ]]; then
-  echo "keeping $tmp" >&2
-else
-  trap 'rm -rf "$tmp"' EXIT
-fi
+bench_build
+bench_tmp rtprec-bench
 cap=$tmp/bench.pcap
 
+echo "== checking the floor against rtprec streams" >&2
+floor_selftest
+
 echo "== generating ${SIZE_MIB} MiB, ${PEERS} peers (seed ${SEED})" >&2
-t0=$(now)
+t0=$(date +%s.%N)
 "$gencap" --out "$cap" --size-mib "$SIZE_MIB" --peers "$PEERS" --seed "$SEED" \
   --video-bitrate-kbps "$VIDEO_KBPS" > "$tmp/truth.json" || die "gencap failed"
-t1=$(now)
+t1=$(date +%s.%N)
 bytes=$(stat -c %s "$cap")
 packets=$(sed -n 's/^  "records": \([0-9]*\),*$/\1/p' "$tmp/truth.json")
 [[ -n $packets ]] || die "no record count in $tmp/truth.json"
-awk -v b="$bytes" -v t="$(elapsed "$t0" "$t1")" -v p="$packets" \
-  'BEGIN { printf "generated %.1f MiB, %d packets in %.2f s (%.0f MB/s)\n", b/1048576, p, t, b/1e6/t }' >&2
+awk -v b="$bytes" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" -v p="$packets" \
+  'BEGIN { printf "   %.1f MiB, %d packets in %.2f s (%.0f MB/s)\n", b/1048576, p, t, b/1e6/t }' >&2
+fl=$(floor_check "$cap")
+echo "   floor = rtprec streams on this capture: ${fl#records * udp * }" >&2
 
-echo "== compressing (gzip -$GZIP_LEVEL)" >&2
-gzip -"$GZIP_LEVEL" -c "$cap" > "$cap.gz"
-gz_bytes=$(stat -c %s "$cap.gz")
-
-have_time=0
-if [[ -x /usr/bin/time ]] && /usr/bin/time -v true 2>/dev/null; then
-  have_time=1
-else
-  echo "note: /usr/bin/time (GNU time) not found; no peak RSS. Install it: apt-get install time" >&2
+gz=0
+if [[ $GZIP_LEVEL != 0 ]]; then
+  echo "== compressing (gzip -$GZIP_LEVEL)" >&2
+  gzip -"$GZIP_LEVEL" -c "$cap" > "$cap.gz"
+  gz=$(stat -c %s "$cap.gz")
 fi
 
-results=()
-failed=0
-# measure NAME INPUT_BYTES COMMAND...: best wall time of RUNS runs, largest peak RSS.
-measure() {
-  local name=$1 in_bytes=$2; shift 2
-  local start end t secs="" rss="n/a" r status=0 i
-  for ((i = 0; i < RUNS; i++)); do
-    start=$(now)
-    if [[ $have_time == 1 ]]; then
-      /usr/bin/time -v -o "$tmp/time.txt" bash -c "$*" > /dev/null 2> "$tmp/stderr.txt" || status=$?
-      r=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MiB", $2/1024 }' "$tmp/time.txt")
-      [[ $rss == n/a ]] || r=$(printf '%s\n%s\n' "$rss" "$r" | sort -g | tail -1)
-      rss=$r
-    else
-      bash -c "$*" > /dev/null 2> "$tmp/stderr.txt" || status=$?
-    fi
-    end=$(now)
-    t=$(elapsed "$start" "$end")
-    [[ -z $secs ]] || t=$(awk -v a="$secs" -v b="$t" 'BEGIN { print (a < b) ? a : b }')
-    secs=$t
-    [[ $status == 0 ]] || break
-  done
-  if [[ $status != 0 ]]; then
-    echo "FAILED: $name (exit $status): $*" >&2
-    sed 's/^/    /' "$tmp/stderr.txt" | head -20 >&2
-    if grep -qiE "unrecognized subcommand|unexpected argument|not yet implemented|unimplemented" "$tmp/stderr.txt"; then
-      echo "    (\`rtprec streams\` does not seem to exist in this build yet: merge the branch that adds it)" >&2
-    fi
-    failed=1
-    results+=("$name|$secs|FAILED|-|-|-")
-    return 0
-  fi
-  results+=("$name|$secs|$in_bytes|$rss")
-}
-
-echo "== warm-up read (page cache)" >&2
-cat "$cap" "$cap.gz" > /dev/null
-
-measure "cat FILE"                        "$bytes"    "cat '$cap'"
-measure "cat FILE.gz"                     "$gz_bytes" "cat '$cap.gz'"
-# Decompression alone: the ceiling for any reader of the .gz input.
-measure "gzip -dc FILE.gz"                "$bytes"    "gzip -dc '$cap.gz'"
-
-# Pre-flight on a small capture: a build without the command must not "win" by doing nothing.
-"$gencap" --out "$tmp/small.pcap" --peers 1 --seconds 1 --seed 7 > "$tmp/small.json"
-small_ssrc=$(sed -n 's/^      "ssrc": \([0-9]*\),*$/\1/p' "$tmp/small.json" | head -1)
-if "$rtprec" streams "$tmp/small.pcap" --json > "$tmp/small.out" 2> "$tmp/small.err" \
-  && grep -qiE "\"ssrc\"|$small_ssrc" "$tmp/small.out"; then
-  measure "rtprec streams FILE --json"      "$bytes"    "'$rtprec' streams '$cap' --json"
-  measure "rtprec streams - --json < FILE"  "$bytes"    "'$rtprec' streams - --json < '$cap'"
-  measure "rtprec streams FILE.gz --json"   "$bytes"    "'$rtprec' streams '$cap.gz' --json"
-  measure "rtprec streams - --json < .gz"   "$bytes"    "'$rtprec' streams - --json < '$cap.gz'"
-else
-  echo "FAILED: \`rtprec streams FILE --json\` does not work in this build (exit status or output without SSRCs)." >&2
-  echo "    It is being written on main; merge it, then rerun. Its stderr was:" >&2
-  sed 's/^/    /' "$tmp/small.err" | head -10 >&2
-  failed=1
-  for n in "rtprec streams FILE --json" "rtprec streams - --json < FILE" \
-           "rtprec streams FILE.gz --json" "rtprec streams - --json < .gz"; do
-    results+=("$n|0|FAILED|-")
-  done
+echo "== measuring" >&2
+cat "$cap" > /dev/null
+bench_row "cat FILE" "cat '$cap'"
+bench_row "floor FILE (C)" "'$floor' '$cap'"
+bench_row "rtprec streams FILE --json" "'$rtprec' streams '$cap' --json"
+bench_row "rtprec streams - --json < FILE" "'$rtprec' streams - --json < '$cap'"
+if [[ $gz != 0 ]]; then
+  cat "$cap.gz" > /dev/null
+  bench_row "cat FILE.gz" "cat '$cap.gz'"
+  # Decompression alone: the ceiling for any reader of the .gz input.
+  bench_row "gzip -dc FILE.gz" "gzip -dc '$cap.gz'"
+  bench_row "rtprec streams FILE.gz --json" "'$rtprec' streams '$cap.gz' --json"
+  bench_row "rtprec streams - --json < .gz" "'$rtprec' streams - --json < '$cap.gz'"
 fi
+bench_run_all
 
-cat_secs=$(echo "${results[0]}" | cut -d'|' -f2)
+cs=$(bench_secs "cat FILE")
+fs=$(bench_secs "floor FILE (C)")
 echo
-echo "capture: $(awk -v b="$bytes" 'BEGIN{printf "%.1f MiB", b/1048576}') pcap, $packets packets," \
-  "gzip -$GZIP_LEVEL $(awk -v b="$gz_bytes" 'BEGIN{printf "%.1f MiB", b/1048576}'); cpus: $(nproc)"
-printf '%-34s %9s %10s %13s %9s %12s\n' "command" "seconds" "MB/s" "packets/s" "x cat" "peak RSS"
-for r in "${results[@]}"; do
-  IFS='|' read -r name secs in_bytes rss <<< "$r"
-  if [[ $in_bytes == FAILED ]]; then
-    printf '%-34s %9.3f %10s %13s %9s %12s\n' "$name" "$secs" "FAILED" "-" "-" "-"
-    continue
-  fi
-  # MB/s counts the uncompressed capture for rtprec (what it decodes), the file itself for cat.
-  awk -v n="$name" -v s="$secs" -v b="$in_bytes" -v p="$packets" -v c="$cat_secs" -v rss="$rss" 'BEGIN {
+echo "capture: $(awk -v b="$bytes" 'BEGIN{printf "%.1f MiB", b/1048576}') pcap, $packets packets, $PEERS peers" \
+  "$([[ $gz != 0 ]] && awk -v b="$gz" -v l="$GZIP_LEVEL" 'BEGIN{printf "(gzip -%d: %.1f MiB)", l, b/1048576}')"
+printf '%-31s %8s %8s %11s %7s %8s %12s   %s\n' command seconds "MB/s" packets/s "x cat" "x floor" "peak RSS" "runs (s)"
+for name in "${bench_names[@]}"; do
+  in=$bytes
+  [[ $name == "cat FILE.gz" ]] && in=$gz
+  # MB/s counts the uncompressed capture for rtprec and gzip (what they decode), the file itself for cat.
+  awk -v n="$name" -v s="$(bench_secs "$name")" -v b="$in" -v p="$packets" -v c="$cs" -v f="$fs" \
+    -v rss="$(bench_rss "$name")" -v all="$(bench_all_secs "$name")" 'BEGIN {
     if (s <= 0) s = 1e-9;
-    pps = (n ~ /^cat/) ? "-" : sprintf("%.0f", p / s);
-    printf "%-34s %9.3f %10.0f %13s %9.2f %12s\n", n, s, b / 1e6 / s, pps, s / c, rss }'
+    pps = (n ~ /^(cat|gzip)/) ? "-" : sprintf("%.0f", p / s);
+    printf "%-31s %8.3f %8.0f %11s %7.2f %8.2f %8.1f MiB   %s\n", n, s, b / 1e6 / s, pps, s / c, s / f, rss / 1024, all }'
 done
-echo "(best of $RUNS runs; x cat = seconds / seconds of 'cat FILE'; lower is better, 1.00 = as fast as reading the file)"
-if [[ $failed == 1 ]]; then
-  echo "some commands failed (see above); generation and cat were measured." >&2
-  exit 2
+echo "(median of $RUNS interleaved runs; x cat / x floor = seconds / seconds of 'cat FILE' / of the C floor;"
+echo " lower is better; $(nproc) cpus; $(date -u +%Y-%m-%d), $(uname -r))"
+echo
+awk -v s="$(bench_secs "rtprec streams FILE --json")" -v f="$fs" -v rss="$(bench_rss "rtprec streams FILE --json")" 'BEGIN {
+  printf "streams FILE: %.2fx floor (goal <= 2: %s), peak RSS %.1f MiB\n", s / f, (s / f <= 2) ? "met" : "MISSED", rss / 1024 }'
+
+if [[ $SSRCS != 0 ]]; then
+  echo "== $SSRCS SSRCs with one packet each (examples/hostile.rs)" >&2
+  f=$tmp/ssrcs-$SSRCS.pcap
+  "$hostile" ssrcs --count "$SSRCS" --out "$f" > /dev/null || die "hostile ssrcs failed"
+  status=0
+  /usr/bin/time -v -o "$tmp/time.txt" "$rtprec" streams "$f" --json > /dev/null 2> "$tmp/stderr.txt" || status=$?
+  [[ $status == 0 || $status == 1 ]] || { head -5 "$tmp/stderr.txt" >&2; die "streams on $SSRCS SSRCs exited $status"; }
+  awk -v n="$SSRCS" -v b="$(stat -c %s "$f")" -v st="$status" \
+    -v rss="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/time.txt")" 'BEGIN {
+    printf "%d SSRCs x 1 packet (%.1f MiB): streams peak RSS %.1f MiB, exit %d (goal <= 128 MiB: %s)\n", n, b / 1048576, rss / 1024, st, (rss / 1024 <= 128) ? "met" : "MISSED" }'
 fi
