@@ -743,11 +743,7 @@ impl Analyzer {
                 // Bounded: a capture of many calls keeps the first 4096 associations.
                 if self.dtls_flows.len() < 4096 {
                     self.dtls_flows.insert(d.flow);
-                    self.dtls_flows.insert(Flow {
-                        src: d.flow.dst,
-                        dst: d.flow.src,
-                        transport: d.flow.transport,
-                    });
+                    self.dtls_flows.insert(d.flow.reversed());
                 }
             }
             _ => self.counts.other += 1,
@@ -833,11 +829,7 @@ impl Analyzer {
             .map(|(k, s)| {
                 let on_dtls = dtls.contains(&k.flow);
                 let mut r = report(k, s, origin, on_dtls);
-                r.dtls_association = associations.iter().rposition(|a| {
-                    a.transport == k.flow.transport
-                        && ((a.client == k.flow.src && a.server == k.flow.dst)
-                            || (a.server == k.flow.src && a.client == k.flow.dst))
-                });
+                r.dtls_association = associations.iter().rposition(|a| a.on(&k.flow));
                 if let Some(i) = r.dtls_association {
                     dtls_reports[i].streams.push(r.ssrc.clone());
                 }
@@ -953,16 +945,12 @@ pub struct StreamsReport {
 
 /// The report of one association; `keylog` says whether a key log was given.
 fn dtls_report(a: &crate::dtls::Association, keylog: bool) -> DtlsReport {
-    use crate::dtls::{AssocKeys, DtlsVersion};
+    use crate::dtls::AssocKeys;
     DtlsReport {
         client: a.client.to_string(),
         server: a.server.to_string(),
         transport: a.transport,
-        version: a.version.map(|v| match v {
-            DtlsVersion::Dtls10 => "1.0",
-            DtlsVersion::Dtls12 => "1.2",
-            DtlsVersion::Dtls13 => "1.3",
-        }),
+        version: a.version.map(crate::dtls::DtlsVersion::number),
         profiles_offered: a.offered_profiles.iter().map(|p| p.name()).collect(),
         profile: a.chosen_profile.map(|p| p.name()),
         client_random_prefix: a.client_random[..4]

@@ -74,6 +74,15 @@ pub enum DtlsVersion {
 }
 
 impl DtlsVersion {
+    /// `1.2` and so on, as the manifest and `streams` write it.
+    pub fn number(self) -> &'static str {
+        match self {
+            DtlsVersion::Dtls10 => "1.0",
+            DtlsVersion::Dtls12 => "1.2",
+            DtlsVersion::Dtls13 => "1.3",
+        }
+    }
+
     /// "DTLS 1.2" and so on.
     pub fn name(self) -> &'static str {
         match self {
@@ -215,6 +224,13 @@ impl Association {
             "{version} association {} <-> {} ({transport}), client_random {prefix}…",
             self.client, self.server
         )
+    }
+
+    /// True when `flow` runs between this association's client and server, either way.
+    pub fn on(&self, flow: &Flow) -> bool {
+        self.transport == flow.transport
+            && ((flow.src == self.client && flow.dst == self.server)
+                || (flow.src == self.server && flow.dst == self.client))
     }
 
     /// True when `flow` goes from this association's DTLS client to its server.

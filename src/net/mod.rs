@@ -53,6 +53,17 @@ pub struct Flow {
     pub transport: Transport,
 }
 
+impl Flow {
+    /// The same 5-tuple the other way.
+    pub fn reversed(self) -> Flow {
+        Flow {
+            src: self.dst,
+            dst: self.src,
+            transport: self.transport,
+        }
+    }
+}
+
 /// How the datagram was carried inside its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Encap {

@@ -227,17 +227,21 @@ fn read_all(paths: &[PathBuf], tx: SyncSender<FromReader>, recycled: Receiver<Fr
 mod tests {
     use super::*;
 
-    #[test]
-    fn batches_hand_out_each_frame_with_its_bytes() {
-        let mut b = FrameBatch::default();
-        let meta = |i| FrameMeta {
+    /// Frame `i` of file 0 (raw IP), for batches.
+    fn meta(i: u64) -> FrameMeta {
+        FrameMeta {
             file: crate::error::FileId(0),
             index: i,
             offset: 0,
             time: crate::time::CaptureTime::default(),
             link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
             orig_len: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn batches_hand_out_each_frame_with_its_bytes() {
+        let mut b = FrameBatch::default();
         b.push(meta(1), b"ab");
         b.push(meta(2), b"");
         b.push(meta(3), b"cde");
@@ -252,14 +256,6 @@ mod tests {
     fn batches_keep_secrets_in_place_among_frames() {
         use crate::capture::SecretsKind;
         let mut b = FrameBatch::default();
-        let meta = |i| FrameMeta {
-            file: crate::error::FileId(0),
-            index: i,
-            offset: 0,
-            time: crate::time::CaptureTime::default(),
-            link: crate::capture::Link::Pcap(crate::capture::LinkType::RAW),
-            orig_len: 0,
-        };
         let secrets = |d: &[u8]| Secrets {
             file: crate::error::FileId(0),
             offset: 0,

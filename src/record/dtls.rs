@@ -8,7 +8,7 @@
 //! another candidate pair after the handshake is still decrypted.
 
 use crate::assets::{Decryption, FailureCode};
-use crate::dtls::{AssocKeys, Association, DtlsTracker, DtlsVersion, KeyLog};
+use crate::dtls::{AssocKeys, Association, DtlsTracker, KeyLog};
 use crate::net::{Datagram, Flow};
 use crate::srtp::keyring::{KeyOrigin, KeyRing, KeyScope, KeyUse};
 use std::collections::HashSet;
@@ -67,7 +67,7 @@ impl DtlsSrtp {
     pub fn push(&mut self, d: &Datagram<'_>, ring: &mut KeyRing) {
         if self.flows.len() < MAX_DTLS_FLOWS {
             self.flows.insert(d.flow);
-            self.flows.insert(reverse(d.flow));
+            self.flows.insert(d.flow.reversed());
         }
         if let Some(i) = self.tracker.push(d.flow, d.payload, &self.all) {
             self.key(i, ring);
@@ -105,7 +105,7 @@ impl DtlsSrtp {
                 Some(i),
             );
             ring.add(
-                KeyScope::Direction(reverse(to_server)),
+                KeyScope::Direction(to_server.reversed()),
                 pair.server_write.clone(),
                 origin,
                 Some(i),
@@ -115,7 +115,8 @@ impl DtlsSrtp {
 
     /// True when `flow` carried DTLS: its media is SRTP.
     pub fn carries_srtp(&self, flow: &Flow) -> bool {
-        self.flows.contains(flow)
+        // Per packet: no hashing at all in captures without DTLS.
+        !self.flows.is_empty() && self.flows.contains(flow)
     }
 
     /// True when the latest handshake on `flow` is complete and the key logs
@@ -126,7 +127,7 @@ impl DtlsSrtp {
             .associations()
             .iter()
             .rev()
-            .find(|a| on(a, flow))
+            .find(|a| a.on(flow))
             .is_some_and(|a| matches!(a.keys, AssocKeys::NoKey))
     }
 
@@ -149,9 +150,7 @@ impl DtlsSrtp {
             .into(),
             profile: used.profile.name().into(),
             keys: used.origin.as_str().into(),
-            dtls_version: assoc
-                .and_then(|a| a.version)
-                .map(|v| version_number(v).into()),
+            dtls_version: assoc.and_then(|a| a.version).map(|v| v.number().into()),
             dtls_association: assoc.map(|a| format!("{} -> {}", a.client, a.server)),
         }
     }
@@ -164,7 +163,7 @@ impl DtlsSrtp {
             .tracker
             .associations()
             .iter()
-            .filter(|a| on(a, flow))
+            .filter(|a| a.on(flow))
             .collect();
         let names = |list: &[&Association]| {
             list.iter()
@@ -220,30 +219,5 @@ impl DtlsSrtp {
                 names(&on_flow)
             ),
         )
-    }
-}
-
-/// True when `flow` runs between the association's client and server, either way.
-fn on(a: &Association, flow: &Flow) -> bool {
-    a.transport == flow.transport
-        && ((flow.src == a.client && flow.dst == a.server)
-            || (flow.src == a.server && flow.dst == a.client))
-}
-
-/// `1.2` for DTLS 1.2, as the manifest writes it.
-fn version_number(v: DtlsVersion) -> &'static str {
-    match v {
-        DtlsVersion::Dtls10 => "1.0",
-        DtlsVersion::Dtls12 => "1.2",
-        DtlsVersion::Dtls13 => "1.3",
-    }
-}
-
-/// The other direction of `f`.
-fn reverse(f: Flow) -> Flow {
-    Flow {
-        src: f.dst,
-        dst: f.src,
-        transport: f.transport,
     }
 }

@@ -348,9 +348,10 @@ struct Unmatched {
 
 impl Recorder {
     /// A recorder for `opts`; tracks named by metadata exist from the start.
-    pub fn new(opts: RecordOptions) -> Recorder {
+    pub fn new(mut opts: RecordOptions) -> Recorder {
         let keyring = KeyRing::new(opts.srtp_keys.clone());
-        let opts_keylog = opts.keylog.clone();
+        // The DTLS side owns the secrets; the options need not keep a copy.
+        let opts_keylog = std::mem::take(&mut opts.keylog);
         let plan = opts.session.as_ref().map(plan_sessions).unwrap_or_default();
         let mut rec = Recorder {
             opts,
@@ -1495,6 +1496,7 @@ impl Recorder {
         let t = &self.tracks[idx];
         if !t.counted
             && !matches!(t.life, Life::Done(_))
+            && !self.no_key.is_empty()
             && t.id.ssrc.is_some_and(|s| self.no_key.contains(&s))
         {
             // A running track stops writing and goes on counting (`count_only`).

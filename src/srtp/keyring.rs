@@ -527,14 +527,6 @@ mod tests {
         );
     }
 
-    fn reverse(f: Flow) -> Flow {
-        Flow {
-            src: f.dst,
-            dst: f.src,
-            ..f
-        }
-    }
-
     fn ctx(fill: u8) -> SrtpContext {
         SrtpContext::new(SrtpProfile::AeadAes128Gcm, &[fill; 28]).unwrap()
     }
@@ -550,7 +542,7 @@ mod tests {
             Some(0),
         );
         ring.add(
-            KeyScope::Direction(reverse(flow())),
+            KeyScope::Direction(flow().reversed()),
             ctx(2),
             KeyOrigin::KeyLog,
             Some(0),
@@ -558,7 +550,7 @@ mod tests {
         let mut out = Vec::new();
         let from_server = ctx(2).encrypt_rtp(0, &packet(8, 1)).unwrap();
         assert_eq!(
-            ring.unprotect_rtp(8, &reverse(flow()), true, &from_server, &mut out),
+            ring.unprotect_rtp(8, &flow().reversed(), true, &from_server, &mut out),
             Unprotect::Decrypted
         );
         let used = ring.key_use(8).unwrap();
