@@ -35,6 +35,10 @@ use std::sync::{Arc, OnceLock};
 /// file without a descriptor slot opens and closes once per 64 KiB written.
 const BUF_CAP: usize = 64 * 1024;
 
+/// Bytes written between two requests to start writing a file back to disk
+/// (see [`start_writeback`]).
+const WRITEBACK_STEP: u64 = 8 << 20;
+
 /// Descriptors kept off the budget for each worker thread: one being written
 /// without a slot, and an MP4 writer's spool and output at its finish.
 const PER_THREAD: u64 = 2;
@@ -209,6 +213,25 @@ fn write_all_at(f: &mut File, buf: &[u8], at: u64) -> io::Result<()> {
     }
 }
 
+/// Starts writing `len` bytes at `at` back to disk without waiting
+/// (`sync_file_range(2)`, `SYNC_FILE_RANGE_WRITE`). Only a hint: errors are
+/// left to the fsync that makes the file durable.
+#[cfg(target_os = "linux")]
+fn start_writeback(f: &File, at: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(at), Ok(len)) = (i64::try_from(at), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: `f` is an open descriptor for the whole call, and
+    // sync_file_range reads no memory of this process.
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), at, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &File, _: u64, _: u64) {}
+
 /// Reads up to `buf.len()` bytes at offset `at`; 0 at the end of the file.
 fn read_at(f: &mut File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     loop {
@@ -253,6 +276,8 @@ pub struct AtomicFile {
     stale: bool,
     pos: u64,
     len: u64,
+    /// Bytes below this offset were handed to [`start_writeback`].
+    written_back: u64,
 }
 
 impl AtomicFile {
@@ -285,6 +310,7 @@ impl AtomicFile {
             stale: false,
             pos: 0,
             len: 0,
+            written_back: 0,
         };
         f.release_unkept();
         Ok(f)
@@ -357,12 +383,28 @@ impl AtomicFile {
         }
         let buf = std::mem::take(&mut self.buf);
         let at = self.buf_at;
-        let r = self.handle().and_then(|f| write_all_at(f, &buf, at));
+        let r = self.write_at(&buf, at);
         self.buf = buf;
         // On error the bytes stay buffered: the file is broken either way,
         // and its owner fails the track.
         r?;
         self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes `data` at `at`; once [`WRITEBACK_STEP`] more bytes are written,
+    /// asks the kernel to start writing them to disk. The fsync in `finish`
+    /// then waits for little: a file's writeback overlaps the work of
+    /// producing it instead of following it.
+    fn write_at(&mut self, data: &[u8], at: u64) -> io::Result<()> {
+        let from = self.written_back;
+        let f = self.handle()?;
+        write_all_at(f, data, at)?;
+        let end = at + data.len() as u64;
+        if end >= from + WRITEBACK_STEP {
+            start_writeback(f, from, end - from);
+            self.written_back = end;
+        }
         Ok(())
     }
 
@@ -471,7 +513,7 @@ impl Write for AtomicFile {
         if data.len() >= BUF_CAP {
             // Too big to buffer: straight to disk, as `BufWriter` does.
             let at = self.pos;
-            let r = self.handle().and_then(|f| write_all_at(f, data, at));
+            let r = self.write_at(data, at);
             self.release_unkept();
             r?;
         } else {

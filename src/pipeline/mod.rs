@@ -196,6 +196,7 @@ pub fn run_loop(
                 inputs = opened;
             }
             FromReader::Frames(batch) => {
+                let mut newest = last.map(|(t, _)| t);
                 for item in batch.items() {
                     let (meta, data) = match item {
                         BatchItem::Frame(meta, data) => (meta, data),
@@ -206,13 +207,17 @@ pub fn run_loop(
                     };
                     frames += 1;
                     consumer.frame(meta.time);
-                    let newest = last.map_or(meta.time, |(t, _)| t.max(meta.time));
-                    last = Some((newest, Instant::now()));
+                    newest = Some(newest.map_or(meta.time, |t: CaptureTime| t.max(meta.time)));
                     let frame = CapturedFrame { meta: *meta, data };
                     net.push(&frame, &mut |d| consumer.datagram(&d));
                     if frames.is_multiple_of(PROGRESS_EVERY) {
                         progress(frames);
                     }
+                }
+                // The wall clock once a batch, not once a frame: it only
+                // times idle gaps of a live capture, which last whole ticks.
+                if let Some(t) = newest {
+                    last = Some((t, Instant::now()));
                 }
                 handle.recycle(batch);
                 consumer.batch_done();

@@ -202,6 +202,10 @@ impl Listing {
     }
 }
 
+/// The longest a queued packet waits for its track's worker when packets
+/// arrive too slowly to fill a batch (a live capture).
+const LIVE_LATENCY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The world around the recorder: track workers, the manifest, the events.
 struct Effects<'e> {
     workers: Workers,
@@ -213,6 +217,8 @@ struct Effects<'e> {
     events: &'e mut dyn FnMut(Event),
     /// Ended sessions' terminal events, sent once the manifest lists them.
     announce: Vec<(CaptureTime, Asset)>,
+    /// Between `begin_commit` (a session's files renamed) and `end_commit`.
+    committing: bool,
     /// This run's manifest without assets (version, generator, inputs, identification).
     template: Manifest,
 }
@@ -224,6 +230,10 @@ impl Actions for Effects<'_> {
 
     fn queue(&mut self, track: usize, item: Inbound) {
         self.workers.queue(track, item);
+    }
+
+    fn payload_buf(&mut self) -> Vec<u8> {
+        self.workers.payload_buf()
     }
 
     fn enable_fec(&mut self, track: usize, setup: FecSetup) {
@@ -241,6 +251,7 @@ impl Actions for Effects<'_> {
     fn finish_tracks(&mut self, n: usize, sessions: &[SessionKey]) -> Vec<WorkerOutcome> {
         // Files take their final names from here until the manifest lists them.
         self.stop.begin_commit();
+        self.committing = true;
         let ours = Manifest {
             assets: self.listing.written.clone(),
             ..self.template.clone()
@@ -269,7 +280,12 @@ impl Run<'_> {
     /// terminal events: a success event never names a file the manifest on disk
     /// does not list.
     fn settle(&mut self) {
+        // Nothing ended since the last call (nearly every packet): nothing to do.
+        if !self.effects.committing && self.effects.announce.is_empty() {
+            return;
+        }
         self.announce();
+        self.effects.committing = false;
         self.effects.stop.end_commit();
     }
 
@@ -310,9 +326,15 @@ impl Consumer for Run<'_> {
         self.settle();
     }
 
+    fn batch_done(&mut self) {
+        self.effects.workers.maybe_run_batch();
+        self.effects.workers.run_if_waiting(LIVE_LATENCY);
+    }
+
     fn idle(&mut self, now: CaptureTime) {
         self.recorder.idle(now, &mut self.effects);
         self.settle();
+        self.effects.workers.run_if_waiting(LIVE_LATENCY);
     }
 
     fn time_source(&mut self, source: crate::capture::TimeSource) {
@@ -369,6 +391,7 @@ pub fn run_record(
             reorder: opts.reorder,
             events,
             announce: Vec::new(),
+            committing: false,
             template,
         },
     };

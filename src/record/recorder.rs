@@ -44,6 +44,11 @@ pub trait Actions {
     fn start_track(&mut self, track: usize, setup: TrackSetup);
     /// A packet for a started track.
     fn queue(&mut self, track: usize, item: Inbound);
+    /// An empty buffer for the next packet's payload: one the track workers
+    /// gave back when they have one, else a new one.
+    fn payload_buf(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
     /// FEC was recognised for a started track: its next packets carry repair data.
     fn enable_fec(&mut self, track: usize, setup: FecSetup);
     /// A started track failed for a reason the recorder found; drop its worker.
@@ -836,13 +841,19 @@ impl Recorder {
         self.session_start.get_or_insert(now);
         let ssrc = pkt.ssrc();
         // Copy the payload only for packets that go somewhere.
-        let arrival = |pkt: &RtpPacket<'_>| Arrival::from_rtp(pkt, d.meta.time);
+        let arrival = |pkt: &RtpPacket<'_>, actions: &mut dyn Actions| {
+            Arrival::from_rtp_in(pkt, d.meta.time, actions.payload_buf())
+        };
         if self.opts.session.is_some() {
             match self.router.ssrc(ssrc.0) {
                 Some(Route::Track(i)) => {
-                    self.enqueue(i, arrival(&pkt), Some(d.payload), d.flow, actions)
+                    let a = arrival(&pkt, actions);
+                    self.enqueue(i, a, Some(d.payload), d.flow, actions)
                 }
-                Some(Route::Rtx(i)) => self.enqueue_rtx(i, arrival(&pkt), actions),
+                Some(Route::Rtx(i)) => {
+                    let a = arrival(&pkt, actions);
+                    self.enqueue_rtx(i, a, actions)
+                }
                 Some(Route::Fec(i)) => self.enqueue_fec(i, d.payload, now, actions),
                 Some(Route::Ended(ai)) => {
                     if let Some(a) = self.done.get_mut(ai) {
@@ -863,7 +874,8 @@ impl Recorder {
                         if self.tracks[i].srtp.is_some() {
                             return self.enqueue_srtp(i, d, actions);
                         }
-                        return self.enqueue(i, arrival(&pkt), Some(d.payload), d.flow, actions);
+                        let a = arrival(&pkt, actions);
+                        return self.enqueue(i, a, Some(d.payload), d.flow, actions);
                     }
                     if let Some(n) = self.early.get_mut(&ssrc.0) {
                         // A peer of a later session, before it joined.
@@ -914,9 +926,13 @@ impl Recorder {
         let key = ssrc;
         match self.router.ssrc(key.0) {
             Some(Route::Track(i)) => {
-                return self.enqueue(i, arrival(&pkt), Some(d.payload), d.flow, actions);
+                let a = arrival(&pkt, actions);
+                return self.enqueue(i, a, Some(d.payload), d.flow, actions);
             }
-            Some(Route::Rtx(i)) => return self.enqueue_rtx(i, arrival(&pkt), actions),
+            Some(Route::Rtx(i)) => {
+                let a = arrival(&pkt, actions);
+                return self.enqueue_rtx(i, a, actions);
+            }
             Some(Route::Fec(i)) => return self.enqueue_fec(i, d.payload, now, actions),
             Some(Route::Ignore | Route::Ended(_)) => return,
             None => {}
@@ -929,7 +945,12 @@ impl Recorder {
             .entry(key)
             .or_insert_with(|| Pending::new(d, ssrc));
         let before = p.bytes();
-        p.push(&pkt, arrival(&pkt), d.payload, d.flow);
+        p.push(
+            &pkt,
+            Arrival::from_rtp(&pkt, d.meta.time),
+            d.payload,
+            d.flow,
+        );
         self.pending_bytes += p.bytes() - before;
         if p.ripe(now) {
             self.resolve_ripe(key, now, actions);
@@ -1069,7 +1090,7 @@ impl Recorder {
         let Ok(pkt) = RtpPacket::parse(&self.srtp_plain) else {
             return;
         };
-        let arrival = Arrival::from_rtp(&pkt, d.meta.time);
+        let arrival = Arrival::from_rtp_in(&pkt, d.meta.time, actions.payload_buf());
         let plain = std::mem::take(&mut self.srtp_plain);
         self.enqueue(i, arrival, Some(&plain), d.flow, actions);
         self.srtp_plain = plain;

@@ -172,8 +172,17 @@ pub struct TrackStats {
 }
 
 /// The per-track pipeline.
+/// Payload buffer bytes a track keeps for the reading thread between two
+/// batches; a batch holds at most `BATCH_BYTES` of payloads in all.
+const SPENT_BYTES: usize = 8 << 20;
+
+/// Records one track: reorder, repair, depacketize, mux, hash.
 pub struct TrackRecorder {
     setup: TrackSetup,
+    /// Payload buffers of released packets, going back to the reading thread.
+    spent: Vec<Vec<u8>>,
+    /// Their capacity in bytes.
+    spent_bytes: usize,
     reorder: ReorderBuffer,
     depack: Depacketizer,
     /// The file; `None` once writing stopped (failed): packets are then only counted.
@@ -298,6 +307,8 @@ impl TrackRecorder {
         };
         let fec_setup = setup.fec;
         Ok(TrackRecorder {
+            spent: Vec::new(),
+            spent_bytes: 0,
             timeline: TimelineBuilder::new(setup.clock_rate),
             last_released: None,
             reorder: ReorderBuffer::new(setup.reorder),
@@ -577,35 +588,14 @@ impl TrackRecorder {
     }
 
     fn drain(&mut self) -> Result<(), TrackError> {
-        let fec_pt = self.fec.as_ref().and_then(|(f, _)| f.payload_type);
         while let Some(item) = self.reorder.pull() {
             match item {
-                TrackItem::Packet(p) => {
-                    self.timeline.released(p.time);
-                    self.last_released = Some(p.time);
-                    // Repair packets, other payload types (DTMF, CN) and padding-only
-                    // packets (bandwidth probes) take sequence numbers of the media
-                    // stream without carrying media: not a loss, nothing to depacketize.
-                    if fec_pt == Some(p.pt) {
-                        self.depack.skip(p.seq);
+                TrackItem::Packet(mut p) => {
+                    let fed = self.release(&p);
+                    self.give_back(std::mem::take(&mut p.payload));
+                    if !fed {
                         continue;
                     }
-                    if self.setup.payload_type.is_some_and(|pt| pt != p.pt) {
-                        self.other_pt += 1;
-                        self.depack.skip(p.seq);
-                        continue;
-                    }
-                    if p.payload.is_empty() {
-                        self.padding_only += 1;
-                        self.depack.skip(p.seq);
-                        continue;
-                    }
-                    if self.muxer.is_none() {
-                        // Stopped writing: the packet is counted, not depacketized.
-                        continue;
-                    }
-                    self.check_jump(p.ts, p.time);
-                    let _ = self.depack.push(p.as_rtp_in());
                 }
                 TrackItem::Gap { lost } => {
                     self.timeline.gap(self.last_released, lost);
@@ -623,6 +613,54 @@ impl TrackRecorder {
             }
         }
         Ok(())
+    }
+
+    /// Feeds a packet the reorder buffer released to the depacketizer; false
+    /// when it carries no media to write (repair data, another payload type,
+    /// padding only, or writing stopped).
+    fn release(&mut self, p: &crate::track::ReorderedPacket) -> bool {
+        self.timeline.released(p.time);
+        self.last_released = Some(p.time);
+        // Repair packets, other payload types (DTMF, CN) and padding-only
+        // packets (bandwidth probes) take sequence numbers of the media
+        // stream without carrying media: not a loss, nothing to depacketize.
+        let fec_pt = self.fec.as_ref().and_then(|(f, _)| f.payload_type);
+        if fec_pt == Some(p.pt) {
+            self.depack.skip(p.seq);
+            return false;
+        }
+        if self.setup.payload_type.is_some_and(|pt| pt != p.pt) {
+            self.other_pt += 1;
+            self.depack.skip(p.seq);
+            return false;
+        }
+        if p.payload.is_empty() {
+            self.padding_only += 1;
+            self.depack.skip(p.seq);
+            return false;
+        }
+        if self.muxer.is_none() {
+            // Stopped writing: the packet is counted, not depacketized.
+            return false;
+        }
+        self.check_jump(p.ts, p.time);
+        let _ = self.depack.push(p.as_rtp_in());
+        true
+    }
+
+    /// Keeps a released packet's payload buffer for the reading thread to reuse
+    /// (see [`TrackRecorder::take_spent`]), up to [`SPENT_BYTES`] of them.
+    fn give_back(&mut self, buf: Vec<u8>) {
+        if buf.capacity() > 0 && self.spent_bytes + buf.capacity() <= SPENT_BYTES {
+            self.spent_bytes += buf.capacity();
+            self.spent.push(buf);
+        }
+    }
+
+    /// Moves the payload buffers this track is done with to `out`.
+    pub fn take_spent(&mut self, out: &mut Vec<Vec<u8>>) {
+        out.append(&mut self.spent);
+        self.spent_bytes = 0;
     }
 
     /// Stops writing after a failure: the temporary file is removed, and packets
@@ -861,7 +899,7 @@ fn unwrap_red_source(raw: &[u8], payload_len: usize, pt: u8, data_len: usize) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// 20 ms CELT fullband stereo, code 0 (RFC 6716 §3.1 config 31).
@@ -871,7 +909,8 @@ mod tests {
         TrackRecorder::new(opus_setup(dir)).expect("track starts")
     }
 
-    fn opus_setup(dir: &std::path::Path) -> TrackSetup {
+    /// An Ogg Opus track writing `dir/a.ogg` (the workers' tests use it too).
+    pub(crate) fn opus_setup(dir: &std::path::Path) -> TrackSetup {
         TrackSetup {
             container: Container::Ogg,
             codec: Codec::Opus,

@@ -14,6 +14,11 @@ use rayon::prelude::*;
 /// Packets queued across all tracks before they are processed in parallel.
 const BATCH_PACKETS: usize = 16_384;
 
+/// Payload bytes queued across all tracks before they are processed in
+/// parallel: with jumbo datagrams a batch is bounded by this, not by
+/// [`BATCH_PACKETS`] (two batches exist at once: one filling, one in flight).
+const BATCH_BYTES: usize = 2 << 20;
+
 /// A packet queued for a track.
 #[derive(Debug)]
 pub enum Inbound {
@@ -33,6 +38,19 @@ pub enum Inbound {
         /// Its capture time.
         time: CaptureTime,
     },
+}
+
+impl Inbound {
+    /// The bytes it holds (payloads and plain copies), for the batch bound.
+    fn bytes(&self) -> usize {
+        match self {
+            Inbound::Media { arrival, raw } => {
+                arrival.payload.len() + raw.as_ref().map_or(0, Vec::len)
+            }
+            Inbound::Rtx(arrival) => arrival.payload.len(),
+            Inbound::Fec { raw, .. } => raw.len(),
+        }
+    }
 }
 
 /// What became of a track's worker.
@@ -154,36 +172,116 @@ impl Tally {
     }
 }
 
+/// What the reader asks of a track's worker, in the order it asked: packets
+/// and changes of state travel in one queue, so a track's worker sees them in
+/// capture order whatever runs in parallel with what.
+enum Command {
+    Start(Box<TrackSetup>),
+    Packet(Inbound),
+    EnableFec(FecSetup),
+    CountOnly(Failure, ReorderConfig),
+    Abort,
+}
+
 struct Worker {
     slot: Slot,
-    inbox: Vec<Inbound>,
+    inbox: Vec<Command>,
 }
 
 impl Worker {
+    fn idle() -> Worker {
+        Worker {
+            slot: Slot::Idle,
+            inbox: Vec::new(),
+        }
+    }
+
     fn drain(&mut self) {
-        let inbox = std::mem::take(&mut self.inbox);
-        for inbound in inbox {
-            let rec = match &mut self.slot {
-                Slot::Running(rec) => rec,
-                Slot::Failed(_, tally) => {
-                    tally.push(inbound);
-                    continue;
+        let mut inbox = std::mem::take(&mut self.inbox);
+        for command in inbox.drain(..) {
+            match command {
+                Command::Packet(inbound) => self.push(inbound),
+                Command::Start(setup) => self.start(*setup),
+                Command::EnableFec(setup) => {
+                    if let Slot::Running(rec) = &mut self.slot {
+                        rec.enable_fec(setup);
+                    }
                 }
-                Slot::Idle | Slot::Aborted(_) => return,
-            };
-            let pushed = match inbound {
-                Inbound::Media { arrival, raw } => rec.push_packet(arrival, raw.as_deref()),
-                Inbound::Rtx(arrival) => rec.push_rtx(arrival),
-                Inbound::Fec { raw, time } => rec.push_fec_stream(&raw, time),
-            };
-            if let Err(e) = pushed {
-                // Keep the recorder to count the rest of the track's packets.
-                let Slot::Running(mut rec) = std::mem::replace(&mut self.slot, Slot::Idle) else {
-                    return;
-                };
-                rec.stop_writing();
-                self.slot = Slot::Failed(failure_of(&e), Tally::Recorder(rec));
+                Command::CountOnly(failure, reorder) => self.count_only(failure, reorder),
+                Command::Abort => self.abort(),
             }
+        }
+        // The allocation goes back for the next batch.
+        self.inbox = inbox;
+    }
+
+    /// The track's recorder, running or counting after a failure.
+    fn recorder(&mut self) -> Option<&mut TrackRecorder> {
+        match &mut self.slot {
+            Slot::Running(rec) | Slot::Failed(_, Tally::Recorder(rec)) => Some(rec),
+            _ => None,
+        }
+    }
+
+    fn start(&mut self, setup: TrackSetup) {
+        let reorder = setup.reorder;
+        self.slot = match TrackRecorder::new(setup) {
+            Ok(r) => Slot::Running(Box::new(r)),
+            Err(e) => Slot::Failed(
+                failure_of(&e),
+                Tally::Packets(Box::new(PacketTally::new(reorder))),
+            ),
+        };
+    }
+
+    fn count_only(&mut self, failure: Failure, reorder: ReorderConfig) {
+        self.slot = match std::mem::replace(&mut self.slot, Slot::Idle) {
+            // Started already: it stops writing (its temporary file goes) and
+            // goes on counting, so the packets it had are not lost to the stats.
+            Slot::Running(mut rec) => {
+                rec.stop_writing();
+                Slot::Failed(failure, Tally::Recorder(rec))
+            }
+            // Failed already: the later reason stands, the count goes on.
+            Slot::Failed(_, tally) => Slot::Failed(failure, tally),
+            _ => Slot::Failed(failure, Tally::Packets(Box::new(PacketTally::new(reorder)))),
+        };
+    }
+
+    fn abort(&mut self) {
+        let stats = match std::mem::replace(&mut self.slot, Slot::Idle) {
+            Slot::Running(mut rec) => {
+                rec.stop_writing();
+                Some(Box::new(rec.final_stats_and_timeline()))
+            }
+            Slot::Failed(_, tally) => Some(Box::new(tally.finish())),
+            Slot::Idle | Slot::Aborted(_) => None,
+        };
+        // The recorder is gone, and with it its temporary file.
+        self.slot = Slot::Aborted(stats);
+    }
+
+    fn push(&mut self, inbound: Inbound) {
+        let rec = match &mut self.slot {
+            Slot::Running(rec) => rec,
+            Slot::Failed(_, tally) => {
+                tally.push(inbound);
+                return;
+            }
+            Slot::Idle | Slot::Aborted(_) => return,
+        };
+        let pushed = match inbound {
+            Inbound::Media { arrival, raw } => rec.push_packet(arrival, raw.as_deref()),
+            Inbound::Rtx(arrival) => rec.push_rtx(arrival),
+            Inbound::Fec { raw, time } => rec.push_fec_stream(&raw, time),
+        };
+        if let Err(e) = pushed {
+            // Keep the recorder to count the rest of the track's packets.
+            let Slot::Running(mut rec) = std::mem::replace(&mut self.slot, Slot::Idle) else {
+                return;
+            };
+            rec.stop_writing();
+            self.slot = Slot::Failed(failure_of(&e), Tally::Recorder(rec));
         }
     }
 
@@ -234,11 +332,44 @@ pub fn failure_of(e: &TrackError) -> Failure {
     Failure::new(code, e.to_string())
 }
 
+/// What the reader knows of a track's worker without asking it (the worker
+/// itself may be busy with an earlier batch).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Not started: its packets are dropped.
+    Idle,
+    /// Recording, or failed and counting: its packets are queued.
+    Active,
+    /// Stopped from outside: its packets are dropped.
+    Aborted,
+}
+
+/// A batch of commands being processed on the pool, and where its workers come back.
+type InFlight = std::sync::mpsc::Receiver<std::thread::Result<Vec<Worker>>>;
+
 /// The workers of the current session's tracks, indexed like its tracks.
+///
+/// The reader fills one batch of commands (per track, in order) while the pool
+/// works through the previous one: reading, parsing and routing overlap with
+/// decrypting, reordering, muxing and hashing. At most two batches exist, each
+/// bounded in packets and in bytes ([`BATCH_PACKETS`], [`BATCH_BYTES`]).
 pub struct Workers {
+    /// The workers, while no batch is in flight.
     workers: Vec<Worker>,
+    /// The batch being filled, per track.
+    next: Vec<Vec<Command>>,
+    seen: Vec<Seen>,
     queued: usize,
+    queued_bytes: usize,
+    in_flight: Option<InFlight>,
     pool: rayon::ThreadPool,
+    /// When the first command of the batch being filled was queued.
+    oldest: Option<std::time::Instant>,
+    /// A track started: its worker creates its file at the next chance, not
+    /// when a batch has filled (a live capture may take long to fill one).
+    urgent: bool,
+    /// Payload buffers the workers are done with, for the reader's next packets.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Workers {
@@ -246,12 +377,20 @@ impl Workers {
     pub fn new(jobs: usize) -> std::io::Result<Workers> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
+            .thread_name(|i| format!("rtprec-track-{i}"))
             .build()
             .map_err(std::io::Error::other)?;
         Ok(Workers {
             workers: Vec::new(),
+            next: Vec::new(),
+            seen: Vec::new(),
             queued: 0,
+            queued_bytes: 0,
+            in_flight: None,
             pool,
+            oldest: None,
+            urgent: false,
+            spare: Vec::new(),
         })
     }
 
@@ -260,90 +399,136 @@ impl Workers {
         self.pool.current_num_threads()
     }
 
-    fn worker(&mut self, track: usize) -> &mut Worker {
-        if self.workers.len() <= track {
-            self.workers.resize_with(track + 1, || Worker {
-                slot: Slot::Idle,
-                inbox: Vec::new(),
-            });
+    fn send(&mut self, track: usize, command: Command) {
+        if self.oldest.is_none() {
+            self.oldest = Some(std::time::Instant::now());
         }
-        &mut self.workers[track]
+        if self.next.len() <= track {
+            self.next.resize_with(track + 1, Vec::new);
+            self.seen.resize(track + 1, Seen::Idle);
+        }
+        self.next[track].push(command);
     }
 
     /// Starts track `track`'s recorder (creates its temporary file).
     pub fn start(&mut self, track: usize, setup: TrackSetup) {
-        let w = self.worker(track);
-        let reorder = setup.reorder;
-        w.slot = match TrackRecorder::new(setup) {
-            Ok(r) => Slot::Running(Box::new(r)),
-            Err(e) => Slot::Failed(
-                failure_of(&e),
-                Tally::Packets(Box::new(PacketTally::new(reorder))),
-            ),
-        };
+        self.send(track, Command::Start(Box::new(setup)));
+        self.seen[track] = Seen::Active;
+        self.urgent = true;
     }
 
     /// Counts the packets of a track that cannot be recorded (its codec is
     /// unknown or unsupported), so its manifest entry reports its loss as
     /// `streams` does.
     pub fn count_only(&mut self, track: usize, failure: Failure, reorder: ReorderConfig) {
-        let w = self.worker(track);
-        w.slot = match std::mem::replace(&mut w.slot, Slot::Idle) {
-            // Started already: it stops writing (its temporary file goes) and
-            // goes on counting, so the packets it had are not lost to the stats.
-            Slot::Running(mut rec) => {
-                rec.stop_writing();
-                Slot::Failed(failure, Tally::Recorder(rec))
-            }
-            _ => Slot::Failed(failure, Tally::Packets(Box::new(PacketTally::new(reorder)))),
-        };
+        self.send(track, Command::CountOnly(failure, reorder));
+        self.seen[track] = Seen::Active;
     }
 
     /// Queues a packet for track `track` (dropped unless the track is running or
     /// failed: a failed track's packets are still counted).
     pub fn queue(&mut self, track: usize, item: Inbound) {
-        let w = self.worker(track);
-        if matches!(w.slot, Slot::Running(_) | Slot::Failed(..)) {
-            w.inbox.push(item);
+        if self.seen.get(track) == Some(&Seen::Active) {
             self.queued += 1;
+            self.queued_bytes += item.bytes();
+            self.send(track, Command::Packet(item));
         }
     }
 
-    /// Processes the queued packets when enough have gathered to be worth a parallel step.
+    /// Hands the queued commands to the pool when enough have gathered to be
+    /// worth a parallel step (waiting, if need be, for the previous batch).
     pub fn maybe_run_batch(&mut self) {
-        if self.queued >= BATCH_PACKETS {
-            self.run_batch();
+        if self.queued >= BATCH_PACKETS || self.queued_bytes >= BATCH_BYTES || self.urgent {
+            self.dispatch();
         }
     }
 
-    /// Turns on FEC for a running track, before its queued packets are processed
-    /// (their plain bytes were not kept: FEC starts with the next packets).
+    /// Hands the queued commands to the pool if the first of them has waited
+    /// `max` already: a live capture's packets reach their files within about
+    /// that time, however slowly a batch fills.
+    pub fn run_if_waiting(&mut self, max: std::time::Duration) {
+        if self.oldest.is_some_and(|t| t.elapsed() >= max) {
+            self.dispatch();
+        }
+    }
+
+    /// Turns on FEC for a running track: packets queued from now on carry
+    /// their plain bytes (those queued before did not: FEC starts with the next).
     pub fn enable_fec(&mut self, track: usize, setup: FecSetup) {
-        if let Slot::Running(rec) = &mut self.worker(track).slot {
-            rec.enable_fec(setup);
-        }
+        self.send(track, Command::EnableFec(setup));
     }
 
-    /// Stops a track without a file (it failed for a reason decided elsewhere).
+    /// Stops a track without a file (it failed for a reason decided elsewhere):
+    /// the packets already queued are counted, nothing is written, and its
+    /// temporary file goes when its worker comes to this.
     pub fn abort(&mut self, track: usize) {
-        let w = self.worker(track);
-        // The packets already queued were the track's: count them, write nothing.
-        if let Slot::Running(rec) = &mut w.slot {
-            rec.stop_writing();
-        }
-        w.drain();
-        let stats = match std::mem::replace(&mut w.slot, Slot::Idle) {
-            Slot::Running(rec) => Some(Box::new(rec.final_stats_and_timeline())),
-            Slot::Failed(_, tally) => Some(Box::new(tally.finish())),
-            Slot::Idle | Slot::Aborted(_) => None,
-        };
-        // The recorder is gone, and with it its temporary file.
-        w.slot = Slot::Aborted(stats);
+        self.send(track, Command::Abort);
+        self.seen[track] = Seen::Aborted;
     }
 
-    /// Processes every queued packet, tracks in parallel.
-    pub fn run_batch(&mut self) {
+    /// An empty buffer for a packet's payload: one a worker gave back, if any.
+    pub fn payload_buf(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Waits for the batch in flight, if any, and takes its workers back, with
+    /// the payload buffers they are done with (so packets are not allocated on
+    /// this thread and freed on another, which allocators do slowly).
+    fn land(&mut self) {
+        let Some(rx) = self.in_flight.take() else {
+            return;
+        };
+        match rx.recv() {
+            Ok(Ok(workers)) => {
+                self.workers = workers;
+                // What is left over from the previous batch goes back to the allocator.
+                self.spare.clear();
+                for w in &mut self.workers {
+                    if let Some(rec) = w.recorder() {
+                        rec.take_spent(&mut self.spare);
+                    }
+                }
+            }
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            // The job cannot end without sending: the pool is gone.
+            Err(_) => panic!("track worker pool stopped"),
+        }
+    }
+
+    /// Moves the batch being filled into the workers' inboxes.
+    fn hand_over(&mut self) {
         self.queued = 0;
+        self.queued_bytes = 0;
+        self.oldest = None;
+        self.urgent = false;
+        if self.workers.len() < self.next.len() {
+            self.workers.resize_with(self.next.len(), Worker::idle);
+        }
+        for (w, next) in self.workers.iter_mut().zip(self.next.iter_mut()) {
+            std::mem::swap(&mut w.inbox, next);
+        }
+    }
+
+    /// Starts processing the queued commands on the pool and returns at once.
+    fn dispatch(&mut self) {
+        self.land();
+        self.hand_over();
+        let mut workers = std::mem::take(&mut self.workers);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.pool.spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                workers.par_iter_mut().for_each(Worker::drain);
+                workers
+            }));
+            let _ = tx.send(r);
+        });
+        self.in_flight = Some(rx);
+    }
+
+    /// Processes every queued command, tracks in parallel, and waits for it.
+    pub fn run_batch(&mut self) {
+        self.land();
+        self.hand_over();
         let workers = &mut self.workers;
         self.pool
             .install(|| workers.par_iter_mut().for_each(Worker::drain));
@@ -351,9 +536,14 @@ impl Workers {
 
     /// Finishes `n` tracks (all of a session), in parallel, and forgets them.
     pub fn finish_all(&mut self, n: usize) -> Vec<WorkerOutcome> {
-        self.worker(n.saturating_sub(1));
+        self.land();
+        if self.next.len() < n {
+            self.next.resize_with(n, Vec::new);
+        }
+        self.hand_over();
         let mut workers = std::mem::take(&mut self.workers);
-        self.queued = 0;
+        self.next.clear();
+        self.seen.clear();
         let mut outcomes: Vec<WorkerOutcome> = Vec::new();
         self.pool.install(|| {
             workers
@@ -363,6 +553,16 @@ impl Workers {
         });
         outcomes.truncate(n);
         outcomes
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // A batch still in flight writes and removes temporary files: it ends
+        // before the run does. Its panic, if any, was the run's end already.
+        if let Some(rx) = self.in_flight.take() {
+            let _ = rx.recv();
+        }
     }
 }
 
@@ -406,6 +606,129 @@ mod tests {
             sent += 1;
         }
         sent
+    }
+
+    use crate::record::track::tests::opus_setup;
+
+    /// Opus packet `i` of a track: 20 ms frames (TOC 0xfc), distinct bytes.
+    fn opus_arrival(track: u8, i: u16) -> Arrival {
+        Arrival {
+            seq16: 1000u16.wrapping_add(i),
+            ts32: u32::from(i) * 960,
+            marker: false,
+            pt: 111,
+            payload: vec![0xfc, track, (i >> 8) as u8, i as u8, 0x55],
+            time: CaptureTime::from_nanos(i64::from(i) * 20_000_000),
+        }
+    }
+
+    /// Two Opus tracks, packets reordered and lost, one failing half-way;
+    /// commands handed to the pool every `every` packets.
+    fn record_two_tracks(dir: &std::path::Path, every: usize, jobs: usize) -> Vec<String> {
+        let mut w = Workers::new(jobs).unwrap();
+        w.start(0, opus_setup(&dir.join(format!("a-{every}-{jobs}"))));
+        w.start(1, opus_setup(&dir.join(format!("b-{every}-{jobs}"))));
+        let mut order: Vec<u16> = (0..400).filter(|i| i % 37 != 5).collect();
+        for pair in order.chunks_mut(3) {
+            pair.reverse();
+        }
+        for (n, &i) in order.iter().enumerate() {
+            for track in 0..2u8 {
+                let arrival = opus_arrival(track, i);
+                w.queue(usize::from(track), Inbound::Media { arrival, raw: None });
+            }
+            if n == 200 {
+                w.count_only(
+                    1,
+                    Failure::new(FailureCode::IoError, "x"),
+                    ReorderConfig::default(),
+                );
+            }
+            if (n + 1) % every == 0 {
+                w.dispatch();
+            }
+        }
+        w.finish_all(2)
+            .into_iter()
+            .map(|o| {
+                let stats = o.stats.unwrap();
+                let file = match o.result.unwrap() {
+                    Ok(f) => f.sha256_hex(),
+                    Err(e) => e.code.to_string(),
+                };
+                format!("{file} {} {}", stats.packets, stats.reorder.lost)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn output_does_not_depend_on_batches_or_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let want = record_two_tracks(dir.path(), usize::MAX, 1);
+        assert!(want[0].ends_with(" 389 11"), "{want:?}");
+        assert!(want[1].starts_with("io-error 389 11"), "{want:?}");
+        for (every, jobs) in [(1, 2), (7, 2), (64, 1), (100, 3)] {
+            assert_eq!(
+                record_two_tracks(dir.path(), every, jobs),
+                want,
+                "every {every}, {jobs} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn a_batch_is_bounded_in_bytes_as_well_as_packets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Workers::new(1).unwrap();
+        w.start(0, opus_setup(dir.path()));
+        w.maybe_run_batch();
+        for i in 0..40u16 {
+            let mut arrival = opus_arrival(0, i);
+            arrival.payload.resize(1 << 20, 0);
+            w.queue(0, Inbound::Media { arrival, raw: None });
+            w.maybe_run_batch();
+            assert!(
+                w.queued_bytes < BATCH_BYTES,
+                "{} bytes queued",
+                w.queued_bytes
+            );
+            assert!(w.queued < BATCH_PACKETS);
+        }
+        let out = w.finish_all(1).pop().unwrap();
+        assert_eq!(out.stats.unwrap().packets, 40);
+    }
+
+    #[test]
+    fn a_started_track_creates_its_file_without_waiting_for_a_full_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Workers::new(1).unwrap();
+        w.start(0, opus_setup(dir.path()));
+        w.queue(
+            0,
+            Inbound::Media {
+                arrival: opus_arrival(0, 0),
+                raw: None,
+            },
+        );
+        w.maybe_run_batch();
+        w.land();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "the temporary file: {names:?}");
+        // Packets alone wait for a batch, or for LIVE_LATENCY-like waits.
+        w.queue(
+            0,
+            Inbound::Media {
+                arrival: opus_arrival(0, 1),
+                raw: None,
+            },
+        );
+        w.maybe_run_batch();
+        assert_eq!(w.queued, 1);
+        w.run_if_waiting(std::time::Duration::ZERO);
+        assert_eq!(w.queued, 0);
     }
 
     /// 40% loss in a fixed pattern, never the first or last packet.
@@ -465,6 +788,7 @@ mod tests {
         w.start(0, vp8_setup(dir.path().join("v.webm")));
         let sent = queue_delta_frames(&mut w, 100, lossy);
         w.abort(0);
+        w.run_batch();
         assert!(
             std::fs::read_dir(dir.path()).unwrap().next().is_none(),
             "no temporary file left"

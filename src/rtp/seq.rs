@@ -38,36 +38,35 @@ pub const MAX_MISORDER: u64 = 100;
 /// a network duplicate: those follow within milliseconds.
 pub const DUPLICATE_NANOS: i64 = 1_000_000_000;
 
-/// A 64-bit FNV-1a hash of a packet's RTP timestamp and payload.
+/// A 64-bit hash of a packet's RTP timestamp, payload length and payload.
 ///
-/// A network duplicate repeats both exactly; a sender that restarted its
+/// A network duplicate repeats all three exactly; a sender that restarted its
 /// sequence numbers (and often its timestamps, from 0 again) sends other
 /// media under a sequence number already seen. Comparing this hash tells the
 /// two apart without keeping payloads.
 ///
-/// Eight bytes a step (a multiply-rotate mix, then a final avalanche): it runs
-/// over every payload of every track, where a byte-at-a-time hash took about a
-/// third of `record`'s time (benches/README.md). Only compared within a run.
+/// Payloads up to [`FINGERPRINT_SPAN`] bytes (audio frames, most of them) are
+/// hashed whole; of a longer one, its first and last `FINGERPRINT_SPAN / 2`
+/// bytes. Two different packets under one sequence number and timestamp with
+/// the same length differ there too: the codec's payload header and the
+/// entropy-coded data begin and end the payload. This runs over every packet
+/// of every track, twice; hashing whole video payloads took a fifth of
+/// `record`'s time (benches/README.md). XXH3 (the `xxhash-rust` crate), the
+/// timestamp and length as its seed. Only compared within a run.
 pub fn fingerprint(ts: u32, payload: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(K).rotate_left(29);
-    let mut h = mix(K, u64::from(ts) | (payload.len() as u64) << 32);
-    let mut words = payload.chunks_exact(8);
-    for w in &mut words {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(w);
-        h = mix(h, u64::from_le_bytes(b));
+    let seed = u64::from(ts) | (payload.len() as u64) << 32;
+    if payload.len() <= FINGERPRINT_SPAN {
+        return xxhash_rust::xxh3::xxh3_64_with_seed(payload, seed);
     }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        h = mix(h, u64::from_le_bytes(b));
-    }
-    h ^= h >> 32;
-    h = h.wrapping_mul(K);
-    h ^ (h >> 29)
+    let half = FINGERPRINT_SPAN / 2;
+    let mut ends = [0u8; FINGERPRINT_SPAN];
+    ends[..half].copy_from_slice(&payload[..half]);
+    ends[half..].copy_from_slice(&payload[payload.len() - half..]);
+    xxhash_rust::xxh3::xxh3_64_with_seed(&ends, seed)
 }
+
+/// Bytes of a payload [`fingerprint`] hashes at most.
+pub const FINGERPRINT_SPAN: usize = 256;
 
 /// Extends a 16-bit sequence number relative to the previous extended value.
 pub fn extend_u16(prev: Option<u64>, v: u16) -> u64 {
@@ -155,6 +154,25 @@ mod tests {
         longer.push(0);
         assert_ne!(fp, super::fingerprint(960, &longer));
         assert_ne!(super::fingerprint(0, &[]), super::fingerprint(0, &[0]));
+    }
+
+    #[test]
+    fn long_payloads_are_told_apart_by_their_ends_and_length() {
+        let base: Vec<u8> = (0..1200u32).map(|i| (i * 7 % 251) as u8).collect();
+        let fp = super::fingerprint(3000, &base);
+        let half = super::FINGERPRINT_SPAN / 2;
+        for i in (0..half).chain(base.len() - half..base.len()) {
+            let mut p = base.clone();
+            p[i] ^= 0x80;
+            assert_ne!(fp, super::fingerprint(3000, &p), "byte {i}");
+        }
+        let mut shorter = base.clone();
+        shorter.pop();
+        assert_ne!(fp, super::fingerprint(3000, &shorter));
+        // What a retransmission carries after its OSN is the same packet.
+        let mut rtx = vec![0x12, 0x34];
+        rtx.extend_from_slice(&base);
+        assert_eq!(fp, super::fingerprint(3000, &rtx[2..]));
     }
 
     use super::*;

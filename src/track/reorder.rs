@@ -155,12 +155,24 @@ pub struct Arrival {
 impl Arrival {
     /// A parsed RTP packet captured at `time` (its payload copied).
     pub fn from_rtp(pkt: &crate::rtp::RtpPacket<'_>, time: CaptureTime) -> Self {
+        Self::from_rtp_in(pkt, time, Vec::new())
+    }
+
+    /// [`Arrival::from_rtp`] with the payload copied into `buf` (emptied first):
+    /// a buffer a track worker gave back, so the packet costs no allocation.
+    pub fn from_rtp_in(
+        pkt: &crate::rtp::RtpPacket<'_>,
+        time: CaptureTime,
+        mut buf: Vec<u8>,
+    ) -> Self {
+        buf.clear();
+        buf.extend_from_slice(pkt.payload());
         Arrival {
             seq16: pkt.sequence_number(),
             ts32: pkt.timestamp(),
             marker: pkt.marker(),
             pt: pkt.payload_type(),
-            payload: pkt.payload().to_vec(),
+            payload: buf,
             time,
         }
     }
