@@ -17,6 +17,7 @@ pub mod depack;
 pub mod dtls;
 pub mod error;
 pub mod events;
+pub mod hash;
 pub mod media;
 pub mod mux;
 pub mod net;

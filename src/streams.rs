@@ -31,7 +31,7 @@ use crate::rtp::rtcp::{self, RtcpPacket};
 use crate::rtp::{PacketClass, RtpPacket, Ssrc, classify};
 use crate::time::CaptureTime;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Forward jumps beyond this restart the sequence (RFC 3550 A.1 MAX_DROPOUT).
 const MAX_DROPOUT: u64 = 3000;
@@ -575,8 +575,8 @@ fn is_zero(n: &u64) -> bool {
 
 /// Streaming analyser: push datagrams in capture order, then `finish`.
 pub struct Analyzer {
-    streams: HashMap<StreamKey, StreamState>,
-    rtcp: HashMap<(Flow, Ssrc), RtcpSummary>,
+    streams: crate::hash::FastMap<StreamKey, StreamState>,
+    rtcp: crate::hash::FastMap<(Flow, Ssrc), RtcpSummary>,
     counts: Classified,
     first_time: Option<CaptureTime>,
     /// The cap on tracked streams (normally [`MAX_STREAMS`]; smaller in tests).
@@ -587,7 +587,7 @@ pub struct Analyzer {
     /// Warnings (the first `streams-cap` only).
     diagnostics: Vec<Diagnostic>,
     /// 5-tuples (both directions) that carried DTLS: their media is DTLS-SRTP (RFC 5764).
-    dtls_flows: std::collections::HashSet<Flow>,
+    dtls_flows: crate::hash::FastSet<Flow>,
     /// The DTLS handshakes.
     dtls: crate::dtls::DtlsTracker,
     /// `--keylog`: says whether each handshake's secret is known.
@@ -609,8 +609,8 @@ impl Analyzer {
     /// An empty analyser tracking at most `max_streams` streams at once (tests use small caps).
     pub fn with_cap(max_streams: usize) -> Self {
         Analyzer {
-            streams: HashMap::new(),
-            rtcp: HashMap::new(),
+            streams: Default::default(),
+            rtcp: Default::default(),
             counts: Classified::default(),
             first_time: None,
             max_streams: max_streams.max(1),

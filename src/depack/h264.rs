@@ -126,6 +126,10 @@ impl Depack {
     }
 
     /// The next access unit.
+    pub(super) fn assembler(&mut self) -> &mut super::Assembler {
+        &mut self.core.asm
+    }
+
     pub fn pull(&mut self) -> Option<Frame> {
         self.core.pull()
     }

@@ -133,6 +133,10 @@ impl Depack {
     }
 
     /// The next access unit.
+    pub(super) fn assembler(&mut self) -> &mut super::Assembler {
+        &mut self.core.asm
+    }
+
     pub fn pull(&mut self) -> Option<Frame> {
         self.core.pull()
     }

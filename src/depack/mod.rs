@@ -310,6 +310,12 @@ impl Depacketizer {
         dispatch!(self, d => d.flush())
     }
 
+    /// Takes back a pulled frame's buffer once it is written: the next frame
+    /// is assembled in it, without allocating or growing a new one.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        dispatch!(self, d => d.assembler().recycle(buf))
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &DepackStats {
         dispatch!(self, d => d.stats())
@@ -392,7 +398,12 @@ struct Assembler {
     last_seq: Option<u64>,
     out: VecDeque<Frame>,
     stats: DepackStats,
+    /// A written frame's buffer, for the next frame (see [`Depacketizer::recycle`]).
+    spare: Vec<u8>,
 }
+
+/// The largest frame buffer kept for reuse: a big keyframe's is let go.
+const MAX_SPARE: usize = 1 << 20;
 
 impl Assembler {
     fn new(need_keyframe: bool) -> Self {
@@ -402,6 +413,15 @@ impl Assembler {
             last_seq: None,
             out: VecDeque::new(),
             stats: DepackStats::default(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Keeps `buf` for the next frame if it is larger than the one kept.
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= MAX_SPARE && buf.capacity() > self.spare.capacity() {
+            buf.clear();
+            self.spare = buf;
         }
     }
 
@@ -472,9 +492,10 @@ impl Assembler {
         if self.cur.is_some() {
             self.end_frame();
         }
+        let data = std::mem::take(&mut self.spare);
         self.cur.insert(Partial {
             ts,
-            data: Vec::new(),
+            data,
             keyframe: false,
             dimensions: None,
             duration: None,

@@ -187,6 +187,10 @@ impl Depack {
     }
 
     /// The next frame.
+    pub(super) fn assembler(&mut self) -> &mut super::Assembler {
+        &mut self.asm
+    }
+
     pub fn pull(&mut self) -> Option<Frame> {
         self.asm.out.pop_front()
     }

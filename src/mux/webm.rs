@@ -117,6 +117,8 @@ pub struct WebmWriter {
     last_duration_ns: u64,
     last_ns: u64,
     cluster: Option<Cluster>,
+    /// The last written cluster's buffer, emptied, for the next cluster.
+    spare_body: Vec<u8>,
     /// (time ms, cluster offset from the segment data start).
     cues: Vec<(u64, u64)>,
     stats: MuxStats,
@@ -151,6 +153,7 @@ impl WebmWriter {
             last_duration_ns: 0,
             last_ns: 0,
             cluster: None,
+            spare_body: Vec::new(),
             cues: Vec::new(),
             stats: MuxStats::default(),
         })
@@ -215,7 +218,8 @@ impl WebmWriter {
         };
         if new_cluster {
             self.flush_cluster()?;
-            let mut body = Vec::new();
+            // The last cluster's buffer, grown to a cluster's size already.
+            let mut body = std::mem::take(&mut self.spare_body);
             ebml::uint(&mut body, id::TIMESTAMP, ms);
             self.cluster = Some(Cluster {
                 ts_ms: ms,
@@ -383,10 +387,14 @@ impl WebmWriter {
         let mut head = Vec::with_capacity(12);
         ebml::put_id(&mut head, id::CLUSTER);
         ebml::put_size(&mut head, c.body.len() as u64);
-        self.file
+        let written = self
+            .file
             .write_all(&head)
             .and_then(|()| self.file.write_all(&c.body))
-            .map_err(|e| self.file.io_err(e))
+            .map_err(|e| self.file.io_err(e));
+        self.spare_body = c.body;
+        self.spare_body.clear();
+        written
     }
 
     /// Writes the last cluster and the cues, patches sizes and duration, renames into place.

@@ -32,11 +32,11 @@ impl Paths {
     /// Whether a packet (`seq`, `ts`) arriving on `flow` is new, rather than a
     /// copy of one that came on another path. A repeat on the same path is the
     /// network's duplicate: it is admitted, for the reorder buffer to count.
-    pub fn admit(&mut self, flow: Flow, seq: u16, ts: u32) -> bool {
-        let path = match self.flows.iter().position(|f| *f == flow) {
+    pub fn admit(&mut self, flow: &Flow, seq: u16, ts: u32) -> bool {
+        let path = match self.flows.iter().position(|f| f == flow) {
             Some(i) => i,
             None if self.flows.len() < MAX_PATHS => {
-                self.flows.push(flow);
+                self.flows.push(*flow);
                 self.flows.len() - 1
             }
             None => MAX_PATHS - 1,
@@ -88,8 +88,8 @@ mod tests {
         let (relay, direct) = (flow("10.0.0.9:3478"), flow("10.0.0.1:5000"));
         for seq in 0..100u16 {
             let ts = u32::from(seq) * 960;
-            assert!(p.admit(relay, seq, ts));
-            assert!(!p.admit(direct, seq, ts), "seq {seq} is a copy");
+            assert!(p.admit(&relay, seq, ts));
+            assert!(!p.admit(&direct, seq, ts), "seq {seq} is a copy");
         }
         assert_eq!(p.copies(), 100);
         assert_eq!(p.count(), 2);
@@ -100,16 +100,16 @@ mod tests {
         let mut p = Paths::default();
         let (relay, direct) = (flow("10.0.0.9:3478"), flow("10.0.0.1:5000"));
         for seq in 0..50u16 {
-            assert!(p.admit(relay, seq, u32::from(seq) * 960));
+            assert!(p.admit(&relay, seq, u32::from(seq) * 960));
         }
         // ICE switch: the next packets come directly.
         for seq in 50..100u16 {
-            assert!(p.admit(direct, seq, u32::from(seq) * 960));
+            assert!(p.admit(&direct, seq, u32::from(seq) * 960));
         }
         // A network duplicate on the same path is the reorder buffer's to count.
-        assert!(p.admit(direct, 99, 99 * 960));
+        assert!(p.admit(&direct, 99, 99 * 960));
         // After a restart, a reused sequence number with a new timestamp is new.
-        assert!(p.admit(relay, 10, 123_456));
+        assert!(p.admit(&relay, 10, 123_456));
         assert_eq!(p.copies(), 0);
     }
 }

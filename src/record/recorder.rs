@@ -281,7 +281,7 @@ pub struct Recorder {
     tracks: Vec<Track>,
     router: Router,
     /// Streams without metadata, by SSRC, until they are identified.
-    pending: HashMap<Ssrc, Pending>,
+    pending: crate::hash::FastMap<Ssrc, Pending>,
     /// Sum of [`Pending::bytes`] over `pending`.
     pending_bytes: usize,
     /// New streams until the next sweep of `pending` at its cap may run: a sweep
@@ -305,7 +305,7 @@ pub struct Recorder {
     /// Every planned session has ended (the last peer of the last one left).
     metadata_ended: bool,
     /// Packets of SSRCs that belong to a later planned session, seen before it began.
-    early: HashMap<u32, u64>,
+    early: crate::hash::FastMap<u32, u64>,
     /// Assets of sessions that have ended.
     done: Vec<Asset>,
     /// Time series of the ended sessions' tracks, by asset id.
@@ -323,7 +323,7 @@ pub struct Recorder {
     /// Capture times come from a browser's RTP dump (no date).
     browser_dump: bool,
     /// SSRCs that are SRTP for sure (their 5-tuple carried DTLS) and that no key decrypts.
-    no_key: std::collections::HashSet<u32>,
+    no_key: crate::hash::FastSet<u32>,
     /// Streams of the session that metadata names no track for (the first few).
     unmatched: Vec<Unmatched>,
     /// `--match-by-kind`: unmatched streams held (with the first datagram's
@@ -362,7 +362,7 @@ impl Recorder {
             opts,
             tracks: Vec::new(),
             router: Router::default(),
-            pending: HashMap::new(),
+            pending: Default::default(),
             pending_bytes: 0,
             sweep_wait: 0,
             pending_dropped: 0,
@@ -375,7 +375,7 @@ impl Recorder {
             plan,
             current: 0,
             metadata_ended: false,
-            early: HashMap::new(),
+            early: Default::default(),
             done: Vec::new(),
             timelines: BTreeMap::new(),
             clocks: SenderClocks::default(),
@@ -1500,7 +1500,7 @@ impl Recorder {
     ) {
         let t = &mut self.tracks[idx];
         // The same packet again on another path (a TURN leg, both ends of a relay).
-        if !t.paths.admit(flow, a.seq16, a.ts32) {
+        if !t.paths.admit(&flow, a.seq16, a.ts32) {
             return;
         }
         // A peer's media before it joined or after it left (metadata) is not part of the session.

@@ -4,7 +4,6 @@
 
 use crate::net::Datagram;
 use crate::rtp::RtpPacket;
-use std::collections::HashMap;
 
 /// `a=extmap` URI of the MID header extension (RFC 8843 §15).
 pub const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
@@ -75,7 +74,7 @@ impl BindBy {
 #[derive(Debug, Default)]
 pub struct Router {
     /// SSRC -> route (a media source is its SSRC, whichever path it took).
-    by_ssrc: HashMap<u32, Route>,
+    by_ssrc: crate::hash::FastMap<u32, Route>,
     /// Metadata tracks without an SSRC, waiting for the first packet that names them.
     bindings: Vec<(usize, BindBy)>,
     /// Entries of `by_ssrc` that are [`Route::Ignore`].

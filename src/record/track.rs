@@ -736,6 +736,7 @@ impl TrackRecorder {
                     self.timeline.keyframe(t);
                 }
             }
+            self.depack.recycle(f.data);
         }
         Ok(())
     }
