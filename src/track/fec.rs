@@ -36,6 +36,11 @@ const RTP_HEADER: usize = 12;
 /// How many sequence numbers back from the newest media packet the decoder holds packets.
 pub const SOURCE_WINDOW: u16 = 1024;
 
+/// Bytes of media packets the decoder holds, at most: 1,024 ordinary packets
+/// take about 1.2 MB; jumbo ones would take 64 MiB. Over this, the oldest go
+/// (repair packets naming them can no longer recover anything).
+pub const MAX_SOURCE_BYTES: usize = 4 << 20;
+
 /// How many repair packets the decoder holds while they miss two or more packets.
 pub const MAX_PENDING_REPAIRS: usize = 64;
 
@@ -455,6 +460,8 @@ pub struct FecDecoder {
     sources: Vec<Option<FecSource>>,
     /// Sequence number of the newest packet held.
     newest: Option<u16>,
+    /// Bytes of the packets in `sources` (their bodies).
+    source_bytes: usize,
     /// Repair packets missing two or more packets, oldest first.
     repairs: VecDeque<RepairPacket>,
     stats: FecStats,
@@ -472,6 +479,7 @@ impl FecDecoder {
         FecDecoder {
             sources: vec![None; usize::from(SOURCE_WINDOW)],
             newest: None,
+            source_bytes: 0,
             repairs: VecDeque::new(),
             stats: FecStats::default(),
         }
@@ -560,6 +568,7 @@ impl FecDecoder {
             self.stats.unrecoverable += self.repairs.len() as u64;
             self.repairs.clear();
             self.sources.iter_mut().for_each(|slot| *slot = None);
+            self.source_bytes = 0;
             self.newest = None;
         }
         let seq = s.seq;
@@ -567,7 +576,9 @@ impl FecDecoder {
             .newest
             .is_none_or(|n| (1..0x8000).contains(&seq.wrapping_sub(n)));
         if let Some(slot) = self.sources.get_mut(usize::from(seq % SOURCE_WINDOW)) {
-            *slot = Some(s);
+            let old = slot.replace(s);
+            self.source_bytes += slot.as_ref().map_or(0, |s| s.body.len());
+            self.source_bytes -= old.map_or(0, |o| o.body.len());
         }
         if ahead {
             self.newest = Some(seq);
@@ -579,7 +590,24 @@ impl FecDecoder {
                 .retain(|r| r.protected.first().is_none_or(|&f| !behind_window(seq, f)));
             self.stats.unrecoverable += (before - self.repairs.len()) as u64;
         }
+        if self.source_bytes > MAX_SOURCE_BYTES {
+            self.shed_oldest();
+        }
         true
+    }
+
+    /// Forgets the oldest media packets until [`MAX_SOURCE_BYTES`] are held.
+    fn shed_oldest(&mut self) {
+        let Some(newest) = self.newest else { return };
+        // Every slot's packet is one of the window's 1,024 sequence numbers or
+        // stale: going up from the oldest visits each slot once.
+        let mut seq = newest.wrapping_sub(SOURCE_WINDOW - 1);
+        while self.source_bytes > MAX_SOURCE_BYTES && seq != newest {
+            if let Some(old) = self.sources[usize::from(seq % SOURCE_WINDOW)].take() {
+                self.source_bytes -= old.body.len();
+            }
+            seq = seq.wrapping_add(1);
+        }
     }
 
     /// Uses every repair packet missing exactly one packet, until none is left; drops those missing none.

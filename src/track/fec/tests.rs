@@ -831,3 +831,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn jumbo_media_is_held_up_to_a_byte_bound_and_the_newest_stays() {
+    let mut d = FecDecoder::new();
+    let body = vec![0x5a; 60_000];
+    for seq in 0..SOURCE_WINDOW {
+        d.add_source(src(seq, u32::from(seq) * 3000, 96, &body));
+        assert!(
+            d.source_bytes <= MAX_SOURCE_BYTES,
+            "{} bytes at {seq}",
+            d.source_bytes
+        );
+    }
+    let newest = SOURCE_WINDOW - 1;
+    let kept = MAX_SOURCE_BYTES / body.len();
+    assert!(
+        (newest + 1 - kept as u16..=newest).all(|s| d.holds(s)),
+        "the newest are kept"
+    );
+    assert!(!d.holds(0), "the oldest went");
+    // A lost newest packet is still recovered from a repair over recent ones.
+    let a = src(newest + 1, 0, 96, &body);
+    let b = src(newest + 2, 0, 96, &body);
+    d.add_source(b.clone());
+    let r = repair(FecScheme::Ulpfec, &[&a, &b], newest + 1);
+    assert_eq!(d.add_repair(r), vec![a]);
+}
