@@ -657,6 +657,27 @@ mod tests {
     }
 
     #[test]
+    fn writeback_is_started_every_mib_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = AtomicFile::create(dir.path().join("w.bin")).unwrap();
+        let chunk = vec![7u8; 1000];
+        let mut requested = Vec::new();
+        for _ in 0..3_500 {
+            f.write_all(&chunk).unwrap();
+            if requested.last() != Some(&f.written_back) {
+                requested.push(f.written_back);
+            }
+        }
+        // Requests cover what reached the file, in steps of at least a MiB.
+        assert_eq!(requested.len(), 4, "{requested:?}");
+        assert!(requested.windows(2).all(|p| p[1] - p[0] >= WRITEBACK_STEP));
+        assert!(
+            f.written_back <= f.len() && f.len() - f.written_back < WRITEBACK_STEP + BUF_CAP as u64
+        );
+        assert_eq!(f.finish().unwrap().size, 3_500_000);
+    }
+
+    #[test]
     fn seeking_back_rehashes_from_disk() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.webm");

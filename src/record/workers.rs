@@ -677,6 +677,38 @@ mod tests {
     }
 
     #[test]
+    fn the_reader_fills_the_next_batch_while_the_pool_works_on_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Workers::new(1).unwrap();
+        w.start(0, opus_setup(dir.path()));
+        for i in 0..BATCH_PACKETS as u16 {
+            w.queue(
+                0,
+                Inbound::Media {
+                    arrival: opus_arrival(0, i),
+                    raw: None,
+                },
+            );
+        }
+        w.maybe_run_batch();
+        // Handed over and returned at once: the batch is in flight, and the
+        // reader's side is empty, ready for the next packets.
+        assert!(w.in_flight.is_some());
+        assert!(w.workers.is_empty(), "the workers are with the pool");
+        assert_eq!((w.queued, w.next[0].len()), (0, 0));
+        w.queue(
+            0,
+            Inbound::Media {
+                arrival: opus_arrival(0, BATCH_PACKETS as u16),
+                raw: None,
+            },
+        );
+        assert_eq!(w.next[0].len(), 1);
+        let out = w.finish_all(1).pop().unwrap();
+        assert_eq!(out.stats.unwrap().packets, BATCH_PACKETS as u64 + 1);
+    }
+
+    #[test]
     fn a_batch_is_bounded_in_bytes_as_well_as_packets() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Workers::new(1).unwrap();
