@@ -19,6 +19,10 @@ const BATCH_PACKETS: usize = 16_384;
 /// [`BATCH_PACKETS`] (two batches exist at once: one filling, one in flight).
 const BATCH_BYTES: usize = 2 << 20;
 
+/// Commands a drained inbox may keep room for (it goes back to the reader
+/// for the next batch).
+const KEEP_INBOX: usize = 1024;
+
 /// A packet queued for a track.
 #[derive(Debug)]
 pub enum Inbound {
@@ -211,8 +215,11 @@ impl Worker {
                 Command::Abort => self.abort(),
             }
         }
-        // The allocation goes back for the next batch.
-        self.inbox = inbox;
+        // The allocation goes back for the next batch, unless one burst made
+        // it large: thousands of tracks must not each keep a batch's worth.
+        if inbox.capacity() <= KEEP_INBOX {
+            self.inbox = inbox;
+        }
     }
 
     /// The track's recorder, running or counting after a failure.
