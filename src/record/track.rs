@@ -171,7 +171,6 @@ pub struct TrackStats {
     pub paused_ms: u64,
 }
 
-/// The per-track pipeline.
 /// Payload buffer bytes a track keeps for the reading thread between two
 /// batches; a batch holds at most `BATCH_BYTES` of payloads in all.
 const SPENT_BYTES: usize = 8 << 20;
