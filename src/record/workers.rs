@@ -1,7 +1,9 @@
 //! The track workers: each started track's [`TrackRecorder`] (reorder, repair,
-//! depacketize, mux, hash) and its queue of packets, drained in parallel on a
-//! rayon pool. Each track sees its own packets in the order they were queued,
-//! whatever the thread count, so output bytes do not depend on `--jobs`.
+//! depacketize, mux, hash) and its queue of commands, drained in parallel on a
+//! rayon pool while the reading thread fills the next batch (see [`Workers`]).
+//! Each track sees its own commands in the order they were queued, whatever
+//! the thread count and wherever a batch ends, so output bytes do not depend
+//! on `--jobs`.
 
 use super::timeline::{TimelineBuilder, TrackTimeline};
 use super::track::{FecSetup, TrackError, TrackRecorder, TrackSetup, TrackStats};
