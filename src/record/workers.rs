@@ -361,7 +361,7 @@ type InFlight = std::sync::mpsc::Receiver<std::thread::Result<Vec<Worker>>>;
 /// The reader fills one batch of commands (per track, in order) while the pool
 /// works through the previous one: reading, parsing and routing overlap with
 /// decrypting, reordering, muxing and hashing. At most two batches exist, each
-/// bounded in packets and in bytes ([`BATCH_PACKETS`], [`BATCH_BYTES`]).
+/// bounded in packets and in bytes (16,384 packets, 2 MiB of payloads).
 pub struct Workers {
     /// The workers, while no batch is in flight.
     workers: Vec<Worker>,
