@@ -196,7 +196,8 @@ pub fn run_loop(
                 inputs = opened;
             }
             FromReader::Frames(batch) => {
-                let mut newest = last.map(|(t, _)| t);
+                // The newest frame time of this batch (secrets alone move no clock).
+                let mut newest: Option<CaptureTime> = None;
                 for item in batch.items() {
                     let (meta, data) = match item {
                         BatchItem::Frame(meta, data) => (meta, data),
@@ -207,7 +208,7 @@ pub fn run_loop(
                     };
                     frames += 1;
                     consumer.frame(meta.time);
-                    newest = Some(newest.map_or(meta.time, |t: CaptureTime| t.max(meta.time)));
+                    newest = Some(newest.map_or(meta.time, |t| t.max(meta.time)));
                     let frame = CapturedFrame { meta: *meta, data };
                     net.push(&frame, &mut |d| consumer.datagram(&d));
                     if frames.is_multiple_of(PROGRESS_EVERY) {
@@ -217,6 +218,7 @@ pub fn run_loop(
                 // The wall clock once a batch, not once a frame: it only
                 // times idle gaps of a live capture, which last whole ticks.
                 if let Some(t) = newest {
+                    let t = last.map_or(t, |(old, _)| old.max(t));
                     last = Some((t, Instant::now()));
                 }
                 handle.recycle(batch);

@@ -171,6 +171,9 @@ pub struct TrackStats {
     pub paused_ms: u64,
 }
 
+/// The largest payload buffer given back for reuse: an Ethernet MTU's worth.
+const MAX_RECYCLED: usize = 2048;
+
 /// Payload buffer bytes a track keeps for the reading thread between two
 /// batches; a batch holds at most `BATCH_BYTES` of payloads in all.
 const SPENT_BYTES: usize = 8 << 20;
@@ -648,9 +651,13 @@ impl TrackRecorder {
     }
 
     /// Keeps a released packet's payload buffer for the reading thread to reuse
-    /// (see [`TrackRecorder::take_spent`]), up to [`SPENT_BYTES`] of them.
+    /// (see [`TrackRecorder::take_spent`]), up to [`SPENT_BYTES`] of them. Only
+    /// datagram-sized ones: a jumbo packet's buffer reused for a small packet
+    /// would hold far more than the reorder and batch bounds count (`len`).
     fn give_back(&mut self, buf: Vec<u8>) {
-        if buf.capacity() > 0 && self.spent_bytes + buf.capacity() <= SPENT_BYTES {
+        if (1..=MAX_RECYCLED).contains(&buf.capacity())
+            && self.spent_bytes + buf.capacity() <= SPENT_BYTES
+        {
             self.spent_bytes += buf.capacity();
             self.spent.push(buf);
         }
@@ -907,6 +914,18 @@ pub(crate) mod tests {
 
     fn opus_track(dir: &std::path::Path) -> TrackRecorder {
         TrackRecorder::new(opus_setup(dir)).expect("track starts")
+    }
+
+    #[test]
+    fn only_datagram_sized_payload_buffers_go_back_for_reuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = opus_track(dir.path());
+        t.give_back(Vec::with_capacity(1500));
+        t.give_back(Vec::with_capacity(65_000));
+        t.give_back(Vec::new());
+        let mut out = Vec::new();
+        t.take_spent(&mut out);
+        assert_eq!(out.iter().map(Vec::capacity).collect::<Vec<_>>(), [1500]);
     }
 
     /// An Ogg Opus track writing `dir/a.ogg` (the workers' tests use it too).

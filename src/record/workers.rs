@@ -467,9 +467,9 @@ impl Workers {
         self.send(track, Command::EnableFec(setup));
     }
 
-    /// Stops a track without a file (it failed for a reason decided elsewhere):
-    /// the packets already queued are counted, nothing is written, and its
-    /// temporary file goes when its worker comes to this.
+    /// Stops a track without a file (it failed for a reason decided elsewhere).
+    /// Its worker handles the packets queued before this as usual, then
+    /// removes the temporary file and keeps only the counters.
     pub fn abort(&mut self, track: usize) {
         self.send(track, Command::Abort);
         self.seen[track] = Seen::Aborted;

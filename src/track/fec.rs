@@ -37,8 +37,9 @@ const RTP_HEADER: usize = 12;
 pub const SOURCE_WINDOW: u16 = 1024;
 
 /// Bytes of media packets the decoder holds, at most: 1,024 ordinary packets
-/// take about 1.2 MB; jumbo ones would take 64 MiB. Over this, the oldest go
-/// (repair packets naming them can no longer recover anything).
+/// take about 1.2 MB; jumbo ones would take 64 MiB. Over this, the oldest go:
+/// a repair packet that names one of them recovers nothing (the packet it
+/// misses may be the one let go, which arrived).
 pub const MAX_SOURCE_BYTES: usize = 4 << 20;
 
 /// How many repair packets the decoder holds while they miss two or more packets.
@@ -462,6 +463,9 @@ pub struct FecDecoder {
     newest: Option<u16>,
     /// Bytes of the packets in `sources` (their bodies).
     source_bytes: usize,
+    /// The newest sequence number [`FecDecoder::shed_oldest`] let go of: it and
+    /// those before it in the window arrived, though they are no longer held.
+    shed_upto: Option<u16>,
     /// Repair packets missing two or more packets, oldest first.
     repairs: VecDeque<RepairPacket>,
     stats: FecStats,
@@ -480,6 +484,7 @@ impl FecDecoder {
             sources: vec![None; usize::from(SOURCE_WINDOW)],
             newest: None,
             source_bytes: 0,
+            shed_upto: None,
             repairs: VecDeque::new(),
             stats: FecStats::default(),
         }
@@ -569,6 +574,7 @@ impl FecDecoder {
             self.repairs.clear();
             self.sources.iter_mut().for_each(|slot| *slot = None);
             self.source_bytes = 0;
+            self.shed_upto = None;
             self.newest = None;
         }
         let seq = s.seq;
@@ -605,9 +611,17 @@ impl FecDecoder {
         while self.source_bytes > MAX_SOURCE_BYTES && seq != newest {
             if let Some(old) = self.sources[usize::from(seq % SOURCE_WINDOW)].take() {
                 self.source_bytes -= old.body.len();
+                self.shed_upto = Some(seq);
             }
             seq = seq.wrapping_add(1);
         }
+    }
+
+    /// Whether `seq` arrived but was let go by [`FecDecoder::shed_oldest`]: a
+    /// repair packet missing only it must not "recover" it.
+    fn is_shed(&self, seq: u16) -> bool {
+        self.shed_upto
+            .is_some_and(|s| s.wrapping_sub(seq) < SOURCE_WINDOW && !self.holds(seq))
     }
 
     /// Uses every repair packet missing exactly one packet, until none is left; drops those missing none.
@@ -630,6 +644,11 @@ impl FecDecoder {
                         let Some(r) = self.repairs.remove(i) else {
                             continue 'again;
                         };
+                        if self.is_shed(lost) {
+                            // It arrived: rebuilding it would make a duplicate.
+                            self.stats.unrecoverable += 1;
+                            continue 'again;
+                        }
                         match self.rebuild(&r, lost) {
                             Some(s) => {
                                 self.stats.recovered += 1;

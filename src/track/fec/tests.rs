@@ -851,6 +851,20 @@ fn jumbo_media_is_held_up_to_a_byte_bound_and_the_newest_stays() {
         "the newest are kept"
     );
     assert!(!d.holds(0), "the oldest went");
+    // A repair over a packet let go and one held misses only the one let go,
+    // which arrived: nothing is "recovered".
+    let (gone, held) = (newest - kept as u16, newest + 1 - kept as u16);
+    assert!(!d.holds(gone) && d.holds(held));
+    let r = repair(
+        FecScheme::Ulpfec,
+        &[
+            &src(gone, u32::from(gone) * 3000, 96, &body),
+            &src(held, u32::from(held) * 3000, 96, &body),
+        ],
+        gone,
+    );
+    assert!(d.add_repair(r).is_empty());
+    assert_eq!(d.stats().recovered, 0);
     // A lost newest packet is still recovered from a repair over recent ones.
     let a = src(newest + 1, 0, 96, &body);
     let b = src(newest + 2, 0, 96, &body);
