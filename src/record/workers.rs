@@ -536,11 +536,8 @@ impl Workers {
 
     /// Processes every queued command, tracks in parallel, and waits for it.
     pub fn run_batch(&mut self) {
+        self.dispatch();
         self.land();
-        self.hand_over();
-        let workers = &mut self.workers;
-        self.pool
-            .install(|| workers.par_iter_mut().for_each(Worker::drain));
     }
 
     /// Finishes `n` tracks (all of a session), in parallel, and forgets them.
