@@ -544,6 +544,72 @@ fn output_bytes_do_not_depend_on_jobs_or_run() {
     }
 }
 
+/// A file is read on the recorder's own thread, a pipe or a gzip file on a
+/// reading thread of its own: the recordings are the same bytes.
+#[test]
+fn a_file_a_gzip_file_and_a_pipe_record_the_same_tracks() {
+    let name = "media-opus-vp8-impaired.pcap";
+    let bytes = std::fs::read(testdata(name)).expect("testdata");
+    let media = |dir: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
+        files(dir)
+            .into_iter()
+            .filter(|(p, _)| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("ogg" | "webm" | "mp4" | "wav")
+                )
+            })
+            .collect()
+    };
+    let (o_file, m_file, d_file) = record(&testdata(name), &[]);
+    assert_eq!(o_file.status.code(), Some(0));
+    let from_file = media(d_file.path());
+    assert!(from_file.len() >= 2, "{:?}", from_file.keys());
+
+    let gz_dir = tempfile::tempdir().expect("temp dir");
+    let gz = gz_dir.path().join("capture.pcap.gz");
+    {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).expect("creates"),
+            flate2::Compression::fast(),
+        );
+        e.write_all(&bytes).expect("compresses");
+        e.finish().expect("compresses");
+    }
+    let (o_gz, _, d_gz) = record(&gz, &[]);
+    assert_eq!(o_gz.status.code(), Some(0));
+    assert!(
+        media(d_gz.path()) == from_file,
+        "gzip input recorded other bytes"
+    );
+
+    let d_pipe = tempfile::tempdir().expect("temp dir");
+    let mut child = rtprec()
+        .args(["record", "-", "--json", "-o"])
+        .arg(d_pipe.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the rtprec binary runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(&bytes).expect("writes the capture");
+    }
+    let o_pipe = child.wait_with_output().expect("runs");
+    assert_eq!(o_pipe.status.code(), Some(0));
+    assert_eq!(json(&o_pipe)["inputs"][0], "<stdin>");
+    assert!(
+        media(d_pipe.path()) == from_file,
+        "a pipe recorded other bytes"
+    );
+    assert_eq!(
+        m_file["assets"].as_array().map(Vec::len),
+        Some(from_file.len())
+    );
+}
+
 #[test]
 fn nonexistent_capture_exits_3() {
     let dir = tempfile::tempdir().expect("temp dir");

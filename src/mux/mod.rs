@@ -28,6 +28,7 @@ pub mod libopus;
 pub mod mp4;
 pub mod ogg;
 pub mod opus;
+pub mod sha256;
 pub mod wav;
 pub mod webm;
 

@@ -98,6 +98,14 @@ pub trait Consumer {
     fn batch_done(&mut self) {}
     /// No packet arrived on a live input: capture time is now at least `now`.
     fn idle(&mut self, _now: CaptureTime) {}
+    /// Whether inputs that are all uncompressed regular files are read on the
+    /// loop's own thread ([`reader::InlineReader`]) rather than on a reading
+    /// thread of their own: better when the consumer keeps other threads busy
+    /// (`record`'s track workers), worse when the reading thread is what runs
+    /// beside the loop (`streams`).
+    fn read_files_inline(&self) -> bool {
+        false
+    }
 }
 
 /// When capture time may follow the wall clock while no packet arrives.
@@ -151,14 +159,27 @@ pub fn run_loop(
     consumer: &mut dyn Consumer,
     progress: &mut dyn FnMut(u64),
 ) -> Result<LoopSummary, Error> {
-    let handle = reader::spawn(paths.to_vec()).map_err(|source| Error::Output {
-        context: "starting the reading thread".into(),
-        source,
-    })?;
+    let inline = consumer.read_files_inline()
+        && opts.live_clock != LiveClock::On
+        && reader::inline_readable(paths);
+    let mut source = if inline {
+        Source::Inline(reader::InlineReader::new(paths.to_vec()))
+    } else {
+        Source::Thread(
+            reader::spawn(paths.to_vec()).map_err(|source| Error::Output {
+                context: "starting the reading thread".into(),
+                source,
+            })?,
+        )
+    };
     let mut inputs = Vec::new();
     let mut live = opts.live_clock == LiveClock::On;
-    let mut net = NetDecoder::new(NetConfig::default());
-    let mut frames = 0u64;
+    let mut feed = Feed {
+        consumer,
+        progress,
+        net: NetDecoder::new(NetConfig::default()),
+        frames: 0,
+    };
     let mut diagnostics = Vec::new();
     // The newest capture time, and when (on the wall clock) it was seen.
     let mut last: Option<(CaptureTime, Instant)> = None;
@@ -168,12 +189,14 @@ pub fn run_loop(
             stopped_by = Some(sig);
             break;
         }
-        let msg = match handle.rx.recv_timeout(TICK) {
+        let msg = match source.recv_timeout(TICK, &mut |item| {
+            feed.item(item);
+        }) {
             Ok(msg) => msg,
             Err(RecvTimeoutError::Timeout) => {
                 if live && let Some((t, at)) = last {
                     let waited = i64::try_from(at.elapsed().as_nanos()).unwrap_or(i64::MAX);
-                    consumer.idle(t.plus_nanos(waited));
+                    feed.consumer.idle(t.plus_nanos(waited));
                 }
                 continue;
             }
@@ -191,39 +214,24 @@ pub fn run_loop(
                 live |=
                     opts.live_clock == LiveClock::Auto && opened.iter().any(|o| !o.regular_file);
                 let names: Vec<String> = opened.iter().map(|o| o.name.clone()).collect();
-                consumer.opened(&names);
-                consumer.time_source(time_source_of(&opened));
+                feed.consumer.opened(&names);
+                feed.consumer.time_source(time_source_of(&opened));
                 inputs = opened;
             }
             FromReader::Frames(batch) => {
                 // The newest frame time of this batch (secrets alone move no clock).
-                let mut newest: Option<CaptureTime> = None;
-                for item in batch.items() {
-                    let (meta, data) = match item {
-                        BatchItem::Frame(meta, data) => (meta, data),
-                        BatchItem::Secrets(s) => {
-                            consumer.secrets(s);
-                            continue;
-                        }
-                    };
-                    frames += 1;
-                    consumer.frame(meta.time);
-                    newest = Some(newest.map_or(meta.time, |t| t.max(meta.time)));
-                    let frame = CapturedFrame { meta: *meta, data };
-                    net.push(&frame, &mut |d| consumer.datagram(&d));
-                    if frames.is_multiple_of(PROGRESS_EVERY) {
-                        progress(frames);
-                    }
-                }
+                let newest = batch.items().filter_map(|item| feed.item(item)).max();
                 // The wall clock once a batch, not once a frame: it only
                 // times idle gaps of a live capture, which last whole ticks.
                 if let Some(t) = newest {
                     let t = last.map_or(t, |(old, _)| old.max(t));
                     last = Some((t, Instant::now()));
                 }
-                handle.recycle(batch);
-                consumer.batch_done();
+                source.recycle(batch);
+                feed.consumer.batch_done();
             }
+            // Read on this thread: regular files, which never take live time.
+            FromReader::Fed => feed.consumer.batch_done(),
             FromReader::End(result, diags) => {
                 diagnostics = diags;
                 result?;
@@ -231,6 +239,12 @@ pub fn run_loop(
             }
         }
     }
+    let Feed {
+        consumer,
+        progress,
+        mut net,
+        frames,
+    } = feed;
     // TCP data held behind a hole that never filled is delivered at the end.
     net.finish(&mut |d| consumer.datagram(&d));
     consumer.batch_done();
@@ -260,6 +274,67 @@ pub fn run_loop(
         stopped_by,
         time_source,
     })
+}
+
+/// Where the loop's frames come from.
+enum Source {
+    /// A reading thread.
+    Thread(reader::ReaderHandle),
+    /// This thread ([`Consumer::read_files_inline`]).
+    Inline(reader::InlineReader),
+}
+
+impl Source {
+    /// The next message, waiting at most `tick` for it (only a thread makes
+    /// the loop wait: a regular file's read does not); frames read on this
+    /// thread go to `each` first.
+    fn recv_timeout(
+        &mut self,
+        tick: Duration,
+        each: &mut dyn FnMut(BatchItem<'_>),
+    ) -> Result<FromReader, RecvTimeoutError> {
+        match self {
+            Source::Thread(h) => h.rx.recv_timeout(tick),
+            Source::Inline(r) => r.next_message(each).ok_or(RecvTimeoutError::Disconnected),
+        }
+    }
+
+    /// Hands a processed batch back for reuse.
+    fn recycle(&mut self, batch: reader::FrameBatch) {
+        if let Source::Thread(h) = self {
+            h.recycle(batch);
+        }
+    }
+}
+
+/// Feeds frames to the network layer and the consumer, counting them.
+struct Feed<'a> {
+    consumer: &'a mut dyn Consumer,
+    progress: &'a mut dyn FnMut(u64),
+    net: NetDecoder,
+    frames: u64,
+}
+
+impl Feed<'_> {
+    /// One frame or secrets; the frame's capture time.
+    fn item(&mut self, item: BatchItem<'_>) -> Option<CaptureTime> {
+        let (meta, data) = match item {
+            BatchItem::Frame(meta, data) => (meta, data),
+            BatchItem::Secrets(s) => {
+                self.consumer.secrets(s);
+                return None;
+            }
+        };
+        self.frames += 1;
+        self.consumer.frame(meta.time);
+        let frame = CapturedFrame { meta: *meta, data };
+        let consumer = &mut *self.consumer;
+        self.net.push(&frame, &mut |d| consumer.datagram(&d));
+        if self.frames.is_multiple_of(PROGRESS_EVERY) {
+            (self.progress)(self.frames);
+        }
+        Some(meta.time)
+    }
 }
 
 impl Consumer for Analyzer {
@@ -342,6 +417,137 @@ mod tests {
     /// Notes what reaches it, in order.
     #[derive(Default)]
     struct Recorder(Vec<String>);
+
+    /// A [`Recorder`] that has files read on the loop's thread.
+    #[derive(Default)]
+    struct InlineRecorder(Recorder);
+
+    impl Consumer for InlineRecorder {
+        fn time_source(&mut self, source: TimeSource) {
+            self.0.time_source(source);
+        }
+        fn secrets(&mut self, s: &Secrets) {
+            self.0.secrets(s);
+        }
+        fn datagram(&mut self, d: &Datagram<'_>) {
+            self.0.datagram(d);
+        }
+        fn batch_done(&mut self) {
+            self.0.0.push("batch".into());
+        }
+        fn read_files_inline(&self) -> bool {
+            true
+        }
+    }
+
+    /// What a consumer saw (batch boundaries left out) and the loop's result, read both ways.
+    fn both_ways(paths: &[PathBuf]) -> [(Vec<String>, Result<String, String>); 2] {
+        let summary = |r: Result<LoopSummary, Error>| {
+            r.map(|s| format!("{} {:?} {:?}", s.frames, s.diagnostics, s.net))
+                .map_err(|e| e.to_string())
+        };
+        let mut threaded = Recorder::default();
+        let a = summary(run_loop(
+            paths,
+            &LoopOptions::default(),
+            &mut threaded,
+            &mut |_| {},
+        ));
+        let mut inline = InlineRecorder::default();
+        let b = summary(run_loop(
+            paths,
+            &LoopOptions::default(),
+            &mut inline,
+            &mut |_| {},
+        ));
+        let seen = inline.0.0.into_iter().filter(|e| e != "batch").collect();
+        [(threaded.0, a), (seen, b)]
+    }
+
+    #[test]
+    fn files_read_on_the_loops_thread_give_what_the_reading_thread_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (
+            "10.0.0.1:1000".parse().unwrap(),
+            "10.0.0.2:2000".parse().unwrap(),
+        );
+        // Two files merged in time order, secrets among the frames, and
+        // more frames than one inline batch holds.
+        let mut paths = Vec::new();
+        for f in 0..2i64 {
+            let mut w = PcapNgWriter::new(Vec::new());
+            w.begin_section(Endian::Little, None).unwrap();
+            let i = w.add_interface(InterfaceSpec::new(1, 6)).unwrap();
+            let mut frame = Vec::new();
+            for n in 0..3000i64 {
+                frame.clear();
+                let text = format!("f{f} n{n}");
+                udp_frame(&mut frame, LinkKind::Ethernet, src, dst, 0, text.as_bytes()).unwrap();
+                w.write_packet(i, 1_000 * (2 * n + f), &frame).unwrap();
+                if n % 1000 == 7 {
+                    w.write_dsb(SecretsKind::TLS_KEY_LOG, format!("k{f}{n}").as_bytes())
+                        .unwrap();
+                }
+            }
+            let path = dir.path().join(format!("{f}.pcapng"));
+            std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+            paths.push(path);
+        }
+        let [threaded, inline] = both_ways(&paths);
+        assert_eq!(threaded.0.len(), 1 + 6000 + 6, "{:?}", &threaded.0[..3]);
+        assert_eq!(inline, threaded);
+        assert!(threaded.1.as_ref().is_ok_and(|s| s.starts_with("6000 ")));
+
+        // Cut inside a record: the whole records, then the same truncation warning.
+        let cut = dir.path().join("cut.pcapng");
+        let bytes = std::fs::read(&paths[0]).unwrap();
+        std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
+        let [threaded, inline] = both_ways(std::slice::from_ref(&cut));
+        assert_eq!(inline, threaded);
+        assert!(
+            threaded.1.as_ref().is_ok_and(|s| s.contains("trunc")),
+            "{:?}",
+            threaded.1
+        );
+
+        // A corrupt block length: the frames before it, then the same error.
+        let bad = dir.path().join("bad.pcapng");
+        let mut bytes = std::fs::read(&paths[1]).unwrap();
+        let at = bytes.len() / 2;
+        let rec = (at..)
+            .find(|&k| bytes[k..k + 4] == 6u32.to_le_bytes())
+            .unwrap();
+        bytes[rec + 4..rec + 8].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+        std::fs::write(&bad, &bytes).unwrap();
+        let [threaded, inline] = both_ways(std::slice::from_ref(&bad));
+        assert_eq!(inline, threaded);
+        assert!(threaded.1.is_err(), "{:?}", threaded.1);
+        assert!(threaded.0.len() > 1000);
+    }
+
+    #[test]
+    fn only_uncompressed_regular_files_are_read_on_the_loops_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.pcap");
+        std::fs::write(&plain, [0xd4, 0xc3, 0xb2, 0xa1]).unwrap();
+        let gz = dir.path().join("b.pcap");
+        std::fs::write(&gz, [0x1f, 0x8b, 8, 0]).unwrap();
+        let tiny = dir.path().join("c");
+        std::fs::write(&tiny, [0x1f]).unwrap();
+        assert!(reader::inline_readable(&[plain.clone(), tiny.clone()]));
+        assert!(!reader::inline_readable(&[plain.clone(), gz]));
+        assert!(!reader::inline_readable(&["-".into()]));
+        assert!(!reader::inline_readable(&[dir.path().join("missing")]));
+        assert!(!reader::inline_readable(&[dir.path().to_path_buf()]));
+        #[cfg(unix)]
+        {
+            let fifo = dir.path().join("fifo");
+            let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+            if status.is_ok_and(|s| s.success()) {
+                assert!(!reader::inline_readable(&[plain, fifo]));
+            }
+        }
+    }
 
     impl Consumer for Recorder {
         fn time_source(&mut self, source: TimeSource) {

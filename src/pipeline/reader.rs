@@ -116,6 +116,9 @@ pub enum FromReader {
     Opened(Result<Vec<OpenedInput>, CaptureError>),
     /// Frames read.
     Frames(FrameBatch),
+    /// Frames read on the consumer's thread and handed to it as they were
+    /// read ([`InlineReader`]): a batch boundary.
+    Fed,
     /// The end: every input read to its end, or the error that stopped reading;
     /// with the readers' diagnostics (truncation and the like).
     End(Result<(), CaptureError>, Vec<Diagnostic>),
@@ -167,6 +170,121 @@ impl Outbox {
     }
 }
 
+/// What each input was opened as.
+fn opened_inputs(set: &CaptureSet) -> Vec<OpenedInput> {
+    set.files()
+        .iter()
+        .map(|f| OpenedInput {
+            name: f.name().display().to_string(),
+            format: f.format(),
+            gzip: f.is_gzip(),
+            regular_file: f.is_regular_file(),
+            time_source: f.time_source(),
+        })
+        .collect()
+}
+
+/// Whether every path names a regular file (not `-`, not a pipe or a
+/// device) that is not gzip-compressed: reads from them never wait, and
+/// cost little beyond the copy ([`InlineReader`]). Decompression is
+/// worth a thread of its own.
+pub fn inline_readable(paths: &[PathBuf]) -> bool {
+    paths.iter().all(|p| {
+        p.as_os_str() != "-"
+            && std::fs::metadata(p).is_ok_and(|m| m.is_file())
+            && !starts_with_gzip_magic(p)
+    })
+}
+
+/// Whether the file begins with gzip's magic number; false when it cannot
+/// be read (opening it reports that).
+fn starts_with_gzip_magic(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| crate::capture::source::is_gzip(&head))
+}
+
+/// Frames read on the consumer's thread between two [`FromReader::Fed`]
+/// messages: a batch boundary for the consumer, as the reading thread's
+/// batches are.
+const INLINE_FRAMES: usize = BATCH_FRAMES;
+
+/// Reading on the consumer's own thread, for inputs that are all regular
+/// files: the same messages as the reading thread sends, except that frames
+/// go to a callback as they are read ([`FromReader::Fed`]) instead of being
+/// copied into batches.
+///
+/// A file's read never waits, so a thread of its own is only worth having
+/// when a core would otherwise be idle. While `record`'s track workers keep
+/// both cores busy, it costs more than it gives: each frame's bytes were
+/// copied into a batch on one core and decoded on another, crossing between
+/// the cores' caches once more than needed (benches/README.md, "Reading on
+/// the recorder's thread").
+pub struct InlineReader {
+    paths: Vec<PathBuf>,
+    set: Option<CaptureSet>,
+    /// The end of reading, held back until the frames read before it are out.
+    end: Option<Result<(), CaptureError>>,
+    done: bool,
+}
+
+impl InlineReader {
+    /// Reads `paths` (which [`inline_readable`] accepts) when asked.
+    pub fn new(paths: Vec<PathBuf>) -> Self {
+        InlineReader {
+            paths,
+            set: None,
+            end: None,
+            done: false,
+        }
+    }
+
+    /// The next message: `Opened`, then `Fed`..., then `End`; `None` after
+    /// `End`. The frames and secrets a `Fed` stands for went to `each` first,
+    /// in capture order.
+    pub fn next_message(&mut self, each: &mut dyn FnMut(BatchItem<'_>)) -> Option<FromReader> {
+        if self.done {
+            return None;
+        }
+        let Some(set) = self.set.as_mut() else {
+            return Some(match CaptureSet::open_with(&self.paths, None) {
+                Ok(set) => {
+                    let inputs = opened_inputs(&set);
+                    self.set = Some(set);
+                    FromReader::Opened(Ok(inputs))
+                }
+                Err(e) => {
+                    self.done = true;
+                    FromReader::Opened(Err(e))
+                }
+            });
+        };
+        if let Some(result) = self.end.take() {
+            self.done = true;
+            return Some(FromReader::End(result, set.take_diagnostics()));
+        }
+        for _ in 0..INLINE_FRAMES {
+            match set.next_item() {
+                Ok(Some(CaptureItem::Frame(frame))) => {
+                    each(BatchItem::Frame(&frame.meta, frame.data));
+                }
+                Ok(Some(CaptureItem::Secrets(s))) => each(BatchItem::Secrets(&s)),
+                Ok(None) => {
+                    self.end = Some(Ok(()));
+                    break;
+                }
+                Err(e) => {
+                    self.end = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        Some(FromReader::Fed)
+    }
+}
+
 fn read_all(paths: &[PathBuf], tx: SyncSender<FromReader>, recycled: Receiver<FrameBatch>) {
     let outbox = Rc::new(RefCell::new(Outbox {
         batch: FrameBatch::default(),
@@ -186,17 +304,7 @@ fn read_all(paths: &[PathBuf], tx: SyncSender<FromReader>, recycled: Receiver<Fr
             return;
         }
     };
-    let inputs = set
-        .files()
-        .iter()
-        .map(|f| OpenedInput {
-            name: f.name().display().to_string(),
-            format: f.format(),
-            gzip: f.is_gzip(),
-            regular_file: f.is_regular_file(),
-            time_source: f.time_source(),
-        })
-        .collect();
+    let inputs = opened_inputs(&set);
     if tx.send(FromReader::Opened(Ok(inputs))).is_err() {
         return;
     }

@@ -337,6 +337,11 @@ impl Consumer for Run<'_> {
         self.effects.workers.run_if_waiting(LIVE_LATENCY);
     }
 
+    /// The track workers keep the other cores busy.
+    fn read_files_inline(&self) -> bool {
+        true
+    }
+
     fn time_source(&mut self, source: crate::capture::TimeSource) {
         self.recorder.set_time_source(source);
     }

@@ -171,20 +171,9 @@ pub struct TrackStats {
     pub paused_ms: u64,
 }
 
-/// The largest payload buffer given back for reuse: an Ethernet MTU's worth.
-const MAX_RECYCLED: usize = 2048;
-
-/// Payload buffer bytes a track keeps for the reading thread between two
-/// batches; a batch holds at most `BATCH_BYTES` of payloads in all.
-const SPENT_BYTES: usize = 8 << 20;
-
 /// Records one track: reorder, repair, depacketize, mux, hash.
 pub struct TrackRecorder {
     setup: TrackSetup,
-    /// Payload buffers of released packets, going back to the reading thread.
-    spent: Vec<Vec<u8>>,
-    /// Their capacity in bytes.
-    spent_bytes: usize,
     reorder: ReorderBuffer,
     depack: Depacketizer,
     /// The file; `None` once writing stopped (failed): packets are then only counted.
@@ -309,8 +298,6 @@ impl TrackRecorder {
         };
         let fec_setup = setup.fec;
         Ok(TrackRecorder {
-            spent: Vec::new(),
-            spent_bytes: 0,
             timeline: TimelineBuilder::new(setup.clock_rate),
             last_released: None,
             reorder: ReorderBuffer::new(setup.reorder),
@@ -592,10 +579,8 @@ impl TrackRecorder {
     fn drain(&mut self) -> Result<(), TrackError> {
         while let Some(item) = self.reorder.pull() {
             match item {
-                TrackItem::Packet(mut p) => {
-                    let fed = self.release(&p);
-                    self.give_back(std::mem::take(&mut p.payload));
-                    if !fed {
+                TrackItem::Packet(p) => {
+                    if !self.release(&p) {
                         continue;
                     }
                 }
@@ -648,25 +633,6 @@ impl TrackRecorder {
         self.check_jump(p.ts, p.time);
         let _ = self.depack.push(p.as_rtp_in());
         true
-    }
-
-    /// Keeps a released packet's payload buffer for the reading thread to reuse
-    /// (see [`TrackRecorder::take_spent`]), up to [`SPENT_BYTES`] of them. Only
-    /// datagram-sized ones: a jumbo packet's buffer reused for a small packet
-    /// would hold far more than the reorder and batch bounds count (`len`).
-    fn give_back(&mut self, buf: Vec<u8>) {
-        if (1..=MAX_RECYCLED).contains(&buf.capacity())
-            && self.spent_bytes + buf.capacity() <= SPENT_BYTES
-        {
-            self.spent_bytes += buf.capacity();
-            self.spent.push(buf);
-        }
-    }
-
-    /// Moves the payload buffers this track is done with to `out`.
-    pub fn take_spent(&mut self, out: &mut Vec<Vec<u8>>) {
-        out.append(&mut self.spent);
-        self.spent_bytes = 0;
     }
 
     /// Stops writing after a failure: the temporary file is removed, and packets
@@ -914,18 +880,6 @@ pub(crate) mod tests {
 
     fn opus_track(dir: &std::path::Path) -> TrackRecorder {
         TrackRecorder::new(opus_setup(dir)).expect("track starts")
-    }
-
-    #[test]
-    fn only_datagram_sized_payload_buffers_go_back_for_reuse() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut t = opus_track(dir.path());
-        t.give_back(Vec::with_capacity(1500));
-        t.give_back(Vec::with_capacity(65_000));
-        t.give_back(Vec::new());
-        let mut out = Vec::new();
-        t.take_spent(&mut out);
-        assert_eq!(out.iter().map(Vec::capacity).collect::<Vec<_>>(), [1500]);
     }
 
     /// An Ogg Opus track writing `dir/a.ogg` (the workers' tests use it too).

@@ -8,10 +8,12 @@
 use super::timeline::{TimelineBuilder, TrackTimeline};
 use super::track::{FecSetup, TrackError, TrackRecorder, TrackSetup, TrackStats};
 use crate::assets::{Failure, FailureCode};
-use crate::mux::{MuxError, OutputFile};
+use crate::mux::sha256::{self, HashJob};
+use crate::mux::{MuxError, OutputFile, atomic};
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderBuffer, ReorderConfig, TrackItem};
 use rayon::prelude::*;
+use std::io;
 
 /// Packets queued across all tracks before they are processed in parallel.
 const BATCH_PACKETS: usize = 16_384;
@@ -24,6 +26,9 @@ const BATCH_BYTES: usize = 2 << 20;
 /// Commands a drained inbox may keep room for (it goes back to the reader
 /// for the next batch).
 const KEEP_INBOX: usize = 1024;
+/// A batch's byte buffer kept for the next batch, at most: a batch holds
+/// about `BATCH_BYTES`; more means a jumbo packet went over.
+const KEEP_BYTES: usize = 2 * BATCH_BYTES;
 
 /// A packet queued for a track.
 #[derive(Debug)]
@@ -47,6 +52,34 @@ pub enum Inbound {
 }
 
 impl Inbound {
+    /// Moves the payload of a media or RTX packet to the end of `bytes` (a
+    /// batch's payloads, all in one buffer) and returns where it went, with
+    /// the emptied buffer (for the next packet to be parsed into).
+    fn stow_payload(&mut self, bytes: &mut Vec<u8>) -> (Span, Vec<u8>) {
+        let payload = match self {
+            Inbound::Media { arrival, .. } | Inbound::Rtx(arrival) => {
+                std::mem::take(&mut arrival.payload)
+            }
+            Inbound::Fec { .. } => Vec::new(),
+        };
+        let span = Span {
+            at: bytes.len(),
+            len: payload.len(),
+        };
+        bytes.extend_from_slice(&payload);
+        (span, payload)
+    }
+
+    /// Puts back the payload [`Inbound::stow_payload`] moved to `bytes`.
+    fn restore_payload(&mut self, bytes: &[u8], span: Span) {
+        if let Inbound::Media { arrival, .. } | Inbound::Rtx(arrival) = self {
+            arrival.payload = bytes
+                .get(span.at..span.at + span.len)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default();
+        }
+    }
+
     /// The bytes it holds (payloads and plain copies), for the batch bound.
     fn bytes(&self) -> usize {
         match self {
@@ -181,9 +214,17 @@ impl Tally {
 /// What the reader asks of a track's worker, in the order it asked: packets
 /// and changes of state travel in one queue, so a track's worker sees them in
 /// capture order whatever runs in parallel with what.
+/// Where a queued packet's payload is in its batch's byte buffer.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    at: usize,
+    len: usize,
+}
+
 enum Command {
     Start(Box<TrackSetup>),
-    Packet(Inbound),
+    /// A packet, its payload in the batch's byte buffer.
+    Packet(Inbound, Span),
     EnableFec(FecSetup),
     CountOnly(Failure, ReorderConfig),
     Abort,
@@ -202,11 +243,15 @@ impl Worker {
         }
     }
 
-    fn drain(&mut self) {
+    /// Carries out the queued commands; `bytes` holds their packets' payloads.
+    fn drain(&mut self, bytes: &[u8]) {
         let mut inbox = std::mem::take(&mut self.inbox);
         for command in inbox.drain(..) {
             match command {
-                Command::Packet(inbound) => self.push(inbound),
+                Command::Packet(mut inbound, span) => {
+                    inbound.restore_payload(bytes, span);
+                    self.push(inbound);
+                }
                 Command::Start(setup) => self.start(*setup),
                 Command::EnableFec(setup) => {
                     if let Slot::Running(rec) = &mut self.slot {
@@ -221,14 +266,6 @@ impl Worker {
         // it large: thousands of tracks must not each keep a batch's worth.
         if inbox.capacity() <= KEEP_INBOX {
             self.inbox = inbox;
-        }
-    }
-
-    /// The track's recorder, running or counting after a failure.
-    fn recorder(&mut self) -> Option<&mut TrackRecorder> {
-        match &mut self.slot {
-            Slot::Running(rec) | Slot::Failed(_, Tally::Recorder(rec)) => Some(rec),
-            _ => None,
         }
     }
 
@@ -294,8 +331,8 @@ impl Worker {
         }
     }
 
-    fn finish(&mut self) -> WorkerOutcome {
-        self.drain();
+    fn finish(&mut self, bytes: &[u8]) -> WorkerOutcome {
+        self.drain(bytes);
         match std::mem::replace(&mut self.slot, Slot::Idle) {
             Slot::Idle => WorkerOutcome::default(),
             Slot::Running(rec) => {
@@ -329,6 +366,34 @@ impl Worker {
     }
 }
 
+/// Puts a deferred hash into the outcome's file (or one of its exports). A
+/// file that cannot be read back is not listed as complete: the track fails
+/// and its files are removed.
+fn fill_in_hash(outcome: &mut WorkerOutcome, path: &std::path::Path, hash: io::Result<[u8; 32]>) {
+    let Some(Ok(file)) = &mut outcome.result else {
+        return;
+    };
+    match hash {
+        Ok(h) => {
+            if file.path == path {
+                file.sha256 = h;
+            } else if let Some(e) = file.exports.iter_mut().find(|e| e.path == path) {
+                e.sha256 = h;
+            }
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&file.path);
+            for x in &file.exports {
+                let _ = std::fs::remove_file(&x.path);
+            }
+            outcome.result = Some(Err(Failure::new(
+                FailureCode::IoError,
+                format!("reading {} back to hash it: {e}", path.display()),
+            )));
+        }
+    }
+}
+
 /// The failure a track error means for the manifest.
 pub fn failure_of(e: &TrackError) -> Failure {
     let code = match e {
@@ -354,7 +419,7 @@ enum Seen {
 }
 
 /// A batch of commands being processed on the pool, and where its workers come back.
-type InFlight = std::sync::mpsc::Receiver<std::thread::Result<Vec<Worker>>>;
+type InFlight = std::sync::mpsc::Receiver<std::thread::Result<(Vec<Worker>, Vec<u8>)>>;
 
 /// The workers of the current session's tracks, indexed like its tracks.
 ///
@@ -377,8 +442,19 @@ pub struct Workers {
     /// A track started: its worker creates its file at the next chance, not
     /// when a batch has filled (a live capture may take long to fill one).
     urgent: bool,
-    /// Payload buffers the workers are done with, for the reader's next packets.
-    spare: Vec<Vec<u8>>,
+    /// The payloads of the batch being filled, one after the other.
+    ///
+    /// A payload is copied here when queued rather than handed over in a
+    /// buffer of its own: a buffer allocated here and freed on a worker costs
+    /// glibc's malloc a trip back to this thread's arena under its lock, and
+    /// buffers passed back and forth for reuse kept moving their cache lines
+    /// between the cores (benches/README.md, "Reading on the recorder's
+    /// thread"). The worker copies each payload out into a buffer of its own.
+    bytes: Vec<u8>,
+    /// The other batch's byte buffer, back from the pool, for the next batch.
+    spare_bytes: Vec<u8>,
+    /// The one buffer packets are parsed into before being queued ([`Workers::payload_buf`]).
+    scratch: Vec<u8>,
 }
 
 impl Workers {
@@ -399,7 +475,9 @@ impl Workers {
             pool,
             oldest: None,
             urgent: false,
-            spare: Vec::new(),
+            bytes: Vec::new(),
+            spare_bytes: Vec::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -440,7 +518,13 @@ impl Workers {
         if self.seen.get(track) == Some(&Seen::Active) {
             self.queued += 1;
             self.queued_bytes += item.bytes();
-            self.send(track, Command::Packet(item));
+            let mut item = item;
+            let (span, mut emptied) = item.stow_payload(&mut self.bytes);
+            if emptied.capacity() > self.scratch.capacity() {
+                emptied.clear();
+                self.scratch = emptied;
+            }
+            self.send(track, Command::Packet(item, span));
         }
     }
 
@@ -467,17 +551,18 @@ impl Workers {
         self.send(track, Command::EnableFec(setup));
     }
 
+    /// An empty buffer for a packet's payload: the one the last queued packet
+    /// was parsed into (its payload has moved to the batch's byte buffer).
+    pub fn payload_buf(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.scratch)
+    }
+
     /// Stops a track without a file (it failed for a reason decided elsewhere).
     /// Its worker handles the packets queued before this as usual, then
     /// removes the temporary file and keeps only the counters.
     pub fn abort(&mut self, track: usize) {
         self.send(track, Command::Abort);
         self.seen[track] = Seen::Aborted;
-    }
-
-    /// An empty buffer for a packet's payload: one a worker gave back, if any.
-    pub fn payload_buf(&mut self) -> Vec<u8> {
-        self.spare.pop().unwrap_or_default()
     }
 
     /// Waits for the batch in flight, if any, and takes its workers back, with
@@ -488,14 +573,12 @@ impl Workers {
             return;
         };
         match rx.recv() {
-            Ok(Ok(workers)) => {
+            Ok(Ok((workers, mut bytes))) => {
                 self.workers = workers;
-                // What is left over from the previous batch goes back to the allocator.
-                self.spare.clear();
-                for w in &mut self.workers {
-                    if let Some(rec) = w.recorder() {
-                        rec.take_spent(&mut self.spare);
-                    }
+                // Kept for the next batch, unless a burst of jumbo packets made it large.
+                bytes.clear();
+                if bytes.capacity() <= KEEP_BYTES {
+                    self.spare_bytes = bytes;
                 }
             }
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
@@ -523,11 +606,12 @@ impl Workers {
         self.land();
         self.hand_over();
         let mut workers = std::mem::take(&mut self.workers);
+        let bytes = std::mem::replace(&mut self.bytes, std::mem::take(&mut self.spare_bytes));
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.pool.spawn(move || {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                workers.par_iter_mut().for_each(Worker::drain);
-                workers
+                workers.par_iter_mut().for_each(|w| w.drain(&bytes));
+                (workers, bytes)
             }));
             let _ = tx.send(r);
         });
@@ -550,13 +634,29 @@ impl Workers {
         let mut workers = std::mem::take(&mut self.workers);
         self.next.clear();
         self.seen.clear();
-        let mut outcomes: Vec<WorkerOutcome> = Vec::new();
+        let bytes = std::mem::take(&mut self.bytes);
+        let mut finished: Vec<(WorkerOutcome, Vec<HashJob>)> = Vec::new();
         self.pool.install(|| {
             workers
                 .par_iter_mut()
-                .map(Worker::finish)
-                .collect_into_vec(&mut outcomes)
+                .map(|w| atomic::defer_rehash(|| w.finish(&bytes)))
+                .collect_into_vec(&mut finished)
         });
+        // The files whose headers were patched at their end, hashed together:
+        // two per core (see `mux::sha256`), the largest first so that the
+        // lanes end together.
+        let mut jobs: Vec<(usize, HashJob)> = finished
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(i, (_, jobs))| std::mem::take(jobs).into_iter().map(move |j| (i, j)))
+            .collect();
+        jobs.sort_by_key(|(_, j)| std::cmp::Reverse(j.len));
+        let files: Vec<HashJob> = jobs.iter().map(|(_, j)| j.clone()).collect();
+        let hashes = sha256::hash_files(&files, self.pool.current_num_threads());
+        let mut outcomes: Vec<WorkerOutcome> = finished.into_iter().map(|(o, _)| o).collect();
+        for ((i, job), hash) in jobs.into_iter().zip(hashes) {
+            fill_in_hash(&mut outcomes[i], &job.path, hash);
+        }
         outcomes.truncate(n);
         outcomes
     }
