@@ -504,19 +504,25 @@ impl ReorderBuffer {
         }
         let highest = highest.max(ext);
         self.highest = Some(highest);
-        self.held_bytes += a.payload.len();
-        self.held.insert(
-            ext,
-            ReorderedPacket {
-                seq: ext,
-                ts,
-                marker: a.marker,
-                pt: a.pt,
-                payload: a.payload,
-                time: a.time,
-            },
-        );
-        self.release_ready();
+        let packet = ReorderedPacket {
+            seq: ext,
+            ts,
+            marker: a.marker,
+            pt: a.pt,
+            payload: a.payload,
+            time: a.time,
+        };
+        if self.next == Some(ext) && self.held.is_empty() {
+            // In order with nothing held, as most packets come: out at once,
+            // as `release_ready` would let it out, without a trip through `held`.
+            self.remember(Some((fingerprint(ts as u32, &packet.payload), packet.time)), 1);
+            self.out.push_back(TrackItem::Packet(packet));
+            self.next = Some(ext + 1);
+        } else {
+            self.held_bytes += packet.payload.len();
+            self.held.insert(ext, packet);
+            self.release_ready();
+        }
         // Bound the span held: slots more than a window below the highest go out now.
         let w = self.window();
         if highest >= w {
