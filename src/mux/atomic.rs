@@ -278,6 +278,8 @@ pub struct AtomicFile {
     /// Length of the prefix fed to `hasher`; valid while `!stale`.
     hashed: u64,
     stale: bool,
+    /// See [`AtomicFile::hash_may_wait`].
+    deferrable: bool,
     pos: u64,
     len: u64,
     /// Bytes below this offset were handed to [`start_writeback`].
@@ -312,6 +314,7 @@ impl AtomicFile {
             hasher: Sha256::new(),
             hashed: 0,
             stale: false,
+            deferrable: false,
             pos: 0,
             len: 0,
             written_back: 0,
@@ -324,6 +327,13 @@ impl AtomicFile {
     /// hashing while writing would be wasted, so the file is hashed once at the end.
     pub fn will_patch(&mut self) {
         self.stale = true;
+    }
+
+    /// Allows [`defer_rehash`] to leave this file's hash, sync and rename to
+    /// its caller: for files nothing reads back under their final name
+    /// before the run ends (an audio export decodes a WAV track's file).
+    pub fn hash_may_wait(&mut self) {
+        self.deferrable = true;
     }
 
     /// The final path the file will have after `finish`.
@@ -470,49 +480,88 @@ impl AtomicFile {
     }
 
     /// Writes what is buffered, hashes, syncs, closes and renames; the hash
-    /// (all zeros when [`defer_rehash`] took it over).
+    /// (all zeros when [`defer_rehash`] took the rest over).
     fn seal_io(&mut self) -> io::Result<[u8; 32]> {
         self.write_buf()?;
         let rehash = self.stale || self.hashed != self.len;
-        let defer = rehash && deferring();
         let len = self.len;
+        if rehash && self.deferrable && deferring() {
+            self.handle = None;
+            let job = Deferred {
+                tmp: self.tmp_path.clone(),
+                path: self.final_path.clone(),
+                len,
+            };
+            DEFERRED.with(|d| d.borrow_mut().get_or_insert_with(Vec::new).push(job));
+            return Ok([0; 32]);
+        }
         let hasher = std::mem::take(&mut self.hasher);
         let file = self.handle()?;
-        let sha256 = match (rehash, defer) {
-            (false, _) => hasher.finalize().into(),
-            (true, true) => [0; 32],
-            (true, false) => hash_file(file, len)?,
+        let sha256 = if rehash {
+            hash_file(file, len)?
+        } else {
+            hasher.finalize().into()
         };
         file.sync_all()?;
         // Closed before the rename and the directory sync, which opens a descriptor of its own.
         self.handle = None;
         fs::rename(&self.tmp_path, &self.final_path)?;
         sync_parent_dir(&self.final_path);
-        if defer {
-            let job = HashJob {
-                path: self.final_path.clone(),
-                len,
-            };
-            DEFERRED.with(|d| d.borrow_mut().get_or_insert_with(Vec::new).push(job));
-        }
         Ok(sha256)
     }
 }
 
 thread_local! {
-    /// Files this thread sealed without their hash, while [`defer_rehash`] runs.
-    static DEFERRED: std::cell::RefCell<Option<Vec<HashJob>>> =
+    /// Files this thread left to be hashed and completed, while [`defer_rehash`] runs.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Deferred>>> =
         const { std::cell::RefCell::new(None) };
 }
 
+/// A file [`AtomicFile::finish`] left for [`defer_rehash`]'s caller: written
+/// in full under its temporary name, not yet hashed, synced or renamed.
+#[derive(Debug)]
+pub struct Deferred {
+    /// The temporary file.
+    pub tmp: PathBuf,
+    /// Its final name.
+    pub path: PathBuf,
+    /// Its length.
+    pub len: u64,
+}
+
+impl Deferred {
+    /// What to hash: the temporary file.
+    pub fn hash_job(&self) -> HashJob {
+        HashJob {
+            path: self.tmp.clone(),
+            len: self.len,
+        }
+    }
+
+    /// Syncs the file to disk and renames it to its final name, as `finish` does.
+    pub fn complete(&self) -> io::Result<()> {
+        File::open(&self.tmp)?.sync_all()?;
+        fs::rename(&self.tmp, &self.path)?;
+        sync_parent_dir(&self.path);
+        Ok(())
+    }
+
+    /// Removes the temporary file (hashing or completing it failed).
+    pub fn discard(&self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
 /// Runs `f`, deferring the read-back hash of the files it finishes on this
-/// thread: a file whose bytes were patched after they were written (a WebM
-/// or WAV header) is synced and renamed into place as usual, complete, but
-/// its `sha256` is left all zeros, and it is returned here for the caller to
-/// hash and fill in ([`super::sha256::hash_files`] hashes two files per core
-/// at once: a run's last step, hashing its video files, takes 40 % less
-/// time). Files hashed as they were written are not deferred.
-pub fn defer_rehash<R>(f: impl FnOnce() -> R) -> (R, Vec<HashJob>) {
+/// thread that allow it ([`AtomicFile::hash_may_wait`]): such a file, whose
+/// bytes were patched after they were written (a WebM header), is left
+/// complete under its temporary name with its `sha256` all zeros, and
+/// returned here for the caller to hash, fill in, sync and rename
+/// ([`Deferred`]). [`super::sha256::hash_files`] hashes two files per core at
+/// once, and the files reach the disk while they are hashed: a run's last
+/// step, hashing its video files, takes 40 % less time. Files hashed as they
+/// were written are finished as usual.
+pub fn defer_rehash<R>(f: impl FnOnce() -> R) -> (R, Vec<Deferred>) {
     let outer = DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()));
     let r = f();
     let jobs = DEFERRED.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
@@ -727,6 +776,67 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"AAAABBxxCC");
         assert_eq!(done.size, 10);
         assert_eq!(done.sha256, sha(b"AAAABBxxCC"));
+    }
+
+    /// A file patched after it was written, as the WebM muxer writes one.
+    fn patched(path: &Path, may_wait: bool) -> AtomicFile {
+        let mut f = AtomicFile::create(path).unwrap();
+        f.will_patch();
+        if may_wait {
+            f.hash_may_wait();
+        }
+        f.write_all(b"AAAAxxxx").unwrap();
+        f.seek(SeekFrom::Start(4)).unwrap();
+        f.write_all(b"BB").unwrap();
+        f
+    }
+
+    #[test]
+    fn a_deferred_file_waits_under_its_temporary_name_for_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let (webm, wav, ogg) = (
+            dir.path().join("v.webm"),
+            dir.path().join("a.wav"),
+            dir.path().join("a.ogg"),
+        );
+        let (done, deferred) = defer_rehash(|| {
+            let v = patched(&webm, true).finish().unwrap();
+            // Not allowed to wait (an export reads it back): finished as usual.
+            let a = patched(&wav, false).finish().unwrap();
+            // Hashed as written: nothing to defer.
+            let mut o = AtomicFile::create(&ogg).unwrap();
+            o.hash_may_wait();
+            o.write_all(b"OggS").unwrap();
+            (v, a, o.finish().unwrap())
+        });
+        let (v, a, o) = done;
+        assert_eq!(v.sha256, [0; 32]);
+        assert_eq!(v.path, webm);
+        assert!(!webm.exists(), "renamed only once hashed");
+        assert_eq!(a.sha256, sha(b"AAAABBxx"));
+        assert_eq!(fs::read(&wav).unwrap(), b"AAAABBxx");
+        assert_eq!(o.sha256, sha(b"OggS"));
+        assert_eq!(deferred.len(), 1);
+        let d = &deferred[0];
+        assert_eq!((d.path.as_path(), d.len), (webm.as_path(), 8));
+        let hashed = crate::mux::sha256::hash_files(&[d.hash_job()], 1);
+        assert_eq!(hashed[0].as_ref().unwrap(), &sha(b"AAAABBxx"));
+        d.complete().unwrap();
+        assert_eq!(fs::read(&webm).unwrap(), b"AAAABBxx");
+        assert!(!d.tmp.exists());
+        // Outside `defer_rehash`, the same file is finished and hashed at once.
+        let again = patched(&dir.path().join("w.webm"), true).finish().unwrap();
+        assert_eq!(again.sha256, sha(b"AAAABBxx"));
+    }
+
+    #[test]
+    fn a_discarded_deferred_file_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let webm = dir.path().join("v.webm");
+        let (_, deferred) = defer_rehash(|| patched(&webm, true).finish().unwrap());
+        deferred[0].discard();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(deferred[0].complete().is_err());
     }
 
     /// A deterministic stream of numbers (xorshift), so failures replay.

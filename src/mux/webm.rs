@@ -143,6 +143,8 @@ impl WebmWriter {
         let mut file = AtomicFile::create(path)?;
         // Sizes, duration and cues are patched in at the end.
         file.will_patch();
+        // Nothing reads a WebM track's file back before the run ends.
+        file.hash_may_wait();
         Ok(Self {
             file,
             config,

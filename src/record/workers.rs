@@ -8,8 +8,9 @@
 use super::timeline::{TimelineBuilder, TrackTimeline};
 use super::track::{FecSetup, TrackError, TrackRecorder, TrackSetup, TrackStats};
 use crate::assets::{Failure, FailureCode};
+use crate::mux::atomic::{self, Deferred};
 use crate::mux::sha256::{self, HashJob};
-use crate::mux::{MuxError, OutputFile, atomic};
+use crate::mux::{MuxError, OutputFile};
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderBuffer, ReorderConfig, TrackItem};
 use rayon::prelude::*;
@@ -367,8 +368,7 @@ impl Worker {
 }
 
 /// Puts a deferred hash into the outcome's file (or one of its exports). A
-/// file that cannot be read back is not listed as complete: the track fails
-/// and its files are removed.
+/// file that could not be hashed or completed is not listed: the track fails.
 fn fill_in_hash(outcome: &mut WorkerOutcome, path: &std::path::Path, hash: io::Result<[u8; 32]>) {
     let Some(Ok(file)) = &mut outcome.result else {
         return;
@@ -382,13 +382,10 @@ fn fill_in_hash(outcome: &mut WorkerOutcome, path: &std::path::Path, hash: io::R
             }
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&file.path);
-            for x in &file.exports {
-                let _ = std::fs::remove_file(&x.path);
-            }
+            // Its temporary file is gone (`Deferred::discard`); it never had its final name.
             outcome.result = Some(Err(Failure::new(
                 FailureCode::IoError,
-                format!("reading {} back to hash it: {e}", path.display()),
+                format!("completing {}: {e}", path.display()),
             )));
         }
     }
@@ -635,7 +632,7 @@ impl Workers {
         self.next.clear();
         self.seen.clear();
         let bytes = std::mem::take(&mut self.bytes);
-        let mut finished: Vec<(WorkerOutcome, Vec<HashJob>)> = Vec::new();
+        let mut finished: Vec<(WorkerOutcome, Vec<Deferred>)> = Vec::new();
         self.pool.install(|| {
             workers
                 .par_iter_mut()
@@ -644,18 +641,33 @@ impl Workers {
         });
         // The files whose headers were patched at their end, hashed together:
         // two per core (see `mux::sha256`), the largest first so that the
-        // lanes end together.
-        let mut jobs: Vec<(usize, HashJob)> = finished
+        // lanes end together; meanwhile they reach the disk, and then they
+        // are synced and renamed.
+        let mut deferred: Vec<(usize, Deferred)> = finished
             .iter_mut()
             .enumerate()
-            .flat_map(|(i, (_, jobs))| std::mem::take(jobs).into_iter().map(move |j| (i, j)))
+            .flat_map(|(i, (_, d))| std::mem::take(d).into_iter().map(move |d| (i, d)))
             .collect();
-        jobs.sort_by_key(|(_, j)| std::cmp::Reverse(j.len));
-        let files: Vec<HashJob> = jobs.iter().map(|(_, j)| j.clone()).collect();
-        let hashes = sha256::hash_files(&files, self.pool.current_num_threads());
+        deferred.sort_by_key(|(_, d)| std::cmp::Reverse(d.len));
+        let jobs: Vec<HashJob> = deferred.iter().map(|(_, d)| d.hash_job()).collect();
+        let hashes = sha256::hash_files(&jobs, self.pool.current_num_threads());
+        let mut completed: Vec<io::Result<[u8; 32]>> = Vec::new();
+        self.pool.install(|| {
+            deferred
+                .par_iter()
+                .zip(hashes)
+                .map(|((_, d), hash)| {
+                    let done = hash.and_then(|h| d.complete().map(|()| h));
+                    if done.is_err() {
+                        d.discard();
+                    }
+                    done
+                })
+                .collect_into_vec(&mut completed)
+        });
         let mut outcomes: Vec<WorkerOutcome> = finished.into_iter().map(|(o, _)| o).collect();
-        for ((i, job), hash) in jobs.into_iter().zip(hashes) {
-            fill_in_hash(&mut outcomes[i], &job.path, hash);
+        for ((i, d), done) in deferred.into_iter().zip(completed) {
+            fill_in_hash(&mut outcomes[i], &d.path, done);
         }
         outcomes.truncate(n);
         outcomes

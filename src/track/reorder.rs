@@ -515,7 +515,10 @@ impl ReorderBuffer {
         if self.next == Some(ext) && self.held.is_empty() {
             // In order with nothing held, as most packets come: out at once,
             // as `release_ready` would let it out, without a trip through `held`.
-            self.remember(Some((fingerprint(ts as u32, &packet.payload), packet.time)), 1);
+            self.remember(
+                Some((fingerprint(ts as u32, &packet.payload), packet.time)),
+                1,
+            );
             self.out.push_back(TrackItem::Packet(packet));
             self.next = Some(ext + 1);
         } else {
