@@ -849,6 +849,41 @@ mod tests {
     }
 
     #[test]
+    fn payloads_travel_in_one_buffer_per_batch_kept_unless_a_burst_made_it_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Workers::new(1).unwrap();
+        w.start(0, opus_setup(dir.path()));
+        let sizes = [3usize, 0, 1000, 7];
+        for (i, n) in sizes.iter().enumerate() {
+            let mut arrival = opus_arrival(0, i as u16);
+            arrival.payload.resize(*n, 0xab);
+            w.queue(0, Inbound::Media { arrival, raw: None });
+            // The payload moved into the batch's buffer; its own buffer is the next scratch.
+            assert!(w.payload_buf().is_empty());
+        }
+        assert_eq!(w.bytes.len(), sizes.iter().sum::<usize>());
+        let spans: Vec<(usize, usize)> = w.next[0]
+            .iter()
+            .filter_map(|c| match c {
+                Command::Packet(_, s) => Some((s.at, s.len)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(spans, [(0, 3), (3, 0), (3, 1000), (1003, 7)]);
+        w.run_batch();
+        assert!(w.bytes.is_empty());
+        assert!(w.spare_bytes.capacity() >= 1010, "kept for the next batch");
+        // A jumbo burst over KEEP_BYTES: its buffer goes back to the allocator.
+        let mut arrival = opus_arrival(0, 9);
+        arrival.payload.resize(KEEP_BYTES + 1, 0);
+        w.queue(0, Inbound::Media { arrival, raw: None });
+        w.run_batch();
+        assert!(w.spare_bytes.capacity() <= KEEP_BYTES);
+        let out = w.finish_all(1).pop().unwrap();
+        assert_eq!(out.stats.unwrap().packets, 5);
+    }
+
+    #[test]
     fn a_started_track_creates_its_file_without_waiting_for_a_full_batch() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Workers::new(1).unwrap();
