@@ -16,6 +16,7 @@
 //!   once the manifest that lists them is on disk; beside it, [`timeline`]'s
 //!   per-track time series (`OUT/timeline.json`, for `rtprec report`).
 
+mod bufpool;
 mod claim;
 pub mod clock;
 pub mod dtls;

@@ -580,7 +580,9 @@ impl TrackRecorder {
         while let Some(item) = self.reorder.pull() {
             match item {
                 TrackItem::Packet(p) => {
-                    if !self.release(&p) {
+                    let fed = self.release(&p);
+                    super::bufpool::give_back(p.payload);
+                    if !fed {
                         continue;
                     }
                 }

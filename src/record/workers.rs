@@ -76,7 +76,7 @@ impl Inbound {
         if let Inbound::Media { arrival, .. } | Inbound::Rtx(arrival) = self {
             arrival.payload = bytes
                 .get(span.at..span.at + span.len)
-                .map(<[u8]>::to_vec)
+                .map(super::bufpool::copy_of)
                 .unwrap_or_default();
         }
     }
@@ -151,7 +151,7 @@ impl PacketTally {
         self.timeline
             .arrival(arrival.time, arrival.ts32, arrival.payload.len());
         // Only the sequence numbers count: the payload need not be held.
-        arrival.payload = Vec::new();
+        super::bufpool::give_back(std::mem::take(&mut arrival.payload));
         self.reorder.push(arrival);
         self.pull_all();
     }
