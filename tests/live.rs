@@ -79,8 +79,15 @@ struct Live {
 
 impl Live {
     fn start(dir: &Path, args: &[&str]) -> Live {
+        Live::spawn(Path::new("-"), dir, args)
+    }
+
+    /// `rtprec record INPUT -o DIR ARGS...`; stdin is a pipe held by the test.
+    fn spawn(input: &Path, dir: &Path, args: &[&str]) -> Live {
         let mut child = rtprec()
-            .args(["record", "-", "-o"])
+            .arg("record")
+            .arg(input)
+            .arg("-o")
             .arg(dir)
             .args(args)
             .stdin(Stdio::piped())
@@ -504,6 +511,51 @@ fn signal_mid_session_finishes_the_run(signal: &str, code: i32) {
     for f in &files {
         assert_playable(&dir.join(&f.0));
     }
+    let all = files_under(&dir);
+    assert!(all.iter().all(|f| !is_temp(f)), "temporary files: {all:?}");
+    assert_only_listed_files(&dir);
+}
+
+/// `record` reads a regular file on its routing thread, with no reading
+/// thread to wait on a channel: it still notices SIGINT while reading (every
+/// 2,048 frames), finishes what it has, and exits 130.
+#[test]
+fn sigint_while_reading_a_regular_file_finishes_every_track_and_exits_130() {
+    let cap = Pcap::read(&testdata("media-opus-vp8.pcap"));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The same 4 s of media 500 times over, back to back: far longer to read
+    // than the test waits before its SIGINT.
+    let copies = 500u32;
+    let span = 5;
+    let path = tmp.path().join("long.pcap");
+    let mut bytes = cap.header.clone();
+    for k in 0..copies {
+        for r in cap.shifted(k * span) {
+            bytes.extend_from_slice(&r);
+        }
+    }
+    std::fs::write(&path, &bytes).expect("writes the capture");
+    let dir = tmp.path().join("out");
+    let mut run = Live::spawn(&path, &dir, &[]);
+    run.expect_started(1);
+    run.signal("INT");
+    let (status, stderr) = run.wait(secs(60));
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let m = manifest(&dir).expect("manifest.json");
+    let assets = m["assets"].as_array().expect("assets");
+    assert!(!assets.is_empty(), "{m:#}");
+    let full_ms = u64::from(copies * span) * 1000;
+    for a in assets {
+        assert_eq!(a["status"], "completed", "{a:#}");
+        let ms = a["duration_ms"].as_u64().expect("duration");
+        assert!(ms < full_ms / 2, "stopped early: {ms} of {full_ms} ms");
+    }
+    assert_eq!(
+        count(&run.events, SUCCESS),
+        assets.len(),
+        "{:?}",
+        run.events
+    );
     let all = files_under(&dir);
     assert!(all.iter().all(|f| !is_temp(f)), "temporary files: {all:?}");
     assert_only_listed_files(&dir);

@@ -7,7 +7,10 @@
 //! on a live input (a pipe), lets capture time pass while no packet arrives:
 //! the wall clock then stands in for the capture clock, so that idle rules
 //! still end sessions. Files are never given wall-clock time, so recording a
-//! file is deterministic.
+//! file is deterministic. A consumer that keeps other threads busy (`record`)
+//! has inputs that are all uncompressed regular files read on this thread
+//! instead ([`reader::InlineReader`], [`Consumer::read_files_inline`]): their
+//! reads never wait, and the stop flag is looked at every 2,048 frames.
 
 pub mod reader;
 mod stop;
