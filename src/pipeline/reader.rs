@@ -1,4 +1,5 @@
-//! The reading thread: capture files in, batches of owned frames out.
+//! The reading thread: capture files in, batches of owned frames out; and
+//! [`InlineReader`], the same messages read on the consumer's own thread.
 //!
 //! Reading runs on its own thread so that the consumer never blocks in a
 //! read: it waits on a channel with a timeout instead, which lets it notice a
