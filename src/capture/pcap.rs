@@ -134,7 +134,9 @@ impl PcapReader {
             Inner::Legacy(r) => r.data(),
             Inner::Ng(r) => r.data(),
         };
-        data.get(c.at..c.at + c.len).unwrap_or_default()
+        let bytes = data.get(c.at..c.at + c.len);
+        debug_assert!(bytes.is_some(), "{c:?} outside {} bytes", data.len());
+        bytes.unwrap_or_default()
     }
 
     /// Reads on to the next packet record; `None` at the end of the file.

@@ -491,6 +491,7 @@ impl AtomicFile {
                 tmp: self.tmp_path.clone(),
                 path: self.final_path.clone(),
                 len,
+                pending: std::sync::atomic::AtomicBool::new(true),
             };
             DEFERRED.with(|d| d.borrow_mut().get_or_insert_with(Vec::new).push(job));
             return Ok([0; 32]);
@@ -519,6 +520,8 @@ thread_local! {
 
 /// A file [`AtomicFile::finish`] left for [`defer_rehash`]'s caller: written
 /// in full under its temporary name, not yet hashed, synced or renamed.
+/// Dropped before [`Deferred::complete`] succeeded (an error, a panic), it
+/// removes its temporary file, as an unfinished [`AtomicFile`] does.
 #[derive(Debug)]
 pub struct Deferred {
     /// The temporary file.
@@ -527,6 +530,16 @@ pub struct Deferred {
     pub path: PathBuf,
     /// Its length.
     pub len: u64,
+    /// Not yet renamed to `path` (nor removed).
+    pending: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        if *self.pending.get_mut() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 impl Deferred {
@@ -542,13 +555,15 @@ impl Deferred {
     pub fn complete(&self) -> io::Result<()> {
         File::open(&self.tmp)?.sync_all()?;
         fs::rename(&self.tmp, &self.path)?;
+        self.pending.store(false, Ordering::Release);
         sync_parent_dir(&self.path);
         Ok(())
     }
 
-    /// Removes the temporary file (hashing or completing it failed).
+    /// Removes the temporary file (hashing or completing it failed, or its track did).
     pub fn discard(&self) {
         let _ = fs::remove_file(&self.tmp);
+        self.pending.store(false, Ordering::Release);
     }
 }
 
@@ -562,8 +577,19 @@ impl Deferred {
 /// step, hashing its video files, takes 40 % less time. Files hashed as they
 /// were written are finished as usual.
 pub fn defer_rehash<R>(f: impl FnOnce() -> R) -> (R, Vec<Deferred>) {
-    let outer = DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()));
+    /// Puts back what was deferred around this call, also when `f` panics
+    /// (the files deferred within it then remove themselves).
+    struct Restore(Option<Option<Vec<Deferred>>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                let _ = DEFERRED.try_with(|d| drop(std::mem::replace(&mut *d.borrow_mut(), outer)));
+            }
+        }
+    }
+    let mut restore = Restore(Some(DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()))));
     let r = f();
+    let outer = restore.0.take().unwrap_or_default();
     let jobs = DEFERRED.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
     (r, jobs.unwrap_or_default())
 }
@@ -827,6 +853,28 @@ mod tests {
         // Outside `defer_rehash`, the same file is finished and hashed at once.
         let again = patched(&dir.path().join("w.webm"), true).finish().unwrap();
         assert_eq!(again.sha256, sha(b"AAAABBxx"));
+    }
+
+    #[test]
+    fn a_deferred_file_dropped_unfinished_or_in_a_panic_removes_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, deferred) = defer_rehash(|| patched(&dir.path().join("a.webm"), true).finish());
+        let tmp = deferred[0].tmp.clone();
+        assert!(tmp.exists());
+        drop(deferred);
+        assert!(!tmp.exists(), "dropped before completion: removed");
+        let caught = std::panic::catch_unwind(|| {
+            defer_rehash(|| {
+                patched(&dir.path().join("b.webm"), true).finish().unwrap();
+                panic!("a track's worker panics");
+            })
+        });
+        assert!(caught.is_err());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        // The thread no longer defers.
+        assert!(!deferring());
+        let done = patched(&dir.path().join("c.webm"), true).finish().unwrap();
+        assert_eq!(done.sha256, sha(b"AAAABBxx"));
     }
 
     #[test]

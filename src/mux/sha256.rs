@@ -38,22 +38,32 @@ pub struct HashJob {
 
 /// The SHA-256 of each job's file, in job order, hashed on `threads` threads
 /// (at least one) with two files per thread where the CPU allows.
+///
+/// Thread `t` of `n` takes jobs `t`, `t + n`, `t + 2n`...: given the largest
+/// first, the threads get about as many bytes each, and none takes two of
+/// the largest files while another is still starting. This thread is thread
+/// 0, and does the share of any thread the system refuses to start.
 pub fn hash_files(jobs: &[HashJob], threads: usize) -> Vec<io::Result<[u8; 32]>> {
-    let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<io::Result<[u8; 32]>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
-    let take = || {
-        let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
-        let i = *n;
-        *n += 1;
-        (i < jobs.len()).then_some(i)
-    };
     let put = |i: usize, r: io::Result<[u8; 32]>| {
         results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
     };
+    let n = threads.clamp(1, jobs.len().max(1));
+    let share = |t: usize| (t..jobs.len()).step_by(n);
     std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, jobs.len().max(1)) {
-            s.spawn(|| run_lanes(jobs, &take, &put));
+        let mut refused = Vec::new();
+        for t in 1..n {
+            let put = &put;
+            let started = std::thread::Builder::new()
+                .name("rtprec-hash".into())
+                .spawn_scoped(s, move || run_lanes(jobs, &mut share(t), put));
+            if started.is_err() {
+                refused.push(t);
+            }
+        }
+        for t in std::iter::once(0).chain(refused) {
+            run_lanes(jobs, &mut share(t), &put);
         }
     });
     results
@@ -64,12 +74,13 @@ pub fn hash_files(jobs: &[HashJob], threads: usize) -> Vec<io::Result<[u8; 32]>>
         .collect()
 }
 
-/// One thread's work: jobs from `take` through two lanes until none is left.
+/// One thread's work: the jobs `mine` names, through two lanes.
 fn run_lanes(
     jobs: &[HashJob],
-    take: &dyn Fn() -> Option<usize>,
+    mine: &mut dyn Iterator<Item = usize>,
     put: &dyn Fn(usize, io::Result<[u8; 32]>),
 ) {
+    let mut take = || mine.next();
     if !two_lanes_available() {
         while let Some(i) = take() {
             put(i, hash_one(&jobs[i].path, jobs[i].len));

@@ -266,7 +266,9 @@ impl InlineReader {
             self.done = true;
             return Some(FromReader::End(result, set.take_diagnostics()));
         }
-        for _ in 0..INLINE_FRAMES {
+        let mut fed = 0;
+        while fed < INLINE_FRAMES {
+            fed += 1;
             match set.next_item() {
                 Ok(Some(CaptureItem::Frame(frame))) => {
                     each(BatchItem::Frame(&frame.meta, frame.data));
@@ -281,6 +283,13 @@ impl InlineReader {
                     break;
                 }
             }
+        }
+        if fed == 1
+            && let Some(result) = self.end.take()
+        {
+            // Nothing was read before the end: no empty batch for it.
+            self.done = true;
+            return Some(FromReader::End(result, set.take_diagnostics()));
         }
         Some(FromReader::Fed)
     }

@@ -4,10 +4,12 @@
 //! buffer into a buffer of its own (the reorder buffer may hold it past the
 //! batch), and lets it go once the packet is depacketized. Taking those
 //! buffers from a small per-thread stack instead of from malloc saves an
-//! allocation and a free per packet; a buffer only ever moves between the
-//! stack and a track on the same thread, so its cache lines stay where they
-//! are (unlike buffers handed back to the routing thread, which were slower
-//! than malloc: benches/README.md, "Reading on the recorder's thread").
+//! allocation and a free per packet. A buffer is mostly taken and given back
+//! on one thread within one batch, so its cache lines stay where they are
+//! (unlike buffers handed back to the routing thread, which were slower than
+//! malloc: benches/README.md, "Reading on the recorder's thread"); a packet
+//! held across batches may come back on another worker thread, which is only
+//! slower.
 
 use std::cell::RefCell;
 

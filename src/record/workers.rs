@@ -74,10 +74,9 @@ impl Inbound {
     /// Puts back the payload [`Inbound::stow_payload`] moved to `bytes`.
     fn restore_payload(&mut self, bytes: &[u8], span: Span) {
         if let Inbound::Media { arrival, .. } | Inbound::Rtx(arrival) = self {
-            arrival.payload = bytes
-                .get(span.at..span.at + span.len)
-                .map(super::bufpool::copy_of)
-                .unwrap_or_default();
+            let payload = bytes.get(span.at..span.at + span.len);
+            debug_assert!(payload.is_some(), "{span:?} outside {} bytes", bytes.len());
+            arrival.payload = payload.map(super::bufpool::copy_of).unwrap_or_default();
         }
     }
 
@@ -651,13 +650,22 @@ impl Workers {
         deferred.sort_by_key(|(_, d)| std::cmp::Reverse(d.len));
         let jobs: Vec<HashJob> = deferred.iter().map(|(_, d)| d.hash_job()).collect();
         let hashes = sha256::hash_files(&jobs, self.pool.current_num_threads());
+        // Only a track that succeeded gets its file under its final name.
+        let succeeded: Vec<bool> = finished
+            .iter()
+            .map(|(o, _)| matches!(o.result, Some(Ok(_))))
+            .collect();
         let mut completed: Vec<io::Result<[u8; 32]>> = Vec::new();
         self.pool.install(|| {
             deferred
                 .par_iter()
                 .zip(hashes)
-                .map(|((_, d), hash)| {
-                    let done = hash.and_then(|h| d.complete().map(|()| h));
+                .map(|((i, d), hash)| {
+                    let done = if succeeded[*i] {
+                        hash.and_then(|h| d.complete().map(|()| h))
+                    } else {
+                        Err(io::Error::other("its track failed"))
+                    };
                     if done.is_err() {
                         d.discard();
                     }
