@@ -211,9 +211,6 @@ impl Tally {
     }
 }
 
-/// What the reader asks of a track's worker, in the order it asked: packets
-/// and changes of state travel in one queue, so a track's worker sees them in
-/// capture order whatever runs in parallel with what.
 /// Where a queued packet's payload is in its batch's byte buffer.
 #[derive(Clone, Copy, Debug)]
 struct Span {
@@ -221,6 +218,9 @@ struct Span {
     len: usize,
 }
 
+/// What the reader asks of a track's worker, in the order it asked: packets
+/// and changes of state travel in one queue, so a track's worker sees them in
+/// capture order whatever runs in parallel with what.
 enum Command {
     Start(Box<TrackSetup>),
     /// A packet, its payload in the batch's byte buffer.
@@ -561,9 +561,8 @@ impl Workers {
         self.seen[track] = Seen::Aborted;
     }
 
-    /// Waits for the batch in flight, if any, and takes its workers back, with
-    /// the payload buffers they are done with (so packets are not allocated on
-    /// this thread and freed on another, which allocators do slowly).
+    /// Waits for the batch in flight, if any, and takes its workers back, and
+    /// its byte buffer for the next batch.
     fn land(&mut self) {
         let Some(rx) = self.in_flight.take() else {
             return;
