@@ -176,9 +176,16 @@ impl PcapReader {
                     );
                     match meta {
                         Ok(Some((m, data))) => {
+                            // pcap-parser's blocks borrow its buffer; were one
+                            // ever elsewhere, the file reads as corrupt, not as a panic.
+                            let Some(at) = (data.as_ptr() as usize).checked_sub(base) else {
+                                reader.consume(len);
+                                let message = "packet data outside the read buffer".to_string();
+                                return Err(self.malformed(offset, message));
+                            };
                             self.current = Some(Current {
                                 record_len: len,
-                                at: data.as_ptr() as usize - base,
+                                at,
                                 len: data.len(),
                             });
                             return Ok(Some(m));

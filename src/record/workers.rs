@@ -510,11 +510,10 @@ impl Workers {
 
     /// Queues a packet for track `track` (dropped unless the track is running or
     /// failed: a failed track's packets are still counted).
-    pub fn queue(&mut self, track: usize, item: Inbound) {
+    pub fn queue(&mut self, track: usize, mut item: Inbound) {
         if self.seen.get(track) == Some(&Seen::Active) {
             self.queued += 1;
             self.queued_bytes += item.bytes();
-            let mut item = item;
             let (span, mut emptied) = item.stow_payload(&mut self.bytes);
             if emptied.capacity() > self.scratch.capacity() {
                 emptied.clear();
