@@ -27,6 +27,7 @@ pub mod g722;
 pub mod libopus;
 pub mod mp4;
 pub mod ogg;
+mod oggpage;
 pub mod opus;
 pub mod sha256;
 pub mod wav;

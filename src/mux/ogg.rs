@@ -1,4 +1,4 @@
-//! Ogg Opus writer (RFC 7845) on the `ogg` crate's page writer.
+//! Ogg Opus writer (RFC 7845) on [`super::oggpage`]'s page writer.
 //!
 //! Layout (§3): `OpusHead` alone on the first page (BOS), `OpusTags` on its own
 //! page, then audio pages of about one second each; the last page has EOS.
@@ -9,7 +9,7 @@
 //! samples decoded from all packets completed up to that page. Pre-skip
 //! samples are part of that count (they are decoded, then discarded), so
 //! after `n` 20 ms packets the granule is `960 * n` and the playable duration
-//! is `granule - pre_skip` (§4.2). The `ogg` crate copies the granule we give
+//! is `granule - pre_skip` (§4.2). The page writer copies the granule we give
 //! it, so this module computes it.
 //!
 //! Timing: frames carry RTP timestamps (48 kHz for Opus, RFC 7587 §4.1).
@@ -20,10 +20,10 @@
 //! Frames whose timestamp is not after the previous frame's are dropped.
 
 use super::atomic::AtomicFile;
+use super::oggpage::{OggPageWriter, PageEnd};
 use super::opus::{self, DEFAULT_PRE_SKIP, OPUS_RATE};
 use super::{MuxError, MuxStats, OutputFile};
 use crate::media::Frame;
-use ::ogg::writing::{PacketWriteEndInfo, PacketWriter};
 use std::path::PathBuf;
 
 /// Audio pages end after about this many samples (one second), bounding seek granularity.
@@ -112,7 +112,8 @@ impl Timeline {
 
 /// Writes one Opus track to an Ogg Opus file (RFC 7845).
 pub struct OggOpusWriter {
-    ogg: PacketWriter<'static, AtomicFile>,
+    file: AtomicFile,
+    pages: OggPageWriter,
     config: OpusConfig,
     timeline: Timeline,
     /// Held back one packet, so the last one can be written with EOS:
@@ -127,7 +128,7 @@ pub struct OggOpusWriter {
 impl std::fmt::Debug for OggOpusWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OggOpusWriter")
-            .field("path", &self.ogg.inner().path())
+            .field("path", &self.file.path())
             .field("config", &self.config)
             .field("granule", &self.timeline.written)
             .field("stats", &self.stats)
@@ -146,7 +147,8 @@ impl OggOpusWriter {
         }
         let file = AtomicFile::create(path)?;
         let mut w = Self {
-            ogg: PacketWriter::new(file),
+            file,
+            pages: OggPageWriter::new(config.serial),
             config,
             timeline: Timeline::default(),
             pending: None,
@@ -156,9 +158,9 @@ impl OggOpusWriter {
         };
         // §3: the ID header alone on the first page, which gets BOS.
         let head = opus::opus_head(config.channels, config.pre_skip, config.input_sample_rate);
-        w.ogg
-            .write_packet(head, config.serial, PacketWriteEndInfo::EndPage, 0)
-            .map_err(|e| w.ogg.inner().io_err(e))?;
+        w.pages
+            .write_packet(&mut w.file, &head, PageEnd::EndPage, 0)
+            .map_err(|e| w.file.io_err(e))?;
         // §3: the comment header ends its page; held back in case no audio follows.
         w.pending = Some((opus::opus_tags(), 0, true));
         Ok(w)
@@ -221,18 +223,18 @@ impl OggOpusWriter {
             return Ok(());
         };
         let info = if last {
-            PacketWriteEndInfo::EndStream
+            PageEnd::EndStream
         } else if end_page || granule - self.page_start >= PAGE_SAMPLES {
-            PacketWriteEndInfo::EndPage
+            PageEnd::EndPage
         } else {
-            PacketWriteEndInfo::NormalPacket
+            PageEnd::Open
         };
-        if info != PacketWriteEndInfo::NormalPacket {
+        if info != PageEnd::Open {
             self.page_start = granule;
         }
-        self.ogg
-            .write_packet(data, self.config.serial, info, granule)
-            .map_err(|e| self.ogg.inner().io_err(e))
+        self.pages
+            .write_packet(&mut self.file, &data, info, granule)
+            .map_err(|e| self.file.io_err(e))
     }
 
     /// Writes the last page (EOS) and renames the file into place.
@@ -249,7 +251,7 @@ impl OggOpusWriter {
             .written
             .saturating_sub(u64::from(self.config.pre_skip));
         let stats = self.stats;
-        let done = self.ogg.into_inner().finish()?;
+        let done = self.file.finish()?;
         Ok(OutputFile {
             path: done.path,
             size: done.size,
