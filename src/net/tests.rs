@@ -1058,3 +1058,73 @@ mod captures {
         }
     }
 }
+
+/// An IPv4 or IPv6 UDP packet (no link header), to be cut and changed.
+fn ip_udp(v6: bool, payload: &[u8]) -> Vec<u8> {
+    let builder = if v6 {
+        PacketBuilder::ipv6([1; 16], [2; 16], 64)
+    } else {
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+    };
+    let builder = builder.udp(5000, 6000);
+    let mut out = Vec::with_capacity(builder.size(payload.len()));
+    builder.write(&mut out, payload).expect("writes to a Vec");
+    out
+}
+
+proptest::proptest! {
+    /// `slice_net` gives what etherparse's `LaxSlicedPacket` gives for the
+    /// network layer (and the errors at or above it), on IP packets cut short,
+    /// with changed header bytes (extension header types included), and on
+    /// random bytes.
+    #[test]
+    fn the_network_layer_is_sliced_as_etherparse_slices_it(
+        v6 in proptest::prelude::any::<bool>(),
+        random in proptest::prelude::any::<bool>(),
+        noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+        payload_len in 0usize..100,
+        shape in 0u8..6,
+        changes in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>()), 0..3),
+        cut in proptest::option::of(0usize..160),
+    ) {
+        let mut bytes = if random {
+            noise
+        } else {
+            ip_udp(v6, &noise[..payload_len.min(noise.len())])
+        };
+        // Extension headers after the fixed one, and broken ones: IPv6's
+        // next-header byte, IPv4's protocol (51: authentication), then the
+        // first extension's next header (0: hop-by-hop where it may not be)
+        // or length (0: invalid for authentication).
+        let shaped: &[(usize, u8)] = match (v6, shape) {
+            (_, 0) => &[],
+            (true, 1) => &[(6, 0)],
+            (true, 2) => &[(6, 51), (41, 0)],
+            (true, 3) => &[(6, 43), (40, 0), (41, 0)],
+            (true, 4) => &[(6, 44)],
+            (true, _) => &[(6, 51)],
+            (false, 1 | 2) => &[(9, 51), (21, 0)],
+            (false, _) => &[(9, 51)],
+        };
+        for &(at, value) in shaped.iter().chain(&changes) {
+            if let Some(b) = bytes.get_mut(at) {
+                *b = value;
+            }
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut);
+        }
+        for ether_type in [EtherType::IPV4, EtherType::IPV6] {
+            let ours = super::slice_net(ether_type, &bytes);
+            let theirs = LaxSlicedPacket::from_ether_type(ether_type, &bytes);
+            proptest::prop_assert_eq!(&ours.net, &theirs.net);
+            let at_or_above_ip = theirs.stop_err.filter(|(_, layer)| {
+                !matches!(
+                    layer,
+                    Layer::UdpHeader | Layer::UdpPayload | Layer::TcpHeader | Layer::Icmpv4 | Layer::Icmpv6
+                )
+            });
+            proptest::prop_assert_eq!(ours.stop_err, at_or_above_ip);
+        }
+    }
+}
