@@ -1,6 +1,7 @@
 //! The track workers: each started track's [`TrackRecorder`] (reorder, repair,
-//! depacketize, mux, hash) and its queue of commands, drained in parallel on a
-//! rayon pool while the reading thread fills the next batch (see [`Workers`]).
+//! depacketize, mux, hash) and its queue of commands, worked through on a
+//! rayon pool, tracks in parallel, while the reading thread fills the next
+//! batch (see [`Workers`]).
 //! Each track sees its own commands in the order they were queued, whatever
 //! the thread count and wherever a batch ends, so output bytes do not depend
 //! on `--jobs`.
@@ -14,14 +15,18 @@ use crate::mux::{MuxError, OutputFile};
 use crate::time::CaptureTime;
 use crate::track::{Arrival, ReorderBuffer, ReorderConfig, TrackItem};
 use rayon::prelude::*;
+use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Packets queued across all tracks before they are processed in parallel.
 const BATCH_PACKETS: usize = 16_384;
 
 /// Payload bytes queued across all tracks before they are processed in
 /// parallel: with jumbo datagrams a batch is bounded by this, not by
-/// [`BATCH_PACKETS`] (two batches exist at once: one filling, one in flight).
+/// [`BATCH_PACKETS`] (at most [`MAX_IN_FLIGHT`] + 1 batches exist at once:
+/// one filling, the others queued or being worked on).
 const BATCH_BYTES: usize = 2 << 20;
 
 /// Commands a drained inbox may keep room for (it goes back to the reader
@@ -228,6 +233,9 @@ enum Command {
     EnableFec(FecSetup),
     CountOnly(Failure, ReorderConfig),
     Abort,
+    /// A worker that panics (tests of how a panic comes back to the reader).
+    #[cfg(test)]
+    Panic,
 }
 
 struct Worker {
@@ -260,6 +268,8 @@ impl Worker {
                 }
                 Command::CountOnly(failure, reorder) => self.count_only(failure, reorder),
                 Command::Abort => self.abort(),
+                #[cfg(test)]
+                Command::Panic => panic!("a track worker panicked"),
             }
         }
         // The allocation goes back for the next batch, unless one burst made
@@ -414,24 +424,125 @@ enum Seen {
     Aborted,
 }
 
-/// A batch of commands being processed on the pool, and where its workers come back.
-type InFlight = std::sync::mpsc::Receiver<std::thread::Result<(Vec<Worker>, Vec<u8>)>>;
+/// Batches whose byte buffers exist besides the one being filled: one being
+/// worked through and one queued behind it, so that a worker done with its
+/// tracks' share of a batch goes on to the next batch's instead of waiting for
+/// the slowest track, and the reader fills a third while both are in flight.
+const MAX_IN_FLIGHT: usize = 2;
+
+/// A track's commands of one batch, and the batch's payload bytes.
+struct Segment {
+    commands: Vec<Command>,
+    bytes: Arc<Vec<u8>>,
+}
+
+/// What the reader and a track's job share of the track's queue.
+#[derive(Default)]
+struct Queue {
+    /// Batches' commands not yet carried out, oldest first.
+    segments: VecDeque<Segment>,
+    /// A job is working through `segments` (at most one per track, so a
+    /// track's commands run one at a time and in order).
+    running: bool,
+    /// An emptied command vector, for the reader's next batch.
+    spare: Option<Vec<Command>>,
+    /// The job's panic, for the reader to resume.
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// One track's worker and the commands waiting for it.
+struct Cell {
+    queue: Mutex<Queue>,
+    worker: Mutex<Worker>,
+}
+
+/// Wakes the reader when a job has let go of a batch's bytes or stopped.
+#[derive(Default)]
+struct Progress {
+    lock: Mutex<()>,
+    changed: Condvar,
+    /// A job panicked: the reader looks for the panic in the queues.
+    panicked: AtomicBool,
+}
+
+impl Progress {
+    fn notify(&self) {
+        let _held = lock(&self.lock);
+        self.changed.notify_all();
+    }
+}
+
+/// Locks `m`, also after a panic elsewhere (the panic is resumed on the
+/// reader's thread; what it left behind is only dropped).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Works through a track's queued segments on the pool until none is left.
+fn run_track(cell: &Cell, progress: &Progress) {
+    loop {
+        let segment = {
+            let mut q = lock(&cell.queue);
+            match q.segments.pop_front() {
+                Some(s) => s,
+                None => {
+                    q.running = false;
+                    break;
+                }
+            }
+        };
+        let Segment { commands, bytes } = segment;
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut w = lock(&cell.worker);
+            w.inbox = commands;
+            w.drain(&bytes);
+            std::mem::take(&mut w.inbox)
+        }));
+        drop(bytes);
+        let mut q = lock(&cell.queue);
+        match done {
+            Ok(emptied) => {
+                if emptied.capacity() > 0 {
+                    q.spare = Some(emptied);
+                }
+            }
+            Err(panic) => {
+                q.panic = Some(panic);
+                q.segments.clear();
+                q.running = false;
+                drop(q);
+                progress.panicked.store(true, Ordering::Release);
+                break;
+            }
+        }
+        drop(q);
+        progress.notify();
+    }
+    progress.notify();
+}
 
 /// The workers of the current session's tracks, indexed like its tracks.
 ///
 /// The reader fills one batch of commands (per track, in order) while the pool
-/// works through the previous one: reading, parsing and routing overlap with
-/// decrypting, reordering, muxing and hashing. At most two batches exist, each
-/// bounded in packets and in bytes (16,384 packets, 2 MiB of payloads).
+/// works through earlier ones: reading, parsing and routing overlap with
+/// decrypting, reordering, muxing and hashing. Each track's share of a batch
+/// is queued for that track, and one job at a time per track works through
+/// its queue: a track's commands run in order, tracks in parallel, and no
+/// worker waits for another track to finish a batch. At most
+/// [`MAX_IN_FLIGHT`] batches are queued or being worked on while the reader
+/// fills the next, each bounded in packets and in bytes (16,384 packets, 2
+/// MiB of payloads).
 pub struct Workers {
-    /// The workers, while no batch is in flight.
-    workers: Vec<Worker>,
+    /// Each track's worker and queue.
+    cells: Vec<Arc<Cell>>,
     /// The batch being filled, per track.
     next: Vec<Vec<Command>>,
     seen: Vec<Seen>,
     queued: usize,
     queued_bytes: usize,
-    in_flight: Option<InFlight>,
+    /// The byte buffers of the batches handed to the pool, oldest first.
+    in_flight: VecDeque<Arc<Vec<u8>>>,
+    progress: Arc<Progress>,
     pool: rayon::ThreadPool,
     /// When the first command of the batch being filled was queued.
     oldest: Option<std::time::Instant>,
@@ -447,7 +558,7 @@ pub struct Workers {
     /// between the cores (benches/README.md, "Reading on the recorder's
     /// thread"). The worker copies each payload out into a buffer of its own.
     bytes: Vec<u8>,
-    /// The other batch's byte buffer, back from the pool, for the next batch.
+    /// A batch's byte buffer, back from the pool, for the next batch.
     spare_bytes: Vec<u8>,
     /// The one buffer packets are parsed into before being queued ([`Workers::payload_buf`]).
     scratch: Vec<u8>,
@@ -462,12 +573,13 @@ impl Workers {
             .build()
             .map_err(std::io::Error::other)?;
         Ok(Workers {
-            workers: Vec::new(),
+            cells: Vec::new(),
             next: Vec::new(),
             seen: Vec::new(),
             queued: 0,
             queued_bytes: 0,
-            in_flight: None,
+            in_flight: VecDeque::new(),
+            progress: Arc::new(Progress::default()),
             pool,
             oldest: None,
             urgent: false,
@@ -524,7 +636,7 @@ impl Workers {
     }
 
     /// Hands the queued commands to the pool when enough have gathered to be
-    /// worth a parallel step (waiting, if need be, for the previous batch).
+    /// worth a parallel step (waiting, if need be, for the oldest batch in flight).
     pub fn maybe_run_batch(&mut self) {
         if self.queued >= BATCH_PACKETS || self.queued_bytes >= BATCH_BYTES || self.urgent {
             self.dispatch();
@@ -560,72 +672,138 @@ impl Workers {
         self.seen[track] = Seen::Aborted;
     }
 
-    /// Waits for the batch in flight, if any, and takes its workers back, and
-    /// its byte buffer for the next batch.
-    fn land(&mut self) {
-        let Some(rx) = self.in_flight.take() else {
+    /// Resumes a job's panic on this thread, if one panicked.
+    fn resume_panics(&mut self) {
+        if !self.progress.panicked.load(Ordering::Acquire) {
             return;
-        };
-        match rx.recv() {
-            Ok(Ok((workers, mut bytes))) => {
-                self.workers = workers;
-                // Kept for the next batch, unless a burst of jumbo packets made it large.
-                bytes.clear();
-                if bytes.capacity() <= KEEP_BYTES {
-                    self.spare_bytes = bytes;
-                }
+        }
+        for cell in &self.cells {
+            if let Some(panic) = lock(&cell.queue).panic.take() {
+                std::panic::resume_unwind(panic);
             }
-            Ok(Err(panic)) => std::panic::resume_unwind(panic),
-            // The job cannot end without sending: the pool is gone.
-            Err(_) => panic!("track worker pool stopped"),
         }
     }
 
-    /// Moves the batch being filled into the workers' inboxes.
-    fn hand_over(&mut self) {
+    /// Waits until no job holds the oldest batch's bytes, and keeps its
+    /// buffer for a later batch.
+    fn release_oldest(&mut self) {
+        let Some(oldest) = self.in_flight.front() else {
+            return;
+        };
+        let mut held = lock(&self.progress.lock);
+        while Arc::strong_count(oldest) > 1 && !self.progress.panicked.load(Ordering::Acquire) {
+            held = self
+                .progress
+                .changed
+                .wait(held)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(held);
+        self.resume_panics();
+        if let Some(Ok(mut bytes)) = self.in_flight.pop_front().map(Arc::try_unwrap) {
+            // Kept for the next batch, unless a burst of jumbo packets made it large.
+            bytes.clear();
+            if bytes.capacity() <= KEEP_BYTES {
+                self.spare_bytes = bytes;
+            }
+        }
+    }
+
+    /// Waits until every track's queue is worked through.
+    fn wait_idle(&mut self) {
+        let mut held = lock(&self.progress.lock);
+        loop {
+            let busy = self.cells.iter().any(|c| {
+                let q = lock(&c.queue);
+                q.running || !q.segments.is_empty()
+            });
+            if !busy || self.progress.panicked.load(Ordering::Acquire) {
+                break;
+            }
+            held = self
+                .progress
+                .changed
+                .wait(held)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(held);
+        self.resume_panics();
+        while !self.in_flight.is_empty() {
+            self.release_oldest();
+        }
+    }
+
+    /// Clears the counters of the batch being filled.
+    fn reset_batch(&mut self) {
         self.queued = 0;
         self.queued_bytes = 0;
         self.oldest = None;
         self.urgent = false;
-        if self.workers.len() < self.next.len() {
-            self.workers.resize_with(self.next.len(), Worker::idle);
-        }
-        for (w, next) in self.workers.iter_mut().zip(self.next.iter_mut()) {
-            std::mem::swap(&mut w.inbox, next);
-        }
     }
 
-    /// Starts processing the queued commands on the pool and returns at once.
+    /// Queues the batch being filled for its tracks on the pool and returns,
+    /// waiting only while [`MAX_IN_FLIGHT`] earlier batches are still held.
     fn dispatch(&mut self) {
-        self.land();
-        self.hand_over();
-        let mut workers = std::mem::take(&mut self.workers);
-        let bytes = std::mem::replace(&mut self.bytes, std::mem::take(&mut self.spare_bytes));
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.pool.spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                workers.par_iter_mut().for_each(|w| w.drain(&bytes));
-                (workers, bytes)
+        self.resume_panics();
+        self.reset_batch();
+        while self.cells.len() < self.next.len() {
+            self.cells.push(Arc::new(Cell {
+                queue: Mutex::new(Queue::default()),
+                worker: Mutex::new(Worker::idle()),
             }));
-            let _ = tx.send(r);
-        });
-        self.in_flight = Some(rx);
+        }
+        let bytes = Arc::new(std::mem::replace(
+            &mut self.bytes,
+            std::mem::take(&mut self.spare_bytes),
+        ));
+        for (cell, next) in self.cells.iter().zip(self.next.iter_mut()) {
+            if next.is_empty() {
+                continue;
+            }
+            let mut q = lock(&cell.queue);
+            let fresh = q.spare.take().unwrap_or_default();
+            let commands = std::mem::replace(next, fresh);
+            q.segments.push_back(Segment {
+                commands,
+                bytes: Arc::clone(&bytes),
+            });
+            if !q.running {
+                q.running = true;
+                drop(q);
+                let (cell, progress) = (Arc::clone(cell), Arc::clone(&self.progress));
+                self.pool.spawn(move || run_track(&cell, &progress));
+            }
+        }
+        self.in_flight.push_back(bytes);
+        while self.in_flight.len() > MAX_IN_FLIGHT {
+            self.release_oldest();
+        }
     }
 
     /// Processes every queued command, tracks in parallel, and waits for it.
     pub fn run_batch(&mut self) {
         self.dispatch();
-        self.land();
+        self.wait_idle();
     }
 
     /// Finishes `n` tracks (all of a session), in parallel, and forgets them.
     pub fn finish_all(&mut self, n: usize) -> Vec<WorkerOutcome> {
-        self.land();
+        self.wait_idle();
         if self.next.len() < n {
             self.next.resize_with(n, Vec::new);
         }
-        self.hand_over();
-        let mut workers = std::mem::take(&mut self.workers);
+        self.reset_batch();
+        // The workers come back from their cells, each with what was queued
+        // for it since the last batch (carried out by `Worker::finish`).
+        let mut workers: Vec<Worker> = self
+            .cells
+            .drain(..)
+            .map(|c| std::mem::replace(&mut *lock(&c.worker), Worker::idle()))
+            .collect();
+        workers.resize_with(workers.len().max(self.next.len()), Worker::idle);
+        for (w, next) in workers.iter_mut().zip(self.next.iter_mut()) {
+            std::mem::swap(&mut w.inbox, next);
+        }
         self.next.clear();
         self.seen.clear();
         let bytes = std::mem::take(&mut self.bytes);
@@ -682,10 +860,15 @@ impl Workers {
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        // A batch still in flight writes and removes temporary files: it ends
-        // before the run does. Its panic, if any, was the run's end already.
-        if let Some(rx) = self.in_flight.take() {
-            let _ = rx.recv();
+        // A track's job still running writes and removes temporary files: it
+        // ends before the run does. A panic, if any, was the run's end already.
+        let mut held = lock(&self.progress.lock);
+        while self.cells.iter().any(|c| lock(&c.queue).running) {
+            held = self
+                .progress
+                .changed
+                .wait(held)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
 }
@@ -817,8 +1000,7 @@ mod tests {
         w.maybe_run_batch();
         // Handed over and returned at once: the batch is in flight, and the
         // reader's side is empty, ready for the next packets.
-        assert!(w.in_flight.is_some());
-        assert!(w.workers.is_empty(), "the workers are with the pool");
+        assert_eq!(w.in_flight.len(), 1);
         assert_eq!((w.queued, w.next[0].len()), (0, 0));
         w.queue(
             0,
@@ -830,6 +1012,79 @@ mod tests {
         assert_eq!(w.next[0].len(), 1);
         let out = w.finish_all(1).pop().unwrap();
         assert_eq!(out.stats.unwrap().packets, BATCH_PACKETS as u64 + 1);
+    }
+
+    #[test]
+    fn a_slow_track_holds_up_neither_the_reader_nor_the_other_tracks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Workers::new(2).unwrap();
+        w.start(0, opus_setup(&dir.path().join("slow")));
+        w.start(1, opus_setup(&dir.path().join("quick")));
+        w.run_batch();
+        // Track 0's worker cannot run while this test holds it.
+        let slow = Arc::clone(&w.cells[0]);
+        let held = lock(&slow.worker);
+        for batch in 0..MAX_IN_FLIGHT as u16 {
+            for i in 0..10 {
+                for track in 0..2u8 {
+                    let arrival = opus_arrival(track, batch * 10 + i);
+                    w.queue(usize::from(track), Inbound::Media { arrival, raw: None });
+                }
+            }
+            // Handed over without waiting for the first batch to be done.
+            w.dispatch();
+        }
+        assert_eq!(w.in_flight.len(), MAX_IN_FLIGHT);
+        let quick = Arc::clone(&w.cells[1]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while {
+            let q = lock(&quick.queue);
+            q.running || !q.segments.is_empty()
+        } {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "track 1 waited for track 0"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(
+            lock(&slow.queue).segments.len(),
+            MAX_IN_FLIGHT - 1,
+            "queued behind the first"
+        );
+        drop(held);
+        let outs = w.finish_all(2);
+        let packets: Vec<u64> = outs
+            .iter()
+            .map(|o| o.stats.as_ref().unwrap().packets)
+            .collect();
+        assert_eq!(packets, [10 * MAX_IN_FLIGHT as u64; 2]);
+    }
+
+    #[test]
+    fn a_workers_panic_comes_back_to_the_reader_and_nothing_waits_for_ever() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Workers::new(2).unwrap();
+        w.start(0, opus_setup(&dir.path().join("a")));
+        w.start(1, opus_setup(&dir.path().join("b")));
+        for i in 0..10 {
+            w.queue(
+                1,
+                Inbound::Media {
+                    arrival: opus_arrival(1, i),
+                    raw: None,
+                },
+            );
+        }
+        w.send(0, Command::Panic);
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run_batch()));
+        let panic = got.expect_err("the worker's panic is resumed here");
+        assert_eq!(
+            panic.downcast_ref::<&str>(),
+            Some(&"a track worker panicked")
+        );
+        // Dropping the workers waits for the other track's job, and returns.
+        drop(w);
     }
 
     #[test]
@@ -902,7 +1157,7 @@ mod tests {
             },
         );
         w.maybe_run_batch();
-        w.land();
+        w.wait_idle();
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
