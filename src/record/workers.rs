@@ -470,6 +470,18 @@ impl Progress {
         let _held = lock(&self.lock);
         self.changed.notify_all();
     }
+
+    /// Waits until `done` (checked with the lock held, so that no
+    /// notification falls between a check and the wait) or a job panicked.
+    fn wait_until(&self, mut done: impl FnMut() -> bool) {
+        let mut held = lock(&self.lock);
+        while !done() && !self.panicked.load(Ordering::Acquire) {
+            held = self
+                .changed
+                .wait(held)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
 }
 
 /// Locks `m`, also after a panic elsewhere (the panic is resumed on the
@@ -690,15 +702,7 @@ impl Workers {
         let Some(oldest) = self.in_flight.front() else {
             return;
         };
-        let mut held = lock(&self.progress.lock);
-        while Arc::strong_count(oldest) > 1 && !self.progress.panicked.load(Ordering::Acquire) {
-            held = self
-                .progress
-                .changed
-                .wait(held)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        drop(held);
+        self.progress.wait_until(|| Arc::strong_count(oldest) == 1);
         self.resume_panics();
         if let Some(Ok(mut bytes)) = self.in_flight.pop_front().map(Arc::try_unwrap) {
             // Kept for the next batch, unless a burst of jumbo packets made it large.
@@ -711,22 +715,13 @@ impl Workers {
 
     /// Waits until every track's queue is worked through.
     fn wait_idle(&mut self) {
-        let mut held = lock(&self.progress.lock);
-        loop {
-            let busy = self.cells.iter().any(|c| {
+        let cells = &self.cells;
+        self.progress.wait_until(|| {
+            cells.iter().all(|c| {
                 let q = lock(&c.queue);
-                q.running || !q.segments.is_empty()
-            });
-            if !busy || self.progress.panicked.load(Ordering::Acquire) {
-                break;
-            }
-            held = self
-                .progress
-                .changed
-                .wait(held)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        drop(held);
+                !q.running && q.segments.is_empty()
+            })
+        });
         self.resume_panics();
         while !self.in_flight.is_empty() {
             self.release_oldest();
@@ -862,10 +857,12 @@ impl Drop for Workers {
     fn drop(&mut self) {
         // A track's job still running writes and removes temporary files: it
         // ends before the run does. A panic, if any, was the run's end already.
-        let mut held = lock(&self.progress.lock);
-        while self.cells.iter().any(|c| lock(&c.queue).running) {
-            held = self
-                .progress
+        // Jobs stop on their own after a panic: wait for that too.
+        let cells = &self.cells;
+        let progress = &self.progress;
+        let mut held = lock(&progress.lock);
+        while cells.iter().any(|c| lock(&c.queue).running) {
+            held = progress
                 .changed
                 .wait(held)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
