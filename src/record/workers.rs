@@ -495,6 +495,11 @@ fn run_track(cell: &Cell, progress: &Progress) {
     loop {
         let segment = {
             let mut q = lock(&cell.queue);
+            // After a panic the worker is left as the panic left it: what was
+            // queued since is dropped, the panic goes back to the reader.
+            if q.panic.is_some() {
+                q.segments.clear();
+            }
             match q.segments.pop_front() {
                 Some(s) => s,
                 None => {
