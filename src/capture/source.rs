@@ -222,7 +222,7 @@ fn sniff_text(mut input: Box<dyn Read>) -> io::Result<(Vec<u8>, Box<dyn Read>, b
 
 /// The bytes of an input, read as they arrive.
 ///
-/// The first read fills up to the format's header (see [`header_len`]); later
+/// The first read fills up to the format's header (see `header_len`); later
 /// reads return whatever one read of the source gives, so packets from a live
 /// pipe are parsed as soon as they are complete rather than when a buffer fills.
 pub struct InputRead {

@@ -1,4 +1,4 @@
-//! Ogg Opus writer (RFC 7845) on [`super::oggpage`]'s page writer.
+//! Ogg Opus writer (RFC 7845) on `oggpage`'s page writer (`src/mux/oggpage.rs`).
 //!
 //! Layout (§3): `OpusHead` alone on the first page (BOS), `OpusTags` on its own
 //! page, then audio pages of about one second each; the last page has EOS.

@@ -15,7 +15,7 @@
 //! And two from signalling, for tracks that metadata or SDP names ([`Watch`]):
 //! - The SDP says the media is SRTP (`RTP/SAVP(F)`, `UDP/TLS/RTP/SAVP(F)`,
 //!   `a=fingerprint`, `a=crypto`; metadata `srtp`) and no key was given
-//!   ([`signalled_srtp`]): not recorded unless its payloads show plain media.
+//!   (`signalled_srtp`): not recorded unless its payloads show plain media.
 //! - The payloads of the signalled codec do not parse as that codec at frame
 //!   starts while the headers advance like media ([`PayloadProbe`]).
 

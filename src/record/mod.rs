@@ -3,7 +3,7 @@
 //! The module map, in the order a packet meets it:
 //!
 //! - [`crate::pipeline`] reads the inputs (one loop for `streams` and `record`)
-//!   and hands datagrams to this module's [`Run`].
+//!   and hands datagrams to this module's `Run`.
 //! - [`recorder`] is the sans-IO state machine that decides everything:
 //!   [`route`] (SSRC, 5-tuple, MID/port -> track), [`infer`] (streams
 //!   without metadata: codec, RTX, FEC), [`keys`] (per-track SRTP key choice),

@@ -546,7 +546,7 @@ fn run_track(cell: &Cell, progress: &Progress) {
 /// is queued for that track, and one job at a time per track works through
 /// its queue: a track's commands run in order, tracks in parallel, and no
 /// worker waits for another track to finish a batch. At most
-/// [`MAX_IN_FLIGHT`] batches are queued or being worked on while the reader
+/// two (`MAX_IN_FLIGHT`) batches are queued or being worked on while the reader
 /// fills the next, each bounded in packets and in bytes (16,384 packets, 2
 /// MiB of payloads).
 pub struct Workers {
