@@ -499,7 +499,7 @@ impl AtomicFile {
         let hasher = std::mem::take(&mut self.hasher);
         let file = self.handle()?;
         let sha256 = if rehash {
-            hash_file(file, len)?
+            hash_prefix(file, len)?.0
         } else {
             hasher.finalize().into()
         };
@@ -599,20 +599,22 @@ fn deferring() -> bool {
     DEFERRED.with(|d| d.borrow().is_some())
 }
 
-/// SHA-256 of the first `len` bytes of `file` (all of it: `len` is its length).
-fn hash_file(file: &mut File, len: u64) -> io::Result<[u8; 32]> {
+/// SHA-256 of the first `len` bytes of `file` (fewer if it is shorter), read
+/// at offsets from 0 whatever the file's position, and how many it hashed.
+pub(super) fn hash_prefix(file: &mut File, len: u64) -> io::Result<([u8; 32], u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUF_CAP];
     let mut at = 0u64;
     while at < len {
-        let n = read_at(file, &mut buf, at)?;
+        let want = usize::try_from(len - at).map_or(buf.len(), |left| left.min(buf.len()));
+        let n = read_at(file, &mut buf[..want], at)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
         at += n as u64;
     }
-    Ok(hasher.finalize().into())
+    Ok((hasher.finalize().into(), at))
 }
 
 impl Write for AtomicFile {

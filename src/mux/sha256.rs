@@ -18,7 +18,6 @@
 //! into whichever of its two lanes is free, so files of different sizes keep
 //! both lanes busy until the queue is empty.
 
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -160,19 +159,11 @@ fn compress_lanes(lanes: &mut [&mut Lane], n: usize) {
 /// SHA-256 of a whole file with the `sha2` crate, checking its length.
 fn hash_one(path: &Path, len: u64) -> io::Result<[u8; 32]> {
     let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut total = 0u64;
-    loop {
-        let n = read_some(&mut f, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        total += n as u64;
-    }
-    check_len(path, total, len)?;
-    Ok(h.finalize().into())
+    let size = f.metadata()?.len();
+    let (hash, hashed) = super::atomic::hash_prefix(&mut f, len)?;
+    // Shorter than `len`: as far as it reached; longer: its size.
+    check_len(path, if hashed < len { hashed } else { size }, len)?;
+    Ok(hash)
 }
 
 fn check_len(path: &Path, got: u64, want: u64) -> io::Result<()> {
@@ -471,6 +462,7 @@ mod shani {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use sha2::{Digest, Sha256};
 
     fn sha(data: &[u8]) -> [u8; 32] {
         Sha256::digest(data).into()
@@ -572,6 +564,21 @@ mod tests {
             assert!(e.contains("5000 bytes where 4999"), "{e}");
             assert_eq!(got[3].as_ref().unwrap(), &sha(&data));
         }
+    }
+
+    /// The path without SHA-NI: the `sha2` crate, the same length checks.
+    #[test]
+    fn without_sha_ni_a_file_is_hashed_whole_and_its_length_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bytes(200_000, 3);
+        let path = dir.path().join("f");
+        std::fs::write(&path, &data).unwrap();
+        assert_eq!(hash_one(&path, 200_000).unwrap(), sha(&data));
+        let longer = hash_one(&path, 199_999).unwrap_err().to_string();
+        assert!(longer.contains("200000 bytes where 199999"), "{longer}");
+        let shorter = hash_one(&path, 200_001).unwrap_err().to_string();
+        assert!(shorter.contains("200000 bytes where 200001"), "{shorter}");
+        assert!(hash_one(&dir.path().join("missing"), 1).is_err());
     }
 
     proptest! {
